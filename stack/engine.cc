@@ -1,0 +1,117 @@
+#include "stack/engine.h"
+
+#include "stack/header/arp.h"
+#include "stack/header/ethernet.h"
+#include "stack/header/ipv4.h"
+
+namespace tapstack {
+
+Engine::Engine(const EngineConfig& config, FrameSink& sink, uint64_t seed, Time now)
+    : config_(config),
+      sink_(sink),
+      random_(seed),
+      now_(now),
+      timers_(now),
+      arp_(config_, stats_, timers_, sink_),
+      tcp_(config_, stats_, timers_, *this, random_) {
+  tcp_.set_now(now);
+}
+
+Engine::~Engine() = default;
+
+void Engine::set_now(Time now) {
+  now_ = now;
+  tcp_.set_now(now);
+}
+
+void Engine::rotate_cookie_secret() {
+  tcp_.cookies().rotate({{random_.next(), random_.next()}, {random_.next(), random_.next()}}, now_);
+}
+
+void Engine::advance(Time now) {
+  set_now(now);
+  timers_.advance(now, [this](TimerNode& node) {
+    if (node.kind == net::Arp::kTimerKind) {
+      arp_.on_timer(node, now_);
+    } else {
+      tcp_.on_timer(node);
+    }
+  });
+}
+
+void Engine::receive_frame(std::span<const uint8_t> frame, Time now) {
+  set_now(now);
+  stats_.frames_received.add();
+  auto eth = header::EthernetView::parse(frame);
+  if (!eth) {
+    stats_.drop(DropReason::frame_too_short);
+    return;
+  }
+  MacAddress dst = eth->destination();
+  if (dst != config_.mac && !dst.is_broadcast()) {
+    stats_.drop(DropReason::not_our_mac);
+    return;
+  }
+  switch (eth->ether_type()) {
+    case header::kEtherTypeArp:
+      if (auto arp = header::ArpView::parse(eth->payload())) {
+        arp_.receive(*arp, now_);
+      } else {
+        stats_.drop(DropReason::bad_arp);
+      }
+      return;
+    case header::kEtherTypeIpv4:
+      receive_ipv4(eth->payload());
+      return;
+    default:
+      stats_.drop(DropReason::unsupported_ethertype);
+      return;
+  }
+}
+
+void Engine::receive_ipv4(std::span<const uint8_t> packet) {
+  auto ip = header::Ipv4View::parse(packet);
+  if (!ip) {
+    stats_.drop(DropReason::bad_ipv4_header);
+    return;
+  }
+  if (!ip->checksum_ok()) {
+    stats_.drop(DropReason::bad_ipv4_checksum);
+    return;
+  }
+  if (ip->destination() != config_.address.address) {
+    stats_.drop(DropReason::not_our_address);
+    return;
+  }
+  Ipv4Address src = ip->source();
+  if (src.is_unspecified() || src.is_multicast_or_broadcast() ||
+      src == config_.address.broadcast() || src == config_.address.address) {
+    stats_.drop(DropReason::invalid_source);
+    return;
+  }
+  if (ip->is_fragment()) {
+    stats_.drop(DropReason::ipv4_fragment);
+    return;
+  }
+  if (ip->protocol() != header::kProtocolTcp) {
+    stats_.drop(DropReason::unsupported_protocol);
+    return;
+  }
+  stats_.packets_received.add();
+  tcp_.receive(*ip);
+}
+
+void Engine::send_ipv4(Ipv4Address destination, std::span<uint8_t> frame) {
+  // On-link peers directly; everything else through the gateway, if there is one.
+  Ipv4Address next_hop = destination;
+  if (!config_.address.contains(destination)) {
+    if (!config_.gateway) {
+      stats_.drop(DropReason::no_route);
+      return;
+    }
+    next_hop = *config_.gateway;
+  }
+  arp_.send_ipv4(next_hop, frame, now_);
+}
+
+}  // namespace tapstack

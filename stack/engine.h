@@ -1,0 +1,85 @@
+// The engine: Ethernet, ARP, IPv4 and TCP for one link, as a deterministic function of
+// (frame in, now) -> (frames out, events). It never blocks, reads no clock and does no I/O;
+// EngineLoop (or a test) feeds it. Not thread-safe: one owner calls everything.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "stack/endpoint_info.h"
+#include "stack/engine_config.h"
+#include "stack/frame_sink.h"
+#include "stack/net/arp.h"
+#include "stack/net/ipv4_output.h"
+#include "stack/random.h"
+#include "stack/stats.h"
+#include "stack/status.h"
+#include "stack/tcp/tcp.h"
+#include "stack/timer_wheel.h"
+
+namespace tapstack {
+
+class Engine final : private net::Ipv4Output {
+ public:
+  // `seed` keys the ISN, SYN-cookie and hash secrets: pass Random::system_seed() in production.
+  Engine(const EngineConfig& config, FrameSink& sink, uint64_t seed, Time now);
+  ~Engine() override;
+
+  // Input: one Ethernet frame as read from the link.
+  void receive_frame(std::span<const uint8_t> frame, Time now);
+  // Fires every timer due at `now` (retransmissions, TIME-WAIT, ARP).
+  void advance(Time now);
+  // When advance() next has work, if ever.
+  std::optional<Time> next_deadline() const { return timers_.next_deadline(); }
+  Time now() const { return now_; }
+
+  void set_event_handler(tcp::Tcp::EventHandler handler) { tcp_.set_event_handler(std::move(handler)); }
+  const Stats& stats() const { return stats_; }
+  const EngineConfig& config() const { return config_; }
+  const TunableConfig& tunable() const { return tcp_.tunable(); }
+  void update_tunable(const TunableConfig& tunable) { tcp_.tunable() = tunable; }
+  // Replaces the SYN-cookie secret; cookies already sent stay valid for their lifetime.
+  void rotate_cookie_secret();
+
+  // Commands. They act at the time of the last receive_frame()/advance().
+  Result<EndpointId> create_endpoint() { return tcp_.create_endpoint(); }
+  // `address` 0.0.0.0 or this stack's address; port 0 picks an ephemeral port.
+  Status bind(EndpointId id, Ipv4Address address, uint16_t port) { return tcp_.bind(id, address, port); }
+  // The accept queue holds exactly `backlog` connections (Linux holds backlog + 1); the
+  // SYN-RCVD table holds `syn_backlog`, by default `backlog`.
+  Status listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_backlog = {}) {
+    return tcp_.listen(id, backlog, syn_backlog);
+  }
+  // Starts an active open; completion arrives as an event (kEstablished, kRefused, kTimedOut).
+  Status connect(EndpointId id, Ipv4Address address, uint16_t port) {
+    return tcp_.connect(id, address, port);
+  }
+  // The oldest established connection of a listener, or kWouldBlock.
+  Result<EndpointId> accept(EndpointId listener) { return tcp_.accept(listener); }
+  // Graceful (FIN) or abort (RST). The id is invalid afterwards; the engine finishes the
+  // FIN exchange and TIME-WAIT on its own.
+  Status close(EndpointId id, bool abort) { return tcp_.close(id, abort); }
+  Result<EndpointInfo> query(EndpointId id) const { return tcp_.query(id); }
+  std::vector<EndpointInfo> list() const { return tcp_.list(); }
+  Result<size_t> read(EndpointId id, std::span<uint8_t> out) { return tcp_.read(id, out); }
+  size_t endpoint_count() const { return tcp_.endpoint_count(); }
+
+ private:
+  void send_ipv4(Ipv4Address destination, std::span<uint8_t> frame) override;
+  void receive_ipv4(std::span<const uint8_t> packet);
+  void set_now(Time now);
+
+  EngineConfig config_;
+  FrameSink& sink_;
+  Random random_;
+  Stats stats_;
+  Time now_;
+  TimerWheel timers_;
+  net::Arp arp_;
+  tcp::Tcp tcp_;
+};
+
+}  // namespace tapstack

@@ -1,0 +1,77 @@
+// The event loop that owns one Engine and its TAP device: reads frames, runs the commands the
+// control plane posts, advances timers, and writes frames, all on one thread. Other threads
+// talk to it only by posting closures (woken through an eventfd), so the packet path takes no
+// lock; the queue's mutex is touched only when a command is actually waiting.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "stack/engine.h"
+#include "stack/link/tap_device.h"
+
+namespace tapstack {
+
+class EngineLoop {
+ public:
+  EngineLoop(const EngineConfig& config, link::TapDevice tap, uint64_t seed);
+  ~EngineLoop();
+  EngineLoop(const EngineLoop&) = delete;
+  EngineLoop& operator=(const EngineLoop&) = delete;
+
+  // Runs on the loop thread for every event, before start() returns nothing is delivered.
+  void set_event_handler(tcp::Tcp::EventHandler handler);
+  void start();
+  // Stops the thread; commands still queued are run first. Idempotent.
+  void stop();
+
+  // Runs `fn(engine)` on the loop thread, soon. Safe from any thread.
+  void post(std::function<void(Engine&)> fn);
+
+  // Runs `fn(engine)` on the loop thread and returns its result to the caller.
+  template <class F>
+  auto call(F&& fn) -> std::invoke_result_t<F, Engine&> {
+    using R = std::invoke_result_t<F, Engine&>;
+    auto task = std::make_shared<std::packaged_task<R(Engine&)>>(std::forward<F>(fn));
+    auto result = task->get_future();
+    post([task](Engine& engine) { (*task)(engine); });
+    return result.get();
+  }
+
+  // Counters may be read from any thread (see Stats).
+  const Stats& stats() const { return engine_.stats(); }
+  const EngineConfig& config() const { return engine_.config(); }
+  const std::string& tap_name() const { return tap_.name(); }
+
+ private:
+  class TapSink : public FrameSink {
+   public:
+    explicit TapSink(const link::TapDevice& tap) : tap_(tap) {}
+    bool send_frame(std::span<const uint8_t> frame) override { return tap_.write(frame); }
+
+   private:
+    const link::TapDevice& tap_;
+  };
+
+  void run();
+  void run_commands();
+  void read_frames();
+
+  link::TapDevice tap_;
+  TapSink sink_;
+  Engine engine_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::mutex mutex_;
+  std::vector<std::function<void(Engine&)>> commands_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace tapstack

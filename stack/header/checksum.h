@@ -1,0 +1,26 @@
+// The Internet checksum (RFC 1071), in pieces so that a pseudo-header and a segment can be
+// summed without copying them together.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "stack/header/addresses.h"
+
+namespace tapstack::header {
+
+// Adds `bytes` (as big-endian 16-bit words, an odd tail padded with zero) to `sum`.
+// Only the last piece of a checksum may have odd length.
+uint64_t checksum_add(uint64_t sum, std::span<const uint8_t> bytes);
+
+// Folds a running sum to 16 bits and complements it: the value that goes on the wire.
+uint16_t checksum_finish(uint64_t sum);
+
+// Sum of the IPv4 pseudo-header that TCP and UDP checksums cover.
+inline uint64_t pseudo_header_sum(Ipv4Address src, Ipv4Address dst, uint8_t protocol,
+                                  uint16_t length) {
+  return uint64_t{src.value >> 16} + (src.value & 0xffff) + (dst.value >> 16) +
+         (dst.value & 0xffff) + protocol + length;
+}
+
+}  // namespace tapstack::header

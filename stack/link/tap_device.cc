@@ -1,0 +1,85 @@
+#include "stack/link/tap_device.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace tapstack::link {
+namespace {
+
+Status system_error(const std::string& what) {
+  return error(ErrorCode::kUnavailable, what + ": " + strerror(errno));
+}
+
+// Sets IFF_UP through an ordinary socket, as `ip link set dev NAME up` does.
+Status bring_up(const std::string& name) {
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return system_error("socket");
+  ifreq ifr{};
+  strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  Status status;
+  if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) {
+    status = system_error("reading flags of " + name);
+  } else if (!(ifr.ifr_flags & IFF_UP)) {
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) status = system_error("setting " + name + " up");
+  }
+  ::close(sock);
+  return status;
+}
+
+}  // namespace
+
+Result<TapDevice> TapDevice::open(const std::string& name) {
+  if (name.empty() || name.size() >= IFNAMSIZ) {
+    return error(ErrorCode::kInvalidArgument, "TAP name must be 1-15 characters: '" + name + "'");
+  }
+  int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return system_error("opening /dev/net/tun");
+  ifreq ifr{};
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    Status s = system_error("attaching to TAP " + name);
+    ::close(fd);
+    return s;
+  }
+  TapDevice tap(fd, ifr.ifr_name);
+  if (Status up = bring_up(tap.name_); !up.is_ok()) return up;
+  return tap;
+}
+
+TapDevice::TapDevice(TapDevice&& other) noexcept : fd_(other.fd_), name_(std::move(other.name_)) {
+  other.fd_ = -1;
+}
+
+TapDevice& TapDevice::operator=(TapDevice&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    name_ = std::move(other.name_);
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+TapDevice::~TapDevice() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+ssize_t TapDevice::read(std::span<uint8_t> buffer) const {
+  ssize_t n = ::read(fd_, buffer.data(), buffer.size());
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+  return n;
+}
+
+bool TapDevice::write(std::span<const uint8_t> frame) const {
+  return ::write(fd_, frame.data(), frame.size()) == static_cast<ssize_t>(frame.size());
+}
+
+}  // namespace tapstack::link

@@ -1,0 +1,93 @@
+// The engine's per-endpoint state. A half-open connection is a small HalfOpen record (Linux's
+// request sock), not a Connection: it holds only what the SYN-ACK and the final ACK need.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "stack/clock.h"
+#include "stack/endpoint_info.h"
+#include "stack/tcp/four_tuple.h"
+#include "stack/timer_wheel.h"
+
+namespace tapstack::tcp {
+
+// Timer kinds (TimerNode::kind) owned by the TCP layer.
+inline constexpr uint8_t kHalfOpenTimer = 10;
+inline constexpr uint8_t kConnectionTimer = 11;
+
+struct Listener;
+
+// Options a handshake agreed on.
+struct Negotiated {
+  uint16_t mss = 536;                          // peer's MSS, clamped to ours
+  std::optional<uint8_t> send_window_scale;    // peer's shift; set iff both sides sent WS
+  std::optional<uint8_t> receive_window_scale;  // ours; set iff both sides sent WS
+  bool sack_permitted = false;
+  bool timestamps = false;
+};
+
+struct HalfOpen : TimerNode {
+  FourTuple tuple;
+  Listener* listener = nullptr;
+  uint32_t iss = 0;
+  uint32_t irs = 0;
+  Negotiated options;
+  uint32_t ts_recent = 0;  // the SYN's TSval, echoed in the SYN-ACK
+  uint32_t ts_offset = 0;
+  uint8_t retransmits = 0;
+  Time syn_time{};
+};
+
+struct Connection : TimerNode {
+  EndpointId id = 0;
+  EndpointId listener = 0;  // the listener it came from; 0 for connect
+  FourTuple tuple;
+  TcpState state = TcpState::kClosed;
+
+  uint32_t iss = 0;
+  uint32_t snd_una = 0;
+  uint32_t snd_nxt = 0;
+  uint32_t snd_wnd = 0;
+  uint32_t irs = 0;
+  uint32_t rcv_nxt = 0;
+  Negotiated options;
+  uint32_t ts_recent = 0;
+  uint32_t ts_offset = 0;
+  bool from_syn_cookie = false;
+
+  uint8_t retransmits = 0;  // of whatever the timer now guards (SYN, SYN-ACK or FIN)
+  Time handshake_start{};
+  std::optional<Time> last_challenge_ack;
+
+  std::vector<uint8_t> receive_buffer;  // in-order data not yet read, bounded by the config
+  uint64_t bytes_received = 0;
+};
+
+struct Listener {
+  EndpointId id = 0;
+  uint16_t port = 0;
+  uint32_t backlog = 0;
+  uint32_t syn_backlog = 0;
+  uint32_t syn_received = 0;
+  std::deque<EndpointId> accept_queue;
+  // When this listener last answered with a cookie: in auto mode a bare ACK is checked as a
+  // cookie only while cookies it sent may still be valid (Linux's tcp_synq_no_recent_overflow).
+  std::optional<Time> last_cookie_sent;
+};
+
+struct Endpoint {
+  EndpointId id = 0;
+  TcpState state = TcpState::kInitial;  // for endpoints that are not connections
+  uint16_t local_port = 0;
+  std::unique_ptr<Listener> listener;
+  std::unique_ptr<Connection> connection;
+  bool in_accept_queue = false;
+
+  TcpState current_state() const { return connection ? connection->state : state; }
+};
+
+}  // namespace tapstack::tcp

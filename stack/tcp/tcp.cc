@@ -1,0 +1,385 @@
+#include "stack/tcp/tcp.h"
+
+#include <algorithm>
+
+#include "stack/tcp/seqnum.h"
+
+namespace tapstack::tcp {
+namespace {
+
+SipKey random_key(Random& random) { return {random.next(), random.next()}; }
+
+// The smallest shift that lets `buffer` bytes be advertised in 16 bits.
+uint8_t window_scale_for(size_t buffer) {
+  uint8_t shift = 0;
+  while (shift < header::kMaxWindowScale && (buffer >> shift) > 0xffff) ++shift;
+  return shift;
+}
+
+}  // namespace
+
+Tcp::Tcp(const EngineConfig& config, Stats& stats, TimerWheel& timers, net::Ipv4Output& output,
+         Random& random)
+    : config_(config),
+      stats_(stats),
+      timers_(timers),
+      output_(output),
+      random_(random),
+      tunable_(config.tunable),
+      isn_(random_key(random)),
+      cookies_({random_key(random), random_key(random)}),
+      our_mss_(static_cast<uint16_t>(config.mtu - 40)),
+      our_window_scale_(window_scale_for(config.receive_buffer)),
+      tuple_hash_{random.next()},
+      connections_(0, tuple_hash_),
+      half_open_(0, tuple_hash_) {}
+
+Tcp::~Tcp() {
+  // Timer nodes unlink themselves; clear the tables before the wheel could see them again.
+  half_open_.clear();
+  connections_.clear();
+  orphans_.clear();
+  endpoints_.clear();
+}
+
+void Tcp::emit(Event::Kind kind, EndpointId endpoint, EndpointId listener, TcpState state,
+               Duration handshake) {
+  if (on_event_) on_event_(Event{kind, endpoint, listener, state, handshake});
+}
+
+void Tcp::receive(const header::Ipv4View& ip) {
+  auto view = header::TcpView::parse(ip.payload());
+  if (!view) {
+    stats_.drop(DropReason::bad_tcp_header);
+    return;
+  }
+  if (!view->checksum_ok(ip.source(), ip.destination())) {
+    stats_.drop(DropReason::bad_tcp_checksum);
+    return;
+  }
+  stats_.segments_received.add();
+  Segment seg;
+  seg.tuple = {ip.destination(), ip.source(), view->destination_port(), view->source_port()};
+  seg.seq = view->seq();
+  seg.ack = view->ack();
+  seg.flags = view->flags();
+  seg.window = view->window();
+  seg.length = view->sequence_length();
+  seg.payload = view->payload();
+  if (view->header_length() > header::TcpView::kMinSize) {
+    seg.options = header::parse_tcp_options(view->options());
+  }
+
+  if (auto c = connections_.find(seg.tuple); c != connections_.end()) {
+    connection_receive(*c->second, seg);
+  } else if (auto h = half_open_.find(seg.tuple); h != half_open_.end()) {
+    half_open_receive(h->second, seg);
+  } else if (auto l = listeners_.find(seg.tuple.local_port); l != listeners_.end()) {
+    listener_receive(*l->second, seg);
+  } else if (!seg.has(header::tcp_flags::kRst)) {
+    send_reset_for(seg);  // nobody listens: RFC 9293 3.10.7.1
+  }
+}
+
+void Tcp::on_timer(TimerNode& node) {
+  if (node.kind == kHalfOpenTimer) {
+    half_open_timer(static_cast<HalfOpen&>(node));
+  } else {
+    connection_timer(static_cast<Connection&>(node));
+  }
+}
+
+Endpoint* Tcp::find_endpoint(EndpointId id) {
+  auto it = endpoints_.find(id);
+  return it == endpoints_.end() ? nullptr : &it->second;
+}
+
+const Endpoint* Tcp::find_endpoint(EndpointId id) const {
+  auto it = endpoints_.find(id);
+  return it == endpoints_.end() ? nullptr : &it->second;
+}
+
+Status Tcp::check_endpoint_room() const {
+  if (endpoint_count() >= config_.max_endpoints) {
+    return error(ErrorCode::kResourceExhausted,
+                 "endpoint table full (" + std::to_string(config_.max_endpoints) +
+                     " endpoints); close some first");
+  }
+  return Status::ok();
+}
+
+Result<EndpointId> Tcp::create_endpoint() {
+  if (Status room = check_endpoint_room(); !room.is_ok()) return room;
+  EndpointId id = next_id_++;
+  Endpoint& e = endpoints_[id];
+  e.id = id;
+  return id;
+}
+
+Status Tcp::bind(EndpointId id, Ipv4Address address, uint16_t port) {
+  Endpoint* e = find_endpoint(id);
+  if (!e) return error(ErrorCode::kNotFound, "no endpoint " + std::to_string(id));
+  if (e->current_state() != TcpState::kInitial) {
+    return error(ErrorCode::kFailedPrecondition,
+                 "endpoint " + std::to_string(id) + " is already bound");
+  }
+  if (!address.is_unspecified() && address != config_.address.address) {
+    return error(ErrorCode::kInvalidArgument, address.to_string() +
+                                                   " is not this stack's address (" +
+                                                   config_.address.address.to_string() + ")");
+  }
+  if (port == 0) {
+    // Like Linux, bind to port 0 picks a free ephemeral port.
+    for (uint32_t p = config_.ephemeral_port_first; p <= config_.ephemeral_port_last; ++p) {
+      auto candidate = static_cast<uint16_t>(p);
+      if (!bound_ports_.contains(candidate) && !connect_ports_.contains(candidate)) {
+        port = candidate;
+        break;
+      }
+    }
+    if (port == 0) return error(ErrorCode::kResourceExhausted, "no free ephemeral port");
+  } else if (bound_ports_.contains(port) || connect_ports_.contains(port)) {
+    return error(ErrorCode::kAlreadyExists, "port " + std::to_string(port) + " is in use");
+  }
+  bound_ports_[port] = id;
+  e->local_port = port;
+  e->state = TcpState::kBound;
+  emit(Event::Kind::kStateChanged, id, 0, TcpState::kBound);
+  return Status::ok();
+}
+
+Status Tcp::listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_backlog) {
+  Endpoint* e = find_endpoint(id);
+  if (!e) return error(ErrorCode::kNotFound, "no endpoint " + std::to_string(id));
+  if (backlog == 0 || backlog > 65535) {
+    return error(ErrorCode::kInvalidArgument, "backlog must be 1..65535");
+  }
+  if (syn_backlog && (*syn_backlog == 0 || *syn_backlog > 1u << 20)) {
+    return error(ErrorCode::kInvalidArgument, "SYN backlog must be 1..1048576");
+  }
+  if (e->current_state() == TcpState::kListen) {
+    // Like listen() on a listening socket: adjusts the limits.
+    e->listener->backlog = backlog;
+    e->listener->syn_backlog = syn_backlog.value_or(backlog);
+    return Status::ok();
+  }
+  if (e->current_state() != TcpState::kBound) {
+    return error(ErrorCode::kFailedPrecondition,
+                 "endpoint " + std::to_string(id) + " must be bound before listen (state " +
+                     std::string(to_string(e->current_state())) + ")");
+  }
+  e->listener = std::make_unique<Listener>();
+  e->listener->id = id;
+  e->listener->port = e->local_port;
+  e->listener->backlog = backlog;
+  e->listener->syn_backlog = syn_backlog.value_or(backlog);
+  listeners_[e->local_port] = e->listener.get();
+  e->state = TcpState::kListen;
+  emit(Event::Kind::kStateChanged, id, 0, TcpState::kListen);
+  return Status::ok();
+}
+
+Result<uint16_t> Tcp::pick_ephemeral_port(Ipv4Address remote, uint16_t remote_port) {
+  uint32_t range = config_.ephemeral_port_last - config_.ephemeral_port_first + 1u;
+  uint32_t start = static_cast<uint32_t>(random_.next() % range);
+  for (uint32_t i = 0; i < range; ++i) {
+    auto port = static_cast<uint16_t>(config_.ephemeral_port_first + (start + i) % range);
+    FourTuple t{config_.address.address, remote, port, remote_port};
+    if (!bound_ports_.contains(port) && !connections_.contains(t)) return port;
+  }
+  return error(ErrorCode::kResourceExhausted, "no free ephemeral port towards " +
+                                                  remote.to_string() + ":" +
+                                                  std::to_string(remote_port));
+}
+
+Status Tcp::connect(EndpointId id, Ipv4Address address, uint16_t port) {
+  Endpoint* e = find_endpoint(id);
+  if (!e) return error(ErrorCode::kNotFound, "no endpoint " + std::to_string(id));
+  TcpState state = e->current_state();
+  if (state != TcpState::kInitial && state != TcpState::kBound) {
+    return error(ErrorCode::kFailedPrecondition, "endpoint " + std::to_string(id) + " is " +
+                                                     std::string(to_string(state)) +
+                                                     "; connect needs a new or bound endpoint");
+  }
+  if (port == 0) return error(ErrorCode::kInvalidArgument, "remote port must be 1..65535");
+  if (address.is_unspecified() || address.is_multicast_or_broadcast() ||
+      address == config_.address.address || address == config_.address.broadcast()) {
+    return error(ErrorCode::kInvalidArgument,
+                 "cannot connect to " + address.to_string() + ": not a unicast peer address");
+  }
+  if (!config_.address.contains(address) && !config_.gateway) {
+    return error(ErrorCode::kUnavailable, "no route to " + address.to_string() +
+                                              ": off-link and no gateway configured");
+  }
+  uint16_t local_port = e->local_port;
+  if (state == TcpState::kInitial) {
+    auto picked = pick_ephemeral_port(address, port);
+    if (!picked.is_ok()) return picked.status();
+    local_port = *picked;
+  }
+  FourTuple tuple{config_.address.address, address, local_port, port};
+  if (connections_.contains(tuple)) {
+    return error(ErrorCode::kAlreadyExists, "a connection " + address.to_string() + ":" +
+                                                std::to_string(port) + " from port " +
+                                                std::to_string(local_port) + " exists");
+  }
+  if (state == TcpState::kBound) bound_ports_.erase(local_port);
+  ++connect_ports_[local_port];
+  e->local_port = local_port;
+  auto c = std::make_unique<Connection>();
+  c->kind = kConnectionTimer;
+  c->id = id;
+  c->tuple = tuple;
+  c->iss = isn_.isn(tuple, now_);
+  c->snd_una = c->iss;
+  c->snd_nxt = c->iss + 1;
+  c->ts_offset = isn_.timestamp_offset(tuple);
+  c->handshake_start = now_;
+  c->state = TcpState::kSynSent;
+  connections_[tuple] = c.get();
+  e->connection = std::move(c);
+  stats_.active_opens.add();
+  send_syn(*e->connection, false);
+  arm_retransmit(*e->connection);
+  emit(Event::Kind::kStateChanged, id, 0, TcpState::kSynSent);
+  return Status::ok();
+}
+
+Result<EndpointId> Tcp::accept(EndpointId listener_id) {
+  Endpoint* e = find_endpoint(listener_id);
+  if (!e) return error(ErrorCode::kNotFound, "no endpoint " + std::to_string(listener_id));
+  if (!e->listener) {
+    return error(ErrorCode::kFailedPrecondition,
+                 "endpoint " + std::to_string(listener_id) + " is not listening");
+  }
+  auto& queue = e->listener->accept_queue;
+  if (queue.empty()) return error(ErrorCode::kWouldBlock, "no connection to accept yet");
+  EndpointId id = queue.front();
+  queue.pop_front();
+  if (Endpoint* accepted = find_endpoint(id)) accepted->in_accept_queue = false;
+  return id;
+}
+
+void Tcp::stop_listening(Endpoint& e) {
+  Listener& l = *e.listener;
+  listeners_.erase(l.port);
+  bound_ports_.erase(l.port);
+  // Half-open connections vanish silently; queued ones are reset, as Linux does.
+  for (auto it = half_open_.begin(); it != half_open_.end();) {
+    it = it->second.listener == &l ? half_open_.erase(it) : std::next(it);
+  }
+  for (EndpointId queued : l.accept_queue) {
+    Endpoint* q = find_endpoint(queued);
+    if (!q || !q->connection) continue;
+    q->in_accept_queue = false;
+    Connection& c = orphan(*q);
+    if (c.state != TcpState::kClosed) send_control(c, header::tcp_flags::kRst | header::tcp_flags::kAck);
+    release(c);
+  }
+  l.accept_queue.clear();
+}
+
+Connection& Tcp::orphan(Endpoint& e) {
+  std::unique_ptr<Connection>& slot = orphans_[e.id];
+  slot = std::move(e.connection);
+  endpoints_.erase(e.id);
+  return *slot;
+}
+
+Status Tcp::close(EndpointId id, bool abort) {
+  Endpoint* e = find_endpoint(id);
+  if (!e) return error(ErrorCode::kNotFound, "no endpoint " + std::to_string(id));
+  if (e->listener) stop_listening(*e);
+  if (e->state == TcpState::kBound) bound_ports_.erase(e->local_port);
+  if (e->in_accept_queue) {
+    // Closing a connection nobody accepted yet takes it off its listener's queue.
+    Endpoint* l = find_endpoint(e->connection->listener);
+    if (l && l->listener) std::erase(l->listener->accept_queue, id);
+  }
+  if (!e->connection) {
+    endpoints_.erase(id);
+    emit(Event::Kind::kReleased, id, 0, TcpState::kClosed);
+    return Status::ok();
+  }
+  Connection& c = *e->connection;
+  switch (c.state) {
+    case TcpState::kEstablished:
+    case TcpState::kCloseWait:
+    case TcpState::kSynReceived:
+      if (!abort) {
+        start_close(c);
+        break;
+      }
+      send_control(c, header::tcp_flags::kRst | header::tcp_flags::kAck);
+      c.state = TcpState::kClosed;
+      break;
+    default:
+      // SYN-SENT is given up silently (as Linux does); a closed connection has nothing to say.
+      c.state = TcpState::kClosed;
+      break;
+  }
+  Connection& orphaned = orphan(*e);
+  if (orphaned.state == TcpState::kClosed) release(orphaned);
+  return Status::ok();
+}
+
+Result<size_t> Tcp::read(EndpointId id, std::span<uint8_t> out) {
+  Endpoint* e = find_endpoint(id);
+  if (!e) return error(ErrorCode::kNotFound, "no endpoint " + std::to_string(id));
+  if (!e->connection) {
+    return error(ErrorCode::kFailedPrecondition, "endpoint " + std::to_string(id) +
+                                                     " is not a connection");
+  }
+  Connection& c = *e->connection;
+  size_t n = std::min(out.size(), c.receive_buffer.size());
+  bool was_closed_window = advertised_window(c) == 0;
+  std::copy_n(c.receive_buffer.begin(), n, out.begin());
+  c.receive_buffer.erase(c.receive_buffer.begin(), c.receive_buffer.begin() + static_cast<ptrdiff_t>(n));
+  // Reopening a closed window must be announced, or the peer waits for its persist timer.
+  if (n > 0 && was_closed_window && c.state != TcpState::kClosed) send_ack(c);
+  return n;
+}
+
+EndpointInfo Tcp::describe(const Endpoint& e) const {
+  EndpointInfo info;
+  info.id = e.id;
+  info.state = e.current_state();
+  info.local_address = config_.address.address;
+  info.local_port = e.local_port;
+  if (e.listener) {
+    const Listener& l = *e.listener;
+    info.listener = ListenerInfo{l.backlog, l.syn_backlog, l.syn_received,
+                                 static_cast<uint32_t>(l.accept_queue.size())};
+  }
+  if (e.connection) {
+    const Connection& c = *e.connection;
+    info.remote_address = c.tuple.remote;
+    info.remote_port = c.tuple.remote_port;
+    info.connection = ConnectionInfo{c.listener,
+                                     c.options.mss,
+                                     c.options.send_window_scale,
+                                     c.options.receive_window_scale,
+                                     c.options.sack_permitted,
+                                     c.options.timestamps,
+                                     c.from_syn_cookie,
+                                     c.bytes_received,
+                                     static_cast<uint32_t>(c.receive_buffer.size())};
+  }
+  return info;
+}
+
+Result<EndpointInfo> Tcp::query(EndpointId id) const {
+  const Endpoint* e = find_endpoint(id);
+  if (!e) return error(ErrorCode::kNotFound, "no endpoint " + std::to_string(id));
+  return describe(*e);
+}
+
+std::vector<EndpointInfo> Tcp::list() const {
+  std::vector<EndpointInfo> out;
+  out.reserve(endpoints_.size());
+  for (const auto& [id, e] : endpoints_) out.push_back(describe(e));
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  return out;
+}
+
+}  // namespace tapstack::tcp

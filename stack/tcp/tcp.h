@@ -1,0 +1,147 @@
+// The TCP layer: demux, listeners with their SYN-RCVD tables and accept queues, SYN cookies,
+// active, passive and simultaneous open, and connections until they are released.
+// Sans-I/O: segments and time come in, segments (through Ipv4Output) and events go out.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "stack/endpoint_info.h"
+#include "stack/engine_config.h"
+#include "stack/header/ipv4.h"
+#include "stack/header/tcp.h"
+#include "stack/net/ipv4_output.h"
+#include "stack/random.h"
+#include "stack/stats.h"
+#include "stack/status.h"
+#include "stack/tcp/isn.h"
+#include "stack/tcp/records.h"
+#include "stack/tcp/segment.h"
+#include "stack/tcp/syn_cookies.h"
+#include "stack/timer_wheel.h"
+
+namespace tapstack::tcp {
+
+class Tcp {
+ public:
+  Tcp(const EngineConfig& config, Stats& stats, TimerWheel& timers, net::Ipv4Output& output,
+      Random& random);
+  ~Tcp();
+
+  using EventHandler = std::function<void(const Event&)>;
+  void set_event_handler(EventHandler handler) { on_event_ = std::move(handler); }
+
+  TunableConfig& tunable() { return tunable_; }
+  const TunableConfig& tunable() const { return tunable_; }
+  SynCookies& cookies() { return cookies_; }
+
+  // Every entry point takes the current time first.
+  void set_now(Time now) { now_ = now; }
+  void receive(const header::Ipv4View& ip);
+  void on_timer(TimerNode& node);
+
+  // Commands (see Engine for their contracts).
+  Result<EndpointId> create_endpoint();
+  Status bind(EndpointId id, Ipv4Address address, uint16_t port);
+  Status listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_backlog);
+  Status connect(EndpointId id, Ipv4Address address, uint16_t port);
+  Result<EndpointId> accept(EndpointId listener);
+  Status close(EndpointId id, bool abort);
+  Result<EndpointInfo> query(EndpointId id) const;
+  std::vector<EndpointInfo> list() const;
+  Result<size_t> read(EndpointId id, std::span<uint8_t> out);
+  size_t endpoint_count() const { return endpoints_.size() + orphans_.size(); }
+
+ private:
+  // tcp.cc: demux and commands
+  Endpoint* find_endpoint(EndpointId id);
+  const Endpoint* find_endpoint(EndpointId id) const;
+  EndpointInfo describe(const Endpoint& endpoint) const;
+  Result<uint16_t> pick_ephemeral_port(Ipv4Address remote, uint16_t remote_port);
+  Status check_endpoint_room() const;
+  void emit(Event::Kind kind, EndpointId endpoint, EndpointId listener, TcpState state,
+            Duration handshake = {});
+  void stop_listening(Endpoint& endpoint);
+  // Takes the connection away from its endpoint id: only the engine holds it from now on.
+  Connection& orphan(Endpoint& endpoint);
+
+  // tcp_output.cc: building and sending segments
+  void send_segment(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8_t flags,
+                    uint16_t window, std::span<const uint8_t> options);
+  void send_reset_for(const Segment& seg);  // RFC 9293 reset generation, no state
+  void send_synack(const HalfOpen& half_open);
+  void send_syn(const Connection& c, bool with_ack);
+  void send_ack(const Connection& c);
+  void send_control(const Connection& c, uint8_t flags);  // ACK, FIN|ACK or RST|ACK at snd_nxt
+  uint32_t ts_value(uint32_t offset) const;
+  header::TcpOptions syn_options_for(const Negotiated& peer_offer, uint32_t ts_offset,
+                                     uint32_t ts_echo) const;
+  uint16_t advertised_window(const Connection& c) const;
+  uint8_t our_window_scale() const { return our_window_scale_; }
+
+  // tcp_listen.cc: passive open
+  void listener_receive(Listener& listener, const Segment& seg);
+  void half_open_receive(HalfOpen& half_open, const Segment& seg);
+  void answer_syn(Listener& listener, const Segment& seg);
+  void send_cookie_synack(Listener& listener, const Segment& seg);
+  // Checks a bare ACK as a cookie; true if it was one (and the connection was made, or dropped
+  // for a full accept queue). A valid cookie supersedes a half-open record for the same tuple.
+  bool cookie_ack(Listener& listener, const Segment& seg, HalfOpen* superseded);
+  bool accept_queue_full(const Listener& listener) const;
+  bool cookies_checkable(const Listener& listener) const;
+  // Creates the established connection and queues it; null if the endpoint table is full.
+  Connection* complete_passive(Listener& listener, const Segment& seg, const Negotiated& options,
+                               uint32_t iss, uint32_t irs, uint32_t ts_offset,
+                               Time handshake_start);
+  void erase_half_open(HalfOpen& half_open);
+  void half_open_timer(HalfOpen& half_open);
+  Negotiated negotiate(const header::TcpOptions& peer) const;
+
+  // tcp_connection.cc: active and simultaneous open, synchronized states
+  void connection_receive(Connection& c, const Segment& seg);
+  void syn_sent_receive(Connection& c, const Segment& seg);
+  void syn_received_receive(Connection& c, const Segment& seg);
+  void synchronized_receive(Connection& c, const Segment& seg);
+  bool time_wait_reopen(Connection& c, const Segment& seg);
+  void process_ack(Connection& c, const Segment& seg);
+  void process_data_and_fin(Connection& c, const Segment& seg);
+  void challenge_ack(Connection& c);
+  void establish(Connection& c);
+  void set_state(Connection& c, TcpState state);
+  void connection_timer(Connection& c);
+  void arm_retransmit(Connection& c);
+  void enter_time_wait(Connection& c);
+  // Moves `c` to CLOSED and forgets it if nobody holds its id.
+  void release(Connection& c);
+  void start_close(Connection& c);
+
+  const EngineConfig& config_;
+  Stats& stats_;
+  TimerWheel& timers_;
+  net::Ipv4Output& output_;
+  Random& random_;
+  TunableConfig tunable_;
+  IsnGenerator isn_;
+  SynCookies cookies_;
+  EventHandler on_event_;
+  Time now_{};
+  uint16_t our_mss_;
+  uint8_t our_window_scale_;
+  uint16_t ip_id_ = 0;
+
+  EndpointId next_id_ = 1;
+  std::unordered_map<EndpointId, Endpoint> endpoints_;
+  // Connections the user closed that still finish their FIN exchange or TIME-WAIT.
+  std::unordered_map<EndpointId, std::unique_ptr<Connection>> orphans_;
+  FourTupleHash tuple_hash_;
+  std::unordered_map<FourTuple, Connection*, FourTupleHash> connections_;
+  std::unordered_map<FourTuple, HalfOpen, FourTupleHash> half_open_;
+  std::unordered_map<uint16_t, Listener*> listeners_;
+  std::unordered_map<uint16_t, EndpointId> bound_ports_;  // bound or listening endpoints
+  std::unordered_map<uint16_t, uint32_t> connect_ports_;  // ports in use by active opens
+};
+
+}  // namespace tapstack::tcp

@@ -1,0 +1,325 @@
+// Connections: active and simultaneous open (RFC 9293 3.10.7.3, 3.10.7.4), the synchronized
+// states with RFC 5961's defences, the FIN exchange and TIME-WAIT, and release.
+#include <algorithm>
+
+#include "stack/tcp/seqnum.h"
+#include "stack/tcp/tcp.h"
+
+namespace tapstack::tcp {
+
+using namespace header::tcp_flags;
+
+namespace {
+constexpr Duration kMaxRto = seconds(120);  // Linux TCP_RTO_MAX
+
+bool fin_sent(TcpState s) {
+  return s == TcpState::kFinWait1 || s == TcpState::kClosing || s == TcpState::kLastAck;
+}
+
+bool receives_data(TcpState s) {
+  return s == TcpState::kEstablished || s == TcpState::kFinWait1 || s == TcpState::kFinWait2;
+}
+}  // namespace
+
+void Tcp::set_state(Connection& c, TcpState state) {
+  c.state = state;
+  emit(Event::Kind::kStateChanged, c.id, c.listener, state);
+}
+
+void Tcp::arm_retransmit(Connection& c) {
+  Duration rto = std::min<Duration>(config_.initial_rto * (int64_t{1} << std::min<int>(c.retransmits, 20)), kMaxRto);
+  timers_.arm(c, now_ + rto);
+}
+
+void Tcp::establish(Connection& c) {
+  timers_.cancel(c);
+  c.retransmits = 0;
+  set_state(c, TcpState::kEstablished);
+  emit(Event::Kind::kEstablished, c.id, c.listener, c.state, now_ - c.handshake_start);
+}
+
+void Tcp::release(Connection& c) {
+  timers_.cancel(c);
+  if (auto it = connections_.find(c.tuple); it != connections_.end() && it->second == &c) {
+    connections_.erase(it);
+    stats_.connections_closed.add();
+    if (c.listener == 0) {
+      if (auto p = connect_ports_.find(c.tuple.local_port);
+          p != connect_ports_.end() && --p->second == 0) {
+        connect_ports_.erase(p);
+      }
+    }
+  }
+  if (c.state != TcpState::kClosed) set_state(c, TcpState::kClosed);
+  if (auto o = orphans_.find(c.id); o != orphans_.end()) {
+    EndpointId id = c.id;
+    EndpointId listener = c.listener;
+    orphans_.erase(o);  // destroys c
+    emit(Event::Kind::kReleased, id, listener, TcpState::kClosed);
+  }
+}
+
+void Tcp::connection_receive(Connection& c, const Segment& seg) {
+  switch (c.state) {
+    case TcpState::kSynSent: syn_sent_receive(c, seg); break;
+    case TcpState::kSynReceived: syn_received_receive(c, seg); break;
+    default: synchronized_receive(c, seg); break;
+  }
+}
+
+void Tcp::syn_sent_receive(Connection& c, const Segment& seg) {
+  bool ack_acceptable = false;
+  if (seg.has(kAck)) {
+    if (seq_le(seg.ack, c.iss) || seq_gt(seg.ack, c.snd_nxt)) {
+      if (!seg.has(kRst)) send_reset_for(seg);  // <SEQ=SEG.ACK><CTL=RST>
+      stats_.drop(DropReason::syn_sent_ignored);
+      return;
+    }
+    ack_acceptable = true;
+  }
+  if (seg.has(kRst)) {
+    if (!ack_acceptable) {  // a RST without an acceptable ACK cannot be ours to believe
+      stats_.drop(DropReason::syn_sent_ignored);
+      return;
+    }
+    stats_.resets_received.add();
+    stats_.attempt_fails.add();
+    emit(Event::Kind::kRefused, c.id, 0, TcpState::kClosed);
+    release(c);
+    return;
+  }
+  if (!seg.has(kSyn)) {
+    stats_.drop(DropReason::syn_sent_ignored);
+    return;
+  }
+  c.irs = seg.seq;
+  c.rcv_nxt = seg.seq + 1;
+  c.options = negotiate(seg.options);  // our SYN offered everything, so this is the answer
+  if (seg.options.timestamp) c.ts_recent = seg.options.timestamp->value;
+  c.snd_wnd = seg.window;  // never scaled in a SYN
+  if (ack_acceptable) {
+    c.snd_una = seg.ack;
+    establish(c);
+    send_ack(c);
+    process_data_and_fin(c, seg);
+    return;
+  }
+  // Simultaneous open: SYN-ACK with our ISS again, wait in SYN-RECEIVED.
+  c.retransmits = 0;
+  set_state(c, TcpState::kSynReceived);
+  send_syn(c, true);
+  arm_retransmit(c);
+}
+
+void Tcp::syn_received_receive(Connection& c, const Segment& seg) {
+  uint32_t window = std::max<uint32_t>(advertised_window(c), 1);
+  if (seg.has(kRst)) {
+    if (seq_in_range(seg.seq, c.rcv_nxt, c.rcv_nxt + window)) {
+      // From an active open, a reset here means refused (RFC 9293 3.10.7.4).
+      stats_.resets_received.add();
+      stats_.attempt_fails.add();
+      emit(Event::Kind::kRefused, c.id, 0, TcpState::kClosed);
+      release(c);
+    }
+    return;
+  }
+  if (seg.has(kSyn)) {
+    if (seg.has(kAck) && seg.seq == c.irs && seg.ack == c.snd_nxt) {
+      // The peer's SYN-ACK crossing ours completes the open (Linux accepts it the same way).
+      c.snd_una = seg.ack;
+      c.snd_wnd = seg.window;
+      establish(c);
+      send_ack(c);
+      return;
+    }
+    if (!seg.has(kAck) && seg.seq == c.irs) {
+      send_syn(c, true);  // the peer did not get our SYN-ACK
+      return;
+    }
+    challenge_ack(c);
+    return;
+  }
+  if (!seg.has(kAck)) return;
+  if (!seq_lt(c.snd_una, seg.ack) || seq_gt(seg.ack, c.snd_nxt)) {
+    send_reset_for(seg);
+    return;
+  }
+  c.snd_una = seg.ack;
+  c.snd_wnd = uint32_t{seg.window} << c.options.send_window_scale.value_or(0);
+  establish(c);
+  process_data_and_fin(c, seg);
+}
+
+bool Tcp::time_wait_reopen(Connection& c, const Segment& seg) {
+  // A new SYN beyond the old connection's sequence space may reuse the tuple at once
+  // (RFC 6191 without timestamps; Linux's TCP_TW_SYN).
+  if ((seg.flags & (kSyn | kAck | kRst)) != kSyn || !seq_gt(seg.seq, c.rcv_nxt)) return false;
+  auto l = listeners_.find(seg.tuple.local_port);
+  if (l == listeners_.end()) return false;
+  release(c);
+  listener_receive(*l->second, seg);
+  return true;
+}
+
+void Tcp::synchronized_receive(Connection& c, const Segment& seg) {
+  if (c.state == TcpState::kTimeWait && time_wait_reopen(c, seg)) return;
+  uint32_t window = uint32_t{advertised_window(c)} << c.options.receive_window_scale.value_or(0);
+  // RFC 9293 3.10.7.4, first check; a zero window still takes ACKs and RSTs at RCV.NXT.
+  bool acceptable;
+  if (seg.length == 0 || window == 0) {
+    acceptable = seg.seq == c.rcv_nxt || (window > 0 && seq_in_range(seg.seq, c.rcv_nxt, c.rcv_nxt + window));
+  } else {
+    acceptable = seq_in_range(seg.seq, c.rcv_nxt, c.rcv_nxt + window) ||
+                 seq_in_range(seg.end() - 1, c.rcv_nxt, c.rcv_nxt + window);
+  }
+  if (!acceptable) {
+    if (!seg.has(kRst)) {
+      send_ack(c);
+      // A retransmitted FIN in TIME-WAIT restarts the 2 MSL wait (RFC 9293 3.10.7.4).
+      if (c.state == TcpState::kTimeWait && seg.has(kFin)) timers_.arm(c, now_ + config_.time_wait);
+    }
+    stats_.drop(DropReason::out_of_window);
+    return;
+  }
+  if (seg.has(kRst)) {
+    // RFC 5961 §3: only an exact match resets; elsewhere in the window, a challenge ACK.
+    if (seg.seq != c.rcv_nxt) {
+      challenge_ack(c);
+      return;
+    }
+    stats_.resets_received.add();
+    if (c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait) {
+      stats_.established_resets.add();
+    }
+    emit(Event::Kind::kReset, c.id, c.listener, TcpState::kClosed);
+    release(c);
+    return;
+  }
+  if (seg.has(kSyn)) {  // RFC 5961 §4
+    challenge_ack(c);
+    return;
+  }
+  if (!seg.has(kAck)) return;
+  if (c.options.timestamps && seg.options.timestamp && seq_le(seg.seq, c.rcv_nxt) &&
+      seq_ge(seg.options.timestamp->value, c.ts_recent)) {
+    c.ts_recent = seg.options.timestamp->value;  // RFC 7323 §4.3
+  }
+  if (seq_gt(seg.ack, c.snd_nxt)) {
+    send_ack(c);  // acknowledges what we never sent
+    return;
+  }
+  if (seq_gt(seg.ack, c.snd_una)) c.snd_una = seg.ack;
+  c.snd_wnd = uint32_t{seg.window} << c.options.send_window_scale.value_or(0);
+  if (fin_sent(c.state) && c.snd_una == c.snd_nxt) {
+    switch (c.state) {
+      case TcpState::kFinWait1:
+        timers_.cancel(c);
+        set_state(c, TcpState::kFinWait2);
+        timers_.arm(c, now_ + config_.fin_wait2_timeout);  // only orphans reach FIN-WAIT-2
+        break;
+      case TcpState::kClosing:
+        enter_time_wait(c);
+        break;
+      default:  // LAST-ACK: our FIN is acknowledged, the connection is done
+        release(c);
+        return;
+    }
+  }
+  process_data_and_fin(c, seg);
+}
+
+void Tcp::process_data_and_fin(Connection& c, const Segment& seg) {
+  bool fin = seg.has(kFin);
+  if (seg.payload.empty() && !fin) return;
+  if (!receives_data(c.state)) return;  // the peer's FIN came already; RFC 9293 says ignore
+  uint32_t seq = seg.seq + (seg.has(kSyn) ? 1 : 0);
+  uint32_t fin_seq = seq + static_cast<uint32_t>(seg.payload.size());
+  std::span<const uint8_t> data = seg.payload;
+  if (seq_gt(seq, c.rcv_nxt)) {
+    // Out of order: no reassembly queue; a duplicate ACK asks for what is missing.
+    send_ack(c);
+    return;
+  }
+  size_t already = c.rcv_nxt - seq;
+  data = data.subspan(std::min(already, data.size()));
+  size_t room = config_.receive_buffer - std::min(config_.receive_buffer, c.receive_buffer.size());
+  size_t take = std::min(room, data.size());
+  c.receive_buffer.insert(c.receive_buffer.end(), data.begin(), data.begin() + static_cast<ptrdiff_t>(take));
+  c.rcv_nxt += static_cast<uint32_t>(take);
+  c.bytes_received += take;
+  if (take < data.size()) stats_.drop(DropReason::receive_buffer_full);
+  if (fin && c.rcv_nxt == fin_seq) {
+    ++c.rcv_nxt;
+    switch (c.state) {
+      case TcpState::kEstablished: set_state(c, TcpState::kCloseWait); break;
+      case TcpState::kFinWait1:
+        if (c.snd_una == c.snd_nxt) {
+          enter_time_wait(c);
+        } else {
+          set_state(c, TcpState::kClosing);
+        }
+        break;
+      default: enter_time_wait(c); break;  // FIN-WAIT-2
+    }
+  }
+  send_ack(c);
+}
+
+void Tcp::challenge_ack(Connection& c) {
+  if (c.last_challenge_ack && now_ - *c.last_challenge_ack < config_.challenge_ack_interval) {
+    stats_.drop(DropReason::challenge_ack_limited);
+    return;
+  }
+  c.last_challenge_ack = now_;
+  stats_.challenge_acks_sent.add();
+  send_ack(c);
+}
+
+void Tcp::enter_time_wait(Connection& c) {
+  set_state(c, TcpState::kTimeWait);
+  stats_.time_wait_entered.add();
+  timers_.arm(c, now_ + config_.time_wait);
+}
+
+void Tcp::start_close(Connection& c) {
+  ++c.snd_nxt;  // the FIN's sequence number
+  set_state(c, c.state == TcpState::kCloseWait ? TcpState::kLastAck : TcpState::kFinWait1);
+  send_control(c, kFin | kAck);
+  c.retransmits = 0;
+  arm_retransmit(c);
+}
+
+void Tcp::connection_timer(Connection& c) {
+  switch (c.state) {
+    case TcpState::kSynSent:
+    case TcpState::kSynReceived:
+      if (c.retransmits >= tunable_.syn_retries) {
+        stats_.attempt_fails.add();
+        emit(Event::Kind::kTimedOut, c.id, 0, TcpState::kClosed);
+        release(c);
+        return;
+      }
+      ++c.retransmits;
+      send_syn(c, c.state == TcpState::kSynReceived);  // fresh TSval
+      stats_.syn_retransmits.add();
+      arm_retransmit(c);
+      return;
+    case TcpState::kFinWait1:
+    case TcpState::kClosing:
+    case TcpState::kLastAck:
+      if (c.retransmits >= config_.fin_retries) {
+        release(c);
+        return;
+      }
+      ++c.retransmits;
+      send_control(c, kFin | kAck);
+      stats_.fin_retransmits.add();
+      arm_retransmit(c);
+      return;
+    default:  // FIN-WAIT-2 timeout and the end of TIME-WAIT
+      release(c);
+      return;
+  }
+}
+
+}  // namespace tapstack::tcp

@@ -1,0 +1,291 @@
+// Passive open: a listener answers SYNs from a small half-open record or a SYN cookie, and
+// completes connections onto its accept queue (RFC 9293 3.10.7.2 and 3.10.7.4, with Linux's
+// choices where the RFC leaves room: tcp_v4_conn_request, tcp_check_req).
+#include <algorithm>
+
+#include "stack/tcp/seqnum.h"
+#include "stack/tcp/tcp.h"
+
+namespace tapstack::tcp {
+
+using namespace header::tcp_flags;
+
+namespace {
+constexpr uint16_t kDefaultMss = 536;  // RFC 9293 3.7.1, when the SYN has no MSS option
+constexpr uint16_t kMinMss = 48;       // Linux TCP_MIN_SND_MSS
+}  // namespace
+
+Negotiated Tcp::negotiate(const header::TcpOptions& peer) const {
+  Negotiated n;
+  uint16_t peer_mss = peer.mss.value_or(kDefaultMss);
+  n.mss = std::clamp(peer_mss, kMinMss, our_mss_);
+  if (peer.window_scale) {
+    n.send_window_scale = peer.window_scale;
+    n.receive_window_scale = our_window_scale_;
+  }
+  n.sack_permitted = peer.sack_permitted;
+  n.timestamps = peer.timestamp.has_value();
+  return n;
+}
+
+bool Tcp::accept_queue_full(const Listener& l) const {
+  return l.accept_queue.size() >= l.backlog;
+}
+
+bool Tcp::cookies_checkable(const Listener& l) const {
+  switch (tunable_.syncookies) {
+    case SynCookieMode::kNever: return false;
+    case SynCookieMode::kAlways: return true;
+    case SynCookieMode::kAuto:
+      // Only while cookies this listener sent can still be valid: otherwise every stray ACK
+      // would be a free guess at a cookie.
+      return l.last_cookie_sent && now_ - *l.last_cookie_sent < 2 * kCookieTick;
+  }
+  return false;
+}
+
+void Tcp::listener_receive(Listener& l, const Segment& seg) {
+  if (seg.has(kRst)) {
+    stats_.drop(DropReason::listener_ignored);
+    return;
+  }
+  if (seg.has(kAck)) {
+    // A bare ACK may complete a cookie handshake; anything else with ACK is answered with RST
+    // <SEQ=SEG.ACK> (SYN-ACK to a listener included).
+    if (!seg.has(kSyn) && cookies_checkable(l) && cookie_ack(l, seg, nullptr)) return;
+    send_reset_for(seg);
+    return;
+  }
+  if (seg.has(kSyn) && !seg.has(kFin)) {
+    answer_syn(l, seg);
+    return;
+  }
+  stats_.drop(DropReason::listener_ignored);
+}
+
+void Tcp::answer_syn(Listener& l, const Segment& seg) {
+  if (accept_queue_full(l)) {
+    // Linux 4.10+: a SYN that finds the accept queue full is dropped, cookies or not; the
+    // client retries when the application has caught up.
+    stats_.listen_overflows.add();
+    stats_.listen_drops.add();
+    stats_.accept_queue_full_syn_drops.add();
+    stats_.drop(DropReason::accept_queue_full);
+    return;
+  }
+  if (tunable_.syncookies == SynCookieMode::kAlways) {
+    send_cookie_synack(l, seg);
+    return;
+  }
+  if (l.syn_received >= l.syn_backlog) {
+    stats_.syn_queue_full.add();
+    if (tunable_.syncookies == SynCookieMode::kAuto) {
+      send_cookie_synack(l, seg);
+      return;
+    }
+    stats_.listen_drops.add();
+    stats_.drop(DropReason::syn_queue_full);
+    return;
+  }
+  HalfOpen& h = half_open_[seg.tuple];
+  h.kind = kHalfOpenTimer;
+  h.tuple = seg.tuple;
+  h.listener = &l;
+  h.irs = seg.seq;
+  h.iss = isn_.isn(seg.tuple, now_);
+  h.options = negotiate(seg.options);
+  h.ts_recent = seg.options.timestamp ? seg.options.timestamp->value : 0;
+  h.ts_offset = isn_.timestamp_offset(seg.tuple);
+  h.syn_time = now_;
+  ++l.syn_received;
+  send_synack(h);
+  timers_.arm(h, now_ + config_.initial_rto);
+}
+
+void Tcp::send_cookie_synack(Listener& l, const Segment& seg) {
+  l.last_cookie_sent = now_;
+  HalfOpen reply;  // never stored: the cookie is all the state there is
+  reply.tuple = seg.tuple;
+  reply.irs = seg.seq;
+  reply.iss = cookies_.make_isn(seg.tuple, seg.seq, seg.options.mss.value_or(kDefaultMss), now_);
+  reply.options = negotiate(seg.options);
+  reply.ts_recent = seg.options.timestamp ? seg.options.timestamp->value : 0;
+  reply.ts_offset = isn_.timestamp_offset(seg.tuple);
+  if (reply.options.timestamps) {
+    // Window scale and SACK-permitted ride in our TSval's low bits, echoed back in TSecr.
+    uint32_t ts = SynCookies::encode_timestamp(ts_value(reply.ts_offset), seg.options.window_scale,
+                                               seg.options.sack_permitted);
+    reply.ts_offset = ts - ts_value(0);
+  }
+  send_synack(reply);
+  stats_.syncookies_sent.add();
+}
+
+bool Tcp::cookie_ack(Listener& l, const Segment& seg, HalfOpen* superseded) {
+  uint32_t iss = seg.ack - 1;
+  uint32_t irs = seg.seq - 1;
+  auto mss = cookies_.check_isn(seg.tuple, irs, iss, now_);
+  if (!mss) {
+    stats_.syncookies_failed.add();
+    return false;
+  }
+  Negotiated n;
+  n.mss = std::min(*mss, our_mss_);
+  if (seg.options.timestamp) {
+    // Without a timestamp on the ACK nothing of the SYN's options survives (as in Linux).
+    CookieOptions decoded;
+    SynCookies::decode_timestamp(seg.options.timestamp->echo, decoded);
+    n.timestamps = true;
+    n.sack_permitted = decoded.sack_permitted;
+    if (decoded.window_scale) {
+      n.send_window_scale = decoded.window_scale;
+      n.receive_window_scale = our_window_scale_;
+    }
+  }
+  if (accept_queue_full(l)) {
+    stats_.listen_overflows.add();
+    stats_.listen_drops.add();
+    stats_.accept_queue_full_ack_drops.add();
+    stats_.drop(DropReason::accept_queue_full);
+    return true;  // dropped silently: the client retransmits, or its data does
+  }
+  if (superseded) erase_half_open(*superseded);
+  if (Connection* c = complete_passive(l, seg, n, iss, irs, isn_.timestamp_offset(seg.tuple), now_)) {
+    c->from_syn_cookie = true;
+    stats_.syncookies_validated.add();
+    emit(Event::Kind::kConnectionReady, c->id, l.id, c->state);
+  }
+  return true;
+}
+
+void Tcp::half_open_receive(HalfOpen& h, const Segment& seg) {
+  Listener& l = *h.listener;
+  uint32_t rcv_nxt = h.irs + 1;
+  // A retransmitted SYN: the SYN-ACK was lost, send it again (Linux; netstack sends a bare ACK).
+  if ((seg.flags & (kSyn | kAck | kRst | kFin)) == kSyn && seg.seq == h.irs) {
+    send_synack(h);
+    stats_.synack_retransmits.add();
+    return;
+  }
+  // An ACK of something else than our SYN: RST <SEQ=SEG.ACK>, unless it is a cookie we sent
+  // before this record existed (a SYN retransmitted after the table had room again).
+  if (seg.has(kAck) && seg.ack != h.iss + 1) {
+    if (seg.has(kRst)) return;
+    if (!seg.has(kSyn) && cookies_checkable(l) && cookie_ack(l, seg, &h)) return;
+    send_reset_for(seg);
+    return;
+  }
+  // Linux's tcp_in_window() against the window our SYN-ACK offered.
+  uint32_t window = static_cast<uint32_t>(std::min<size_t>(config_.receive_buffer, 0xffff));
+  bool in_window = seg.seq == rcv_nxt ||
+                   (seq_gt(seg.end(), rcv_nxt) && seq_lt(seg.seq, rcv_nxt + window)) ||
+                   (seg.seq == rcv_nxt + window && seg.length == 0);
+  if (!in_window) {
+    if (!seg.has(kRst)) {
+      send_segment(h.tuple, h.iss + 1, rcv_nxt, kAck,
+                   static_cast<uint16_t>(window), {});
+    }
+    stats_.drop(DropReason::out_of_window);
+    return;
+  }
+  if (seg.has(kRst)) {
+    stats_.resets_received.add();
+    erase_half_open(h);
+    return;
+  }
+  if (seg.has(kSyn)) {
+    // A new SYN inside the window of the one we answered: reset the half-open connection.
+    send_reset_for(seg);
+    erase_half_open(h);
+    return;
+  }
+  if (!seg.has(kAck)) {
+    stats_.drop(DropReason::listener_ignored);
+    return;
+  }
+  if (accept_queue_full(l)) {
+    stats_.listen_overflows.add();
+    stats_.listen_drops.add();
+    stats_.accept_queue_full_ack_drops.add();
+    stats_.drop(DropReason::accept_queue_full);
+    if (tunable_.abort_on_overflow) {
+      send_reset_for(seg);
+      erase_half_open(h);
+    }
+    // Otherwise the record stays and its SYN-ACK retransmissions go on; the client's next
+    // ACK may find room (Linux's default).
+    return;
+  }
+  Negotiated options = h.options;
+  uint32_t iss = h.iss;
+  uint32_t irs = h.irs;
+  uint32_t ts_offset = h.ts_offset;
+  uint32_t ts_recent = h.ts_recent;
+  Time syn_time = h.syn_time;
+  erase_half_open(h);
+  // RFC 7323 says a segment without a timestamp, once they are on, should be dropped; Linux
+  // (and so tapstack) accepts such a final ACK and keeps sending timestamps.
+  if (Connection* c = complete_passive(l, seg, options, iss, irs, ts_offset, syn_time)) {
+    if (!seg.options.timestamp) c->ts_recent = ts_recent;
+    emit(Event::Kind::kConnectionReady, c->id, l.id, c->state);
+  }
+}
+
+Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotiated& options,
+                                  uint32_t iss, uint32_t irs, uint32_t ts_offset,
+                                  Time handshake_start) {
+  if (endpoint_count() >= config_.max_endpoints) {
+    stats_.listen_drops.add();
+    stats_.drop(DropReason::accept_queue_full);
+    return nullptr;
+  }
+  EndpointId id = next_id_++;
+  Endpoint& e = endpoints_[id];
+  e.id = id;
+  e.local_port = l.port;
+  e.in_accept_queue = true;
+  e.connection = std::make_unique<Connection>();
+  Connection& c = *e.connection;
+  c.kind = kConnectionTimer;
+  c.id = id;
+  c.listener = l.id;
+  c.tuple = seg.tuple;
+  c.iss = iss;
+  c.snd_una = iss + 1;
+  c.snd_nxt = iss + 1;
+  c.irs = irs;
+  c.rcv_nxt = irs + 1;
+  c.options = options;
+  c.snd_wnd = uint32_t{seg.window} << options.send_window_scale.value_or(0);
+  c.ts_offset = ts_offset;
+  if (seg.options.timestamp) c.ts_recent = seg.options.timestamp->value;
+  c.handshake_start = handshake_start;
+  c.state = TcpState::kEstablished;
+  connections_[c.tuple] = &c;
+  l.accept_queue.push_back(id);
+  stats_.passive_opens.add();
+  emit(Event::Kind::kEstablished, id, l.id, TcpState::kEstablished, now_ - handshake_start);
+  process_data_and_fin(c, seg);  // data (and even FIN) may ride on the final ACK
+  return &c;
+}
+
+void Tcp::erase_half_open(HalfOpen& h) {
+  --h.listener->syn_received;
+  FourTuple tuple = h.tuple;  // the key dies with the record
+  half_open_.erase(tuple);
+}
+
+void Tcp::half_open_timer(HalfOpen& h) {
+  // Linux's schedule: SYN-ACK at 0 s, again at 1, 3, 7, 15, 31 s, given up at 63 s.
+  if (h.retransmits >= tunable_.synack_retries) {
+    stats_.handshake_timeouts.add();
+    erase_half_open(h);
+    return;
+  }
+  ++h.retransmits;
+  send_synack(h);  // with a fresh TSval
+  stats_.synack_retransmits.add();
+  timers_.arm(h, now_ + config_.initial_rto * (int64_t{1} << h.retransmits));
+}
+
+}  // namespace tapstack::tcp

@@ -1,0 +1,107 @@
+// Building and sending segments. Every segment is written straight into one stack buffer:
+// headroom for Ethernet, then IPv4, TCP and options; no allocation, no copy.
+#include <algorithm>
+
+#include "stack/header/ipv4.h"
+#include "stack/header/tcp_options.h"
+#include "stack/tcp/tcp.h"
+
+namespace tapstack::tcp {
+
+using namespace header::tcp_flags;
+
+namespace {
+constexpr size_t kMaxOptions = 40;
+constexpr size_t kIpHeader = 20;
+constexpr uint8_t kTtl = 64;
+}  // namespace
+
+void Tcp::send_segment(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8_t flags,
+                       uint16_t window, std::span<const uint8_t> options) {
+  uint8_t frame[net::kLinkHeadroom + kIpHeader + header::TcpView::kMinSize + kMaxOptions];
+  uint8_t* ip = frame + net::kLinkHeadroom;
+  uint8_t* tcp = ip + kIpHeader;
+  size_t segment_length = header::TcpView::kMinSize + options.size();
+  std::copy(options.begin(), options.end(), tcp + header::TcpView::kMinSize);
+  header::write_tcp(tcp, {tuple.local_port, tuple.remote_port, seq, ack, flags, window},
+                    options.size(), segment_length, tuple.local, tuple.remote);
+  header::write_ipv4(ip, tuple.local, tuple.remote, header::kProtocolTcp,
+                     static_cast<uint16_t>(kIpHeader + segment_length), ip_id_++, kTtl);
+  stats_.segments_sent.add();
+  if (flags & kRst) stats_.resets_sent.add();
+  output_.send_ipv4(tuple.remote,
+                    {frame, net::kLinkHeadroom + kIpHeader + segment_length});
+}
+
+void Tcp::send_reset_for(const Segment& seg) {
+  // RFC 9293 3.10.7.1: take the sequence number from the ACK if there is one, else
+  // acknowledge all of the offending segment.
+  if (seg.has(kAck)) {
+    send_segment(seg.tuple, seg.ack, 0, kRst, 0, {});
+  } else {
+    send_segment(seg.tuple, 0, seg.end(), kRst | kAck, 0, {});
+  }
+}
+
+uint32_t Tcp::ts_value(uint32_t offset) const {
+  // A 1 ms timestamp clock (RFC 7323 §5.4 allows 1 ms to 1 s per tick), offset per connection.
+  return static_cast<uint32_t>(std::chrono::duration_cast<milliseconds>(now_).count()) + offset;
+}
+
+header::TcpOptions Tcp::syn_options_for(const Negotiated& agreed, uint32_t ts_offset,
+                                        uint32_t ts_echo) const {
+  header::TcpOptions o;
+  o.mss = our_mss_;
+  o.window_scale = agreed.receive_window_scale;
+  o.sack_permitted = agreed.sack_permitted;
+  if (agreed.timestamps) o.timestamp = header::TcpTimestamp{ts_value(ts_offset), ts_echo};
+  return o;
+}
+
+void Tcp::send_synack(const HalfOpen& h) {
+  uint8_t options[header::kMaxSynOptionsLength];
+  size_t n = header::write_syn_options(options, syn_options_for(h.options, h.ts_offset, h.ts_recent));
+  // RFC 7323 §2.2: the window of a SYN or SYN-ACK is never scaled.
+  auto window = static_cast<uint16_t>(std::min<size_t>(config_.receive_buffer, 0xffff));
+  send_segment(h.tuple, h.iss, h.irs + 1, kSyn | kAck, window, {options, n});
+}
+
+void Tcp::send_syn(const Connection& c, bool with_ack) {
+  uint8_t options[header::kMaxSynOptionsLength];
+  header::TcpOptions o;
+  if (with_ack) {
+    // Simultaneous open: the SYN-ACK repeats our SYN's options, cut to what the peer offered.
+    o = syn_options_for(c.options, c.ts_offset, c.ts_recent);
+  } else {
+    o.mss = our_mss_;
+    o.window_scale = our_window_scale_;
+    o.sack_permitted = true;
+    o.timestamp = header::TcpTimestamp{ts_value(c.ts_offset), 0};
+  }
+  size_t n = header::write_syn_options(options, o);
+  auto window = static_cast<uint16_t>(std::min<size_t>(config_.receive_buffer, 0xffff));
+  send_segment(c.tuple, c.iss, with_ack ? c.rcv_nxt : 0, with_ack ? kSyn | kAck : kSyn, window,
+               {options, n});
+}
+
+uint16_t Tcp::advertised_window(const Connection& c) const {
+  size_t free = config_.receive_buffer - std::min(config_.receive_buffer, c.receive_buffer.size());
+  size_t scaled = free >> c.options.receive_window_scale.value_or(0);
+  return static_cast<uint16_t>(std::min<size_t>(scaled, 0xffff));
+}
+
+void Tcp::send_control(const Connection& c, uint8_t flags) {
+  uint8_t options[header::kTimestampOptionLength];
+  size_t n = 0;
+  if (c.options.timestamps) {
+    n = header::write_timestamp_option(options, {ts_value(c.ts_offset), c.ts_recent});
+  }
+  // A FIN occupies the sequence number just before snd_nxt once it has been sent.
+  uint32_t seq = (flags & kFin) ? c.snd_nxt - 1 : c.snd_nxt;
+  send_segment(c.tuple, seq, c.rcv_nxt, flags, (flags & kRst) ? 0 : advertised_window(c),
+               {options, n});
+}
+
+void Tcp::send_ack(const Connection& c) { send_control(c, kAck); }
+
+}  // namespace tapstack::tcp

@@ -1,0 +1,105 @@
+// A hashed timer wheel with 1 ms ticks and intrusive nodes: arming, re-arming and cancelling
+// are O(1) and allocate nothing, which matters when every half-open connection has a
+// retransmission timer. A node unlinks itself when destroyed, so erasing the record that holds
+// it cancels its timer.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "stack/clock.h"
+
+namespace tapstack {
+
+class TimerNode {
+ public:
+  TimerNode() = default;
+  TimerNode(const TimerNode&) = delete;
+  TimerNode& operator=(const TimerNode&) = delete;
+  ~TimerNode() { unlink(); }
+
+  bool armed() const { return next_ != nullptr; }
+  Time deadline() const { return deadline_; }
+
+  // What kind of record holds this node, so the owner's fire callback can dispatch on it.
+  uint8_t kind = 0;
+
+ private:
+  friend class TimerWheel;
+  void unlink() {
+    if (!next_) return;
+    prev_->next_ = next_;
+    next_->prev_ = prev_;
+    prev_ = next_ = nullptr;
+  }
+  void link_before(TimerNode* head) {
+    prev_ = head->prev_;
+    next_ = head;
+    head->prev_->next_ = this;
+    head->prev_ = this;
+  }
+  TimerNode* prev_ = nullptr;
+  TimerNode* next_ = nullptr;
+  Time deadline_{};
+  int64_t tick_ = 0;
+};
+
+class TimerWheel {
+ public:
+  static constexpr Duration kTick = milliseconds(1);
+
+  explicit TimerWheel(Time start, size_t slots = 4096);
+  TimerWheel(const TimerWheel&) = delete;
+  TimerWheel& operator=(const TimerWheel&) = delete;
+
+  // Fires no earlier than `deadline`, at the first advance() whose time reaches it.
+  void arm(TimerNode& node, Time deadline);
+  void cancel(TimerNode& node) { node.unlink(); }
+
+  // Fires, in deadline order to the tick, every node whose deadline is <= now. `fire` may
+  // arm or cancel any node, including the one it was given.
+  template <class F>
+  void advance(Time now, F&& fire);
+
+  // A time at or before the earliest deadline, if any node is armed.
+  std::optional<Time> next_deadline() const;
+
+ private:
+  static int64_t tick_of(Time t) { return (t.count() + kTick.count() - 1) / kTick.count(); }
+  TimerNode& slot(int64_t tick) { return slots_[static_cast<size_t>(tick) & mask_]; }
+
+  std::vector<TimerNode> slots_;  // sentinels of circular lists
+  size_t mask_;
+  int64_t current_tick_;  // every tick <= this has been processed
+};
+
+template <class F>
+void TimerWheel::advance(Time now, F&& fire) {
+  int64_t target = now.count() / kTick.count();
+  while (current_tick_ < target) {
+    ++current_tick_;
+    TimerNode& head = slot(current_tick_);
+    if (head.next_ == &head) continue;
+    // Move the slot aside so that nodes armed by `fire` into this slot wait for a later pass.
+    TimerNode pending;
+    pending.prev_ = pending.next_ = &pending;
+    pending.next_ = head.next_;
+    pending.prev_ = head.prev_;
+    head.next_->prev_ = &pending;
+    head.prev_->next_ = &pending;
+    head.next_ = head.prev_ = &head;
+    while (pending.next_ != &pending) {
+      TimerNode* node = pending.next_;
+      node->unlink();
+      if (node->tick_ <= current_tick_) {
+        fire(*node);
+      } else {
+        node->link_before(&head);  // a later round of the wheel
+      }
+    }
+    pending.prev_ = pending.next_ = nullptr;
+  }
+}
+
+}  // namespace tapstack
