@@ -33,15 +33,15 @@ inline constexpr int kTcpStateCount = static_cast<int>(TcpState::kClosed) + 1;
 std::string_view to_string(TcpState state);
 
 struct ListenerInfo {
-  uint32_t backlog = 0;          // accept-queue limit: the queue holds exactly this many
-  uint32_t syn_backlog = 0;      // SYN-RCVD table limit
-  uint32_t syn_received = 0;     // half-open connections now
-  uint32_t accept_queue = 0;     // established connections waiting for accept
+  uint32_t backlog = 0;       // accept-queue limit: the queue holds exactly this many
+  uint32_t syn_backlog = 0;   // SYN-RCVD table limit
+  uint32_t syn_received = 0;  // half-open connections now
+  uint32_t accept_queue = 0;  // established connections waiting for accept
 };
 
 struct ConnectionInfo {
-  EndpointId listener = 0;  // 0 for an active open
-  uint16_t mss = 0;         // what we send with: min(peer's MSS, ours)
+  EndpointId listener = 0;                      // 0 for an active open
+  uint16_t mss = 0;                             // what we send with: min(peer's MSS, ours)
   std::optional<uint8_t> send_window_scale;     // the peer's shift
   std::optional<uint8_t> receive_window_scale;  // ours
   bool sack_permitted = false;

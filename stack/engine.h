@@ -36,7 +36,9 @@ class Engine final : private net::Ipv4Output {
   std::optional<Time> next_deadline() const { return timers_.next_deadline(); }
   Time now() const { return now_; }
 
-  void set_event_handler(tcp::Tcp::EventHandler handler) { tcp_.set_event_handler(std::move(handler)); }
+  void set_event_handler(tcp::Tcp::EventHandler handler) {
+    tcp_.set_event_handler(std::move(handler));
+  }
   const Stats& stats() const { return stats_; }
   const EngineConfig& config() const { return config_; }
   const TunableConfig& tunable() const { return tcp_.tunable(); }
@@ -47,7 +49,9 @@ class Engine final : private net::Ipv4Output {
   // Commands. They act at the time of the last receive_frame()/advance().
   Result<EndpointId> create_endpoint() { return tcp_.create_endpoint(); }
   // `address` 0.0.0.0 or this stack's address; port 0 picks an ephemeral port.
-  Status bind(EndpointId id, Ipv4Address address, uint16_t port) { return tcp_.bind(id, address, port); }
+  Status bind(EndpointId id, Ipv4Address address, uint16_t port) {
+    return tcp_.bind(id, address, port);
+  }
   // The accept queue holds exactly `backlog` connections (Linux holds backlog + 1); the
   // SYN-RCVD table holds `syn_backlog`, by default `backlog`.
   Status listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_backlog = {}) {

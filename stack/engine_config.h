@@ -28,13 +28,13 @@ struct EngineConfig {
   uint16_t mtu = 1500;
   TunableConfig tunable;
 
-  Duration initial_rto = seconds(1);   // RFC 6298 §2.1
-  int fin_retries = 8;                 // like Linux's orphan retries
-  Duration time_wait = seconds(60);    // Linux TCP_TIMEWAIT_LEN
-  Duration fin_wait2_timeout = seconds(60);  // Linux tcp_fin_timeout
+  Duration initial_rto = seconds(1);                    // RFC 6298 §2.1
+  int fin_retries = 8;                                  // like Linux's orphan retries
+  Duration time_wait = seconds(60);                     // Linux TCP_TIMEWAIT_LEN
+  Duration fin_wait2_timeout = seconds(60);             // Linux tcp_fin_timeout
   Duration challenge_ack_interval = milliseconds(500);  // Linux tcp_invalid_ratelimit
-  size_t receive_buffer = 128 * 1024;  // per connection; the advertised window never exceeds it
-  size_t max_endpoints = 65536;        // listeners, connections and unbound endpoints together
+  size_t receive_buffer = 128 * 1024;     // per connection; the advertised window never exceeds it
+  size_t max_endpoints = 65536;           // listeners, connections and unbound endpoints together
   uint16_t ephemeral_port_first = 32768;  // Linux ip_local_port_range
   uint16_t ephemeral_port_last = 60999;
 

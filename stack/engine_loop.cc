@@ -36,7 +36,9 @@ void EngineLoop::set_event_handler(tcp::Tcp::EventHandler handler) {
   engine_.set_event_handler(std::move(handler));
 }
 
-void EngineLoop::start() { thread_ = std::thread([this] { run(); }); }
+void EngineLoop::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void EngineLoop::stop() {
   if (!thread_.joinable()) return;

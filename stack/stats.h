@@ -13,7 +13,9 @@ namespace tapstack {
 
 class Counter {
  public:
-  void add(uint64_t n = 1) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void add(uint64_t n = 1) {
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   uint64_t get() const { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -21,64 +23,64 @@ class Counter {
 };
 
 // X(name, help): every counter once, so the exporter and the API list them without repeating.
-#define TAPSTACK_COUNTERS(X)                                                                      \
-  X(frames_received, "Ethernet frames read from the link")                                        \
-  X(frames_sent, "Ethernet frames written to the link")                                           \
-  X(link_write_errors, "Frames the link refused to take")                                         \
-  X(packets_received, "IPv4 packets addressed to this stack and accepted")                        \
-  X(packets_sent, "IPv4 packets sent")                                                            \
-  X(arp_requests_received, "ARP requests for this stack's address")                               \
-  X(arp_requests_sent, "ARP requests sent to resolve a next hop")                                 \
-  X(arp_replies_received, "ARP replies received")                                                 \
-  X(arp_replies_sent, "ARP replies sent")                                                         \
-  X(segments_received, "TCP segments received with a valid checksum")                             \
-  X(segments_sent, "TCP segments sent")                                                           \
-  X(passive_opens, "Connections established from a listener (RFC 1213 tcpPassiveOpens)")          \
-  X(active_opens, "Connection attempts started by connect (tcpActiveOpens)")                      \
-  X(attempt_fails, "Connection attempts that failed: refused, reset or timed out")                \
-  X(established_resets, "Established connections reset by the peer")                             \
-  X(syn_retransmits, "SYN segments retransmitted by connect")                                     \
-  X(synack_retransmits, "SYN-ACK segments retransmitted by listeners")                            \
-  X(fin_retransmits, "FIN segments retransmitted")                                                \
-  X(resets_sent, "RST segments sent")                                                             \
-  X(resets_received, "RST segments accepted (that changed a connection's state)")                 \
-  X(challenge_acks_sent, "Challenge ACKs sent (RFC 5961)")                                        \
-  X(listen_overflows, "Times a listener's accept queue was full (Linux ListenOverflows)")         \
-  X(listen_drops, "SYNs and final ACKs a listener dropped for any reason (Linux ListenDrops)")    \
-  X(syn_queue_full, "SYNs that found a listener's SYN-RCVD table full")                           \
-  X(accept_queue_full_syn_drops, "SYNs dropped because the accept queue was full")                \
-  X(accept_queue_full_ack_drops, "Final ACKs dropped because the accept queue was full")          \
-  X(handshake_timeouts, "Half-open connections dropped after the last SYN-ACK retransmission")    \
-  X(syncookies_sent, "SYN-ACKs sent with a SYN cookie")                                           \
-  X(syncookies_validated, "ACKs that carried a valid SYN cookie")                                 \
-  X(syncookies_failed, "ACKs checked as SYN cookies and found invalid")                           \
-  X(time_wait_entered, "Connections that entered TIME-WAIT")                                      \
+#define TAPSTACK_COUNTERS(X)                                                                   \
+  X(frames_received, "Ethernet frames read from the link")                                     \
+  X(frames_sent, "Ethernet frames written to the link")                                        \
+  X(link_write_errors, "Frames the link refused to take")                                      \
+  X(packets_received, "IPv4 packets addressed to this stack and accepted")                     \
+  X(packets_sent, "IPv4 packets sent")                                                         \
+  X(arp_requests_received, "ARP requests for this stack's address")                            \
+  X(arp_requests_sent, "ARP requests sent to resolve a next hop")                              \
+  X(arp_replies_received, "ARP replies received")                                              \
+  X(arp_replies_sent, "ARP replies sent")                                                      \
+  X(segments_received, "TCP segments received with a valid checksum")                          \
+  X(segments_sent, "TCP segments sent")                                                        \
+  X(passive_opens, "Connections established from a listener (RFC 1213 tcpPassiveOpens)")       \
+  X(active_opens, "Connection attempts started by connect (tcpActiveOpens)")                   \
+  X(attempt_fails, "Connection attempts that failed: refused, reset or timed out")             \
+  X(established_resets, "Established connections reset by the peer")                           \
+  X(syn_retransmits, "SYN segments retransmitted by connect")                                  \
+  X(synack_retransmits, "SYN-ACK segments retransmitted by listeners")                         \
+  X(fin_retransmits, "FIN segments retransmitted")                                             \
+  X(resets_sent, "RST segments sent")                                                          \
+  X(resets_received, "RST segments accepted (that changed a connection's state)")              \
+  X(challenge_acks_sent, "Challenge ACKs sent (RFC 5961)")                                     \
+  X(listen_overflows, "Times a listener's accept queue was full (Linux ListenOverflows)")      \
+  X(listen_drops, "SYNs and final ACKs a listener dropped for any reason (Linux ListenDrops)") \
+  X(syn_queue_full, "SYNs that found a listener's SYN-RCVD table full")                        \
+  X(accept_queue_full_syn_drops, "SYNs dropped because the accept queue was full")             \
+  X(accept_queue_full_ack_drops, "Final ACKs dropped because the accept queue was full")       \
+  X(handshake_timeouts, "Half-open connections dropped after the last SYN-ACK retransmission") \
+  X(syncookies_sent, "SYN-ACKs sent with a SYN cookie")                                        \
+  X(syncookies_validated, "ACKs that carried a valid SYN cookie")                              \
+  X(syncookies_failed, "ACKs checked as SYN cookies and found invalid")                        \
+  X(time_wait_entered, "Connections that entered TIME-WAIT")                                   \
   X(connections_closed, "Connections that reached CLOSED and were released")
 
 // X(name, help): why a frame or segment was dropped.
-#define TAPSTACK_DROP_REASONS(X)                                                                  \
-  X(frame_too_short, "Shorter than an Ethernet header")                                          \
-  X(not_our_mac, "Ethernet destination is neither this stack nor broadcast")                      \
-  X(unsupported_ethertype, "Neither IPv4 nor ARP (IPv6 is not supported)")                       \
-  X(bad_arp, "Malformed or non-Ethernet/IPv4 ARP")                                               \
-  X(arp_not_for_us, "ARP request for another address")                                           \
-  X(bad_ipv4_header, "IPv4 header malformed or truncated")                                       \
-  X(bad_ipv4_checksum, "IPv4 header checksum wrong")                                             \
-  X(not_our_address, "IPv4 destination is not this stack")                                       \
-  X(ipv4_fragment, "IPv4 fragments are not reassembled")                                         \
-  X(unsupported_protocol, "IPv4 protocol other than TCP")                                        \
-  X(bad_tcp_header, "TCP header malformed or truncated")                                         \
-  X(bad_tcp_checksum, "TCP checksum wrong")                                                      \
-  X(invalid_source, "Source address is broadcast, multicast or unspecified")                     \
-  X(syn_queue_full, "SYN dropped: SYN-RCVD table full and SYN cookies off")                      \
-  X(accept_queue_full, "SYN or final ACK dropped: accept queue full")                            \
-  X(listener_ignored, "Segment a listener ignores (RST, or no SYN/ACK/RST)")                     \
-  X(out_of_window, "Segment outside the receive window")                                         \
-  X(syn_sent_ignored, "Segment ignored in SYN-SENT (RFC 9293 3.10.7.3)")                         \
-  X(no_route, "No route to the destination (off-link and no gateway)")                           \
-  X(arp_queue_full, "Frame waiting for ARP resolution dropped: queue full")                     \
-  X(arp_failed, "Frame waiting for ARP resolution dropped: no reply")                            \
-  X(receive_buffer_full, "Data beyond the receive buffer")                                       \
+#define TAPSTACK_DROP_REASONS(X)                                             \
+  X(frame_too_short, "Shorter than an Ethernet header")                      \
+  X(not_our_mac, "Ethernet destination is neither this stack nor broadcast") \
+  X(unsupported_ethertype, "Neither IPv4 nor ARP (IPv6 is not supported)")   \
+  X(bad_arp, "Malformed or non-Ethernet/IPv4 ARP")                           \
+  X(arp_not_for_us, "ARP request for another address")                       \
+  X(bad_ipv4_header, "IPv4 header malformed or truncated")                   \
+  X(bad_ipv4_checksum, "IPv4 header checksum wrong")                         \
+  X(not_our_address, "IPv4 destination is not this stack")                   \
+  X(ipv4_fragment, "IPv4 fragments are not reassembled")                     \
+  X(unsupported_protocol, "IPv4 protocol other than TCP")                    \
+  X(bad_tcp_header, "TCP header malformed or truncated")                     \
+  X(bad_tcp_checksum, "TCP checksum wrong")                                  \
+  X(invalid_source, "Source address is broadcast, multicast or unspecified") \
+  X(syn_queue_full, "SYN dropped: SYN-RCVD table full and SYN cookies off")  \
+  X(accept_queue_full, "SYN or final ACK dropped: accept queue full")        \
+  X(listener_ignored, "Segment a listener ignores (RST, or no SYN/ACK/RST)") \
+  X(out_of_window, "Segment outside the receive window")                     \
+  X(syn_sent_ignored, "Segment ignored in SYN-SENT (RFC 9293 3.10.7.3)")     \
+  X(no_route, "No route to the destination (off-link and no gateway)")       \
+  X(arp_queue_full, "Frame waiting for ARP resolution dropped: queue full")  \
+  X(arp_failed, "Frame waiting for ARP resolution dropped: no reply")        \
+  X(receive_buffer_full, "Data beyond the receive buffer")                   \
   X(challenge_ack_limited, "Challenge ACK suppressed by the rate limit")
 
 #define TAPSTACK_DECLARE_COUNTER(name, help) Counter name;

@@ -28,13 +28,15 @@ struct Status {
   bool is_ok() const { return code == ErrorCode::kOk; }
 };
 
-inline Status error(ErrorCode code, std::string message) { return {code, std::move(message)}; }
+inline Status error(ErrorCode code, std::string message) {
+  return {code, std::move(message)};
+}
 
 // A value or the Status that explains why there is none.
 template <class T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit, like std::expected
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit, like std::expected
   Result(Status status) : v_(std::move(status)) {}  // NOLINT
   bool is_ok() const { return v_.index() == 0; }
   const T& value() const { return std::get<0>(v_); }

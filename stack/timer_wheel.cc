@@ -6,7 +6,8 @@
 namespace tapstack {
 
 TimerWheel::TimerWheel(Time start, size_t slots)
-    : slots_(std::bit_ceil(slots)), mask_(slots_.size() - 1),
+    : slots_(std::bit_ceil(slots)),
+      mask_(slots_.size() - 1),
       current_tick_(start.count() / kTick.count()) {
   for (auto& s : slots_) s.prev_ = s.next_ = &s;
 }
@@ -17,6 +18,15 @@ void TimerWheel::arm(TimerNode& node, Time deadline) {
   // A deadline already due still waits for the next advance(), never fires from inside arm().
   node.tick_ = std::max(tick_of(deadline), current_tick_ + 1);
   node.link_before(&slot(node.tick_));
+}
+
+void TimerWheel::skip_idle_ticks(int64_t target) {
+  int64_t earliest = target;
+  for (const TimerNode& head : slots_) {
+    for (const TimerNode* n = head.next_; n != &head; n = n->next_)
+      earliest = std::min(earliest, n->tick_);
+  }
+  current_tick_ = std::max(current_tick_, earliest - 1);
 }
 
 std::optional<Time> TimerWheel::next_deadline() const {

@@ -66,5 +66,7 @@ struct Ipv4Subnet {
 
 template <>
 struct std::hash<tapstack::Ipv4Address> {
-  size_t operator()(tapstack::Ipv4Address a) const noexcept { return std::hash<uint32_t>{}(a.value); }
+  size_t operator()(tapstack::Ipv4Address a) const noexcept {
+    return std::hash<uint32_t>{}(a.value);
+  }
 };

@@ -23,8 +23,8 @@ struct Listener;
 
 // Options a handshake agreed on.
 struct Negotiated {
-  uint16_t mss = 536;                          // peer's MSS, clamped to ours
-  std::optional<uint8_t> send_window_scale;    // peer's shift; set iff both sides sent WS
+  uint16_t mss = 536;                           // peer's MSS, clamped to ours
+  std::optional<uint8_t> send_window_scale;     // peer's shift; set iff both sides sent WS
   std::optional<uint8_t> receive_window_scale;  // ours; set iff both sides sent WS
   bool sack_permitted = false;
   bool timestamps = false;

@@ -63,9 +63,7 @@ class SynCookies {
   // Reads window scale and SACK-permitted back from the TSecr of the final ACK.
   static void decode_timestamp(uint32_t ts_echo, CookieOptions& options);
 
-  static uint32_t count_at(Time now) {
-    return static_cast<uint32_t>(now / kCookieTick);
-  }
+  static uint32_t count_at(Time now) { return static_cast<uint32_t>(now / kCookieTick); }
 
  private:
   Secret current_;

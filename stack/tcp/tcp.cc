@@ -7,7 +7,9 @@
 namespace tapstack::tcp {
 namespace {
 
-SipKey random_key(Random& random) { return {random.next(), random.next()}; }
+SipKey random_key(Random& random) {
+  return {random.next(), random.next()};
+}
 
 // The smallest shift that lets `buffer` bytes be advertised in 16 bits.
 uint8_t window_scale_for(size_t buffer) {
@@ -101,9 +103,9 @@ const Endpoint* Tcp::find_endpoint(EndpointId id) const {
 
 Status Tcp::check_endpoint_room() const {
   if (endpoint_count() >= config_.max_endpoints) {
-    return error(ErrorCode::kResourceExhausted,
-                 "endpoint table full (" + std::to_string(config_.max_endpoints) +
-                     " endpoints); close some first");
+    return error(ErrorCode::kResourceExhausted, "endpoint table full (" +
+                                                    std::to_string(config_.max_endpoints) +
+                                                    " endpoints); close some first");
   }
   return Status::ok();
 }
@@ -125,8 +127,8 @@ Status Tcp::bind(EndpointId id, Ipv4Address address, uint16_t port) {
   }
   if (!address.is_unspecified() && address != config_.address.address) {
     return error(ErrorCode::kInvalidArgument, address.to_string() +
-                                                   " is not this stack's address (" +
-                                                   config_.address.address.to_string() + ")");
+                                                  " is not this stack's address (" +
+                                                  config_.address.address.to_string() + ")");
   }
   if (port == 0) {
     // Like Linux, bind to port 0 picks a free ephemeral port.
@@ -187,9 +189,9 @@ Result<uint16_t> Tcp::pick_ephemeral_port(Ipv4Address remote, uint16_t remote_po
     FourTuple t{config_.address.address, remote, port, remote_port};
     if (!bound_ports_.contains(port) && !connections_.contains(t)) return port;
   }
-  return error(ErrorCode::kResourceExhausted, "no free ephemeral port towards " +
-                                                  remote.to_string() + ":" +
-                                                  std::to_string(remote_port));
+  return error(
+      ErrorCode::kResourceExhausted,
+      "no free ephemeral port towards " + remote.to_string() + ":" + std::to_string(remote_port));
 }
 
 Status Tcp::connect(EndpointId id, Ipv4Address address, uint16_t port) {
@@ -208,8 +210,8 @@ Status Tcp::connect(EndpointId id, Ipv4Address address, uint16_t port) {
                  "cannot connect to " + address.to_string() + ": not a unicast peer address");
   }
   if (!config_.address.contains(address) && !config_.gateway) {
-    return error(ErrorCode::kUnavailable, "no route to " + address.to_string() +
-                                              ": off-link and no gateway configured");
+    return error(ErrorCode::kUnavailable,
+                 "no route to " + address.to_string() + ": off-link and no gateway configured");
   }
   uint16_t local_port = e->local_port;
   if (state == TcpState::kInitial) {
@@ -273,7 +275,8 @@ void Tcp::stop_listening(Endpoint& e) {
     if (!q || !q->connection) continue;
     q->in_accept_queue = false;
     Connection& c = orphan(*q);
-    if (c.state != TcpState::kClosed) send_control(c, header::tcp_flags::kRst | header::tcp_flags::kAck);
+    if (c.state != TcpState::kClosed)
+      send_control(c, header::tcp_flags::kRst | header::tcp_flags::kAck);
     release(c);
   }
   l.accept_queue.clear();
@@ -327,14 +330,15 @@ Result<size_t> Tcp::read(EndpointId id, std::span<uint8_t> out) {
   Endpoint* e = find_endpoint(id);
   if (!e) return error(ErrorCode::kNotFound, "no endpoint " + std::to_string(id));
   if (!e->connection) {
-    return error(ErrorCode::kFailedPrecondition, "endpoint " + std::to_string(id) +
-                                                     " is not a connection");
+    return error(ErrorCode::kFailedPrecondition,
+                 "endpoint " + std::to_string(id) + " is not a connection");
   }
   Connection& c = *e->connection;
   size_t n = std::min(out.size(), c.receive_buffer.size());
   bool was_closed_window = advertised_window(c) == 0;
   std::copy_n(c.receive_buffer.begin(), n, out.begin());
-  c.receive_buffer.erase(c.receive_buffer.begin(), c.receive_buffer.begin() + static_cast<ptrdiff_t>(n));
+  c.receive_buffer.erase(c.receive_buffer.begin(),
+                         c.receive_buffer.begin() + static_cast<ptrdiff_t>(n));
   // Reopening a closed window must be announced, or the peer waits for its persist timer.
   if (n > 0 && was_closed_window && c.state != TcpState::kClosed) send_ack(c);
   return n;

@@ -27,7 +27,8 @@ void Tcp::set_state(Connection& c, TcpState state) {
 }
 
 void Tcp::arm_retransmit(Connection& c) {
-  Duration rto = std::min<Duration>(config_.initial_rto * (int64_t{1} << std::min<int>(c.retransmits, 20)), kMaxRto);
+  Duration rto = std::min<Duration>(
+      config_.initial_rto * (int64_t{1} << std::min<int>(c.retransmits, 20)), kMaxRto);
   timers_.arm(c, now_ + rto);
 }
 
@@ -61,9 +62,15 @@ void Tcp::release(Connection& c) {
 
 void Tcp::connection_receive(Connection& c, const Segment& seg) {
   switch (c.state) {
-    case TcpState::kSynSent: syn_sent_receive(c, seg); break;
-    case TcpState::kSynReceived: syn_received_receive(c, seg); break;
-    default: synchronized_receive(c, seg); break;
+    case TcpState::kSynSent:
+      syn_sent_receive(c, seg);
+      break;
+    case TcpState::kSynReceived:
+      syn_received_receive(c, seg);
+      break;
+    default:
+      synchronized_receive(c, seg);
+      break;
   }
 }
 
@@ -167,7 +174,8 @@ void Tcp::synchronized_receive(Connection& c, const Segment& seg) {
   // RFC 9293 3.10.7.4, first check; a zero window still takes ACKs and RSTs at RCV.NXT.
   bool acceptable;
   if (seg.length == 0 || window == 0) {
-    acceptable = seg.seq == c.rcv_nxt || (window > 0 && seq_in_range(seg.seq, c.rcv_nxt, c.rcv_nxt + window));
+    acceptable = seg.seq == c.rcv_nxt ||
+                 (window > 0 && seq_in_range(seg.seq, c.rcv_nxt, c.rcv_nxt + window));
   } else {
     acceptable = seq_in_range(seg.seq, c.rcv_nxt, c.rcv_nxt + window) ||
                  seq_in_range(seg.end() - 1, c.rcv_nxt, c.rcv_nxt + window);
@@ -244,14 +252,17 @@ void Tcp::process_data_and_fin(Connection& c, const Segment& seg) {
   data = data.subspan(std::min(already, data.size()));
   size_t room = config_.receive_buffer - std::min(config_.receive_buffer, c.receive_buffer.size());
   size_t take = std::min(room, data.size());
-  c.receive_buffer.insert(c.receive_buffer.end(), data.begin(), data.begin() + static_cast<ptrdiff_t>(take));
+  c.receive_buffer.insert(c.receive_buffer.end(), data.begin(),
+                          data.begin() + static_cast<ptrdiff_t>(take));
   c.rcv_nxt += static_cast<uint32_t>(take);
   c.bytes_received += take;
   if (take < data.size()) stats_.drop(DropReason::receive_buffer_full);
   if (fin && c.rcv_nxt == fin_seq) {
     ++c.rcv_nxt;
     switch (c.state) {
-      case TcpState::kEstablished: set_state(c, TcpState::kCloseWait); break;
+      case TcpState::kEstablished:
+        set_state(c, TcpState::kCloseWait);
+        break;
       case TcpState::kFinWait1:
         if (c.snd_una == c.snd_nxt) {
           enter_time_wait(c);
@@ -259,7 +270,9 @@ void Tcp::process_data_and_fin(Connection& c, const Segment& seg) {
           set_state(c, TcpState::kClosing);
         }
         break;
-      default: enter_time_wait(c); break;  // FIN-WAIT-2
+      default:
+        enter_time_wait(c);
+        break;  // FIN-WAIT-2
     }
   }
   send_ack(c);

@@ -34,8 +34,10 @@ bool Tcp::accept_queue_full(const Listener& l) const {
 
 bool Tcp::cookies_checkable(const Listener& l) const {
   switch (tunable_.syncookies) {
-    case SynCookieMode::kNever: return false;
-    case SynCookieMode::kAlways: return true;
+    case SynCookieMode::kNever:
+      return false;
+    case SynCookieMode::kAlways:
+      return true;
     case SynCookieMode::kAuto:
       // Only while cookies this listener sent can still be valid: otherwise every stray ACK
       // would be a free guess at a cookie.
@@ -150,7 +152,8 @@ bool Tcp::cookie_ack(Listener& l, const Segment& seg, HalfOpen* superseded) {
     return true;  // dropped silently: the client retransmits, or its data does
   }
   if (superseded) erase_half_open(*superseded);
-  if (Connection* c = complete_passive(l, seg, n, iss, irs, isn_.timestamp_offset(seg.tuple), now_)) {
+  if (Connection* c =
+          complete_passive(l, seg, n, iss, irs, isn_.timestamp_offset(seg.tuple), now_)) {
     c->from_syn_cookie = true;
     stats_.syncookies_validated.add();
     emit(Event::Kind::kConnectionReady, c->id, l.id, c->state);
@@ -182,8 +185,7 @@ void Tcp::half_open_receive(HalfOpen& h, const Segment& seg) {
                    (seg.seq == rcv_nxt + window && seg.length == 0);
   if (!in_window) {
     if (!seg.has(kRst)) {
-      send_segment(h.tuple, h.iss + 1, rcv_nxt, kAck,
-                   static_cast<uint16_t>(window), {});
+      send_segment(h.tuple, h.iss + 1, rcv_nxt, kAck, static_cast<uint16_t>(window), {});
     }
     stats_.drop(DropReason::out_of_window);
     return;

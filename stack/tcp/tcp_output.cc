@@ -29,8 +29,7 @@ void Tcp::send_segment(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8
                      static_cast<uint16_t>(kIpHeader + segment_length), ip_id_++, kTtl);
   stats_.segments_sent.add();
   if (flags & kRst) stats_.resets_sent.add();
-  output_.send_ipv4(tuple.remote,
-                    {frame, net::kLinkHeadroom + kIpHeader + segment_length});
+  output_.send_ipv4(tuple.remote, {frame, net::kLinkHeadroom + kIpHeader + segment_length});
 }
 
 void Tcp::send_reset_for(const Segment& seg) {
@@ -60,7 +59,8 @@ header::TcpOptions Tcp::syn_options_for(const Negotiated& agreed, uint32_t ts_of
 
 void Tcp::send_synack(const HalfOpen& h) {
   uint8_t options[header::kMaxSynOptionsLength];
-  size_t n = header::write_syn_options(options, syn_options_for(h.options, h.ts_offset, h.ts_recent));
+  size_t n =
+      header::write_syn_options(options, syn_options_for(h.options, h.ts_offset, h.ts_recent));
   // RFC 7323 §2.2: the window of a SYN or SYN-ACK is never scaled.
   auto window = static_cast<uint16_t>(std::min<size_t>(config_.receive_buffer, 0xffff));
   send_segment(h.tuple, h.iss, h.irs + 1, kSyn | kAck, window, {options, n});
@@ -102,6 +102,8 @@ void Tcp::send_control(const Connection& c, uint8_t flags) {
                {options, n});
 }
 
-void Tcp::send_ack(const Connection& c) { send_control(c, kAck); }
+void Tcp::send_ack(const Connection& c) {
+  send_control(c, kAck);
+}
 
 }  // namespace tapstack::tcp

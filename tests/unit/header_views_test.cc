@@ -110,7 +110,8 @@ Tins::EthernetII BuildWithLibtins(const TcpFrameSpec& s) {
 
 // Builds the same frame with write_ethernet / write_ipv4 / write_syn_options / write_tcp.
 Bytes BuildWithWriters(const TcpFrameSpec& s, bool timestamp_only = false) {
-  Bytes frame(kEthIp + 20 + kMaxSynOptionsLength + s.payload.size());
+  // Garbage first, as in a reused transmit buffer: every header byte must be written.
+  Bytes frame(kEthIp + 20 + kMaxSynOptionsLength + s.payload.size(), 0xcc);
   uint8_t* tcp = frame.data() + kEthIp;
   size_t options_length = 0;
   if (timestamp_only) {

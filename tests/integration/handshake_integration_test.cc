@@ -1,0 +1,248 @@
+// The engine on a real TAP with the Linux kernel as the peer: passive and active open, both
+// ways of closing, refusal, and the accept-queue overflow behaviour.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "tests/integration/netns_fixture.h"
+
+namespace tapstack::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Handshake : public NetnsTest {
+ protected:
+  void configure(EngineConfig& config) override {
+    config.time_wait = 200ms;  // so TIME-WAIT's end is observable within the test
+  }
+
+  Result<EndpointId> accept(EndpointId listener) {
+    return loop_->call([&](Engine& e) { return e.accept(listener); });
+  }
+  // Waits for `listener`'s next connection (kConnectionReady) and accepts it.
+  EndpointId accept_next(EndpointId listener) {
+    EndpointId id = 0;
+    bool got = events_.eventually([&] {
+      auto r = accept(listener);
+      if (r.is_ok()) id = *r;
+      return r.is_ok();
+    });
+    if (!got) ADD_FAILURE() << "no connection to accept";
+    return id;
+  }
+  EndpointInfo query(EndpointId id) {
+    auto r = loop_->call([&](Engine& e) { return e.query(id); });
+    EXPECT_TRUE(r.is_ok()) << r.status().message;
+    return r.is_ok() ? *r : EndpointInfo{};
+  }
+  uint64_t resets() {
+    return loop_->stats().resets_sent.get() + loop_->stats().resets_received.get();
+  }
+};
+
+TEST_F(Handshake, ManyConcurrentKernelClientsAreAllAccepted) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 40;
+  EndpointId listener = make_listener(8080, 512);
+  std::mutex mutex;
+  std::set<uint16_t> client_ports;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> clients;
+  std::vector<int> open_fds;
+  for (int t = 0; t < kThreads; ++t) {
+    clients.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        KernelSocket s;
+        s.set_timeout(10s);
+        if (!s.connect_to(engine_address(), 8080)) {
+          ++failures;
+          continue;
+        }
+        std::lock_guard lock(mutex);
+        client_ports.insert(s.local_port());
+        open_fds.push_back(s.release());  // keep them open until all are accepted
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_EQ(client_ports.size(), size_t{kThreads * kPerThread});
+
+  std::set<uint16_t> accepted_ports;
+  while (accepted_ports.size() < client_ports.size()) {
+    auto id = accept(listener);
+    if (!id.is_ok()) {
+      ASSERT_TRUE(events_.eventually([&] { return query(listener).listener->accept_queue > 0; }))
+          << "accepted " << accepted_ports.size() << " of " << client_ports.size();
+      continue;
+    }
+    EndpointInfo info = query(*id);
+    EXPECT_EQ(info.state, TcpState::kEstablished);
+    EXPECT_EQ(info.remote_address.to_string(), kernel_address());
+    accepted_ports.insert(info.remote_port);
+  }
+  EXPECT_EQ(accepted_ports, client_ports);
+  EXPECT_EQ(loop_->stats().passive_opens.get(), client_ports.size());
+  EXPECT_EQ(loop_->stats().listen_drops.get(), 0u);
+  for (int fd : open_fds) ::close(fd);
+}
+
+TEST_F(Handshake, EngineConnectsToKernelListener) {
+  KernelSocket server;
+  int one = 1;
+  setsockopt(server.fd(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a = socket_address(kernel_address(), 9000);
+  ASSERT_EQ(::bind(server.fd(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(server.fd(), 8), 0);
+
+  EndpointId id = loop_->call([&](Engine& e) {
+    EndpointId c = *e.create_endpoint();
+    EXPECT_TRUE(e.connect(c, *Ipv4Address::parse(kernel_address()), 9000).is_ok());
+    return c;
+  });
+  ASSERT_TRUE(events_.wait_for(Event::Kind::kEstablished, id));
+  server.set_timeout(5s);
+  sockaddr_in peer{};
+  socklen_t len = sizeof peer;
+  int conn = ::accept(server.fd(), reinterpret_cast<sockaddr*>(&peer), &len);
+  ASSERT_GE(conn, 0);
+  char ip[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
+  EXPECT_STREQ(ip, engine_address());
+  EndpointInfo info = query(id);
+  EXPECT_EQ(info.state, TcpState::kEstablished);
+  EXPECT_EQ(info.local_port, ntohs(peer.sin_port));
+  // The kernel offers all options; the engine must have taken them.
+  ASSERT_TRUE(info.connection);
+  EXPECT_TRUE(info.connection->sack_permitted);
+  EXPECT_TRUE(info.connection->timestamps);
+  EXPECT_TRUE(info.connection->send_window_scale.has_value());
+  EXPECT_EQ(info.connection->mss, 1460);
+  ::close(conn);
+}
+
+TEST_F(Handshake, RefusedConnectIsReportedAsRefused) {
+  EndpointId id = loop_->call([&](Engine& e) {
+    EndpointId c = *e.create_endpoint();
+    EXPECT_TRUE(e.connect(c, *Ipv4Address::parse(kernel_address()), 9).is_ok());
+    return c;
+  });
+  ASSERT_TRUE(events_.wait_for(Event::Kind::kRefused, id));
+  EXPECT_EQ(query(id).state, TcpState::kClosed);
+  EXPECT_EQ(loop_->stats().attempt_fails.get(), 1u);
+}
+
+TEST_F(Handshake, KernelClosesFirstAndBothSidesEndWithFins) {
+  EndpointId listener = make_listener(8081, 8);
+  KernelSocket client;
+  client.set_timeout(5s);
+  ASSERT_TRUE(client.connect_to(engine_address(), 8081));
+  EndpointId id = accept_next(listener);
+  ASSERT_EQ(::send(client.fd(), "hello", 5, 0), 5);
+  ASSERT_EQ(::shutdown(client.fd(), SHUT_WR), 0);
+  ASSERT_TRUE(events_.wait_until([&](const std::vector<Event>& ev) {
+    return std::any_of(ev.begin(), ev.end(), [&](const Event& e) {
+      return e.endpoint == id && e.state == TcpState::kCloseWait;
+    });
+  }));
+  EndpointInfo info = query(id);
+  EXPECT_EQ(info.connection->bytes_buffered, 5u);
+  ASSERT_TRUE(loop_->call([&](Engine& e) { return e.close(id, false); }).is_ok());
+  char byte;
+  EXPECT_EQ(::recv(client.fd(), &byte, 1, 0), 0) << "the kernel must see our FIN, not a RST";
+  ASSERT_TRUE(events_.wait_for(Event::Kind::kReleased, id));
+  EXPECT_EQ(resets(), 0u);
+}
+
+TEST_F(Handshake, EngineClosesFirstAndPassesThroughTimeWait) {
+  EndpointId listener = make_listener(8082, 8);
+  KernelSocket client;
+  client.set_timeout(5s);
+  ASSERT_TRUE(client.connect_to(engine_address(), 8082));
+  EndpointId id = accept_next(listener);
+  ASSERT_TRUE(loop_->call([&](Engine& e) { return e.close(id, false); }).is_ok());
+  char byte;
+  EXPECT_EQ(::recv(client.fd(), &byte, 1, 0), 0) << "EOF, not ECONNRESET";
+  ::close(client.release());
+  ASSERT_TRUE(events_.wait_until([&](const std::vector<Event>& ev) {
+    return std::any_of(ev.begin(), ev.end(), [&](const Event& e) {
+      return e.endpoint == id && e.state == TcpState::kTimeWait;
+    });
+  }));
+  ASSERT_TRUE(events_.wait_for(Event::Kind::kReleased, id));
+  EXPECT_EQ(resets(), 0u);
+  EXPECT_EQ(loop_->stats().time_wait_entered.get(), 1u);
+}
+
+TEST_F(Handshake, EngineClosesActiveConnectionAndKernelSeesEof) {
+  KernelSocket server;
+  int one = 1;
+  setsockopt(server.fd(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a = socket_address(kernel_address(), 9001);
+  ASSERT_EQ(::bind(server.fd(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(server.fd(), 8), 0);
+  EndpointId id = loop_->call([&](Engine& e) {
+    EndpointId c = *e.create_endpoint();
+    EXPECT_TRUE(e.connect(c, *Ipv4Address::parse(kernel_address()), 9001).is_ok());
+    return c;
+  });
+  ASSERT_TRUE(events_.wait_for(Event::Kind::kEstablished, id));
+  server.set_timeout(5s);
+  int fd = ::accept(server.fd(), nullptr, nullptr);
+  ASSERT_GE(fd, 0);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ASSERT_TRUE(loop_->call([&](Engine& e) { return e.close(id, false); }).is_ok());
+  char byte;
+  EXPECT_EQ(::recv(fd, &byte, 1, 0), 0);
+  ::close(fd);
+  ASSERT_TRUE(events_.wait_for(Event::Kind::kReleased, id));
+  EXPECT_EQ(resets(), 0u);
+}
+
+TEST_F(Handshake, SmallBacklogWithoutAcceptingShowsOverflowBehaviour) {
+  constexpr uint32_t kBacklog = 2;
+  EndpointId listener = make_listener(8083, kBacklog);
+  std::vector<KernelSocket> queued(kBacklog);
+  for (auto& s : queued) {
+    s.set_timeout(5s);
+    ASSERT_TRUE(s.connect_to(engine_address(), 8083));
+  }
+  ASSERT_TRUE(
+      events_.eventually([&] { return query(listener).listener->accept_queue == kBacklog; }));
+  // The queue is full: the next client's SYN is dropped (Linux 4.10+), so its connect waits.
+  KernelSocket late;
+  int flags = fcntl(late.fd(), F_GETFL);
+  fcntl(late.fd(), F_SETFL, flags | O_NONBLOCK);
+  sockaddr_in a = socket_address(engine_address(), 8083);
+  ASSERT_EQ(::connect(late.fd(), reinterpret_cast<sockaddr*>(&a), sizeof a), -1);
+  ASSERT_EQ(errno, EINPROGRESS);
+  ASSERT_TRUE(
+      events_.eventually([&] { return loop_->stats().accept_queue_full_syn_drops.get() >= 1; }));
+  EndpointInfo info = query(listener);
+  EXPECT_EQ(info.listener->accept_queue, kBacklog);
+  EXPECT_EQ(info.listener->backlog, kBacklog);
+  EXPECT_EQ(info.listener->syn_received, 0u);
+  EXPECT_GE(loop_->stats().listen_overflows.get(), 1u);
+  pollfd p{late.fd(), POLLOUT, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 0) << "the late client must not be connected yet";
+
+  // Accepting one makes room; the kernel's SYN retransmission (after 1 s) then gets through.
+  ASSERT_TRUE(accept(listener).is_ok());
+  ASSERT_EQ(::poll(&p, 1, 5000), 1);
+  int err = -1;
+  socklen_t len = sizeof err;
+  getsockopt(late.fd(), SOL_SOCKET, SO_ERROR, &err, &len);
+  EXPECT_EQ(err, 0);
+  ASSERT_TRUE(
+      events_.eventually([&] { return query(listener).listener->accept_queue == kBacklog; }));
+}
+
+}  // namespace
+}  // namespace tapstack::testing

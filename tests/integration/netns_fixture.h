@@ -1,0 +1,178 @@
+// Integration fixture: an EngineLoop on a real TAP device inside the network namespace that
+// in_netns.sh created for this run, with the Linux kernel on the other side of the TAP as the
+// peer (198.18.N.1/24; the engine is 198.18.N.2/24). Each test gets its own N, so segments the
+// kernel still retransmits for an earlier test's connections cannot reach this test's engine.
+#pragma once
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "stack/engine_loop.h"
+#include "stack/random.h"
+
+namespace tapstack::testing {
+
+// Collects the engine's events (delivered on the loop thread) for the test thread to await.
+class EventLog {
+ public:
+  void record(const Event& e) {
+    std::lock_guard lock(mutex_);
+    events_.push_back(e);
+    changed_.notify_all();
+  }
+  // Re-checks `check` (which may talk to the loop: it runs without the lock) after every event,
+  // and every 20 ms for conditions no event announces (a counter), for at most `limit`.
+  bool eventually(const std::function<bool()>& check,
+                  std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (true) {
+      size_t seen;
+      {
+        std::lock_guard lock(mutex_);
+        seen = events_.size();
+      }
+      if (check()) return true;
+      std::unique_lock lock(mutex_);
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      changed_.wait_until(
+          lock,
+          std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(20)),
+          [&] { return events_.size() != seen; });
+    }
+  }
+  // Waits until `done(events)` holds, at most `limit`; `done` runs under the lock and must
+  // not call into the loop.
+  bool wait_until(const std::function<bool(const std::vector<Event>&)>& done,
+                  std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, limit, [&] { return done(events_); });
+  }
+  bool wait_for(Event::Kind kind, EndpointId endpoint,
+                std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    return wait_until(
+        [&](const std::vector<Event>& events) {
+          for (const Event& e : events) {
+            if (e.kind == kind && e.endpoint == endpoint) return true;
+          }
+          return false;
+        },
+        limit);
+  }
+  size_t count(Event::Kind kind) {
+    std::lock_guard lock(mutex_);
+    size_t n = 0;
+    for (const Event& e : events_) n += e.kind == kind;
+    return n;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<Event> events_;
+};
+
+class NetnsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NE(std::getenv("TAPSTACK_NETNS"), nullptr)
+        << "run through tests/integration/in_netns.sh: it creates the network namespace";
+    static int tests_run = 0;
+    subnet_ = ++tests_run;
+    kernel_address_ = "198.18." + std::to_string(subnet_) + ".1";
+    engine_address_ = "198.18." + std::to_string(subnet_) + ".2";
+    std::string tap_name = "tap" + std::to_string(subnet_);
+    auto tap = link::TapDevice::open(tap_name);
+    ASSERT_TRUE(tap.is_ok()) << tap.status().message;
+    std::string add = "ip addr replace " + kernel_address_ + "/24 dev " + tap_name;
+    ASSERT_EQ(std::system(add.c_str()), 0);
+    config_.address = {*Ipv4Address::parse(engine_address_), 24};
+    configure(config_);
+    loop_ = std::make_unique<EngineLoop>(config_, std::move(tap.value()), Random::system_seed());
+    loop_->set_event_handler([this](const Event& e) { events_.record(e); });
+    loop_->start();
+  }
+  void TearDown() override {
+    if (loop_) loop_->stop();
+    loop_.reset();
+  }
+  // Lets a test change the configuration before the loop starts.
+  virtual void configure(EngineConfig&) {}
+
+  EndpointId make_listener(uint16_t port, uint32_t backlog) {
+    return loop_->call([&](Engine& e) {
+      EndpointId id = *e.create_endpoint();
+      EXPECT_TRUE(e.bind(id, {}, port).is_ok());
+      EXPECT_TRUE(e.listen(id, backlog).is_ok());
+      return id;
+    });
+  }
+
+  const char* kernel_address() const { return kernel_address_.c_str(); }
+  const char* engine_address() const { return engine_address_.c_str(); }
+
+  int subnet_ = 0;
+  std::string kernel_address_;
+  std::string engine_address_;
+  EngineConfig config_;
+  std::unique_ptr<EngineLoop> loop_;
+  EventLog events_;
+};
+
+inline sockaddr_in socket_address(const char* ip, uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  inet_pton(AF_INET, ip, &a.sin_addr);
+  return a;
+}
+
+// A kernel TCP socket, closed on scope exit.
+class KernelSocket {
+ public:
+  KernelSocket() : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {}
+  ~KernelSocket() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  KernelSocket(KernelSocket&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  KernelSocket(const KernelSocket&) = delete;
+  int fd() const { return fd_; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  bool connect_to(const char* ip, uint16_t port) {
+    sockaddr_in a = socket_address(ip, port);
+    return ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  // Bounds blocking calls so that a broken engine fails the test instead of hanging it.
+  void set_timeout(std::chrono::milliseconds t) {
+    timeval tv{static_cast<time_t>(t.count() / 1000),
+               static_cast<suseconds_t>(t.count() % 1000 * 1000)};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
+  uint16_t local_port() const {
+    sockaddr_in a{};
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    return ntohs(a.sin_port);
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace tapstack::testing
