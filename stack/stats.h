@@ -35,6 +35,8 @@ class Counter {
   X(arp_replies_sent, "ARP replies sent")                                                      \
   X(segments_received, "TCP segments received with a valid checksum")                          \
   X(segments_sent, "TCP segments sent")                                                        \
+  X(syns_received, "SYNs that reached a listener")                                                \
+  X(synacks_sent, "SYN-ACKs sent by listeners, cookies and retransmissions included")             \
   X(passive_opens, "Connections established from a listener (RFC 1213 tcpPassiveOpens)")       \
   X(active_opens, "Connection attempts started by connect (tcpActiveOpens)")                   \
   X(attempt_fails, "Connection attempts that failed: refused, reset or timed out")             \

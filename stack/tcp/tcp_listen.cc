@@ -66,6 +66,7 @@ void Tcp::listener_receive(Listener& l, const Segment& seg) {
 }
 
 void Tcp::answer_syn(Listener& l, const Segment& seg) {
+  stats_.syns_received.add();
   if (accept_queue_full(l)) {
     // Linux 4.10+: a SYN that finds the accept queue full is dropped, cookies or not; the
     // client retries when the application has caught up.

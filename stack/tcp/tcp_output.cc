@@ -64,6 +64,7 @@ void Tcp::send_synack(const HalfOpen& h) {
   // RFC 7323 §2.2: the window of a SYN or SYN-ACK is never scaled.
   auto window = static_cast<uint16_t>(std::min<size_t>(config_.receive_buffer, 0xffff));
   send_segment(h.tuple, h.iss, h.irs + 1, kSyn | kAck, window, {options, n});
+  stats_.synacks_sent.add();
 }
 
 void Tcp::send_syn(const Connection& c, bool with_ack) {

@@ -67,11 +67,11 @@ struct SegmentSpec {
   uint32_t seq = 0;
   uint32_t ack = 0;
   uint16_t window = 65535;
-  std::optional<uint16_t> mss;
-  std::optional<uint8_t> window_scale;
+  std::optional<uint16_t> mss{};
+  std::optional<uint8_t> window_scale{};
   bool sack_permitted = false;
-  std::optional<Timestamp> timestamp;
-  Bytes payload;
+  std::optional<Timestamp> timestamp{};
+  Bytes payload{};
 };
 
 // The options Linux puts into a SYN: MSS 1460, SACK-permitted, timestamps, window scale 7.

@@ -1,0 +1,51 @@
+// tapstackd's command line: every flag once, in a table that both parses and documents it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "server/log.h"
+#include "stack/clock.h"
+#include "stack/engine_config.h"
+#include "stack/header/addresses.h"
+
+namespace tapstack::server {
+
+struct DaemonOptions {
+  std::string tap = "tapstack0";
+  Ipv4Subnet address{{0xc6120002}, 24};  // 198.18.0.2/24
+  std::optional<MacAddress> mac;         // unset: mac_for_tap(tap)
+  std::optional<Ipv4Address> gateway;
+  uint16_t mtu = 1500;
+  std::string grpc_listen = "127.0.0.1:50051";
+  std::string metrics_listen = "127.0.0.1:9464";  // "off" disables the exporter
+  std::string grpc_tls_cert;
+  std::string grpc_tls_key;
+  std::string grpc_client_ca;
+  TunableConfig tunable;
+  uint32_t backlog = 128;  // Listen's default, and the demo listener's
+  size_t max_endpoints = 65536;
+  std::optional<uint16_t> demo_listener;
+  LogLevel log_level = LogLevel::kInfo;
+  Duration shutdown_grace = seconds(2);
+
+  EngineConfig engine_config() const;
+};
+
+// The default MAC: 02 (locally administered, unicast) followed by the first five bytes of the
+// 64-bit FNV-1a hash of the TAP name, so a daemon keeps its MAC across restarts and two
+// daemons on differently named TAPs do not collide.
+MacAddress mac_for_tap(std::string_view tap);
+
+struct ParsedFlags {
+  DaemonOptions options;
+  bool help = false;
+  std::string error;  // non-empty: the command line is wrong
+};
+
+ParsedFlags parse_flags(int argc, const char* const* argv);
+std::string usage();
+
+}  // namespace tapstack::server
