@@ -49,6 +49,10 @@ void EngineLoop::stop() {
 }
 
 void EngineLoop::post(std::function<void(Engine&)> fn) {
+  if (std::this_thread::get_id() == loop_thread_.load(std::memory_order_relaxed)) {
+    deferred_.push_back(std::move(fn));
+    return;
+  }
   {
     std::lock_guard lock(mutex_);
     commands_.push_back(std::move(fn));
@@ -66,7 +70,19 @@ void EngineLoop::run_commands() {
     batch.swap(commands_);
   }
   engine_.advance(monotonic_now());  // commands act at the current time
-  for (auto& fn : batch) fn(engine_);
+  for (auto& fn : batch) {
+    fn(engine_);
+    run_deferred();
+  }
+}
+
+void EngineLoop::run_deferred() {
+  // Deferred work may defer more; index rather than iterate, as the vector may grow.
+  for (size_t i = 0; i < deferred_.size(); ++i) {
+    auto fn = std::move(deferred_[i]);
+    fn(engine_);
+  }
+  deferred_.clear();
 }
 
 void EngineLoop::read_frames() {
@@ -75,10 +91,12 @@ void EngineLoop::read_frames() {
     ssize_t n = tap_.read(buffer);
     if (n <= 0) return;
     engine_.receive_frame({buffer.data(), static_cast<size_t>(n)}, monotonic_now());
+    run_deferred();
   }
 }
 
 void EngineLoop::run() {
+  loop_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   std::array<epoll_event, 2> events;
   while (true) {
     int timeout_ms = -1;
@@ -95,6 +113,7 @@ void EngineLoop::run() {
       }
     }
     engine_.advance(monotonic_now());
+    run_deferred();
     if (stopping_.load()) {
       run_commands();
       return;

@@ -31,7 +31,9 @@ class EngineLoop {
   // Stops the thread; commands still queued are run first. Idempotent.
   void stop();
 
-  // Runs `fn(engine)` on the loop thread, soon. Safe from any thread.
+  // Runs `fn(engine)` on the loop thread, soon. Safe from any thread. From the loop thread
+  // itself (an event handler, say) it runs after the current frame or command, never inside the
+  // engine call that is under way, and costs neither a lock nor a system call.
   void post(std::function<void(Engine&)> fn);
 
   // Runs `fn(engine)` on the loop thread and returns its result to the caller.
@@ -62,6 +64,7 @@ class EngineLoop {
   void run();
   void run_commands();
   void read_frames();
+  void run_deferred();
 
   link::TapDevice tap_;
   TapSink sink_;
@@ -70,6 +73,8 @@ class EngineLoop {
   int wake_fd_ = -1;
   std::mutex mutex_;
   std::vector<std::function<void(Engine&)>> commands_;
+  std::vector<std::function<void(Engine&)>> deferred_;  // posted by the loop thread itself
+  std::atomic<std::thread::id> loop_thread_{};
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
