@@ -1,33 +1,77 @@
-# tapstack image: build on Debian bookworm with the -dev packages, run on bookworm-slim with only
-# the runtime libraries. Base images are build arguments so a locally imported base works where
-# no registry can be reached (see README, "Container image").
+# tapstack image: tapstackd (entrypoint), tapstackctl and iproute2 on Debian bookworm-slim.
+#
+# Built on debian:bookworm with the -dev packages; the runtime stage gets only the shared
+# libraries the two binaries link against (found with ldd + dpkg -S in the build stage, so a new
+# dependency cannot be forgotten). The base images are build arguments, so the image builds from
+# a locally imported base where no registry can be reached (tests/deploy/image_test.sh):
+#   podman build --build-arg BASE=localhost/bookworm-base \
+#                --build-arg RUNTIME_BASE=localhost/bookworm-slim-base -t tapstack .
+#
+# Privileges. tapstackd runs as the unprivileged user tapstack (10001:10001). It needs
+# CAP_NET_ADMIN only to create a TAP device (TUNSETIFF on a new device) and to bring it up
+# (SIOCSIFFLAGS); attaching to an existing TAP that its user owns needs no capability at all. So:
+#   - with a TAP made beforehand for user 10001 (`ip tuntap add dev tapstack0 mode tap user 10001`,
+#     what deploy/kubernetes's tap-setup init container does), run with no capabilities;
+#   - to let tapstackd create its own TAP, give it CAP_NET_ADMIN: podman grants --cap-add
+#     capabilities to a non-root user (ambient set); Docker and Kubernetes do not, so there run as
+#     uid 0 with only NET_ADMIN (--user 0 --cap-drop ALL --cap-add NET_ADMIN), or build with
+#     --build-arg TAPSTACKD_FILE_CAPS=cap_net_admin+ep to put a file capability on the binary
+#     (then every container must have NET_ADMIN in its bounding set, or exec fails with EPERM).
+# Either way the container needs /dev/net/tun (--device /dev/net/tun), and the TAP is created in
+# the container's network namespace: never run it with --network host.
 ARG BASE=debian:bookworm
-ARG RUNTIME_BASE=${BASE}
+ARG RUNTIME_BASE=debian:bookworm-slim
 
 FROM ${BASE} AS build
-RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      g++ make cmake ninja-build pkg-config libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev \
-      protobuf-compiler prometheus-cpp-dev libtins-dev libgtest-dev libgmock-dev \
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+       g++ make cmake ninja-build pkg-config libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev \
+       protobuf-compiler prometheus-cpp-dev libssl-dev libtins-dev libgtest-dev libgmock-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
 COPY proto proto
 COPY stack stack
 COPY server server
+# The root CMakeLists.txt adds tests/ (it needs GTest and libtins to configure); only the two
+# binaries are built.
 COPY tests tests
+ARG JOBS=2
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DTAPSTACK_BENCH=OFF \
-    && cmake --build build -j2 --target tapstackd tapstackctl \
-    && strip build/server/tapstackd build/server/tapstackctl
+    && cmake --build build -j"${JOBS}" --target tapstackd tapstackctl \
+    && strip build/server/tapstackd build/server/tapstackctl \
+    && mkdir /out && cp build/server/tapstackd build/server/tapstackctl /out/
+# The Debian packages that ship the shared libraries the binaries load.
+RUN set -e; \
+    for lib in $(ldd /out/tapstackd /out/tapstackctl | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u); do \
+      pkg=; \
+      for path in "$lib" "/usr$lib" "${lib#/usr}" "$(readlink -f "$lib")"; do \
+        pkg=$(dpkg -S "$path" 2>/dev/null | head -n1 | cut -d: -f1) && [ -n "$pkg" ] && break; \
+      done; \
+      [ -n "$pkg" ] || { echo "no package ships $lib" >&2; exit 1; }; \
+      echo "$pkg"; \
+    done | sort -u > /out/runtime-packages.txt; \
+    cat /out/runtime-packages.txt
 
 FROM ${RUNTIME_BASE}
-COPY --from=build /src/build/server/tapstackd /src/build/server/tapstackctl /usr/local/bin/
-# Creating the TAP and setting it up need CAP_NET_ADMIN. The runtime grants it to the container
-# (--cap-add NET_ADMIN); the file capability lets the unprivileged user use it, nothing more.
-RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libgrpc++1.51 libprotobuf32 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libcap2-bin \
-    && setcap cap_net_admin+ep /usr/local/bin/tapstackd \
-    && apt-get purge -y libcap2-bin && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --no-create-home --shell /usr/sbin/nologin tapstack
-USER tapstack
+ARG TAPSTACKD_FILE_CAPS=
+COPY --from=build /out/runtime-packages.txt /tmp/
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+       $(cat /tmp/runtime-packages.txt) iproute2 \
+    && apt-get clean \
+    && rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log /tmp/runtime-packages.txt \
+    && groupadd --system --gid 10001 tapstack \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin tapstack
+COPY --from=build /out/tapstackd /out/tapstackctl /usr/local/bin/
+# setcap comes with libcap2-bin, which iproute2 depends on.
+RUN if [ -n "${TAPSTACKD_FILE_CAPS}" ]; then setcap "${TAPSTACKD_FILE_CAPS}" /usr/local/bin/tapstackd; fi
+LABEL org.opencontainers.image.title="tapstack" \
+      org.opencontainers.image.description="Userspace TCP stack on a Linux TAP device: tapstackd (gRPC control plane, Prometheus metrics) and tapstackctl"
+# Numeric, so that Kubernetes' runAsNonRoot can check it.
+USER 10001:10001
+# gRPC (--grpc-listen) and metrics (--metrics-listen); both listen on 127.0.0.1 unless told
+# otherwise, e.g. --grpc-listen 0.0.0.0:50051 --metrics-listen 0.0.0.0:9464.
 EXPOSE 50051 9464
 ENTRYPOINT ["/usr/local/bin/tapstackd"]
