@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Turns tests/bench/run_all.sh's raw results into the Markdown tables the README quotes."""
+import json
+import statistics
+import sys
+from pathlib import Path
+
+
+def load_lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def e2e_table(rows):
+    by = {}
+    for r in rows:
+        by.setdefault((r["target"], r["threads"]), []).append(r)
+    med = {k: {m: statistics.median(x[m] for x in v) for m in ("rate", "p50_us", "p99_us")}
+           | {"failures": sum(x["failures"] for x in v)} for k, v in by.items()}
+    out = ["| target | threads | conn/s | p50 µs | p99 µs | failures | tapstack ÷ target (conn/s) |",
+           "|---|---|---|---|---|---|---|"]
+    for threads in sorted({k[1] for k in med}):
+        ours = med.get(("tapstack", threads))
+        for target in ("tapstack", "tap_bound", "gvisor", "kernel"):
+            m = med.get((target, threads))
+            if not m:
+                continue
+            ratio = f"{ours['rate'] / m['rate']:.2f}" if ours and m["rate"] else "n/a"
+            out.append(f"| {target} | {threads} | {m['rate']:.0f} | {m['p50_us']:.0f} | "
+                       f"{m['p99_us']:.0f} | {m['failures']} | {ratio} |")
+    return "\n".join(out)
+
+
+def flood_table(rows):
+    out = ["| target | flood SYN/s | legit conn/s | legit failures | max connect ms | "
+           "server frames out/s | RSS before → after (KiB) |",
+           "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        rate = "max" if r["flood_rate"] == 0 else f"{r['flood_rate']}"
+        rss = f"{r['rss_before_kb']} → {r['rss_after_kb']}" if r["rss_before_kb"] else "n/a"
+        out.append(f"| {r['target']} | {rate} | {r['rate']:.0f} | {r['failures']} | "
+                   f"{r['max_us'] / 1000:.1f} | {r['synacks_per_s']} | {rss} |")
+    return "\n".join(out)
+
+
+def engine_table(path):
+    data = json.loads(path.read_text())
+    out = ["| benchmark | ns/op (median) | ops/s |", "|---|---|---|"]
+    for b in data["benchmarks"]:
+        if b.get("aggregate_name") != "median":
+            continue
+        ops = b.get("items_per_second", 0)
+        out.append(f"| {b['run_name']} | {b['cpu_time']:.0f} | {ops / 1e6:.2f} M |")
+    return "\n".join(out)
+
+
+def main():
+    out = Path(sys.argv[1])
+    sections = []
+    if (out / "e2e.jsonl").exists():
+        sections.append("### End to end over the TAP (medians)\n\n" + e2e_table(load_lines(out / "e2e.jsonl")))
+    if (out / "flood.jsonl").exists():
+        sections.append("### Under SYN flood\n\n" + flood_table(load_lines(out / "flood.jsonl")))
+    if (out / "engine.json").exists():
+        sections.append("### Engine alone (one core, in-memory link)\n\n" + engine_table(out / "engine.json"))
+    text = "\n\n".join(sections) + "\n"
+    (out / "report.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

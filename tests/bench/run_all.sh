@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# The benchmark suite in one command; prints a table (Markdown) and writes the raw results.
+#
+#   tests/bench/run_all.sh [--rounds N] [--seconds S] [--flood-seconds S] [--out DIR]
+#
+# 1. Engine alone: Google Benchmark on an in-memory link, one core.
+# 2. End to end over the TAP: kernel client threads (1 and 4) connect and abort (RST) as fast as
+#    they can against, interleaved round by round: tapstackd (accepted connections consumed
+#    through the gRPC streaming accept), gVisor's netstack on the same TAP, tap_bound (the
+#    stateless ceiling of the TAP path) and the Linux kernel's own listener reached over a veth
+#    pair. Connections per second, connect latency p50/p99, ratios.
+# 3. Under SYN flood (spoofed sources, 198.19.0.0/16): tapstackd and the kernel listener at
+#    100k SYN/s and at the highest rate the machine can push; legitimate success and rate,
+#    SYN-ACKs per second, resident memory growth.
+# Everything runs in two network namespaces this script creates and deletes (also on failure),
+# with addresses from 198.18.0.0/15 only. Run as root on Debian bookworm.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+rounds=3
+seconds=5
+flood_seconds=8
+out=$root/build-bench/results
+while (($#)); do
+  case $1 in
+    --rounds) rounds=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    --flood-seconds) flood_seconds=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    *) echo "usage: $0 [--rounds N] [--seconds S] [--flood-seconds S] [--out DIR]" >&2; exit 2 ;;
+  esac
+done
+
+scripts/install-deps.sh
+build=$root/build-bench
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j 2 >/dev/null
+mkdir -p "$build/peers" "$out"
+cc -O2 -o "$build/peers/tap_bound" "$root/../shared/peers/tap-bound/tap_bound.c"
+[ -x "$build/peers/gvisor-netstack" ] || bash "$root/../shared/peers/gvisor-netstack/build.sh" "$build/peers/gvisor-netstack" >/dev/null
+
+bin=$build/tests
+cli=tapstack-bench-$$-c   # clients, the TAP and the TAP-attached servers
+srv=tapstack-bench-$$-s   # the kernel listener, reached over veth
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  ip netns delete "$cli" 2>/dev/null || true
+  ip netns delete "$srv" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ip netns add "$cli"
+ip netns add "$srv"
+in_cli() { ip netns exec "$cli" "$@"; }
+in_srv() { ip netns exec "$srv" "$@"; }
+in_cli ip link set lo up
+in_srv ip link set lo up
+in_cli ip tuntap add dev tap0 mode tap
+in_cli ip addr add 198.18.0.1/24 dev tap0
+in_cli ip link set tap0 up
+in_cli ip link add vc type veth peer name vs netns "$srv"
+in_cli ip addr add 198.18.1.1/24 dev vc
+in_cli ip link set vc up
+in_srv ip addr add 198.18.1.2/24 dev vs
+in_srv ip link set vs up
+# SYN-ACKs to the spoofed off-link flood sources go back to the client namespace, which drops
+# them (no route there): the same path the TAP servers' --gateway gives.
+in_srv ip route add 198.19.0.0/16 via 198.18.1.1
+srv_mac=$(in_srv cat /sys/class/net/vs/address)
+
+# Waits (bounded) until one connection to $1:8080 completes.
+wait_ready() {
+  for _ in $(seq 100); do
+    if in_cli "$bin/tapstack_connect_load" --address "$1" --seconds 0.2 --max-connections 1 |
+      grep -q '"connections":1,'; then
+      return 0
+    fi
+  done
+  echo "server at $1 never became ready" >&2
+  return 1
+}
+
+server_pid=""
+ctl=("$build/server/tapstackctl" --server "unix:$out/tapstackd.sock")
+start_server() {  # target -> address clients use
+  case $1 in
+    tapstack)
+      rm -f "$out/tapstackd.sock"
+      in_cli "$build/server/tapstackd" --tap tap0 --address 198.18.0.2/24 --gateway 198.18.0.1 \
+        --grpc-listen "unix:$out/tapstackd.sock" --metrics-listen 127.0.0.1:19464 \
+        --log-level warning >"$out/tapstackd.log" 2>&1 &
+      server_pid=$!
+      pids+=("$server_pid")
+      for _ in $(seq 100); do "${ctl[@]}" --timeout 1 stats >/dev/null 2>&1 && break; done
+      listener=$("${ctl[@]}" -o json create | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+      "${ctl[@]}" bind "$listener" 0.0.0.0:8080 >/dev/null
+      "${ctl[@]}" listen "$listener" --backlog 4096 >/dev/null
+      "${ctl[@]}" accept "$listener" --stream --after close --quiet >"$out/consumer.log" 2>&1 &
+      pids+=("$!")
+      addr=198.18.0.2 ;;
+    gvisor)
+      in_cli "$build/peers/gvisor-netstack" -tap tap0 -addr 198.18.0.2/24 -port 8080 \
+        -gateway 198.18.0.1 >"$out/gvisor.log" 2>&1 &
+      server_pid=$!; pids+=("$server_pid"); addr=198.18.0.2 ;;
+    tap_bound)
+      in_cli "$build/peers/tap_bound" tap0 198.18.0.2 >"$out/tap_bound.log" 2>&1 &
+      server_pid=$!; pids+=("$server_pid"); addr=198.18.0.2 ;;
+    kernel)
+      in_srv "$bin/tapstack_kernel_listener" 198.18.1.2 8080 >"$out/kernel.log" 2>&1 &
+      server_pid=$!; pids+=("$server_pid"); addr=198.18.1.2 ;;
+  esac
+  wait_ready "$addr"
+}
+stop_server() {
+  pkill -TERM -P "$server_pid" 2>/dev/null || true
+  kill -TERM "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  pids=()
+}
+
+results=$out/e2e.jsonl
+: >"$results"
+targets=(tapstack gvisor tap_bound kernel)
+echo "== end to end: $rounds rounds x ${seconds}s per run" >&2
+for round in $(seq "$rounds"); do
+  # Rotate the order each round so no target always runs first (or last) on a warm machine.
+  shift_by=$(((round - 1) % ${#targets[@]}))
+  order=("${targets[@]:shift_by}" "${targets[@]:0:shift_by}")
+  for target in "${order[@]}"; do
+    start_server "$target"
+    for threads in 1 4; do
+      line=$(in_cli "$bin/tapstack_connect_load" --address "$addr" --threads "$threads" --seconds "$seconds")
+      echo "{\"round\":$round,\"target\":\"$target\",${line:1}" >>"$results"
+      echo "  round $round $target threads=$threads $line" >&2
+    done
+    stop_server
+  done
+done
+
+echo "== under SYN flood: ${flood_seconds}s per run" >&2
+flood_results=$out/flood.jsonl
+: >"$flood_results"
+rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
+for target in tapstack kernel; do
+  for rate in 100000 0; do
+    start_server "$target"
+    # Frames the server sent, read off its link: nearly all SYN-ACKs while the flood runs.
+    if [ "$target" = tapstack ]; then
+      iface=tap0; mac=02:00:00:00:00:02; dst=198.18.0.2; rss_pid=$server_pid
+      server_frames() { in_cli cat /sys/class/net/tap0/statistics/rx_packets; }
+    else
+      iface=vc; mac=$srv_mac; dst=198.18.1.2; rss_pid=""
+      server_frames() { in_srv cat /sys/class/net/vs/statistics/tx_packets; }
+    fi
+    before_synacks=$(server_frames)
+    rss_before=$([ -n "$rss_pid" ] && rss_kb "$rss_pid" || echo 0)
+    in_cli "$bin/tapstack_synflood" --interface "$iface" --dst-ip "$dst" --dst-mac "$mac" \
+      --dst-port 8080 --rate "$rate" --duration "$flood_seconds" --count 100000000 \
+      >"$out/flood-$target-$rate.log" 2>&1 &
+    flood=$!
+    line=$(in_cli "$bin/tapstack_connect_load" --address "$dst" --threads 1 --seconds "$((flood_seconds - 2))")
+    wait "$flood" || true
+    after_synacks=$(server_frames)
+    rss_after=$([ -n "$rss_pid" ] && rss_kb "$rss_pid" || echo 0)
+    synacks_per_s=$(((after_synacks - before_synacks) / flood_seconds))
+    echo "{\"target\":\"$target\",\"flood_rate\":$rate,\"synacks_per_s\":$synacks_per_s,\"rss_before_kb\":$rss_before,\"rss_after_kb\":$rss_after,${line:1}" >>"$flood_results"
+    echo "  $target flood=$rate synacks/s=$synacks_per_s $line" >&2
+    stop_server
+  done
+done
+
+echo "== engine alone" >&2
+"$bin/engine_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+  --benchmark_format=json --benchmark_out="$out/engine.json" >/dev/null 2>&1
+
+python3 "$root/tests/bench/report.py" "$out"
