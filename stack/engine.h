@@ -70,6 +70,8 @@ class Engine final : private net::Ipv4Output {
   std::vector<EndpointInfo> list() const { return tcp_.list(); }
   Result<size_t> read(EndpointId id, std::span<uint8_t> out) { return tcp_.read(id, out); }
   size_t endpoint_count() const { return tcp_.endpoint_count(); }
+  // Endpoints by state (index: TcpState), closed connections still finishing included.
+  std::array<size_t, kTcpStateCount> count_by_state() const { return tcp_.count_by_state(); }
 
  private:
   void send_ipv4(Ipv4Address destination, std::span<uint8_t> frame) override;

@@ -386,4 +386,11 @@ std::vector<EndpointInfo> Tcp::list() const {
   return out;
 }
 
+std::array<size_t, kTcpStateCount> Tcp::count_by_state() const {
+  std::array<size_t, kTcpStateCount> counts{};
+  for (const auto& [id, e] : endpoints_) ++counts[static_cast<size_t>(e.current_state())];
+  for (const auto& [id, c] : orphans_) ++counts[static_cast<size_t>(c->state)];
+  return counts;
+}
+
 }  // namespace tapstack::tcp

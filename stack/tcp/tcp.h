@@ -3,6 +3,8 @@
 // Sans-I/O: segments and time come in, segments (through Ipv4Output) and events go out.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <functional>
 #include <memory>
 #include <span>
@@ -54,6 +56,8 @@ class Tcp {
   std::vector<EndpointInfo> list() const;
   Result<size_t> read(EndpointId id, std::span<uint8_t> out);
   size_t endpoint_count() const { return endpoints_.size() + orphans_.size(); }
+  // Endpoints by state (index: TcpState), closed connections still finishing included.
+  std::array<size_t, kTcpStateCount> count_by_state() const;
 
  private:
   // tcp.cc: demux and commands
@@ -73,6 +77,7 @@ class Tcp {
                     uint16_t window, std::span<const uint8_t> options);
   void send_reset_for(const Segment& seg);  // RFC 9293 reset generation, no state
   void send_synack(const HalfOpen& half_open);
+  void send_half_open_ack(const HalfOpen& half_open);  // at ISS + 1, for an out-of-window segment
   void send_syn(const Connection& c, bool with_ack);
   void send_ack(const Connection& c);
   void send_control(const Connection& c, uint8_t flags);  // ACK, FIN|ACK or RST|ACK at snd_nxt
@@ -80,6 +85,10 @@ class Tcp {
   header::TcpOptions syn_options_for(const Negotiated& peer_offer, uint32_t ts_offset,
                                      uint32_t ts_echo) const;
   uint16_t advertised_window(const Connection& c) const;
+  // What a SYN or SYN-ACK offers: never scaled (RFC 7323 §2.2), so at most 65535.
+  uint16_t syn_window() const {
+    return static_cast<uint16_t>(std::min<size_t>(config_.receive_buffer, 0xffff));
+  }
   uint8_t our_window_scale() const { return our_window_scale_; }
 
   // tcp_listen.cc: passive open

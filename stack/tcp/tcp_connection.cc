@@ -19,6 +19,16 @@ bool fin_sent(TcpState s) {
 bool receives_data(TcpState s) {
   return s == TcpState::kEstablished || s == TcpState::kFinWait1 || s == TcpState::kFinWait2;
 }
+
+// RFC 9293 3.10.7.4, first check: does the segment fall in [rcv_nxt, rcv_nxt + window)? A zero
+// window still takes ACKs and RSTs at RCV.NXT.
+bool acceptable(const Segment& seg, uint32_t rcv_nxt, uint32_t window) {
+  if (seg.length == 0 || window == 0) {
+    return seg.seq == rcv_nxt || (window > 0 && seq_in_range(seg.seq, rcv_nxt, rcv_nxt + window));
+  }
+  return seq_in_range(seg.seq, rcv_nxt, rcv_nxt + window) ||
+         seq_in_range(seg.end() - 1, rcv_nxt, rcv_nxt + window);
+}
 }  // namespace
 
 void Tcp::set_state(Connection& c, TcpState state) {
@@ -119,14 +129,21 @@ void Tcp::syn_sent_receive(Connection& c, const Segment& seg) {
 }
 
 void Tcp::syn_received_receive(Connection& c, const Segment& seg) {
-  uint32_t window = std::max<uint32_t>(advertised_window(c), 1);
   if (seg.has(kRst)) {
-    if (seq_in_range(seg.seq, c.rcv_nxt, c.rcv_nxt + window)) {
+    // RFC 5961 §3.2 holds in every state but SYN-SENT, and Linux's tcp_validate_incoming
+    // applies it here: only a RST at RCV.NXT resets; elsewhere in the window our SYN-ACK
+    // offered, a challenge ACK. (A listener's half-open record is reset by any in-window RST,
+    // as Linux's tcp_check_req does: see half_open_receive.)
+    if (seg.seq == c.rcv_nxt) {
       // From an active open, a reset here means refused (RFC 9293 3.10.7.4).
       stats_.resets_received.add();
       stats_.attempt_fails.add();
       emit(Event::Kind::kRefused, c.id, 0, TcpState::kClosed);
       release(c);
+    } else if (seq_in_range(seg.seq, c.rcv_nxt, c.rcv_nxt + syn_window())) {
+      challenge_ack(c);
+    } else {
+      stats_.drop(DropReason::out_of_window);
     }
     return;
   }
@@ -144,6 +161,13 @@ void Tcp::syn_received_receive(Connection& c, const Segment& seg) {
       return;
     }
     challenge_ack(c);
+    return;
+  }
+  // RST and SYN are dealt with above; anything else must fall in the window our SYN-ACK
+  // offered, or it is answered with an ACK and dropped, as in the synchronized states.
+  if (!acceptable(seg, c.rcv_nxt, syn_window())) {
+    send_ack(c);
+    stats_.drop(DropReason::out_of_window);
     return;
   }
   if (!seg.has(kAck)) return;
@@ -171,16 +195,7 @@ bool Tcp::time_wait_reopen(Connection& c, const Segment& seg) {
 void Tcp::synchronized_receive(Connection& c, const Segment& seg) {
   if (c.state == TcpState::kTimeWait && time_wait_reopen(c, seg)) return;
   uint32_t window = uint32_t{advertised_window(c)} << c.options.receive_window_scale.value_or(0);
-  // RFC 9293 3.10.7.4, first check; a zero window still takes ACKs and RSTs at RCV.NXT.
-  bool acceptable;
-  if (seg.length == 0 || window == 0) {
-    acceptable = seg.seq == c.rcv_nxt ||
-                 (window > 0 && seq_in_range(seg.seq, c.rcv_nxt, c.rcv_nxt + window));
-  } else {
-    acceptable = seq_in_range(seg.seq, c.rcv_nxt, c.rcv_nxt + window) ||
-                 seq_in_range(seg.end() - 1, c.rcv_nxt, c.rcv_nxt + window);
-  }
-  if (!acceptable) {
+  if (!acceptable(seg, c.rcv_nxt, window)) {
     if (!seg.has(kRst)) {
       send_ack(c);
       // A retransmitted FIN in TIME-WAIT restarts the 2 MSL wait (RFC 9293 3.10.7.4).

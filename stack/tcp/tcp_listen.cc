@@ -180,25 +180,28 @@ void Tcp::half_open_receive(HalfOpen& h, const Segment& seg) {
     return;
   }
   // Linux's tcp_in_window() against the window our SYN-ACK offered.
-  uint32_t window = static_cast<uint32_t>(std::min<size_t>(config_.receive_buffer, 0xffff));
+  uint32_t window = syn_window();
   bool in_window = seg.seq == rcv_nxt ||
                    (seq_gt(seg.end(), rcv_nxt) && seq_lt(seg.seq, rcv_nxt + window)) ||
                    (seg.seq == rcv_nxt + window && seg.length == 0);
   if (!in_window) {
-    if (!seg.has(kRst)) {
-      send_segment(h.tuple, h.iss + 1, rcv_nxt, kAck, static_cast<uint16_t>(window), {});
-    }
+    if (!seg.has(kRst)) send_half_open_ack(h);
     stats_.drop(DropReason::out_of_window);
     return;
   }
+  // RFC 1213's tcpAttemptFails counts SYN-RCVD -> LISTEN, as Linux's tcp_check_req does for
+  // a RST or a SYN here. Any RST in the window resets the record, as in Linux, where RFC 5961
+  // would ask for RCV.NXT exactly: a half-open record is cheap to lose and the client retries.
   if (seg.has(kRst)) {
     stats_.resets_received.add();
+    stats_.attempt_fails.add();
     erase_half_open(h);
     return;
   }
   if (seg.has(kSyn)) {
     // A new SYN inside the window of the one we answered: reset the half-open connection.
     send_reset_for(seg);
+    stats_.attempt_fails.add();
     erase_half_open(h);
     return;
   }

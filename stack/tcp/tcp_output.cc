@@ -61,10 +61,21 @@ void Tcp::send_synack(const HalfOpen& h) {
   uint8_t options[header::kMaxSynOptionsLength];
   size_t n =
       header::write_syn_options(options, syn_options_for(h.options, h.ts_offset, h.ts_recent));
-  // RFC 7323 §2.2: the window of a SYN or SYN-ACK is never scaled.
-  auto window = static_cast<uint16_t>(std::min<size_t>(config_.receive_buffer, 0xffff));
-  send_segment(h.tuple, h.iss, h.irs + 1, kSyn | kAck, window, {options, n});
+  send_segment(h.tuple, h.iss, h.irs + 1, kSyn | kAck, syn_window(), {options, n});
   stats_.synacks_sent.add();
+}
+
+void Tcp::send_half_open_ack(const HalfOpen& h) {
+  // Linux's tcp_v4_reqsk_send_ack: timestamps once negotiated (RFC 7323 §3.2 wants them on
+  // every non-RST segment), and the SYN-ACK's window scaled, since this segment is no SYN.
+  uint8_t options[header::kTimestampOptionLength];
+  size_t n = 0;
+  if (h.options.timestamps) {
+    n = header::write_timestamp_option(options, {ts_value(h.ts_offset), h.ts_recent});
+  }
+  send_segment(h.tuple, h.iss + 1, h.irs + 1, kAck,
+               static_cast<uint16_t>(syn_window() >> h.options.receive_window_scale.value_or(0)),
+               {options, n});
 }
 
 void Tcp::send_syn(const Connection& c, bool with_ack) {
@@ -80,9 +91,8 @@ void Tcp::send_syn(const Connection& c, bool with_ack) {
     o.timestamp = header::TcpTimestamp{ts_value(c.ts_offset), 0};
   }
   size_t n = header::write_syn_options(options, o);
-  auto window = static_cast<uint16_t>(std::min<size_t>(config_.receive_buffer, 0xffff));
-  send_segment(c.tuple, c.iss, with_ack ? c.rcv_nxt : 0, with_ack ? kSyn | kAck : kSyn, window,
-               {options, n});
+  send_segment(c.tuple, c.iss, with_ack ? c.rcv_nxt : 0, with_ack ? kSyn | kAck : kSyn,
+               syn_window(), {options, n});
 }
 
 uint16_t Tcp::advertised_window(const Connection& c) const {

@@ -39,7 +39,9 @@ inline const Tins::IPv4Address kOurIp("198.18.0.2");
 inline const Tins::HWAddress<6> kBroadcastMac("ff:ff:ff:ff:ff:ff");
 
 // Addresses cross between libtins and the engine as text, so no byte-order assumption is shared.
-inline Ipv4Address to_engine(const Tins::IPv4Address& a) { return *Ipv4Address::parse(a.to_string()); }
+inline Ipv4Address to_engine(const Tins::IPv4Address& a) {
+  return *Ipv4Address::parse(a.to_string());
+}
 
 // Milliseconds between two instants, for readable expectations on TSval.
 inline uint32_t ms_between(Time from, Time to) {
@@ -106,6 +108,15 @@ struct SentSegment {
   bool checksums_ok = false;  // IPv4 header and TCP, as libtins recomputes them
 };
 
+// A Linux-like SYN-ACK with sequence `irs` answering our SYN `ours`, echoing its TSval.
+inline SegmentSpec linux_synack(uint32_t irs, const SentSegment& ours, uint32_t tsval = 9000) {
+  SegmentSpec s = linux_syn(irs, tsval);
+  s.flags = kSyn | kAck;
+  s.ack = ours.seq + 1;
+  s.timestamp->echo = ours.timestamp ? ours.timestamp->value : 0;
+  return s;
+}
+
 inline std::string flags_string(uint8_t flags) {
   std::string s;
   if (flags & kSyn) s += 'S';
@@ -171,9 +182,12 @@ inline std::optional<SentArp> dissect_arp(const Bytes& frame) {
   Tins::EthernetII eth(frame.data(), static_cast<uint32_t>(frame.size()));
   const auto* arp = eth.find_pdu<Tins::ARP>();
   if (!arp) return std::nullopt;
-  return SentArp{eth.dst_addr().to_string(),        eth.src_addr().to_string(),
-                 arp->opcode(),                     arp->sender_hw_addr().to_string(),
-                 arp->sender_ip_addr().to_string(), arp->target_hw_addr().to_string(),
+  return SentArp{eth.dst_addr().to_string(),
+                 eth.src_addr().to_string(),
+                 arp->opcode(),
+                 arp->sender_hw_addr().to_string(),
+                 arp->sender_ip_addr().to_string(),
+                 arp->target_hw_addr().to_string(),
                  arp->target_ip_addr().to_string()};
 }
 
@@ -192,8 +206,9 @@ using Counters = std::map<std::string, uint64_t>;
 
 inline Counters snapshot(const Stats& stats) {
   Counters c;
-  stats.for_each_counter(
-      [&](std::string_view name, std::string_view, uint64_t value) { c[std::string(name)] = value; });
+  stats.for_each_counter([&](std::string_view name, std::string_view, uint64_t value) {
+    c[std::string(name)] = value;
+  });
   for (size_t i = 0; i < kDropReasons.size(); ++i) {
     c["drop." + std::string(kDropReasons[i].name)] = stats.drops[i].get();
   }
@@ -208,6 +223,7 @@ class EngineTest : public ::testing::Test {
   void restart(const EngineConfig& config) {
     engine_.reset();
     sink_.frames.clear();
+    arp_responders_.clear();
     events_.clear();
     now_ = kStart;
     engine_ = std::make_unique<Engine>(config, sink_, kSeed, now_);
@@ -234,10 +250,9 @@ class EngineTest : public ::testing::Test {
       Duration left = deadline - milliseconds(1) - now_;
       advance_by(left > milliseconds(10) ? std::min<Duration>(left - milliseconds(10), seconds(1))
                                          : milliseconds(1));
-      if (!sink_.frames.empty()) {
-        ADD_FAILURE() << sink_.frames.size() << " frame(s) sent at +"
-                      << ms_between(kStart, now_) << " ms, before the deadline +"
-                      << ms_between(kStart, deadline) << " ms";
+      if (!sent().empty()) {
+        ADD_FAILURE() << sink_.frames.size() << " frame(s) sent at +" << ms_between(kStart, now_)
+                      << " ms, before the deadline +" << ms_between(kStart, deadline) << " ms";
         sink_.frames.clear();
         return;
       }
@@ -253,7 +268,6 @@ class EngineTest : public ::testing::Test {
   // ---- Frames in ----
 
   void deliver(const Bytes& frame) { engine_->receive_frame(frame, now_); }
-  void deliver(Tins::PDU& pdu) { deliver(pdu.serialize()); }
 
   // An Ethernet/IPv4/TCP frame from `peer` to `local_port` on this stack.
   static Bytes tcp_frame(const Peer& peer, uint16_t local_port, const SegmentSpec& s) {
@@ -290,13 +304,44 @@ class EngineTest : public ::testing::Test {
   void learn(const Peer& peer) {
     deliver(arp_frame(Tins::ARP::REPLY, kOurMac, peer.mac, peer.ip, kOurMac, kOurIp));
   }
+  // Puts the peer on the link: the engine learns its MAC now, and from then on the peer
+  // answers every who-has for its address, as a live host does. Tests that outlive
+  // arp_entry_lifetime then see the TCP segments, the ARP exchange being taken care of.
+  void attach(const Peer& peer) {
+    learn(peer);
+    arp_responders_.push_back(peer);
+  }
 
   // ---- Frames out ----
 
-  std::vector<Bytes> take_frames() { return std::exchange(sink_.frames, {}); }
-  size_t frames_pending() const { return sink_.frames.size(); }
+  // Answers, in place of the attached peers, the who-has requests among the frames sent; the
+  // replies may release queued frames, which are then in the sink in their turn.
+  void answer_arp_requests() {
+    for (size_t i = 0; i < sink_.frames.size();) {
+      auto arp = dissect_arp(sink_.frames[i]);
+      auto responder =
+          std::find_if(arp_responders_.begin(), arp_responders_.end(),
+                       [&](const Peer& p) { return arp && p.ip.to_string() == arp->target_ip; });
+      if (!arp || arp->opcode != Tins::ARP::REQUEST || responder == arp_responders_.end()) {
+        ++i;
+        continue;
+      }
+      sink_.frames.erase(sink_.frames.begin() + static_cast<ptrdiff_t>(i));
+      learn(*responder);
+    }
+  }
+
+  // What the engine sent and the attached peers did not answer already.
+  const std::vector<Bytes>& sent() {
+    answer_arp_requests();
+    return sink_.frames;
+  }
+  std::vector<Bytes> take_frames() {
+    answer_arp_requests();
+    return std::exchange(sink_.frames, {});
+  }
   void expect_nothing_sent() {
-    EXPECT_TRUE(sink_.frames.empty()) << sink_.frames.size() << " frame(s) sent, expected none";
+    EXPECT_TRUE(sent().empty()) << sink_.frames.size() << " frame(s) sent, expected none";
     sink_.frames.clear();
   }
   std::vector<SentSegment> take_segments() {
@@ -426,20 +471,9 @@ class EngineTest : public ::testing::Test {
   // the SYN we sent. The engine's ACK is consumed.
   std::pair<EndpointId, SentSegment> open_active(const Peer& peer, uint32_t irs = 7000) {
     auto [id, our_syn] = start_connect(peer);
-    SegmentSpec synack = linux_syn(irs);
-    synack.flags = kSyn | kAck;
-    synack.ack = our_syn.seq + 1;
-    Peer from = peer;
-    from.port = our_syn.destination_port;
-    send(peer_for(from, our_syn), our_syn.source_port, synack);
+    send(peer, our_syn.source_port, linux_synack(irs, our_syn));
     take_segment();
     return {id, our_syn};
-  }
-  // `peer` as seen from a segment we sent it (our SYN picked the ports).
-  static Peer peer_for(const Peer& peer, const SentSegment& ours) {
-    Peer p = peer;
-    p.port = ours.destination_port;
-    return p;
   }
 
   // ---- Events ----
@@ -472,9 +506,9 @@ class EngineTest : public ::testing::Test {
   // Every counter must have moved by exactly what `deltas` says, and every other one not at all.
   // The traffic totals (frames, packets, segments) are checked only when listed.
   void expect_counters(const std::map<std::string, uint64_t>& deltas) {
-    static const std::vector<std::string> kTraffic = {
-        "frames_received",  "frames_sent",       "packets_received",
-        "packets_sent",     "segments_received", "segments_sent"};
+    static const std::vector<std::string> kTraffic = {"frames_received",   "frames_sent",
+                                                      "packets_received",  "packets_sent",
+                                                      "segments_received", "segments_sent"};
     Counters now = snapshot(stats());
     for (const auto& [name, expected] : deltas) {
       EXPECT_TRUE(now.contains(name)) << "no counter " << name;
@@ -489,6 +523,7 @@ class EngineTest : public ::testing::Test {
   }
 
   RecordingSink sink_;
+  std::vector<Peer> arp_responders_;
   std::vector<Event> events_;
   Time now_ = kStart;
   std::unique_ptr<Engine> engine_;
@@ -499,6 +534,10 @@ class EngineTest : public ::testing::Test {
 
 // gtest prints the engine's enums through these, found by argument-dependent lookup.
 namespace tapstack {
-inline std::ostream& operator<<(std::ostream& os, TcpState state) { return os << to_string(state); }
-inline std::ostream& operator<<(std::ostream& os, Event::Kind kind) { return os << to_string(kind); }
+inline std::ostream& operator<<(std::ostream& os, TcpState state) {
+  return os << to_string(state);
+}
+inline std::ostream& operator<<(std::ostream& os, Event::Kind kind) {
+  return os << to_string(kind);
+}
 }  // namespace tapstack

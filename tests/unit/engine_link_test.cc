@@ -37,7 +37,9 @@ class EngineLink : public EngineTest {
     mark();
     deliver(frame);
     expect_nothing_sent();
-    expect_counters({{"drop." + reason, 1}, {"frames_received", 1}, {"packets_received", 0},
+    expect_counters({{"drop." + reason, 1},
+                     {"frames_received", 1},
+                     {"packets_received", 0},
                      {"segments_received", 0}});
   }
 
@@ -45,8 +47,8 @@ class EngineLink : public EngineTest {
 };
 
 TEST_F(EngineLink, ArpWhoHasForOurAddressIsAnswered) {
-  deliver(arp_frame(Tins::ARP::REQUEST, kBroadcastMac, peer_.mac, peer_.ip,
-                    Tins::HWAddress<6>(), kOurIp));
+  deliver(arp_frame(Tins::ARP::REQUEST, kBroadcastMac, peer_.mac, peer_.ip, Tins::HWAddress<6>(),
+                    kOurIp));
   SentArp reply = take_arp();
   EXPECT_EQ(reply.eth_destination, peer_.mac.to_string());
   EXPECT_EQ(reply.eth_source, kOurMac.to_string());
@@ -65,8 +67,8 @@ TEST_F(EngineLink, ArpWhoHasForOurAddressIsAnswered) {
 }
 
 TEST_F(EngineLink, ArpWhoHasForAnotherAddressIsNotAnswered) {
-  deliver(arp_frame(Tins::ARP::REQUEST, kBroadcastMac, peer_.mac, peer_.ip,
-                    Tins::HWAddress<6>(), Tins::IPv4Address("198.18.0.3")));
+  deliver(arp_frame(Tins::ARP::REQUEST, kBroadcastMac, peer_.mac, peer_.ip, Tins::HWAddress<6>(),
+                    Tins::IPv4Address("198.18.0.3")));
   expect_nothing_sent();
   expect_counters({{"drop.arp_not_for_us", 1}});
 }
@@ -162,8 +164,8 @@ TEST_F(EngineLink, ArpEntryInUseIsRefreshedDuringTheLastQuarterOfItsLife) {
   ASSERT_TRUE(dissect_arp(frames[1]));
   expect_arp_request(*dissect_arp(frames[1]), peer_.ip);
 
-  learn(peer_);  // the answer renews the entry for another lifetime
-  advance_to(kStart + seconds(100));
+  learn(peer_);                      // the answer renews the entry for another lifetime
+  advance_to(kStart + seconds(70));  // the first lifetime is over; the second is young
   provoke_reset(peer_);
   EXPECT_EQ(take_segment().eth_destination, peer_.mac.to_string());
 }
@@ -199,8 +201,8 @@ TEST_F(EngineLink, Ipv4FragmentsAreDroppedAndCounted) {
 
 TEST_F(EngineLink, NonTcpProtocolIsDroppedAndCounted) {
   learn(peer_);
-  auto frame = Tins::EthernetII(kOurMac, peer_.mac) / Tins::IP(kOurIp, peer_.ip) /
-               Tins::UDP(53, 5353);
+  auto frame =
+      Tins::EthernetII(kOurMac, peer_.mac) / Tins::IP(kOurIp, peer_.ip) / Tins::UDP(53, 5353);
   expect_dropped(frame.serialize(), "unsupported_protocol");
 }
 
@@ -214,6 +216,46 @@ TEST_F(EngineLink, Ipv6EthertypeIsDroppedAndCounted) {
 
 TEST_F(EngineLink, RuntFrameIsDroppedAndCounted) {
   expect_dropped(Bytes(10, 0xff), "frame_too_short");
+}
+
+TEST_F(EngineLink, Ipv4InvalidSourcesAreDroppedAndCounted) {
+  learn(peer_);
+  for (const char* source :
+       {"0.0.0.0", "255.255.255.255", "224.0.0.1", "198.18.0.255", "198.18.0.2"}) {
+    SCOPED_TRACE(source);
+    auto frame = Tins::EthernetII(kOurMac, peer_.mac) /
+                 Tins::IP(kOurIp, Tins::IPv4Address(source)) / Tins::TCP(81, peer_.port);
+    expect_dropped(frame.serialize(), "invalid_source");
+  }
+}
+
+TEST_F(EngineLink, MalformedHeadersAreDroppedAndCounted) {
+  learn(peer_);
+  Bytes good = tcp_frame(peer_, 81, {.flags = kSyn, .seq = 1});
+  // Shorter than the IPv4 total length (libtins pads frames to 60 bytes: cut from the header).
+  Bytes truncated(good.begin(), good.begin() + 14 + 40 - 4);
+  expect_dropped(truncated, "bad_ipv4_header");
+  Bytes version = good;
+  version[14] = 0x65;  // version 6 behind the IPv4 ethertype
+  expect_dropped(version, "bad_ipv4_header");
+  Bytes offset = good;
+  offset[14 + 20 + 12] = 0x40;  // TCP data offset 4: a header shorter than 20 bytes
+  mark();
+  deliver(offset);
+  expect_nothing_sent();
+  expect_counters({{"drop.bad_tcp_header", 1}, {"packets_received", 1}});
+  Bytes arp = arp_frame(Tins::ARP::REQUEST, kBroadcastMac, peer_.mac, peer_.ip,
+                        Tins::HWAddress<6>(), kOurIp);
+  arp[14 + 4] = 8;  // hardware address length 8: not Ethernet
+  expect_dropped(arp, "bad_arp");
+}
+
+TEST_F(EngineLink, EthernetPaddingIsIgnored) {
+  learn(peer_);
+  Bytes frame = tcp_frame(peer_, 81, {.flags = kSyn, .seq = 100});
+  frame.resize(frame.size() + 6, 0);  // padded to the 60-byte minimum as a NIC would
+  deliver(frame);
+  expect_segment(take_segment(), kRst | kAck, 0, 101);
 }
 
 TEST_F(EngineLink, OffLinkPeerIsReachedThroughTheGatewaysMac) {
@@ -247,8 +289,11 @@ TEST_F(EngineLink, OffLinkPeerWithoutGatewayHasNoRoute) {
   mark();
   provoke_reset(remote);
   expect_nothing_sent();
-  expect_counters({{"drop.no_route", 1}, {"resets_sent", 1}, {"arp_requests_sent", 0},
-                   {"packets_sent", 0}, {"frames_sent", 0}});
+  expect_counters({{"drop.no_route", 1},
+                   {"resets_sent", 1},
+                   {"arp_requests_sent", 0},
+                   {"packets_sent", 0},
+                   {"frames_sent", 0}});
 }
 
 }  // namespace
