@@ -32,15 +32,19 @@ class TimerNode {
     prev_->next_ = next_;
     next_->prev_ = prev_;
     prev_ = next_ = nullptr;
+    if (armed_count_) --*armed_count_;  // sentinels have no count
   }
-  void link_before(TimerNode* head) {
+  void link_before(TimerNode* head, size_t* armed_count) {
     prev_ = head->prev_;
     next_ = head;
     head->prev_->next_ = this;
     head->prev_ = this;
+    armed_count_ = armed_count;
+    ++*armed_count_;
   }
   TimerNode* prev_ = nullptr;
   TimerNode* next_ = nullptr;
+  size_t* armed_count_ = nullptr;  // the wheel's count of armed nodes
   Time deadline_{};
   int64_t tick_ = 0;
 };
@@ -50,6 +54,8 @@ class TimerWheel {
   static constexpr Duration kTick = milliseconds(1);
 
   explicit TimerWheel(Time start, size_t slots = 4096);
+  // Disarms the nodes still armed, so that records outliving the wheel never touch it.
+  ~TimerWheel();
   TimerWheel(const TimerWheel&) = delete;
   TimerWheel& operator=(const TimerWheel&) = delete;
 
@@ -64,6 +70,7 @@ class TimerWheel {
 
   // A time at or before the earliest deadline, if any node is armed.
   std::optional<Time> next_deadline() const;
+  size_t armed() const { return armed_; }
 
  private:
   static int64_t tick_of(Time t) { return (t.count() + kTick.count() - 1) / kTick.count(); }
@@ -72,9 +79,17 @@ class TimerWheel {
   // so a clock that leaps (a test, a suspended process) costs one scan, not one step per ms.
   void skip_idle_ticks(int64_t target);
 
+  // Slot sentinels are linked by hand, never through link_before/unlink, so they are not
+  // counted as armed.
+  static void make_empty(TimerNode& sentinel) { sentinel.prev_ = sentinel.next_ = &sentinel; }
+
   std::vector<TimerNode> slots_;  // sentinels of circular lists
   size_t mask_;
   int64_t current_tick_;  // every tick <= this has been processed
+  size_t armed_ = 0;
+  // No node is armed for a tick below this: next_deadline() scans from here, not from the
+  // current tick, so a wake-up costs a few slot checks rather than a turn of the wheel.
+  mutable int64_t scan_from_ = 0;
 };
 
 template <class F>
@@ -88,19 +103,18 @@ void TimerWheel::advance(Time now, F&& fire) {
     if (head.next_ == &head) continue;
     // Move the slot aside so that nodes armed by `fire` into this slot wait for a later pass.
     TimerNode pending;
-    pending.prev_ = pending.next_ = &pending;
     pending.next_ = head.next_;
     pending.prev_ = head.prev_;
     head.next_->prev_ = &pending;
     head.prev_->next_ = &pending;
-    head.next_ = head.prev_ = &head;
+    make_empty(head);
     while (pending.next_ != &pending) {
       TimerNode* node = pending.next_;
       node->unlink();
       if (node->tick_ <= current_tick_) {
         fire(*node);
       } else {
-        node->link_before(&head);  // a later round of the wheel
+        node->link_before(&head, &armed_);  // a later round of the wheel
       }
     }
     pending.prev_ = pending.next_ = nullptr;

@@ -217,5 +217,27 @@ TEST_F(SmallTimerWheelTest, ReArmDuringALongGapIsHonoured) {
                                           kStart + milliseconds(250)}));
 }
 
+TEST_F(TimerWheelTest, CountsArmedNodesAndFindsTheNextDeadlineAfterCancels) {
+  EXPECT_EQ(wheel_.next_deadline(), std::nullopt);
+  {
+    Probe early(1);
+    Probe late(2);
+    wheel_.arm(early, kStart + milliseconds(5));
+    wheel_.arm(late, kStart + milliseconds(3000));
+    EXPECT_EQ(wheel_.armed(), 2u);
+    EXPECT_EQ(wheel_.next_deadline(), kStart + milliseconds(5));
+    wheel_.cancel(early);
+    EXPECT_EQ(wheel_.armed(), 1u);
+    EXPECT_EQ(wheel_.next_deadline(), kStart + milliseconds(3000));
+    // A node armed before the last answer is still found.
+    Probe earlier(3);
+    wheel_.arm(earlier, kStart + milliseconds(2));
+    EXPECT_EQ(wheel_.next_deadline(), kStart + milliseconds(2));
+    EXPECT_EQ(wheel_.armed(), 2u);
+  }  // destroyed nodes disarm themselves
+  EXPECT_EQ(wheel_.armed(), 0u);
+  EXPECT_EQ(wheel_.next_deadline(), std::nullopt);
+}
+
 }  // namespace
 }  // namespace tapstack
