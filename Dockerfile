@@ -26,7 +26,7 @@ FROM ${BASE} AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
        g++ make cmake ninja-build pkg-config libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev \
-       protobuf-compiler prometheus-cpp-dev libssl-dev libtins-dev libgtest-dev libgmock-dev \
+       protobuf-compiler prometheus-cpp-dev libssl-dev liburing-dev libtins-dev libgtest-dev libgmock-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./

@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   clang libclang-rt-14-dev                       # libFuzzer and sanitizer runtimes
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libtins-dev libgtest-dev libgmock-dev prometheus-cpp-dev libbenchmark-dev
+  liburing-dev libtins-dev libgtest-dev libgmock-dev prometheus-cpp-dev libbenchmark-dev
   python3 python3-grpcio python3-grpc-tools      # the end-to-end tests' gRPC client
   prometheus                                     # real Prometheus server and promtool
   iproute2 openssl procps

@@ -40,6 +40,10 @@ class Engine final : private net::Ipv4Output {
     tcp_.set_event_handler(std::move(handler));
   }
   const Stats& stats() const { return stats_; }
+  // Frames the link refused after taking them (asynchronous sends report late).
+  void note_link_write_errors(uint64_t n) {
+    if (n) stats_.link_write_errors.add(n);
+  }
   const EngineConfig& config() const { return config_; }
   const TunableConfig& tunable() const { return tcp_.tunable(); }
   void update_tunable(const TunableConfig& tunable) { tcp_.tunable() = tunable; }

@@ -1,35 +1,15 @@
 #include "stack/engine_loop.h"
 
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
-
-#include <array>
-#include <stdexcept>
-
 namespace tapstack {
-namespace {
-constexpr int kFramesPerWake = 64;   // then commands and timers get their turn
-constexpr size_t kMaxFrame = 65536;  // a TAP may hand up GSO-sized frames
-}  // namespace
 
-EngineLoop::EngineLoop(const EngineConfig& config, link::TapDevice tap, uint64_t seed)
-    : tap_(std::move(tap)), sink_(tap_), engine_(config, sink_, seed, monotonic_now()) {
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (epoll_fd_ < 0 || wake_fd_ < 0) throw std::runtime_error("epoll/eventfd failed");
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = tap_.fd();
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, tap_.fd(), &ev);
-  ev.data.fd = wake_fd_;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
-}
+EngineLoop::EngineLoop(const EngineConfig& config, link::TapDevice tap, uint64_t seed,
+                       link::LinkIo::Kind io)
+    : tap_(std::move(tap)),
+      io_(link::make_link_io(tap_, io)),
+      engine_(config, *io_, seed, monotonic_now()) {}
 
 EngineLoop::~EngineLoop() {
   stop();
-  ::close(epoll_fd_);
-  ::close(wake_fd_);
 }
 
 void EngineLoop::set_event_handler(tcp::Tcp::EventHandler handler) {
@@ -43,8 +23,7 @@ void EngineLoop::start() {
 void EngineLoop::stop() {
   if (!thread_.joinable()) return;
   stopping_.store(true);
-  uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+  io_->wake();
   thread_.join();
 }
 
@@ -57,13 +36,15 @@ void EngineLoop::post(std::function<void(Engine&)> fn) {
     std::lock_guard lock(mutex_);
     commands_.push_back(std::move(fn));
   }
-  uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+  io_->wake();
 }
 
-void EngineLoop::run_commands() {
-  uint64_t count;
-  [[maybe_unused]] ssize_t n = ::read(wake_fd_, &count, sizeof count);
+void EngineLoop::on_frame(std::span<const uint8_t> frame) {
+  engine_.receive_frame(frame, monotonic_now());
+  run_deferred();
+}
+
+void EngineLoop::on_wake() {
   std::vector<std::function<void(Engine&)>> batch;
   {
     std::lock_guard lock(mutex_);
@@ -85,37 +66,16 @@ void EngineLoop::run_deferred() {
   deferred_.clear();
 }
 
-void EngineLoop::read_frames() {
-  static thread_local std::array<uint8_t, kMaxFrame> buffer;
-  for (int i = 0; i < kFramesPerWake; ++i) {
-    ssize_t n = tap_.read(buffer);
-    if (n <= 0) return;
-    engine_.receive_frame({buffer.data(), static_cast<size_t>(n)}, monotonic_now());
-    run_deferred();
-  }
-}
-
 void EngineLoop::run() {
   loop_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
-  std::array<epoll_event, 2> events;
   while (true) {
-    int timeout_ms = -1;
-    if (auto deadline = engine_.next_deadline()) {
-      auto wait = std::chrono::duration_cast<milliseconds>(*deadline - monotonic_now()).count();
-      timeout_ms = static_cast<int>(std::clamp<int64_t>(wait + 1, 0, 60'000));
-    }
-    int ready = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
-    for (int i = 0; i < ready; ++i) {
-      if (events[static_cast<size_t>(i)].data.fd == tap_.fd()) {
-        read_frames();
-      } else {
-        run_commands();
-      }
-    }
+    io_->wait(engine_.next_deadline(), *this);
     engine_.advance(monotonic_now());
     run_deferred();
+    engine_.note_link_write_errors(io_->take_write_errors());
     if (stopping_.load()) {
-      run_commands();
+      on_wake();                          // commands posted before stop() still run
+      io_->wait(monotonic_now(), *this);  // and what they sent leaves
       return;
     }
   }

@@ -14,18 +14,20 @@
 #include <vector>
 
 #include "stack/engine.h"
+#include "stack/link/link_io.h"
 #include "stack/link/tap_device.h"
 
 namespace tapstack {
 
-class EngineLoop {
+class EngineLoop : private link::LinkIo::Handler {
  public:
-  EngineLoop(const EngineConfig& config, link::TapDevice tap, uint64_t seed);
-  ~EngineLoop();
+  EngineLoop(const EngineConfig& config, link::TapDevice tap, uint64_t seed,
+             link::LinkIo::Kind io = link::LinkIo::Kind::kAuto);
+  ~EngineLoop() override;
   EngineLoop(const EngineLoop&) = delete;
   EngineLoop& operator=(const EngineLoop&) = delete;
 
-  // Runs on the loop thread for every event, before start() returns nothing is delivered.
+  // Runs on the loop thread for every event; set it before start().
   void set_event_handler(tcp::Tcp::EventHandler handler);
   void start();
   // Stops the thread; commands still queued are run first. Idempotent.
@@ -50,27 +52,18 @@ class EngineLoop {
   const Stats& stats() const { return engine_.stats(); }
   const EngineConfig& config() const { return engine_.config(); }
   const std::string& tap_name() const { return tap_.name(); }
+  // "io_uring" or "epoll".
+  std::string_view io_name() const { return io_->name(); }
 
  private:
-  class TapSink : public FrameSink {
-   public:
-    explicit TapSink(const link::TapDevice& tap) : tap_(tap) {}
-    bool send_frame(std::span<const uint8_t> frame) override { return tap_.write(frame); }
-
-   private:
-    const link::TapDevice& tap_;
-  };
-
+  void on_frame(std::span<const uint8_t> frame) override;
+  void on_wake() override;
   void run();
-  void run_commands();
-  void read_frames();
   void run_deferred();
 
   link::TapDevice tap_;
-  TapSink sink_;
+  std::unique_ptr<link::LinkIo> io_;
   Engine engine_;
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;
   std::mutex mutex_;
   std::vector<std::function<void(Engine&)>> commands_;
   std::vector<std::function<void(Engine&)>> deferred_;  // posted by the loop thread itself

@@ -1,0 +1,48 @@
+#include "stack/link/epoll_link_io.h"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <array>
+#include <stdexcept>
+
+namespace tapstack::link {
+namespace {
+constexpr int kFramesPerWake = 64;  // then commands and timers get their turn
+}  // namespace
+
+EpollLinkIo::EpollLinkIo(const TapDevice& tap) : LinkIo(tap) {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) throw std::runtime_error("epoll_create1 failed");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = tap_.fd();
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, tap_.fd(), &ev);
+  ev.data.fd = wake_fd_;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+}
+
+EpollLinkIo::~EpollLinkIo() {
+  ::close(epoll_fd_);
+}
+
+void EpollLinkIo::wait(std::optional<Time> deadline, Handler& handler) {
+  static thread_local std::array<uint8_t, kMaxFrameSize> buffer;
+  std::array<epoll_event, 2> events;
+  int ready =
+      epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms(deadline));
+  for (int i = 0; i < ready; ++i) {
+    if (events[static_cast<size_t>(i)].data.fd == wake_fd_) {
+      drain_wake();
+      handler.on_wake();
+      continue;
+    }
+    for (int f = 0; f < kFramesPerWake; ++f) {
+      ssize_t n = tap_.read(buffer);
+      if (n <= 0) break;
+      handler.on_frame({buffer.data(), static_cast<size_t>(n)});
+    }
+  }
+}
+
+}  // namespace tapstack::link

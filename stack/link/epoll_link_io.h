@@ -1,0 +1,20 @@
+// LinkIo over epoll with read() and write() per frame: works wherever a TAP does.
+#pragma once
+
+#include "stack/link/link_io.h"
+
+namespace tapstack::link {
+
+class EpollLinkIo final : public LinkIo {
+ public:
+  explicit EpollLinkIo(const TapDevice& tap);
+  ~EpollLinkIo() override;
+  void wait(std::optional<Time> deadline, Handler& handler) override;
+  bool send_frame(std::span<const uint8_t> frame) override { return tap_.write(frame); }
+  std::string_view name() const override { return "epoll"; }
+
+ private:
+  int epoll_fd_ = -1;
+};
+
+}  // namespace tapstack::link

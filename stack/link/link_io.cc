@@ -1,0 +1,47 @@
+#include "stack/link/link_io.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "stack/link/epoll_link_io.h"
+#include "stack/link/uring_link_io.h"
+
+namespace tapstack::link {
+
+LinkIo::LinkIo(const TapDevice& tap) : tap_(tap) {
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) throw std::runtime_error("eventfd failed");
+}
+
+LinkIo::~LinkIo() {
+  ::close(wake_fd_);
+}
+
+void LinkIo::wake() {
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+}
+
+void LinkIo::drain_wake() {
+  uint64_t count;
+  [[maybe_unused]] ssize_t n = ::read(wake_fd_, &count, sizeof count);
+}
+
+int LinkIo::timeout_ms(std::optional<Time> deadline) {
+  if (!deadline) return -1;
+  auto wait = std::chrono::duration_cast<milliseconds>(*deadline - monotonic_now()).count();
+  return static_cast<int>(std::clamp<int64_t>(wait + 1, 0, 60'000));
+}
+
+std::unique_ptr<LinkIo> make_link_io(const TapDevice& tap, LinkIo::Kind kind) {
+  if (kind != LinkIo::Kind::kEpoll) {
+    if (auto uring = UringLinkIo::create(tap)) return uring;
+    if (kind == LinkIo::Kind::kUring) throw std::runtime_error("io_uring is not available here");
+  }
+  return std::make_unique<EpollLinkIo>(tap);
+}
+
+}  // namespace tapstack::link

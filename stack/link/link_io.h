@@ -1,0 +1,61 @@
+// How the loop thread waits for and moves frames on its TAP device. Two ways, the same contract:
+// - EpollLinkIo: epoll_wait, then read() per frame and write() per frame sent.
+// - UringLinkIo: io_uring, where one io_uring_enter both sends what the last frames produced
+//   and waits for the next frame, so a frame in and its answer out cost one system call
+//   instead of three or four. Chosen by default when the kernel allows io_uring (container
+//   seccomp profiles often do not); epoll is the fallback.
+// Both sleep until a frame arrives, a deadline passes, or another thread calls wake().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <utility>
+
+#include "stack/clock.h"
+#include "stack/frame_sink.h"
+#include "stack/link/tap_device.h"
+
+namespace tapstack::link {
+
+// Read buffers hold this much: the kernel side's MTU may be raised past ours.
+inline constexpr size_t kMaxFrameSize = 65536;
+
+class LinkIo : public FrameSink {
+ public:
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    virtual void on_frame(std::span<const uint8_t> frame) = 0;
+    virtual void on_wake() = 0;  // wake() was called
+  };
+
+  enum class Kind { kAuto, kEpoll, kUring };
+
+  ~LinkIo() override;
+  // Waits for input until `deadline` (none: until there is some), delivers what came to
+  // `handler`, and returns. Frames sent from the handler go out no later than the next wait.
+  virtual void wait(std::optional<Time> deadline, Handler& handler) = 0;
+  // Safe from any thread.
+  void wake();
+  // Frames the kernel refused after send_frame() had taken them (asynchronous sends).
+  uint64_t take_write_errors() { return std::exchange(write_errors_, 0); }
+  virtual std::string_view name() const = 0;
+
+ protected:
+  explicit LinkIo(const TapDevice& tap);
+  // Milliseconds until `deadline` for a poll-style timeout: -1 for none, rounded up.
+  static int timeout_ms(std::optional<Time> deadline);
+  void drain_wake();
+
+  const TapDevice& tap_;
+  int wake_fd_ = -1;
+  uint64_t write_errors_ = 0;
+};
+
+// kAuto tries io_uring and falls back to epoll.
+std::unique_ptr<LinkIo> make_link_io(const TapDevice& tap, LinkIo::Kind kind);
+
+}  // namespace tapstack::link
