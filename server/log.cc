@@ -13,10 +13,14 @@ std::atomic<LogLevel> g_level{LogLevel::kInfo};
 
 const char* level_name(LogLevel level) {
   switch (level) {
-    case LogLevel::kError: return "error";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kDebug: return "debug";
+    case LogLevel::kError:
+      return "error";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kDebug:
+      return "debug";
   }
   return "?";
 }
@@ -35,9 +39,13 @@ std::optional<LogLevel> parse_log_level(std::string_view text) {
   return std::nullopt;
 }
 
-void set_log_level(LogLevel level) { g_level.store(level); }
+void set_log_level(LogLevel level) {
+  g_level.store(level);
+}
 
-bool log_enabled(LogLevel level) { return level <= g_level.load(std::memory_order_relaxed); }
+bool log_enabled(LogLevel level) {
+  return level <= g_level.load(std::memory_order_relaxed);
+}
 
 void log(LogLevel level, const std::string& message) {
   if (!log_enabled(level)) return;

@@ -15,10 +15,18 @@ void set_log_level(LogLevel level);
 bool log_enabled(LogLevel level);
 void log(LogLevel level, const std::string& message);
 
-inline void log_error(const std::string& message) { log(LogLevel::kError, message); }
-inline void log_warning(const std::string& message) { log(LogLevel::kWarning, message); }
-inline void log_info(const std::string& message) { log(LogLevel::kInfo, message); }
-inline void log_debug(const std::string& message) { log(LogLevel::kDebug, message); }
+inline void log_error(const std::string& message) {
+  log(LogLevel::kError, message);
+}
+inline void log_warning(const std::string& message) {
+  log(LogLevel::kWarning, message);
+}
+inline void log_info(const std::string& message) {
+  log(LogLevel::kInfo, message);
+}
+inline void log_debug(const std::string& message) {
+  log(LogLevel::kDebug, message);
+}
 
 // Sends gRPC's internal messages through log() at debug level.
 void route_grpc_logs();

@@ -35,9 +35,12 @@ inline std::optional<tcp::SynCookieMode> parse_syncookie_mode(std::string_view t
 
 inline std::string_view to_string(tcp::SynCookieMode mode) {
   switch (mode) {
-    case tcp::SynCookieMode::kNever: return "never";
-    case tcp::SynCookieMode::kAuto: return "auto";
-    case tcp::SynCookieMode::kAlways: return "always";
+    case tcp::SynCookieMode::kNever:
+      return "never";
+    case tcp::SynCookieMode::kAuto:
+      return "auto";
+    case tcp::SynCookieMode::kAlways:
+      return "always";
   }
   return "?";
 }

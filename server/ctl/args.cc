@@ -1,0 +1,195 @@
+#include "server/ctl/args.h"
+
+#include <charconv>
+#include <cstdlib>
+
+namespace tapstack::ctl {
+namespace {
+
+struct GlobalFlag {
+  std::string_view name;
+  bool takes_value;
+  void (*set)(GlobalOptions&, const std::string&);
+};
+
+void set_output(GlobalOptions& o, const std::string& v) {
+  if (v != "json" && v != "text") throw UsageError("-o must be text or json, not '" + v + "'");
+  o.json = v == "json";
+}
+
+constexpr GlobalFlag kGlobalFlags[] = {
+    {"--server", true, [](GlobalOptions& o, const std::string& v) { o.server = v; }},
+    {"--tls", false, [](GlobalOptions& o, const std::string&) { o.tls = true; }},
+    {"--tls-ca", true, [](GlobalOptions& o, const std::string& v) { o.tls_ca = v; }},
+    {"--tls-cert", true, [](GlobalOptions& o, const std::string& v) { o.tls_cert = v; }},
+    {"--tls-key", true, [](GlobalOptions& o, const std::string& v) { o.tls_key = v; }},
+    {"--tls-server-name", true,
+     [](GlobalOptions& o, const std::string& v) { o.tls_server_name = v; }},
+    {"--timeout", true,
+     [](GlobalOptions& o, const std::string& v) {
+       char* end = nullptr;
+       double seconds = std::strtod(v.c_str(), &end);
+       if (v.empty() || *end != '\0' || seconds < 0) {
+         throw UsageError("--timeout needs seconds (0 for none), not '" + v + "'");
+       }
+       o.timeout_seconds = seconds;
+     }},
+    {"-o", true, set_output},
+    {"--output", true, set_output},
+    {"--help", false, [](GlobalOptions& o, const std::string&) { o.help = true; }},
+    {"-h", false, [](GlobalOptions& o, const std::string&) { o.help = true; }},
+};
+
+}  // namespace
+
+bool Args::take_switch(std::string_view name) {
+  for (auto it = args_.begin(); it != args_.end(); ++it) {
+    if (*it == name) {
+      args_.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::optional<std::string> Args::take_option(std::string_view name) {
+  for (auto it = args_.begin(); it != args_.end(); ++it) {
+    std::string_view arg = *it;
+    if (arg == name) {
+      if (std::next(it) == args_.end()) throw UsageError(std::string(name) + " needs a value");
+      std::string value = *std::next(it);
+      args_.erase(it, it + 2);
+      return value;
+    }
+    if (arg.starts_with(name) && arg.size() > name.size() && arg[name.size()] == '=') {
+      std::string value(arg.substr(name.size() + 1));
+      args_.erase(it);
+      return value;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Args::next_optional() {
+  for (auto it = args_.begin(); it != args_.end(); ++it) {
+    if (it->starts_with("-") && it->size() > 1) continue;  // flags are not positionals
+    std::string value = *it;
+    args_.erase(it);
+    return value;
+  }
+  return std::nullopt;
+}
+
+std::string Args::next(std::string_view what) {
+  auto value = next_optional();
+  if (!value) throw UsageError("missing " + std::string(what));
+  return *value;
+}
+
+void Args::done() const {
+  if (!args_.empty()) throw UsageError("unexpected argument '" + args_.front() + "'");
+}
+
+CommandLine parse_command_line(int argc, const char* const* argv) {
+  CommandLine cl;
+  if (const char* env = std::getenv("TAPSTACK_SERVER"); env && *env) cl.global.server = env;
+  std::vector<std::string> rest;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value;
+    bool has_value = false;
+    if (size_t eq = arg.find('='); arg.starts_with("--") && eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    const GlobalFlag* flag = nullptr;
+    for (const GlobalFlag& f : kGlobalFlags) {
+      if (f.name == arg) flag = &f;
+    }
+    if (!flag) {
+      rest.push_back(argv[i]);
+      continue;
+    }
+    if (flag->takes_value && !has_value) {
+      if (i + 1 >= argc) throw UsageError(arg + " needs a value");
+      value = argv[++i];
+    }
+    flag->set(cl.global, value);
+  }
+  if (!rest.empty()) {
+    cl.command = rest.front();
+    rest.erase(rest.begin());
+  }
+  cl.args = Args(std::move(rest));
+  return cl;
+}
+
+uint64_t parse_number(std::string_view what, std::string_view text) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) {
+    throw UsageError(std::string(what) + " must be a number, not '" + std::string(text) + "'");
+  }
+  return v;
+}
+
+HostPort parse_host_port(std::string_view what, std::string_view text, bool address_required) {
+  HostPort hp;
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) {
+    if (address_required) {
+      throw UsageError(std::string(what) + " must be ADDRESS:PORT, not '" + std::string(text) +
+                       "'");
+    }
+    hp.port = static_cast<uint32_t>(parse_number(std::string(what) + " port", text));
+    return hp;
+  }
+  hp.address = text.substr(0, colon);
+  hp.port =
+      static_cast<uint32_t>(parse_number(std::string(what) + " port", text.substr(colon + 1)));
+  return hp;
+}
+
+std::string usage() {
+  return R"(Usage: tapstackctl [FLAGS] COMMAND [ARGS]
+A command-line client of tapstackd's gRPC API (tapstack.v1).
+
+Commands:
+  create                          create an endpoint; prints it
+  bind ID [ADDRESS:]PORT          bind (port 0: an ephemeral port)
+  listen ID [--backlog N] [--syn-backlog N]
+                                  listen (backlog: tapstackd's --backlog if not given)
+  connect ID ADDRESS:PORT         connect and wait for the handshake (--timeout)
+  accept ID                       take a connection from listener ID, waiting (--timeout)
+  close ID [--abort]              close gracefully (FIN), or abort (RST)
+  get ID                          show one endpoint in detail
+  ls [-l]                         endpoints as `ss -tan` shows sockets (-l: listeners only):
+                                  for a listener Recv-Q is the accept queue and Send-Q the
+                                  backlog, Syn-Q the SYN-RCVD table (depth/limit)
+  stats                           counters, drops by reason, endpoints by state
+  config [KEY=VALUE...]           show the configuration, or change tunables:
+                                  syncookies=never|auto|always, syn_retries=N,
+                                  synack_retries=N, abort_on_overflow=true|false
+  watch [ID] [--queue N]          stream events (about ID and its connections) until Ctrl-C
+  health                          the daemon's health (SERVING / NOT_SERVING)
+
+Flags (anywhere on the line):
+  --server HOST:PORT|unix:PATH    tapstackd's gRPC address (default $TAPSTACK_SERVER, or
+                                  127.0.0.1:50051)
+  --tls                           use TLS, trusting the system's CAs unless --tls-ca
+  --tls-ca FILE                   CA certificate(s) to trust (implies --tls)
+  --tls-cert FILE, --tls-key FILE client certificate and key, for mutual TLS (implies --tls)
+  --tls-server-name NAME          expect this name in the server's certificate
+  --timeout SECONDS               deadline of each call, default 10; 0 for none
+  -o, --output text|json          output format; json prints protobuf JSON (proto field
+                                  names), one object per line
+  -h, --help                      this help
+
+Exit status: 0 on success; a failed call exits with its gRPC status code (e.g. 5 NOT_FOUND,
+6 ALREADY_EXISTS, 9 FAILED_PRECONDITION, 14 UNAVAILABLE, 4 DEADLINE_EXCEEDED) after printing
+"tapstackctl: CODE: message" on stderr; 64 for a usage error.
+)";
+}
+
+}  // namespace tapstack::ctl

@@ -1,0 +1,311 @@
+#include "server/ctl/commands.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "server/ctl/output.h"
+#include "tapstack/v1/endpoints.grpc.pb.h"
+#include "tapstack/v1/stack.grpc.pb.h"
+
+namespace tapstack::ctl {
+namespace {
+
+std::string read_file(const std::string& flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError(flag + ": cannot read " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::shared_ptr<grpc::Channel> make_channel(const GlobalOptions& o) {
+  grpc::ChannelArguments args;
+  // tapstackd is a local control plane: never route to it through an HTTP proxy.
+  args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
+  bool tls = o.tls || !o.tls_ca.empty() || !o.tls_cert.empty() || !o.tls_key.empty();
+  if (!tls) return grpc::CreateCustomChannel(o.server, grpc::InsecureChannelCredentials(), args);
+  if (o.tls_cert.empty() != o.tls_key.empty())
+    throw UsageError("--tls-cert and --tls-key go together");
+  grpc::SslCredentialsOptions ssl;
+  if (!o.tls_ca.empty()) ssl.pem_root_certs = read_file("--tls-ca", o.tls_ca);
+  if (!o.tls_cert.empty()) {
+    ssl.pem_cert_chain = read_file("--tls-cert", o.tls_cert);
+    ssl.pem_private_key = read_file("--tls-key", o.tls_key);
+  }
+  if (!o.tls_server_name.empty()) args.SetSslTargetNameOverride(o.tls_server_name);
+  return grpc::CreateCustomChannel(o.server, grpc::SslCredentials(ssl), args);
+}
+
+class Client {
+ public:
+  explicit Client(const GlobalOptions& o)
+      : options(o),
+        channel_(make_channel(o)),
+        endpoints(v1::Endpoints::NewStub(channel_)),
+        stack(v1::Stack::NewStub(channel_)),
+        health(grpc::health::v1::Health::NewStub(channel_)) {}
+
+  // A context with the --timeout deadline (none for streams that run until Ctrl-C).
+  std::unique_ptr<grpc::ClientContext> context(bool with_deadline = true) const {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    if (with_deadline && options.timeout_seconds > 0) {
+      ctx->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                            std::chrono::duration<double>(options.timeout_seconds)));
+    }
+    return ctx;
+  }
+
+  const GlobalOptions& options;
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+
+ public:
+  std::unique_ptr<v1::Endpoints::Stub> endpoints;
+  std::unique_ptr<v1::Stack::Stub> stack;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health;
+};
+
+int fail(const grpc::Status& status) {
+  std::cerr << "tapstackctl: " << code_name(status.error_code()) << ": " << status.error_message()
+            << "\n";
+  return static_cast<int>(status.error_code());
+}
+
+// Prints a message in the chosen format, or the failure.
+template <class Message, class Text>
+int report(const Client& c, const grpc::Status& status, const Message& message, Text print_text) {
+  if (!status.ok()) return fail(status);
+  if (c.options.json) {
+    print_json(message);
+  } else {
+    print_text(message);
+  }
+  return 0;
+}
+
+int report_endpoint(const Client& c, const grpc::Status& status, const v1::Endpoint& endpoint) {
+  return report(c, status, endpoint, print_endpoint);
+}
+
+uint64_t take_id(Args& args) {
+  return parse_number("ID", args.next("ID"));
+}
+
+int cmd_create(Client& c, Args& args) {
+  args.done();
+  v1::Endpoint response;
+  auto ctx = c.context();
+  return report_endpoint(c, c.endpoints->CreateEndpoint(ctx.get(), {}, &response), response);
+}
+
+int cmd_bind(Client& c, Args& args) {
+  v1::BindRequest request;
+  request.set_id(take_id(args));
+  HostPort local = parse_host_port("[ADDRESS:]PORT", args.next("[ADDRESS:]PORT"), false);
+  args.done();
+  request.set_address(local.address);
+  request.set_port(local.port);
+  v1::Endpoint response;
+  auto ctx = c.context();
+  return report_endpoint(c, c.endpoints->Bind(ctx.get(), request, &response), response);
+}
+
+int cmd_listen(Client& c, Args& args) {
+  v1::ListenRequest request;
+  if (auto backlog = args.take_option("--backlog")) {
+    request.mutable_backlog()->set_value(
+        static_cast<uint32_t>(parse_number("--backlog", *backlog)));
+  }
+  if (auto syn = args.take_option("--syn-backlog")) {
+    request.mutable_syn_backlog()->set_value(
+        static_cast<uint32_t>(parse_number("--syn-backlog", *syn)));
+  }
+  request.set_id(take_id(args));
+  args.done();
+  v1::Endpoint response;
+  auto ctx = c.context();
+  return report_endpoint(c, c.endpoints->Listen(ctx.get(), request, &response), response);
+}
+
+int cmd_connect(Client& c, Args& args) {
+  v1::ConnectRequest request;
+  request.set_id(take_id(args));
+  HostPort remote = parse_host_port("ADDRESS:PORT", args.next("ADDRESS:PORT"), true);
+  args.done();
+  request.mutable_remote()->set_address(remote.address);
+  request.mutable_remote()->set_port(remote.port);
+  v1::Endpoint response;
+  auto ctx = c.context();
+  return report_endpoint(c, c.endpoints->Connect(ctx.get(), request, &response), response);
+}
+
+int cmd_accept(Client& c, Args& args) {
+  v1::AcceptRequest request;
+  request.set_id(take_id(args));
+  args.done();
+  v1::Endpoint response;
+  auto ctx = c.context();
+  return report_endpoint(c, c.endpoints->Accept(ctx.get(), request, &response), response);
+}
+
+int cmd_get(Client& c, Args& args) {
+  v1::GetEndpointRequest request;
+  request.set_id(take_id(args));
+  args.done();
+  v1::Endpoint response;
+  auto ctx = c.context();
+  return report_endpoint(c, c.endpoints->GetEndpoint(ctx.get(), request, &response), response);
+}
+
+int cmd_close(Client& c, Args& args) {
+  v1::CloseRequest request;
+  request.set_abort(args.take_switch("--abort"));
+  request.set_id(take_id(args));
+  args.done();
+  v1::CloseResponse response;
+  auto ctx = c.context();
+  return report(c, c.endpoints->Close(ctx.get(), request, &response), response,
+                [&](const v1::CloseResponse&) {
+                  std::cout << (request.abort() ? "aborted " : "closed ") << request.id() << "\n";
+                });
+}
+
+int cmd_ls(Client& c, Args& args) {
+  v1::ListEndpointsRequest request;
+  if (args.take_switch("-l")) request.set_state(v1::TCP_STATE_LISTEN);
+  args.done();
+  v1::ListEndpointsResponse all;
+  do {  // every page
+    v1::ListEndpointsResponse page;
+    auto ctx = c.context();
+    if (auto s = c.endpoints->ListEndpoints(ctx.get(), request, &page); !s.ok()) return fail(s);
+    all.mutable_endpoints()->MergeFrom(page.endpoints());
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  return report(c, grpc::Status::OK, all, print_endpoint_table);
+}
+
+int cmd_stats(Client& c, Args& args) {
+  args.done();
+  v1::Stats response;
+  auto ctx = c.context();
+  return report(c, c.stack->GetStats(ctx.get(), {}, &response), response, print_stats);
+}
+
+// KEY=VALUE into the tunables of an UpdateConfig request.
+void set_tunable(v1::Tunables& t, const std::string& assignment) {
+  size_t eq = assignment.find('=');
+  if (eq == std::string::npos) throw UsageError("config takes KEY=VALUE, not '" + assignment + "'");
+  std::string key = assignment.substr(0, eq);
+  std::string value = assignment.substr(eq + 1);
+  if (key == "syncookies") {
+    v1::SynCookieMode mode;
+    std::string upper = "SYN_COOKIE_MODE_";
+    for (char ch : value) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (!v1::SynCookieMode_Parse(upper, &mode) || mode == v1::SYN_COOKIE_MODE_UNSPECIFIED) {
+      throw UsageError("syncookies must be never, auto or always");
+    }
+    t.set_syncookies(mode);
+  } else if (key == "syn_retries") {
+    t.mutable_syn_retries()->set_value(static_cast<uint32_t>(parse_number(key, value)));
+  } else if (key == "synack_retries") {
+    t.mutable_synack_retries()->set_value(static_cast<uint32_t>(parse_number(key, value)));
+  } else if (key == "abort_on_overflow") {
+    if (value != "true" && value != "false")
+      throw UsageError("abort_on_overflow must be true or false");
+    t.mutable_abort_on_overflow()->set_value(value == "true");
+  } else {
+    throw UsageError("unknown tunable '" + key + "'");
+  }
+}
+
+int cmd_config(Client& c, Args& args) {
+  v1::UpdateConfigRequest update;
+  bool changing = false;
+  while (auto assignment = args.next_optional()) {
+    set_tunable(*update.mutable_tunables(), *assignment);
+    changing = true;
+  }
+  args.done();
+  v1::Config response;
+  auto ctx = c.context();
+  grpc::Status status = changing ? c.stack->UpdateConfig(ctx.get(), update, &response)
+                                 : c.stack->GetConfig(ctx.get(), {}, &response);
+  return report(c, status, response, print_config);
+}
+
+int cmd_watch(Client& c, Args& args) {
+  v1::WatchEventsRequest request;
+  if (auto queue = args.take_option("--queue")) {
+    request.set_queue_limit(static_cast<uint32_t>(parse_number("--queue", *queue)));
+  }
+  if (auto id = args.next_optional()) request.set_endpoint_id(parse_number("ID", *id));
+  args.done();
+  auto ctx = c.context(false);
+  auto reader = c.endpoints->WatchEvents(ctx.get(), request);
+  v1::WatchEventsResponse event;
+  while (reader->Read(&event)) {
+    if (c.options.json) {
+      print_json(event);
+      std::cout.flush();
+    } else {
+      print_event(event);
+    }
+  }
+  grpc::Status status = reader->Finish();
+  return status.ok() ? 0 : fail(status);
+}
+
+int cmd_health(Client& c, Args& args) {
+  args.done();
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  auto ctx = c.context();
+  grpc::Status status = c.health->Check(ctx.get(), request, &response);
+  if (!status.ok()) return fail(status);
+  if (c.options.json) {
+    print_json(response);
+  } else {
+    std::cout << grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status())
+              << "\n";
+  }
+  // Scripts can test the exit code: 0 only when serving.
+  return response.status() == grpc::health::v1::HealthCheckResponse::SERVING
+             ? 0
+             : static_cast<int>(grpc::StatusCode::UNAVAILABLE);
+}
+
+struct Command {
+  std::string_view name;
+  int (*run)(Client&, Args&);
+};
+
+constexpr Command kCommands[] = {
+    {"create", cmd_create},   {"bind", cmd_bind},     {"listen", cmd_listen},
+    {"connect", cmd_connect}, {"accept", cmd_accept}, {"close", cmd_close},
+    {"get", cmd_get},         {"ls", cmd_ls},         {"stats", cmd_stats},
+    {"config", cmd_config},   {"watch", cmd_watch},   {"health", cmd_health},
+};
+
+}  // namespace
+
+int run_command(CommandLine& cl) {
+  for (const Command& command : kCommands) {
+    if (command.name == cl.command) {
+      Client client(cl.global);
+      return command.run(client, cl.args);
+    }
+  }
+  throw UsageError(cl.command.empty() ? "no command given"
+                                      : "unknown command '" + cl.command + "'");
+}
+
+}  // namespace tapstack::ctl

@@ -1,0 +1,188 @@
+#include "server/ctl/output.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <vector>
+
+namespace tapstack::ctl {
+namespace {
+
+std::string strip_prefix(const std::string& name, std::string_view prefix) {
+  return name.starts_with(prefix) ? name.substr(prefix.size()) : name;
+}
+
+std::string address(const v1::SocketAddress& a, bool present) {
+  return present ? a.address() + ":" + std::to_string(a.port()) : "*:*";
+}
+
+std::string yes_no(bool b) {
+  return b ? "yes" : "no";
+}
+
+// Prints rows as left-aligned columns separated by two spaces.
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    std::cout << line << "\n";
+  }
+}
+
+}  // namespace
+
+void print_json(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  std::cout << json << "\n";
+}
+
+std::string state_name(v1::TcpState state) {
+  return strip_prefix(v1::TcpState_Name(state), "TCP_STATE_");
+}
+
+std::string code_name(grpc::StatusCode code) {
+  static const char* const kNames[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
+  auto i = static_cast<size_t>(code);
+  return i < std::size(kNames) ? kNames[i] : "CODE_" + std::to_string(i);
+}
+
+void print_endpoint(const v1::Endpoint& e) {
+  std::vector<std::vector<std::string>> rows = {
+      {"id:", std::to_string(e.id())},
+      {"state:", state_name(e.state())},
+      {"local:", address(e.local(), true)},
+  };
+  if (e.has_remote()) rows.push_back({"remote:", address(e.remote(), true)});
+  if (e.has_listener()) {
+    const v1::ListenerStatus& l = e.listener();
+    rows.push_back({"accept queue:", std::to_string(l.accept_queue_depth()) + "/" +
+                                         std::to_string(l.accept_queue_limit())});
+    rows.push_back({"syn queue:", std::to_string(l.syn_queue_depth()) + "/" +
+                                      std::to_string(l.syn_queue_limit())});
+  }
+  if (e.has_connection()) {
+    const v1::ConnectionStatus& c = e.connection();
+    if (c.listener_id() != 0) rows.push_back({"listener:", std::to_string(c.listener_id())});
+    rows.push_back({"mss:", std::to_string(c.mss())});
+    auto ws = [](bool has, const google::protobuf::UInt32Value& v) {
+      return has ? std::to_string(v.value()) : std::string("-");
+    };
+    rows.push_back({"window scale:",
+                    "send " + ws(c.has_send_window_scale(), c.send_window_scale()) + ", receive " +
+                        ws(c.has_receive_window_scale(), c.receive_window_scale())});
+    rows.push_back({"sack:", yes_no(c.sack_permitted())});
+    rows.push_back({"timestamps:", yes_no(c.timestamps())});
+    rows.push_back({"syn cookie:", yes_no(c.from_syn_cookie())});
+    rows.push_back({"received:", std::to_string(c.bytes_received()) + " bytes (" +
+                                     std::to_string(c.bytes_buffered()) + " unread)"});
+  }
+  print_table(rows);
+}
+
+void print_endpoint_table(const v1::ListEndpointsResponse& list) {
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port", "Syn-Q"}};
+  for (const v1::Endpoint& e : list.endpoints()) {
+    std::string recv_q = "0", send_q = "0", syn_q;
+    if (e.has_listener()) {
+      recv_q = std::to_string(e.listener().accept_queue_depth());
+      send_q = std::to_string(e.listener().accept_queue_limit());
+      syn_q = std::to_string(e.listener().syn_queue_depth()) + "/" +
+              std::to_string(e.listener().syn_queue_limit());
+    } else if (e.has_connection()) {
+      recv_q = std::to_string(e.connection().bytes_buffered());
+    }
+    rows.push_back({std::to_string(e.id()), state_name(e.state()), recv_q, send_q,
+                    address(e.local(), true), address(e.remote(), e.has_remote()), syn_q});
+  }
+  print_table(rows);
+}
+
+void print_stats(const v1::Stats& stats) {
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::Counter& c : stats.counters())
+    rows.push_back({c.name(), std::to_string(c.value())});
+  rows.push_back({});
+  rows.push_back({"dropped, by reason:"});
+  for (const v1::Counter& c : stats.drops()) {
+    rows.push_back({"  " + c.name(), std::to_string(c.value())});
+  }
+  rows.push_back({});
+  rows.push_back({"endpoints, by state:"});
+  for (const v1::StateCount& s : stats.endpoints()) {
+    rows.push_back({"  " + state_name(s.state()), std::to_string(s.count())});
+  }
+  print_table(rows);
+}
+
+void print_config(const v1::Config& c) {
+  const v1::Tunables& t = c.tunables();
+  std::string cookies = v1::SynCookieMode_Name(t.syncookies());
+  std::transform(cookies.begin(), cookies.end(), cookies.begin(), ::tolower);
+  print_table({
+      {"tap", c.tap()},
+      {"address", c.address()},
+      {"mac", c.mac()},
+      {"gateway", c.gateway().empty() ? "-" : c.gateway()},
+      {"mtu", std::to_string(c.mtu())},
+      {"max_endpoints", std::to_string(c.max_endpoints())},
+      {"default_backlog", std::to_string(c.default_backlog())},
+      {"syncookies", strip_prefix(cookies, "syn_cookie_mode_")},
+      {"syn_retries", std::to_string(t.syn_retries().value())},
+      {"synack_retries", std::to_string(t.synack_retries().value())},
+      {"abort_on_overflow", t.abort_on_overflow().value() ? "true" : "false"},
+  });
+}
+
+void print_event(const v1::WatchEventsResponse& response) {
+  if (response.has_lost()) {
+    std::cout << "!! lost " << response.lost().count() << " events (the watcher fell behind)\n";
+    return;
+  }
+  const v1::EndpointEvent& e = response.event();
+  std::string line = "#" + std::to_string(e.sequence()) + " " +
+                     strip_prefix(v1::EndpointEvent::Kind_Name(e.kind()), "KIND_") + " endpoint " +
+                     std::to_string(e.endpoint_id());
+  if (e.listener_id() != 0) line += " listener " + std::to_string(e.listener_id());
+  line += " " + state_name(e.state());
+  if (e.kind() == v1::EndpointEvent::KIND_ESTABLISHED) {
+    double ms = static_cast<double>(e.handshake_duration().seconds()) * 1e3 +
+                e.handshake_duration().nanos() / 1e6;
+    char buf[48];
+    std::snprintf(buf, sizeof buf, " handshake %.3f ms", ms);
+    line += buf;
+  }
+  std::cout << line << std::endl;  // flushed: watch is read live
+}
+
+}  // namespace tapstack::ctl

@@ -1,0 +1,28 @@
+// How tapstackctl prints results: people get tables and short blocks, scripts (-o json) get
+// protobuf JSON with the proto's field names, one object per line.
+#pragma once
+
+#include <google/protobuf/message.h>
+#include <grpcpp/support/status.h>
+
+#include <string>
+
+#include "tapstack/v1/endpoints.pb.h"
+#include "tapstack/v1/stack.pb.h"
+
+namespace tapstack::ctl {
+
+void print_json(const google::protobuf::Message& message);
+
+// "LISTEN", "SYN_SENT", ...: the proto enum name without its prefix.
+std::string state_name(v1::TcpState state);
+std::string code_name(grpc::StatusCode code);
+
+void print_endpoint(const v1::Endpoint& endpoint);
+// Like `ss -tan`.
+void print_endpoint_table(const v1::ListEndpointsResponse& list);
+void print_stats(const v1::Stats& stats);
+void print_config(const v1::Config& config);
+void print_event(const v1::WatchEventsResponse& event);
+
+}  // namespace tapstack::ctl

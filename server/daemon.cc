@@ -1,0 +1,171 @@
+#include "server/daemon.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/server_builder.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include <future>
+#include <thread>
+
+#include "server/listen_check.h"
+#include "server/log.h"
+#include "server/tls.h"
+#include "server/tunables.h"
+#include "stack/random.h"
+
+namespace tapstack::server {
+namespace {
+
+// Waits and streams have ended by the time the server stops, so calls still running finish at
+// once; the deadline mostly bounds how long gRPC waits for idle client connections to close.
+constexpr auto kServerShutdownDeadline = std::chrono::milliseconds(300);
+
+bool metrics_enabled(const DaemonOptions& o) {
+  return o.metrics_listen != "off";
+}
+
+}  // namespace
+
+Daemon::Daemon(DaemonOptions options)
+    : options_(std::move(options)),
+      health_({v1::Endpoints::service_full_name(), v1::Stack::service_full_name()}) {}
+
+Daemon::~Daemon() {
+  stop();
+}
+
+Status Daemon::start() {
+  // Everything that can be checked without side effects first.
+  if (Status s = check_listen_address("--grpc-listen", options_.grpc_listen, true); !s.is_ok()) {
+    return s;
+  }
+  if (metrics_enabled(options_)) {
+    if (Status s = check_listen_address("--metrics-listen", options_.metrics_listen, false);
+        !s.is_ok()) {
+      return s;
+    }
+  }
+  created_tap_ = ::if_nametoindex(options_.tap.c_str()) == 0;
+  auto tap = link::TapDevice::open(options_.tap);
+  if (!tap.is_ok())
+    return error(tap.status().code, "--tap " + options_.tap + ": " + tap.status().message);
+
+  try {
+    loop_ = std::make_unique<EngineLoop>(options_.engine_config(), std::move(tap.value()),
+                                         Random::system_seed());
+  } catch (const std::exception& e) {
+    return error(ErrorCode::kUnavailable, std::string("cannot start the engine loop: ") + e.what());
+  }
+  hub_ = std::make_unique<EventHub>(*loop_, histogram_);
+  hub_->attach();
+  loop_->start();
+  backend_ = std::make_unique<Backend>(*loop_, *hub_, options_);
+
+  if (Status s = start_grpc(); !s.is_ok()) return s;
+  if (metrics_enabled(options_)) {
+    auto metrics = MetricsExporter::start(options_.metrics_listen, *loop_, histogram_);
+    if (!metrics.is_ok()) return metrics.status();
+    metrics_ = std::move(metrics.value());
+  }
+  if (Status s = start_demo_listener(); !s.is_ok()) return s;
+
+  // The loop has answered a call by now (the demo listener's, or this one): the TAP is up.
+  loop_->call([](Engine&) {});
+  health_.set_serving(true);
+  const EngineConfig& config = loop_->config();
+  log_info("serving: TAP " + options_.tap + (created_tap_ ? " (created)" : "") + " over " +
+           std::string(loop_->io_name()) + ", " + config.address.to_string() + ", MAC " +
+           config.mac.to_string() + "; gRPC " + options_.grpc_listen +
+           (options_.grpc_tls_cert.empty() ? "" : " (TLS)") + "; metrics " +
+           options_.metrics_listen + "; syncookies " +
+           std::string(to_string(config.tunable.syncookies)));
+  return Status::ok();
+}
+
+Status Daemon::start_grpc() {
+  auto credentials = server_credentials(options_);
+  if (!credentials.is_ok()) return credentials.status();
+  endpoints_ = std::make_unique<EndpointsService>(*backend_);
+  stack_ = std::make_unique<StackService>(*backend_);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options_.grpc_listen, *credentials, &port);
+  builder.RegisterService(endpoints_.get());
+  builder.RegisterService(stack_.get());
+  builder.RegisterService(&health_);
+  server_ = builder.BuildAndStart();
+  if (!server_ || (port == 0 && !options_.grpc_listen.starts_with("unix:"))) {
+    server_.reset();
+    return error(ErrorCode::kUnavailable, "cannot start the gRPC server on " +
+                                              options_.grpc_listen +
+                                              " (--log-level=debug shows gRPC's reason)");
+  }
+  return Status::ok();
+}
+
+Status Daemon::start_demo_listener() {
+  if (!options_.demo_listener) return Status::ok();
+  uint16_t port = *options_.demo_listener;
+  // Takes every connection and closes it gracefully, without anyone reading the stream.
+  auto acceptor = std::make_shared<AcceptStream>(AfterAccept::kClose, 0, 0, false);
+  Status s = loop_->call([&](Engine& engine) -> Status {
+    auto id = engine.create_endpoint();
+    if (!id.is_ok()) return id.status();
+    if (Status b = engine.bind(*id, Ipv4Address{}, port); !b.is_ok()) return b;
+    if (Status l = engine.listen(*id, options_.backlog); !l.is_ok()) return l;
+    hub_->add_accept_stream(engine, *id, acceptor);
+    return Status::ok();
+  });
+  if (!s.is_ok())
+    return error(s.code, "--demo-listener " + std::to_string(port) + ": " + s.message);
+  return Status::ok();
+}
+
+void Daemon::close_everything() {
+  auto fins = std::make_shared<std::promise<void>>();
+  auto acked = fins->get_future();
+  loop_->call([&](Engine& engine) {
+    hub_->shutdown({grpc::StatusCode::UNAVAILABLE, "tapstackd is shutting down"});
+    // Listeners first, so that nothing new arrives while the connections close.
+    for (const EndpointInfo& e : engine.list()) {
+      if (e.listener) engine.close(e.id, false);
+    }
+    for (const EndpointInfo& e : engine.list()) engine.close(e.id, false);
+    hub_->when_fins_acked([fins] { fins->set_value(); });
+  });
+  if (acked.wait_for(options_.shutdown_grace) != std::future_status::ready) {
+    log_warning("some peers did not acknowledge our FIN within --shutdown-grace; exiting anyway");
+  }
+  loop_->call([&](Engine&) { hub_->close_watchers(); });
+}
+
+void Daemon::shutdown() {
+  log_info("shutting down");
+  health_.set_serving(false);
+  if (backend_) {
+    backend_->draining = true;
+    close_everything();
+  }
+  stop();
+  log_info("stopped");
+}
+
+void Daemon::stop() {
+  health_.shutdown();
+  // civetweb takes a second or two to stop its threads: let it do so while gRPC stops.
+  std::thread metrics_stopper([this] { metrics_.reset(); });
+  if (server_) {
+    server_->Shutdown(std::chrono::system_clock::now() + kServerShutdownDeadline);
+    server_.reset();
+    // Only a socket this daemon served on: one it found in use belongs to someone else.
+    if (options_.grpc_listen.starts_with("unix:")) ::unlink(options_.grpc_listen.substr(5).c_str());
+  }
+  metrics_stopper.join();
+  if (loop_) loop_->stop();  // before the hub it calls into goes away
+  hub_.reset();
+  loop_.reset();  // closes the TAP: one the daemon created disappears with it
+}
+
+}  // namespace tapstack::server

@@ -1,0 +1,56 @@
+// tapstackd's lifecycle: brings up the TAP, the engine loop, the gRPC server and the exporter
+// in an order where each startup error is one clear message, and takes them down again on
+// SIGTERM/SIGINT without leaving anything behind.
+#pragma once
+
+#include <grpcpp/server.h>
+
+#include <memory>
+
+#include "server/backend.h"
+#include "server/endpoints_service.h"
+#include "server/event_hub.h"
+#include "server/flags.h"
+#include "server/handshake_histogram.h"
+#include "server/health_service.h"
+#include "server/metrics.h"
+#include "server/stack_service.h"
+#include "stack/engine_loop.h"
+
+namespace tapstack::server {
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonOptions options);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Health is SERVING once this returns OK. On error, whatever was started is stopped again.
+  Status start();
+  // Health NOT_SERVING, waits and streams end, listeners close (their queued connections are
+  // reset), connections close gracefully (FINs acknowledged or --shutdown-grace passes), then
+  // the server, exporter and loop stop, and the TAP (if the daemon created it) and the unix
+  // socket (if any) go away.
+  void shutdown();
+
+ private:
+  Status start_grpc();
+  Status start_demo_listener();
+  void close_everything();
+  void stop();
+
+  DaemonOptions options_;
+  HandshakeHistogram histogram_;
+  HealthService health_;
+  std::unique_ptr<EngineLoop> loop_;
+  std::unique_ptr<EventHub> hub_;
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<EndpointsService> endpoints_;
+  std::unique_ptr<StackService> stack_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<MetricsExporter> metrics_;
+  bool created_tap_ = false;
+};
+
+}  // namespace tapstack::server

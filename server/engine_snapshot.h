@@ -1,0 +1,29 @@
+// What the metrics collector and GetStats need from the engine's tables, copied on the loop
+// thread (nothing else may touch the tables) and handed back with a timeout, so that a scrape
+// never hangs on a busy or stopped loop.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "stack/engine_loop.h"
+
+namespace tapstack::server {
+
+struct ListenerSnapshot {
+  EndpointId id = 0;
+  std::string local;  // "198.18.0.2:8080"
+  ListenerInfo queues;
+};
+
+struct EngineSnapshot {
+  std::vector<ListenerSnapshot> listeners;
+  std::array<size_t, kTcpStateCount> endpoints_by_state{};
+};
+
+// Nothing if the loop did not answer within `timeout`.
+std::optional<EngineSnapshot> take_snapshot(EngineLoop& loop, Duration timeout);
+
+}  // namespace tapstack::server

@@ -1,0 +1,104 @@
+// The engine loop's side of the control plane: it receives every engine event and routes it
+// to whoever waits for it -- Connect calls waiting for their handshake, Accept calls and
+// accept streams waiting on a listener, WatchEvents watchers, the handshake histogram.
+//
+// It belongs to the loop thread: every method runs there (through EngineLoop::post or call),
+// so its tables need no lock. The RPC side of each wait (Completion, AcceptStream, Watcher)
+// has its own small lock. Events are only recorded while the engine is inside a call; acting
+// on them (which may call into the engine: accept, query, close) happens in a dispatch the hub
+// posts to the loop, after the engine call has returned.
+#pragma once
+
+#include <grpcpp/support/status.h>
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "server/accept_stream.h"
+#include "server/completion.h"
+#include "server/handshake_histogram.h"
+#include "server/watcher.h"
+#include "stack/engine_loop.h"
+
+namespace tapstack::server {
+
+// What Connect and Accept wait for: a status, and the endpoint when it is OK.
+struct EndpointOutcome {
+  grpc::Status status;
+  EndpointInfo endpoint;
+};
+using EndpointCompletion = Completion<EndpointOutcome>;
+
+class EventHub {
+ public:
+  EventHub(EngineLoop& loop, HandshakeHistogram& histogram);
+  EventHub(const EventHub&) = delete;
+  EventHub& operator=(const EventHub&) = delete;
+
+  // Before loop.start(): becomes the loop's event handler.
+  void attach();
+
+  // --- Loop thread only, from here on.
+
+  // Completes `done` when `id`'s handshake ends: established, refused, timed out or closed.
+  void watch_connect(EndpointId id, std::string peer, std::shared_ptr<EndpointCompletion> done);
+  // Queues an Accept on `listener` (checked to be one) and serves it at once if it can.
+  void add_accept(Engine& engine, EndpointId listener, std::shared_ptr<EndpointCompletion> done);
+  void add_accept_stream(Engine& engine, EndpointId listener, std::shared_ptr<AcceptStream> stream);
+  // Hands connections waiting in `listener`'s accept queue to its Accepts, then its streams.
+  void serve_listener(Engine& engine, EndpointId listener);
+  // Forgets Accepts on `listener` whose callers gave up.
+  void prune(EndpointId listener);
+  // Accepts still waiting on `listener`, and its streams.
+  uint32_t accept_waiters(EndpointId listener) const;
+
+  void add_watcher(std::shared_ptr<Watcher> watcher);
+  void remove_watcher(const std::shared_ptr<Watcher>& watcher);
+  // Ends every watch (after what is queued).
+  void close_watchers();
+
+  // Ends every Connect, Accept and stream with `status` and refuses new ones. From then on
+  // the hub follows connections the daemon closes, for when_fins_acked.
+  void shutdown(const grpc::Status& status);
+  // Calls `done` once no connection is left waiting for its FIN to be acknowledged (FIN-WAIT-1,
+  // CLOSING, LAST-ACK); at once if none is. Only after shutdown().
+  void when_fins_acked(std::function<void()> done);
+
+ private:
+  struct ConnectWait {
+    std::string peer;
+    std::shared_ptr<EndpointCompletion> done;
+  };
+  struct ListenerWaits {
+    std::deque<std::shared_ptr<EndpointCompletion>> accepts;
+    std::vector<std::shared_ptr<AcceptStream>> streams;
+  };
+
+  void on_event(const Event& event);  // inside the engine: record, do not call it
+  void dispatch(Engine& engine);
+  void finish_connect(Engine& engine, const Event& event);
+  void listener_released(EndpointId listener);
+  // Takes one connection from `listener`'s accept queue: its snapshot, or nullopt if none.
+  std::optional<EndpointInfo> take(Engine& engine, EndpointId listener, AfterAccept after);
+  void publish(const WatchedEvent& event);
+  void track_fin(const Event& event);
+
+  EngineLoop& loop_;
+  HandshakeHistogram& histogram_;
+  uint64_t sequence_ = 0;
+  std::vector<Event> pending_;
+  bool dispatch_posted_ = false;
+  std::vector<std::shared_ptr<Watcher>> watchers_;
+  std::unordered_map<EndpointId, ConnectWait> connects_;
+  std::unordered_map<EndpointId, ListenerWaits> listeners_;
+  std::optional<grpc::Status> shut_down_;
+  std::unordered_set<EndpointId> fin_pending_;
+  std::function<void()> fins_acked_;
+};
+
+}  // namespace tapstack::server

@@ -1,0 +1,293 @@
+#include "server/flags.h"
+
+#include <charconv>
+#include <functional>
+#include <vector>
+
+#include "server/tunables.h"
+
+namespace tapstack::server {
+namespace {
+
+using Error = std::optional<std::string>;
+
+std::optional<uint64_t> parse_uint(std::string_view text) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+// Parses an integer flag value into `out` within [min, max].
+template <class T>
+Error set_uint(std::string_view flag, std::string_view text, uint64_t min, uint64_t max, T& out) {
+  auto v = parse_uint(text);
+  if (!v) return std::string(flag) + " needs a number, not '" + std::string(text) + "'";
+  if (auto e = check_range(flag, *v, min, max)) return e;
+  out = static_cast<T>(*v);
+  return std::nullopt;
+}
+
+struct Flag {
+  std::string_view name;
+  std::string_view value;  // what the argument is called in --help; empty for a switch
+  std::string_view help;
+  std::function<Error(DaemonOptions&, std::string_view)> set;
+};
+
+const std::vector<Flag>& flags() {
+  static const std::vector<Flag> table = {
+      {"tap", "NAME",
+       "TAP device to attach to; created (and removed again on exit) if it does not exist. "
+       "Default tapstack0.",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         if (v.empty() || v.size() > 15) return "--tap must be 1-15 characters";
+         o.tap = v;
+         return std::nullopt;
+       }},
+      {"address", "A.B.C.D/N", "The stack's IPv4 address and prefix. Default 198.18.0.2/24.",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         auto subnet = Ipv4Subnet::parse(v);
+         if (!subnet || subnet->prefix == 0 || subnet->prefix > 30 ||
+             subnet->address.is_unspecified() || subnet->address.is_multicast_or_broadcast() ||
+             subnet->address == subnet->broadcast()) {
+           return "--address needs a unicast A.B.C.D/N with N in 1..30, not '" + std::string(v) +
+                  "'";
+         }
+         o.address = *subnet;
+         return std::nullopt;
+       }},
+      {"mac", "XX:XX:XX:XX:XX:XX",
+       "The stack's MAC. Default: 02 followed by five bytes of the FNV-1a hash of the TAP "
+       "name (stable across restarts, locally administered).",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         auto mac = MacAddress::parse(v);
+         if (!mac || mac->is_multicast())
+           return "--mac needs a unicast MAC, not '" + std::string(v) + "'";
+         o.mac = *mac;
+         return std::nullopt;
+       }},
+      {"gateway", "A.B.C.D", "Next hop for addresses outside the subnet. Default: none.",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         auto gw = Ipv4Address::parse(v);
+         if (!gw) return "--gateway needs an IPv4 address, not '" + std::string(v) + "'";
+         o.gateway = *gw;
+         return std::nullopt;
+       }},
+      {"mtu", "BYTES", "Link MTU, 576..9000. Default 1500.",
+       [](DaemonOptions& o, std::string_view v) { return set_uint("--mtu", v, 576, 9000, o.mtu); }},
+      {"grpc-listen", "HOST:PORT|unix:PATH", "Where the gRPC API listens. Default 127.0.0.1:50051.",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         if (v.empty()) return "--grpc-listen must not be empty";
+         o.grpc_listen = v;
+         return std::nullopt;
+       }},
+      {"grpc-tls-cert", "FILE",
+       "PEM certificate chain: serve gRPC over TLS (needs --grpc-tls-key).",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         o.grpc_tls_cert = v;
+         return std::nullopt;
+       }},
+      {"grpc-tls-key", "FILE", "PEM private key of --grpc-tls-cert.",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         o.grpc_tls_key = v;
+         return std::nullopt;
+       }},
+      {"grpc-client-ca", "FILE",
+       "PEM CA bundle: require gRPC clients to present a certificate it signed (mutual TLS).",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         o.grpc_client_ca = v;
+         return std::nullopt;
+       }},
+      {"metrics-listen", "HOST:PORT|off",
+       "Where Prometheus scrapes /metrics. Default 127.0.0.1:9464; off disables it.",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         if (v.empty()) return "--metrics-listen must not be empty (use off)";
+         o.metrics_listen = v;
+         return std::nullopt;
+       }},
+      {"syncookies", "never|auto|always",
+       "SYN cookies: never; auto (when a listener's SYN queue is full, the default); always.",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         auto mode = parse_syncookie_mode(v);
+         if (!mode)
+           return "--syncookies must be never, auto or always, not '" + std::string(v) + "'";
+         o.tunable.syncookies = *mode;
+         return std::nullopt;
+       }},
+      {"syn-retries", "N", "SYN retransmissions before Connect gives up, 1..127. Default 6.",
+       [](DaemonOptions& o, std::string_view v) {
+         return set_uint("--syn-retries", v, kMinSynRetries, kMaxSynRetries, o.tunable.syn_retries);
+       }},
+      {"synack-retries", "N",
+       "SYN-ACK retransmissions before a half-open connection is dropped, 0..20. Default 5.",
+       [](DaemonOptions& o, std::string_view v) {
+         return set_uint("--synack-retries", v, 0, kMaxSynackRetries, o.tunable.synack_retries);
+       }},
+      {"abort-on-overflow", "",
+       "Answer a final ACK that finds the accept queue full with RST instead of dropping it.",
+       [](DaemonOptions& o, std::string_view) -> Error {
+         o.tunable.abort_on_overflow = true;
+         return std::nullopt;
+       }},
+      {"backlog", "N", "Accept-queue limit for Listen calls that give none, 1..65535. Default 128.",
+       [](DaemonOptions& o, std::string_view v) {
+         return set_uint("--backlog", v, 1, 65535, o.backlog);
+       }},
+      {"max-endpoints", "N", "Endpoint table size (listeners and connections). Default 65536.",
+       [](DaemonOptions& o, std::string_view v) {
+         return set_uint("--max-endpoints", v, 1, 1u << 24, o.max_endpoints);
+       }},
+      {"demo-listener", "PORT",
+       "At start, listen on PORT (with --backlog) and keep accepting and gracefully closing "
+       "every connection.",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         uint16_t port = 0;
+         if (auto e = set_uint("--demo-listener", v, 1, 65535, port)) return e;
+         o.demo_listener = port;
+         return std::nullopt;
+       }},
+      {"shutdown-grace", "MS",
+       "On SIGTERM/SIGINT, how long to wait for closed connections' FINs to be acknowledged. "
+       "Default 2000.",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         uint32_t ms = 0;
+         if (auto e = set_uint("--shutdown-grace", v, 0, 60'000, ms)) return e;
+         o.shutdown_grace = milliseconds(ms);
+         return std::nullopt;
+       }},
+      {"log-level", "error|warning|info|debug", "What to log on stderr. Default info.",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         auto level = parse_log_level(v);
+         if (!level) return "--log-level must be error, warning, info or debug";
+         o.log_level = *level;
+         return std::nullopt;
+       }},
+  };
+  return table;
+}
+
+// Word-wraps `text` to lines of at most `width` characters, each starting with `indent`.
+std::string wrap(std::string_view text, std::string_view indent, size_t width) {
+  std::string out;
+  std::string line(indent);
+  while (!text.empty()) {
+    size_t space = text.find(' ');
+    std::string_view word = text.substr(0, space);
+    text = space == std::string_view::npos ? std::string_view{} : text.substr(space + 1);
+    if (line.size() > indent.size() && line.size() + 1 + word.size() > width) {
+      out += line + "\n";
+      line = indent;
+    }
+    if (line.size() > indent.size()) line += ' ';
+    line += word;
+  }
+  return out + line + "\n";
+}
+
+const Flag* find_flag(std::string_view name) {
+  for (const Flag& f : flags()) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+// Settings that only make sense together.
+Error check_combinations(const DaemonOptions& o) {
+  if (o.grpc_tls_cert.empty() != o.grpc_tls_key.empty()) {
+    return "--grpc-tls-cert and --grpc-tls-key go together";
+  }
+  if (!o.grpc_client_ca.empty() && o.grpc_tls_cert.empty()) {
+    return "--grpc-client-ca needs --grpc-tls-cert and --grpc-tls-key";
+  }
+  if (o.gateway && !o.address.contains(*o.gateway)) {
+    return "--gateway " + o.gateway->to_string() + " is not inside --address " +
+           o.address.to_string();
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+EngineConfig DaemonOptions::engine_config() const {
+  EngineConfig config;
+  config.mac = mac.value_or(mac_for_tap(tap));
+  config.address = address;
+  config.gateway = gateway;
+  config.mtu = mtu;
+  config.tunable = tunable;
+  config.max_endpoints = max_endpoints;
+  return config;
+}
+
+MacAddress mac_for_tap(std::string_view tap) {
+  uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a 64
+  for (char c : tap) {
+    hash ^= static_cast<uint8_t>(c);
+    hash *= 0x100000001b3ULL;
+  }
+  MacAddress mac{{0x02, 0, 0, 0, 0, 0}};
+  for (size_t i = 1; i < 6; ++i) mac.bytes[i] = static_cast<uint8_t>(hash >> (64 - 8 * i));
+  return mac;
+}
+
+ParsedFlags parse_flags(int argc, const char* const* argv) {
+  ParsedFlags out;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      out.help = true;
+      return out;
+    }
+    if (!arg.starts_with("--")) {
+      out.error = "unexpected argument '" + std::string(arg) + "'";
+      return out;
+    }
+    arg.remove_prefix(2);
+    std::optional<std::string_view> value;
+    if (size_t eq = arg.find('='); eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    }
+    const Flag* flag = find_flag(arg);
+    if (!flag) {
+      out.error = "unknown flag --" + std::string(arg);
+      return out;
+    }
+    if (flag->value.empty()) {
+      if (value) {
+        out.error = "--" + std::string(arg) + " takes no value";
+        return out;
+      }
+    } else if (!value) {
+      if (i + 1 >= argc) {
+        out.error = "--" + std::string(arg) + " needs a value (" + std::string(flag->value) + ")";
+        return out;
+      }
+      value = argv[++i];
+    }
+    if (Error e = flag->set(out.options, value.value_or(""))) {
+      out.error = *e;
+      return out;
+    }
+  }
+  if (Error e = check_combinations(out.options)) out.error = *e;
+  return out;
+}
+
+std::string usage() {
+  std::string text =
+      "Usage: tapstackd [FLAGS]\n"
+      "A userspace TCP stack on a Linux TAP device, controlled over gRPC (tapstack.v1) and\n"
+      "observed through Prometheus metrics. Runs until SIGTERM or SIGINT, then closes its\n"
+      "listeners and connections and exits 0. Needs CAP_NET_ADMIN for the TAP.\n\nFlags:\n";
+  for (const Flag& f : flags()) {
+    std::string head = "  --" + std::string(f.name);
+    if (!f.value.empty()) head += " " + std::string(f.value);
+    text += head + "\n" + wrap(f.help, "      ", 80);
+  }
+  text += "  --help\n      Show this help.\n";
+  return text;
+}
+
+}  // namespace tapstack::server

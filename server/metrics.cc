@@ -1,0 +1,165 @@
+#include "server/metrics.h"
+
+#include <algorithm>
+#include <cctype>
+#include <limits>
+
+#include "server/engine_snapshot.h"
+#include "server/log.h"
+
+namespace tapstack::server {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+// Scrapes come every few seconds; a loop that cannot answer in this time is stuck, and the
+// scrape then goes without the per-listener gauges rather than hanging.
+constexpr Duration kSnapshotTimeout = milliseconds(500);
+
+// Counters exported as one labelled family instead of a family of their own.
+struct Folded {
+  std::string_view counter;
+  std::string_view family;
+  std::string_view label;
+  std::string_view value;
+  std::string_view help;  // of the family
+};
+constexpr std::string_view kRetransmitsHelp =
+    "SYN retransmissions by connect (kind=syn) and SYN-ACK retransmissions by listeners "
+    "(kind=synack)";
+constexpr Folded kFolded[] = {
+    {"syn_retransmits", "syn_retransmits", "kind", "syn", kRetransmitsHelp},
+    {"synack_retransmits", "syn_retransmits", "kind", "synack", kRetransmitsHelp},
+};
+
+std::string name(std::string_view base) {
+  return "tapstack_" + std::string(base);
+}
+
+MetricFamily& family(std::vector<MetricFamily>& out, std::string_view base, std::string_view help,
+                     MetricType type) {
+  std::string full = name(base);
+  for (MetricFamily& f : out) {
+    if (f.name == full) return f;
+  }
+  out.push_back({full, std::string(help), type, {}});
+  return out.back();
+}
+
+ClientMetric sample(double value, MetricType type, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (type == MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  return m;
+}
+
+void add_counters(const Stats& stats, std::vector<MetricFamily>& out) {
+  stats.for_each_counter([&](std::string_view counter, std::string_view help, uint64_t value) {
+    auto folded = std::find_if(std::begin(kFolded), std::end(kFolded),
+                               [&](const Folded& f) { return f.counter == counter; });
+    if (folded != std::end(kFolded)) {
+      family(out, std::string(folded->family) + "_total", folded->help, MetricType::Counter)
+          .metric.push_back(sample(static_cast<double>(value), MetricType::Counter,
+                                   {{std::string(folded->label), std::string(folded->value)}}));
+      return;
+    }
+    family(out, std::string(counter) + "_total", help, MetricType::Counter)
+        .metric.push_back(sample(static_cast<double>(value), MetricType::Counter));
+  });
+  MetricFamily& drops = family(out, "dropped_packets_total",
+                               "Frames and segments dropped, by reason", MetricType::Counter);
+  for (size_t i = 0; i < kDropReasons.size(); ++i) {
+    drops.metric.push_back(sample(static_cast<double>(stats.drops[i].get()), MetricType::Counter,
+                                  {{"reason", std::string(kDropReasons[i].name)}}));
+  }
+}
+
+void add_histogram(const HandshakeHistogram& histogram, std::vector<MetricFamily>& out) {
+  HandshakeHistogram::Snapshot s = histogram.snapshot();
+  ClientMetric m;
+  m.histogram.sample_count = s.count;
+  m.histogram.sample_sum = s.sum_seconds;
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < s.buckets.size(); ++i) {
+    cumulative += s.buckets[i];
+    double bound = i < HandshakeHistogram::kBounds.size() ? HandshakeHistogram::kBounds[i]
+                                                          : std::numeric_limits<double>::infinity();
+    m.histogram.bucket.push_back({cumulative, bound});
+  }
+  family(out, "handshake_duration_seconds",
+         "From the first SYN to ESTABLISHED, active and passive opens (SYN-cookie connections, "
+         "which keep no start time, are not included)",
+         MetricType::Histogram)
+      .metric.push_back(std::move(m));
+}
+
+std::string lower(std::string_view text) {
+  std::string s(text);
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+void add_snapshot(const EngineSnapshot& snapshot, std::vector<MetricFamily>& out) {
+  MetricFamily& depth = family(out, "listen_backlog_depth",
+                               "Connections in a listener's queue now: queue=syn is the SYN-RCVD "
+                               "table, queue=accept the accept queue",
+                               MetricType::Gauge);
+  MetricFamily& limit = family(out, "listen_backlog_limit",
+                               "Size of a listener's queues (queue=syn: syn_backlog, "
+                               "queue=accept: backlog)",
+                               MetricType::Gauge);
+  for (const ListenerSnapshot& l : snapshot.listeners) {
+    auto labels = [&](const char* queue) {
+      return std::vector<ClientMetric::Label>{{"listener", l.local}, {"queue", queue}};
+    };
+    depth.metric.push_back(sample(l.queues.syn_received, MetricType::Gauge, labels("syn")));
+    depth.metric.push_back(sample(l.queues.accept_queue, MetricType::Gauge, labels("accept")));
+    limit.metric.push_back(sample(l.queues.syn_backlog, MetricType::Gauge, labels("syn")));
+    limit.metric.push_back(sample(l.queues.backlog, MetricType::Gauge, labels("accept")));
+  }
+  MetricFamily& endpoints = family(out, "endpoints",
+                                   "Endpoints by TCP state, closed connections still finishing "
+                                   "(FIN exchange, TIME-WAIT) included",
+                                   MetricType::Gauge);
+  for (size_t i = 0; i < snapshot.endpoints_by_state.size(); ++i) {
+    endpoints.metric.push_back(sample(static_cast<double>(snapshot.endpoints_by_state[i]),
+                                      MetricType::Gauge,
+                                      {{"state", lower(to_string(static_cast<TcpState>(i)))}}));
+  }
+}
+
+}  // namespace
+
+std::vector<MetricFamily> MetricsCollector::Collect() const {
+  std::vector<MetricFamily> out;
+  add_counters(loop_.stats(), out);
+  add_histogram(histogram_, out);
+  if (auto snapshot = take_snapshot(loop_, kSnapshotTimeout)) {
+    add_snapshot(*snapshot, out);
+  } else {
+    log_warning("metrics: the engine loop did not answer; scrape without listener gauges");
+  }
+  return out;
+}
+
+Result<std::unique_ptr<MetricsExporter>> MetricsExporter::start(
+    const std::string& listen, EngineLoop& loop, const HandshakeHistogram& histogram) {
+  std::unique_ptr<prometheus::Exposer> exposer;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(listen, 2);
+  } catch (const std::exception& e) {
+    return error(ErrorCode::kUnavailable, "cannot serve metrics on " + listen + ": " + e.what());
+  }
+  auto collector = std::make_shared<MetricsCollector>(loop, histogram);
+  exposer->RegisterCollectable(collector);
+  return std::unique_ptr<MetricsExporter>(
+      new MetricsExporter(std::move(exposer), std::move(collector)));
+}
+
+}  // namespace tapstack::server

@@ -1,0 +1,145 @@
+#include "server/proto_convert.h"
+
+namespace tapstack::server {
+
+grpc::Status to_grpc(const Status& status) {
+  using grpc::StatusCode;
+  auto code = [&] {
+    switch (status.code) {
+      case ErrorCode::kOk:
+        return StatusCode::OK;
+      case ErrorCode::kInvalidArgument:
+        return StatusCode::INVALID_ARGUMENT;
+      case ErrorCode::kNotFound:
+        return StatusCode::NOT_FOUND;
+      case ErrorCode::kAlreadyExists:
+        return StatusCode::ALREADY_EXISTS;
+      case ErrorCode::kFailedPrecondition:
+        return StatusCode::FAILED_PRECONDITION;
+      case ErrorCode::kResourceExhausted:
+        return StatusCode::RESOURCE_EXHAUSTED;
+      case ErrorCode::kUnavailable:
+        return StatusCode::UNAVAILABLE;
+      case ErrorCode::kDeadlineExceeded:
+        return StatusCode::DEADLINE_EXCEEDED;
+      // Never leaves the server: Accept waits instead. Should it escape, it is a bug.
+      case ErrorCode::kWouldBlock:
+        return StatusCode::INTERNAL;
+    }
+    return StatusCode::UNKNOWN;
+  }();
+  return code == StatusCode::OK ? grpc::Status::OK : grpc::Status(code, status.message);
+}
+
+// The proto enums list the engine's states in the same order, one higher (0 is UNSPECIFIED).
+static_assert(v1::TcpState_MAX == kTcpStateCount);
+static_assert(v1::TCP_STATE_CLOSED == static_cast<int>(TcpState::kClosed) + 1);
+
+v1::TcpState to_proto(TcpState state) {
+  return static_cast<v1::TcpState>(static_cast<int>(state) + 1);
+}
+
+std::optional<TcpState> from_proto(v1::TcpState state) {
+  if (state <= v1::TCP_STATE_UNSPECIFIED || state > v1::TcpState_MAX) return std::nullopt;
+  return static_cast<TcpState>(static_cast<int>(state) - 1);
+}
+
+v1::EndpointEvent::Kind to_proto(Event::Kind kind) {
+  switch (kind) {
+    case Event::Kind::kStateChanged:
+      return v1::EndpointEvent::KIND_STATE_CHANGED;
+    case Event::Kind::kConnectionReady:
+      return v1::EndpointEvent::KIND_CONNECTION_READY;
+    case Event::Kind::kEstablished:
+      return v1::EndpointEvent::KIND_ESTABLISHED;
+    case Event::Kind::kRefused:
+      return v1::EndpointEvent::KIND_REFUSED;
+    case Event::Kind::kTimedOut:
+      return v1::EndpointEvent::KIND_TIMED_OUT;
+    case Event::Kind::kReset:
+      return v1::EndpointEvent::KIND_RESET;
+    case Event::Kind::kReleased:
+      return v1::EndpointEvent::KIND_RELEASED;
+  }
+  return v1::EndpointEvent::KIND_UNSPECIFIED;
+}
+
+v1::SynCookieMode to_proto(tcp::SynCookieMode mode) {
+  switch (mode) {
+    case tcp::SynCookieMode::kNever:
+      return v1::SYN_COOKIE_MODE_NEVER;
+    case tcp::SynCookieMode::kAuto:
+      return v1::SYN_COOKIE_MODE_AUTO;
+    case tcp::SynCookieMode::kAlways:
+      return v1::SYN_COOKIE_MODE_ALWAYS;
+  }
+  return v1::SYN_COOKIE_MODE_UNSPECIFIED;
+}
+
+std::optional<tcp::SynCookieMode> from_proto(v1::SynCookieMode mode) {
+  switch (mode) {
+    case v1::SYN_COOKIE_MODE_NEVER:
+      return tcp::SynCookieMode::kNever;
+    case v1::SYN_COOKIE_MODE_AUTO:
+      return tcp::SynCookieMode::kAuto;
+    case v1::SYN_COOKIE_MODE_ALWAYS:
+      return tcp::SynCookieMode::kAlways;
+    default:
+      return std::nullopt;
+  }
+}
+
+std::string endpoint_name(EndpointId id) {
+  return "endpoints/" + std::to_string(id);
+}
+
+void to_proto(const EndpointInfo& info, v1::Endpoint* out) {
+  out->set_name(endpoint_name(info.id));
+  out->set_id(info.id);
+  out->set_state(to_proto(info.state));
+  out->mutable_local()->set_address(info.local_address.to_string());
+  out->mutable_local()->set_port(info.local_port);
+  if (info.listener) {
+    const ListenerInfo& l = *info.listener;
+    v1::ListenerStatus* s = out->mutable_listener();
+    s->set_syn_queue_depth(l.syn_received);
+    s->set_syn_queue_limit(l.syn_backlog);
+    s->set_accept_queue_depth(l.accept_queue);
+    s->set_accept_queue_limit(l.backlog);
+  }
+  if (info.connection) {
+    const ConnectionInfo& c = *info.connection;
+    out->mutable_remote()->set_address(info.remote_address.to_string());
+    out->mutable_remote()->set_port(info.remote_port);
+    v1::ConnectionStatus* s = out->mutable_connection();
+    s->set_listener_id(c.listener);
+    s->set_mss(c.mss);
+    if (c.send_window_scale) s->mutable_send_window_scale()->set_value(*c.send_window_scale);
+    if (c.receive_window_scale) {
+      s->mutable_receive_window_scale()->set_value(*c.receive_window_scale);
+    }
+    s->set_sack_permitted(c.sack_permitted);
+    s->set_timestamps(c.timestamps);
+    s->set_from_syn_cookie(c.from_syn_cookie);
+    s->set_bytes_received(c.bytes_received);
+    s->set_bytes_buffered(c.bytes_buffered);
+  }
+}
+
+Result<Ipv4Address> parse_address(const std::string& field, const std::string& text,
+                                  std::optional<Ipv4Address> if_empty) {
+  if (text.empty() && if_empty) return *if_empty;
+  if (auto a = Ipv4Address::parse(text)) return *a;
+  return error(ErrorCode::kInvalidArgument,
+               field + " must be a dotted-quad IPv4 address, not '" + text + "'");
+}
+
+Result<uint16_t> parse_port(const std::string& field, uint32_t port, bool zero_ok) {
+  if (port > 65535 || (port == 0 && !zero_ok)) {
+    return error(ErrorCode::kInvalidArgument, field + " must be " + (zero_ok ? "0" : "1") +
+                                                  "..65535, not " + std::to_string(port));
+  }
+  return static_cast<uint16_t>(port);
+}
+
+}  // namespace tapstack::server

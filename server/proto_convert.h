@@ -1,0 +1,38 @@
+// Conversions between the engine's types and tapstack.v1 messages, and from engine Status to
+// gRPC status (the codes map one to one).
+#pragma once
+
+#include <grpcpp/support/status.h>
+
+#include <string>
+
+#include "stack/endpoint_info.h"
+#include "stack/header/addresses.h"
+#include "stack/status.h"
+#include "stack/tcp/syn_cookies.h"
+#include "tapstack/v1/endpoints.pb.h"
+#include "tapstack/v1/stack.pb.h"
+
+namespace tapstack::server {
+
+grpc::Status to_grpc(const Status& status);
+inline grpc::Status grpc_error(grpc::StatusCode code, const std::string& message) {
+  return {code, message};
+}
+
+v1::TcpState to_proto(TcpState state);
+std::optional<TcpState> from_proto(v1::TcpState state);
+v1::EndpointEvent::Kind to_proto(Event::Kind kind);
+v1::SynCookieMode to_proto(tcp::SynCookieMode mode);
+std::optional<tcp::SynCookieMode> from_proto(v1::SynCookieMode mode);
+
+std::string endpoint_name(EndpointId id);
+void to_proto(const EndpointInfo& info, v1::Endpoint* out);
+
+// Parses an address field: empty is `if_empty`; otherwise dotted-quad or INVALID_ARGUMENT.
+Result<Ipv4Address> parse_address(const std::string& field, const std::string& text,
+                                  std::optional<Ipv4Address> if_empty);
+// A port field must fit in 16 bits (and be non-zero unless `zero_ok`).
+Result<uint16_t> parse_port(const std::string& field, uint32_t port, bool zero_ok);
+
+}  // namespace tapstack::server

@@ -1,0 +1,103 @@
+#include "server/stack_service.h"
+
+#include "server/engine_snapshot.h"
+#include "server/proto_convert.h"
+#include "server/tunables.h"
+
+namespace tapstack::server {
+namespace {
+
+constexpr Duration kSnapshotTimeout = seconds(2);
+
+// Checks the tunables set in `t`; an error message or nothing.
+std::optional<std::string> validate(const v1::Tunables& t) {
+  if (t.syncookies() != v1::SYN_COOKIE_MODE_UNSPECIFIED && !from_proto(t.syncookies())) {
+    return "syncookies must be NEVER, AUTO or ALWAYS";
+  }
+  if (t.has_syn_retries()) {
+    if (auto e =
+            check_range("syn_retries", t.syn_retries().value(), kMinSynRetries, kMaxSynRetries))
+      return e;
+  }
+  if (t.has_synack_retries()) {
+    if (auto e = check_range("synack_retries", t.synack_retries().value(), 0, kMaxSynackRetries))
+      return e;
+  }
+  return std::nullopt;
+}
+
+void apply(const v1::Tunables& t, TunableConfig& tunable) {
+  if (auto mode = from_proto(t.syncookies())) tunable.syncookies = *mode;
+  if (t.has_syn_retries()) tunable.syn_retries = static_cast<int>(t.syn_retries().value());
+  if (t.has_synack_retries()) tunable.synack_retries = static_cast<int>(t.synack_retries().value());
+  if (t.has_abort_on_overflow()) tunable.abort_on_overflow = t.abort_on_overflow().value();
+}
+
+}  // namespace
+
+grpc::Status StackService::GetStats(grpc::ServerContext*, const v1::GetStatsRequest*,
+                                    v1::Stats* response) {
+  const Stats& stats = backend_.loop.stats();
+  stats.for_each_counter([&](std::string_view name, std::string_view help, uint64_t value) {
+    v1::Counter* c = response->add_counters();
+    c->set_name(std::string(name));
+    c->set_help(std::string(help));
+    c->set_value(value);
+  });
+  for (size_t i = 0; i < kDropReasons.size(); ++i) {
+    v1::Counter* c = response->add_drops();
+    c->set_name(std::string(kDropReasons[i].name));
+    c->set_help(std::string(kDropReasons[i].help));
+    c->set_value(stats.drops[i].get());
+  }
+  auto snapshot = take_snapshot(backend_.loop, kSnapshotTimeout);
+  if (!snapshot) return {grpc::StatusCode::UNAVAILABLE, "the engine loop did not answer in time"};
+  for (size_t i = 0; i < snapshot->endpoints_by_state.size(); ++i) {
+    v1::StateCount* s = response->add_endpoints();
+    s->set_state(to_proto(static_cast<TcpState>(i)));
+    s->set_count(snapshot->endpoints_by_state[i]);
+  }
+  return grpc::Status::OK;
+}
+
+void StackService::fill_config(const TunableConfig& tunable, v1::Config* out) const {
+  const DaemonOptions& o = backend_.options;
+  const EngineConfig& engine = backend_.loop.config();  // immutable after start
+  out->set_tap(backend_.loop.tap_name());
+  out->set_address(engine.address.to_string());
+  out->set_mac(engine.mac.to_string());
+  out->set_gateway(engine.gateway ? engine.gateway->to_string() : "");
+  out->set_mtu(engine.mtu);
+  out->set_max_endpoints(engine.max_endpoints);
+  out->set_default_backlog(o.backlog);
+  v1::Tunables* t = out->mutable_tunables();
+  t->set_syncookies(to_proto(tunable.syncookies));
+  t->mutable_syn_retries()->set_value(static_cast<uint32_t>(tunable.syn_retries));
+  t->mutable_synack_retries()->set_value(static_cast<uint32_t>(tunable.synack_retries));
+  t->mutable_abort_on_overflow()->set_value(tunable.abort_on_overflow);
+}
+
+grpc::Status StackService::GetConfig(grpc::ServerContext*, const v1::GetConfigRequest*,
+                                     v1::Config* response) {
+  if (auto admitted = backend_.admit(); !admitted.ok()) return admitted;
+  TunableConfig tunable = backend_.loop.call([](Engine& engine) { return engine.tunable(); });
+  fill_config(tunable, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status StackService::UpdateConfig(grpc::ServerContext*,
+                                        const v1::UpdateConfigRequest* request,
+                                        v1::Config* response) {
+  if (auto admitted = backend_.admit(); !admitted.ok()) return admitted;
+  if (auto e = validate(request->tunables())) return {grpc::StatusCode::INVALID_ARGUMENT, *e};
+  TunableConfig tunable = backend_.loop.call([&](Engine& engine) {
+    TunableConfig t = engine.tunable();
+    apply(request->tunables(), t);
+    engine.update_tunable(t);
+    return t;
+  });
+  fill_config(tunable, response);
+  return grpc::Status::OK;
+}
+
+}  // namespace tapstack::server
