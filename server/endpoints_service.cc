@@ -228,8 +228,11 @@ grpc::Status EndpointsService::StreamAccept(grpc::ServerContext* ctx,
                                             grpc::ServerWriter<v1::Endpoint>* writer) {
   const EndpointId id = request->id();
   const AfterAccept after = after_accept(request->after_accept());
-  auto stream =
-      std::make_shared<AcceptStream>(after, request->max_connections(), kStreamAcceptQueue, true);
+  // Connections are taken as they are; closing them waits until they are handed over, so a
+  // client that already sent its RST or FIN (a load generator, say) is not answered with one
+  // more segment, and the closes of a batch cost the loop one post.
+  auto stream = std::make_shared<AcceptStream>(AfterAccept::kKeep, request->max_connections(),
+                                               kStreamAcceptQueue, true);
   if (auto s = on_listener(
           id, [&](Engine& engine) { backend_.hub.add_accept_stream(engine, id, stream); });
       !s.ok()) {
@@ -237,12 +240,18 @@ grpc::Status EndpointsService::StreamAccept(grpc::ServerContext* ctx,
   }
   writer->SendInitialMetadata();  // tells the client the stream is registered
   EventHub& hub = backend_.hub;
-  // Connections taken for a client that went away are closed, not left open unowned.
-  auto close_undelivered = [&](std::vector<EndpointInfo> undelivered) {
-    if (after != AfterAccept::kKeep || undelivered.empty()) return;
-    backend_.loop.post([undelivered = std::move(undelivered)](Engine& engine) {
-      for (const EndpointInfo& e : undelivered) engine.close(e.id, false);
+  auto close_all = [&](const std::vector<EndpointInfo>& connections, bool abort) {
+    if (connections.empty()) return;
+    std::vector<EndpointId> ids;
+    ids.reserve(connections.size());
+    for (const EndpointInfo& e : connections) ids.push_back(e.id);
+    backend_.loop.post([ids = std::move(ids), abort](Engine& engine) {
+      for (EndpointId c : ids) engine.close(c, abort);
     });
+  };
+  // Connections taken for a client that went away are closed, not left open unowned.
+  auto close_undelivered = [&](const std::vector<EndpointInfo>& undelivered) {
+    close_all(undelivered, after == AfterAccept::kAbort);
   };
   while (true) {
     AcceptStream::Batch batch;
@@ -256,14 +265,18 @@ grpc::Status EndpointsService::StreamAccept(grpc::ServerContext* ctx,
     for (size_t i = 0; i < batch.connections.size(); ++i) {
       v1::Endpoint endpoint;
       to_proto(batch.connections[i], &endpoint);
-      if (!writer->Write(endpoint)) {
+      // All but the batch's last message may wait in gRPC's buffer: one flush per batch.
+      grpc::WriteOptions options;
+      if (i + 1 < batch.connections.size()) options.set_buffer_hint();
+      if (!writer->Write(endpoint, options)) {
         std::vector<EndpointInfo> undelivered = stream->abandon();
         undelivered.insert(undelivered.end(), batch.connections.begin() + static_cast<ptrdiff_t>(i),
                            batch.connections.end());
-        close_undelivered(std::move(undelivered));
+        close_undelivered(undelivered);
         return {grpc::StatusCode::CANCELLED, "the client went away"};
       }
     }
+    if (after != AfterAccept::kKeep) close_all(batch.connections, after == AfterAccept::kAbort);
     if (batch.end) return *batch.end;
   }
 }

@@ -3,6 +3,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -147,9 +148,52 @@ int cmd_connect(Client& c, Args& args) {
   return report_endpoint(c, c.endpoints->Connect(ctx.get(), request, &response), response);
 }
 
+std::string to_upper(std::string text) {
+  for (char& ch : text) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return text;
+}
+
+// accept ID --stream: StreamAccept until the listener closes or --count connections came.
+int stream_accept(Client& c, Args& args, uint64_t id) {
+  v1::StreamAcceptRequest request;
+  request.set_id(id);
+  std::string after = args.take_option("--after").value_or("keep");
+  v1::StreamAcceptRequest::AfterAccept mode;
+  if (!v1::StreamAcceptRequest::AfterAccept_Parse("AFTER_ACCEPT_" + to_upper(after), &mode)) {
+    throw UsageError("--after must be keep, close or abort, not '" + after + "'");
+  }
+  request.set_after_accept(mode);
+  if (auto count = args.take_option("--count")) {
+    request.set_max_connections(parse_number("--count", *count));
+  }
+  // --quiet prints only the number taken at the end: for load tests, where printing each
+  // connection would cost more than taking it.
+  bool quiet = args.take_switch("--quiet");
+  args.done();
+  auto ctx = c.context(false);
+  auto reader = c.endpoints->StreamAccept(ctx.get(), request);
+  v1::Endpoint endpoint;
+  uint64_t taken = 0;
+  while (reader->Read(&endpoint)) {
+    ++taken;
+    if (quiet) continue;
+    if (c.options.json) {
+      print_json(endpoint);
+      std::cout.flush();
+    } else {
+      print_endpoint(endpoint);
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (quiet) std::cout << taken << "\n";
+  return status.ok() ? 0 : fail(status);
+}
+
 int cmd_accept(Client& c, Args& args) {
+  uint64_t id = take_id(args);
+  if (args.take_switch("--stream")) return stream_accept(c, args, id);
   v1::AcceptRequest request;
-  request.set_id(take_id(args));
+  request.set_id(id);
   args.done();
   v1::Endpoint response;
   auto ctx = c.context();

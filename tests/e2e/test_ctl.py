@@ -87,6 +87,26 @@ class Ctl(unittest.TestCase):
                          f"closed {connection}")
         self.assertEqual(h.wait_closed_by_peer(sock), "fin")
 
+    def test_stream_accept_closes_after_delivery(self):
+        listener = self.listener(8082, backlog=8)
+        process = subprocess.Popen([h.Paths.tapstackctl, "accept", str(listener), "--stream",
+                                    "--after", "close", "--count", "3", "--quiet"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(process.kill)
+        h.poll("the stream to register",
+               lambda: self.json("get", str(listener))["listener"].get("accept_waiters") == 1)
+        sockets = [h.kernel_connect(8082) for _ in range(3)]
+        for s in sockets:
+            self.addCleanup(s.close)
+        out, err = process.communicate(timeout=20)
+        self.assertEqual(process.returncode, 0, err)
+        self.assertEqual(out.strip(), "3")
+        for s in sockets:
+            self.assertEqual(h.wait_closed_by_peer(s), "fin")
+        self.assertIn("--after must be keep, close or abort",
+                      self.ctl("accept", str(listener), "--stream", "--after", "x",
+                               expect=64).stderr)
+
     def test_connect_and_abort(self):
         server = h.kernel_listener(9000)
         self.addCleanup(server.close)
