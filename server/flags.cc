@@ -156,6 +156,22 @@ const std::vector<Flag>& flags() {
          o.shutdown_grace = milliseconds(ms);
          return std::nullopt;
        }},
+      {"link-io", "auto|io_uring|epoll",
+       "How the engine loop moves frames: io_uring (one system call per frame in and its "
+       "answer out), epoll (read and write per frame), or auto: io_uring where the kernel and "
+       "seccomp allow it, else epoll. Default auto.",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         if (v == "auto") {
+           o.link_io = link::LinkIo::Kind::kAuto;
+         } else if (v == "io_uring") {
+           o.link_io = link::LinkIo::Kind::kUring;
+         } else if (v == "epoll") {
+           o.link_io = link::LinkIo::Kind::kEpoll;
+         } else {
+           return "--link-io must be auto, io_uring or epoll";
+         }
+         return std::nullopt;
+       }},
       {"log-level", "error|warning|info|debug", "What to log on stderr. Default info.",
        [](DaemonOptions& o, std::string_view v) -> Error {
          auto level = parse_log_level(v);

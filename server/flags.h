@@ -10,6 +10,7 @@
 #include "stack/clock.h"
 #include "stack/engine_config.h"
 #include "stack/header/addresses.h"
+#include "stack/link/link_io.h"
 
 namespace tapstack::server {
 
@@ -29,6 +30,7 @@ struct DaemonOptions {
   size_t max_endpoints = 65536;
   std::optional<uint16_t> demo_listener;
   LogLevel log_level = LogLevel::kInfo;
+  link::LinkIo::Kind link_io = link::LinkIo::Kind::kAuto;
   Duration shutdown_grace = seconds(2);
 
   EngineConfig engine_config() const;
