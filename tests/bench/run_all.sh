@@ -56,6 +56,8 @@ ip netns add "$cli"
 ip netns add "$srv"
 in_cli() { ip netns exec "$cli" "$@"; }
 in_srv() { ip netns exec "$srv" "$@"; }
+# Servers start with `ip netns exec` itself, not the functions above: a backgrounded function
+# is a subshell, and $! would name that shell instead of the server to stop.
 in_cli ip link set lo up
 in_srv ip link set lo up
 in_cli ip tuntap add dev tap0 mode tap
@@ -89,33 +91,33 @@ start_server() {  # target -> address clients use
   case $1 in
     tapstack)
       rm -f "$out/tapstackd.sock"
-      in_cli "$build/server/tapstackd" --tap tap0 --address 198.18.0.2/24 --gateway 198.18.0.1 \
-        --grpc-listen "unix:$out/tapstackd.sock" --metrics-listen 127.0.0.1:19464 \
+      ip netns exec "$cli" "$build/server/tapstackd" --tap tap0 --address 198.18.0.2/24 --gateway 198.18.0.1 \
+        --mac 02:00:00:00:00:02 --grpc-listen "unix:$out/tapstackd.sock" --metrics-listen off \
         --log-level warning >"$out/tapstackd.log" 2>&1 &
       server_pid=$!
       pids+=("$server_pid")
-      for _ in $(seq 100); do "${ctl[@]}" --timeout 1 stats >/dev/null 2>&1 && break; done
+      for _ in $(seq 100); do "${ctl[@]}" --timeout 1 health >/dev/null 2>&1 && break; done
       listener=$("${ctl[@]}" -o json create | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-      "${ctl[@]}" bind "$listener" 0.0.0.0:8080 >/dev/null
+      "${ctl[@]}" bind "$listener" 8080 >/dev/null
       "${ctl[@]}" listen "$listener" --backlog 4096 >/dev/null
+      # Accepted connections are consumed by a gRPC client through the streaming accept.
       "${ctl[@]}" accept "$listener" --stream --after close --quiet >"$out/consumer.log" 2>&1 &
       pids+=("$!")
       addr=198.18.0.2 ;;
     gvisor)
-      in_cli "$build/peers/gvisor-netstack" -tap tap0 -addr 198.18.0.2/24 -port 8080 \
+      ip netns exec "$cli" "$build/peers/gvisor-netstack" -tap tap0 -addr 198.18.0.2/24 -port 8080 \
         -gateway 198.18.0.1 >"$out/gvisor.log" 2>&1 &
       server_pid=$!; pids+=("$server_pid"); addr=198.18.0.2 ;;
     tap_bound)
-      in_cli "$build/peers/tap_bound" tap0 198.18.0.2 >"$out/tap_bound.log" 2>&1 &
+      ip netns exec "$cli" "$build/peers/tap_bound" tap0 198.18.0.2 >"$out/tap_bound.log" 2>&1 &
       server_pid=$!; pids+=("$server_pid"); addr=198.18.0.2 ;;
     kernel)
-      in_srv "$bin/tapstack_kernel_listener" 198.18.1.2 8080 >"$out/kernel.log" 2>&1 &
+      ip netns exec "$srv" "$bin/tapstack_kernel_listener" 198.18.1.2 8080 >"$out/kernel.log" 2>&1 &
       server_pid=$!; pids+=("$server_pid"); addr=198.18.1.2 ;;
   esac
   wait_ready "$addr"
 }
 stop_server() {
-  pkill -TERM -P "$server_pid" 2>/dev/null || true
   kill -TERM "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
   for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
@@ -159,7 +161,7 @@ for target in tapstack kernel; do
     fi
     before_synacks=$(server_frames)
     rss_before=$([ -n "$rss_pid" ] && rss_kb "$rss_pid" || echo 0)
-    in_cli "$bin/tapstack_synflood" --interface "$iface" --dst-ip "$dst" --dst-mac "$mac" \
+    ip netns exec "$cli" "$bin/tapstack_synflood" --interface "$iface" --dst-ip "$dst" --dst-mac "$mac" \
       --dst-port 8080 --rate "$rate" --duration "$flood_seconds" --count 100000000 \
       >"$out/flood-$target-$rate.log" 2>&1 &
     flood=$!

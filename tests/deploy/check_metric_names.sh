@@ -83,7 +83,9 @@ if ! { ip netns add "$ns" && in_ns ip link set lo up &&
   finish
 fi
 
-in_ns "$daemon" --tap "$tap" --address 198.18.0.2/24 --grpc-listen 127.0.0.1:50051 \
+# `ip netns exec` itself, not the in_ns function: a backgrounded function is a subshell, and
+# $! would be that shell rather than the daemon that cleanup must signal.
+ip netns exec "$ns" "$daemon" --tap "$tap" --address 198.18.0.2/24 --grpc-listen 127.0.0.1:50051 \
   --metrics-listen 127.0.0.1:9464 --demo-listener 8080 >"$scratch/daemon.log" 2>&1 &
 daemon_pid=$!
 
