@@ -225,7 +225,7 @@ grpc::Status EndpointsService::Accept(grpc::ServerContext* ctx, const v1::Accept
 
 grpc::Status EndpointsService::StreamAccept(grpc::ServerContext* ctx,
                                             const v1::StreamAcceptRequest* request,
-                                            grpc::ServerWriter<v1::Endpoint>* writer) {
+                                            grpc::ServerWriter<v1::StreamAcceptResponse>* writer) {
   const EndpointId id = request->id();
   const AfterAccept after = after_accept(request->after_accept());
   // Connections are taken as they are; closing them waits until they are handed over, so a
@@ -262,16 +262,12 @@ grpc::Status EndpointsService::StreamAccept(grpc::ServerContext* ctx,
     }
     if (batch.freed_room)
       backend_.loop.post([&hub, id](Engine& engine) { hub.serve_listener(engine, id); });
-    for (size_t i = 0; i < batch.connections.size(); ++i) {
-      v1::Endpoint endpoint;
-      to_proto(batch.connections[i], &endpoint);
-      // All but the batch's last message may wait in gRPC's buffer: one flush per batch.
-      grpc::WriteOptions options;
-      if (i + 1 < batch.connections.size()) options.set_buffer_hint();
-      if (!writer->Write(endpoint, options)) {
+    if (!batch.connections.empty()) {
+      v1::StreamAcceptResponse message;
+      for (const EndpointInfo& e : batch.connections) to_proto(e, message.add_connections());
+      if (!writer->Write(message)) {
         std::vector<EndpointInfo> undelivered = stream->abandon();
-        undelivered.insert(undelivered.end(), batch.connections.begin() + static_cast<ptrdiff_t>(i),
-                           batch.connections.end());
+        undelivered.insert(undelivered.end(), batch.connections.begin(), batch.connections.end());
         close_undelivered(undelivered);
         return {grpc::StatusCode::CANCELLED, "the client went away"};
       }

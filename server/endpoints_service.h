@@ -27,7 +27,7 @@ class EndpointsService final : public v1::Endpoints::Service {
   grpc::Status Accept(grpc::ServerContext* ctx, const v1::AcceptRequest* request,
                       v1::Endpoint* response) override;
   grpc::Status StreamAccept(grpc::ServerContext* ctx, const v1::StreamAcceptRequest* request,
-                            grpc::ServerWriter<v1::Endpoint>* writer) override;
+                            grpc::ServerWriter<v1::StreamAcceptResponse>* writer) override;
   grpc::Status Close(grpc::ServerContext* ctx, const v1::CloseRequest* request,
                      v1::CloseResponse* response) override;
   grpc::Status WatchEvents(grpc::ServerContext* ctx, const v1::WatchEventsRequest* request,

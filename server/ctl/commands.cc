@@ -172,17 +172,19 @@ int stream_accept(Client& c, Args& args, uint64_t id) {
   args.done();
   auto ctx = c.context(false);
   auto reader = c.endpoints->StreamAccept(ctx.get(), request);
-  v1::Endpoint endpoint;
+  v1::StreamAcceptResponse message;
   uint64_t taken = 0;
-  while (reader->Read(&endpoint)) {
-    ++taken;
+  while (reader->Read(&message)) {
+    taken += static_cast<uint64_t>(message.connections_size());
     if (quiet) continue;
-    if (c.options.json) {
-      print_json(endpoint);
-      std::cout.flush();
-    } else {
-      print_endpoint(endpoint);
+    for (const v1::Endpoint& endpoint : message.connections()) {
+      if (c.options.json) {
+        print_json(endpoint);
+      } else {
+        print_endpoint(endpoint);
+      }
     }
+    std::cout.flush();
   }
   grpc::Status status = reader->Finish();
   if (quiet) std::cout << taken << "\n";

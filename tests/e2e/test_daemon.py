@@ -38,7 +38,7 @@ class DaemonProcess(unittest.TestCase):
             "--tap", "--address", "--mac", "--gateway", "--mtu", "--grpc-listen",
             "--grpc-tls-cert", "--grpc-tls-key", "--grpc-client-ca", "--metrics-listen",
             "--syncookies", "--syn-retries", "--synack-retries", "--abort-on-overflow",
-            "--backlog", "--max-endpoints", "--demo-listener", "--shutdown-grace",
+            "--backlog", "--max-endpoints", "--demo-listener", "--shutdown-grace", "--link-io",
             "--log-level", "--help"})
 
     def assert_one_line_error(self, result, returncode, *fragments):

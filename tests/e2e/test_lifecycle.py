@@ -394,7 +394,7 @@ class Lifecycle(unittest.TestCase):
             max_connections=3), timeout=20)
         stream.initial_metadata()  # the stream is registered
         sockets = [self.kernel_connect(8087) for _ in range(3)]
-        got = list(stream)  # ends by itself after three
+        got = [e for message in stream for e in message.connections]  # ends after three
         self.assertEqual(len(got), 3)
         self.assertEqual(sorted(e.remote.port for e in got),
                          sorted(s.getsockname()[1] for s in sockets))
@@ -412,7 +412,9 @@ class Lifecycle(unittest.TestCase):
                                              timeout=20)
         stream.initial_metadata()
         sock = self.kernel_connect(8088)
-        conn = next(stream)
+        message = next(stream)
+        self.assertEqual(len(message.connections), 1)
+        conn = message.connections[0]
         self.close_later(conn.id)
         self.assertEqual(self.get(conn.id).state, self.pb.TCP_STATE_ESTABLISHED)
         self.assertEqual(conn.remote.port, sock.getsockname()[1])
