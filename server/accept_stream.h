@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "server/rpc_wait.h"
+#include "stack/clock.h"
 #include "stack/endpoint_info.h"
 
 namespace tapstack::server {
@@ -55,8 +56,9 @@ class AcceptStream {
     bool freed_room = false;          // the stream was full: the loop should look again
     std::optional<grpc::Status> end;  // set: finish the call after this batch
   };
-  // RPC thread. Waits for connections or the end of the stream.
-  WaitEnd next(grpc::ServerContext& ctx, Batch& out);
+  // RPC thread. Waits for connections or the end of the stream; once one is there, lets up
+  // to `max_delay` pass for more to join it (asleep, so the loop's notifications cost nothing).
+  WaitEnd next(grpc::ServerContext& ctx, Batch& out, Duration max_delay = {});
   // RPC thread, after the client went away: takes no more connections and returns those
   // taken but not delivered.
   std::vector<EndpointInfo> abandon();

@@ -228,6 +228,11 @@ grpc::Status EndpointsService::StreamAccept(grpc::ServerContext* ctx,
                                             grpc::ServerWriter<v1::StreamAcceptResponse>* writer) {
   const EndpointId id = request->id();
   const AfterAccept after = after_accept(request->after_accept());
+  const Duration max_delay = std::chrono::seconds(request->max_delay().seconds()) +
+                             std::chrono::nanoseconds(request->max_delay().nanos());
+  if (max_delay < Duration::zero() || max_delay > milliseconds(100)) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "max_delay must be 0..100 ms"};
+  }
   // Connections are taken as they are; closing them waits until they are handed over, so a
   // client that already sent its RST or FIN (a load generator, say) is not answered with one
   // more segment, and the closes of a batch cost the loop one post.
@@ -255,7 +260,7 @@ grpc::Status EndpointsService::StreamAccept(grpc::ServerContext* ctx,
   };
   while (true) {
     AcceptStream::Batch batch;
-    WaitEnd why = stream->next(*ctx, batch);
+    WaitEnd why = stream->next(*ctx, batch, max_delay);
     if (why != WaitEnd::kReady) {
       close_undelivered(stream->abandon());
       return gave_up(why, "during StreamAccept");

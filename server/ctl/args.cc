@@ -162,10 +162,11 @@ Commands:
                                   listen (backlog: tapstackd's --backlog if not given)
   connect ID ADDRESS:PORT         connect and wait for the handshake (--timeout)
   accept ID                       take a connection from listener ID, waiting (--timeout)
-  accept ID --stream [--after keep|close|abort] [--count N] [--quiet]
+  accept ID --stream [--after keep|close|abort] [--count N] [--max-delay-us N] [--quiet]
                                   stream connections as they come (StreamAccept); --after:
-                                  what the server does with each once delivered; --quiet:
-                                  print only how many were taken
+                                  what the server does with each once delivered;
+                                  --max-delay-us: how long the server may hold one to send
+                                  more with it; --quiet: print only how many were taken
   close ID [--abort]              close gracefully (FIN), or abort (RST)
   get ID                          show one endpoint in detail
   ls [-l]                         endpoints as `ss -tan` shows sockets (-l: listeners only):

@@ -166,6 +166,11 @@ int stream_accept(Client& c, Args& args, uint64_t id) {
   if (auto count = args.take_option("--count")) {
     request.set_max_connections(parse_number("--count", *count));
   }
+  if (auto delay = args.take_option("--max-delay-us")) {
+    uint64_t us = parse_number("--max-delay-us", *delay);
+    request.mutable_max_delay()->set_seconds(static_cast<int64_t>(us / 1'000'000));
+    request.mutable_max_delay()->set_nanos(static_cast<int32_t>(us % 1'000'000 * 1000));
+  }
   // --quiet prints only the number taken at the end: for load tests, where printing each
   // connection would cost more than taking it.
   bool quiet = args.take_switch("--quiet");

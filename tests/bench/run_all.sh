@@ -101,7 +101,7 @@ start_server() {  # target -> address clients use
       "${ctl[@]}" bind "$listener" 8080 >/dev/null
       "${ctl[@]}" listen "$listener" --backlog 4096 >/dev/null
       # Accepted connections are consumed by a gRPC client through the streaming accept.
-      "${ctl[@]}" accept "$listener" --stream --after close --quiet >"$out/consumer.log" 2>&1 &
+      "${ctl[@]}" accept "$listener" --stream --after close --max-delay-us 1000 --quiet >"$out/consumer.log" 2>&1 &
       pids+=("$!")
       addr=198.18.0.2 ;;
     gvisor)

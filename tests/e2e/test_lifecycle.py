@@ -9,6 +9,7 @@ import time
 import unittest
 
 import grpc
+from google.protobuf import duration_pb2
 
 import harness as h
 
@@ -421,6 +422,24 @@ class Lifecycle(unittest.TestCase):
         self.endpoints.Close(self.pb.CloseRequest(id=listener.id), timeout=5)
         self.assertEqual(list(stream), [])
         self.assertEqual(stream.code(), grpc.StatusCode.OK)
+
+    def test_stream_accept_max_delay_batches_and_is_bounded(self):
+        listener = self.listener(8089, backlog=16)
+        with self.assertRaises(grpc.RpcError) as caught:
+            next(self.endpoints.StreamAccept(self.pb.StreamAcceptRequest(
+                id=listener.id, max_delay=duration_pb2.Duration(seconds=1)), timeout=5))
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        # With the longest delay, three connections made back to back share one message.
+        stream = self.endpoints.StreamAccept(self.pb.StreamAcceptRequest(
+            id=listener.id, after_accept=self.pb.StreamAcceptRequest.AFTER_ACCEPT_CLOSE,
+            max_connections=3, max_delay=duration_pb2.Duration(nanos=100_000_000)), timeout=20)
+        stream.initial_metadata()
+        sockets = [self.kernel_connect(8089) for _ in range(3)]
+        messages = list(stream)
+        self.assertEqual(sum(len(m.connections) for m in messages), 3)
+        self.assertLess(len(messages), 3)
+        for s in sockets:
+            self.assertEqual(h.wait_closed_by_peer(s), "fin")
 
     def test_stream_accept_needs_a_listener(self):
         e = self.create()
