@@ -31,20 +31,7 @@ if ! grep -q 'VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null; then
 fi
 
 # --- 1. dependencies
-packages=(build-essential cmake ninja-build pkg-config libgrpc++-dev protobuf-compiler-grpc
-          libprotobuf-dev protobuf-compiler prometheus-cpp-dev libssl-dev
-          libtins-dev libgtest-dev libgmock-dev   # the build configures the tests too
-          iproute2 curl)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  say "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+scripts/install-deps.sh  # the same Debian packages as the test command
 
 # --- 2. build
 say "building tapstackd and tapstackctl in $BUILD_DIR"

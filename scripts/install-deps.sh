@@ -9,7 +9,7 @@ packages=(
   liburing-dev libtins-dev libgtest-dev libgmock-dev prometheus-cpp-dev libbenchmark-dev
   python3 python3-grpcio python3-grpc-tools      # the end-to-end tests' gRPC client
   prometheus                                     # real Prometheus server and promtool
-  iproute2 openssl procps
+  iproute2 openssl procps curl
 )
 missing=()
 for p in "${packages[@]}"; do

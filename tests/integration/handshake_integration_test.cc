@@ -41,6 +41,25 @@ class Handshake : public NetnsTest {
     EXPECT_TRUE(r.is_ok()) << r.status().message;
     return r.is_ok() ? *r : EndpointInfo{};
   }
+  // A kernel listener on the kernel's side of the TAP (accept calls time out after 5 s).
+  KernelSocket kernel_listener(uint16_t port) {
+    KernelSocket server;
+    int one = 1;
+    setsockopt(server.fd(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a = socket_address(kernel_address(), port);
+    EXPECT_EQ(::bind(server.fd(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(server.fd(), 8), 0);
+    server.set_timeout(5s);
+    return server;
+  }
+  // Starts an active open from a new endpoint to the kernel's `port`.
+  EndpointId engine_connect(uint16_t port) {
+    return loop_->call([&](Engine& e) {
+      EndpointId c = *e.create_endpoint();
+      EXPECT_TRUE(e.connect(c, *Ipv4Address::parse(kernel_address()), port).is_ok());
+      return c;
+    });
+  }
   uint64_t resets() {
     return loop_->stats().resets_sent.get() + loop_->stats().resets_received.get();
   }
@@ -94,20 +113,9 @@ TEST_F(Handshake, ManyConcurrentKernelClientsAreAllAccepted) {
 }
 
 TEST_F(Handshake, EngineConnectsToKernelListener) {
-  KernelSocket server;
-  int one = 1;
-  setsockopt(server.fd(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a = socket_address(kernel_address(), 9000);
-  ASSERT_EQ(::bind(server.fd(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(server.fd(), 8), 0);
-
-  EndpointId id = loop_->call([&](Engine& e) {
-    EndpointId c = *e.create_endpoint();
-    EXPECT_TRUE(e.connect(c, *Ipv4Address::parse(kernel_address()), 9000).is_ok());
-    return c;
-  });
+  KernelSocket server = kernel_listener(9000);
+  EndpointId id = engine_connect(9000);
   ASSERT_TRUE(events_.wait_for(Event::Kind::kEstablished, id));
-  server.set_timeout(5s);
   sockaddr_in peer{};
   socklen_t len = sizeof peer;
   int conn = ::accept(server.fd(), reinterpret_cast<sockaddr*>(&peer), &len);
@@ -128,11 +136,7 @@ TEST_F(Handshake, EngineConnectsToKernelListener) {
 }
 
 TEST_F(Handshake, RefusedConnectIsReportedAsRefused) {
-  EndpointId id = loop_->call([&](Engine& e) {
-    EndpointId c = *e.create_endpoint();
-    EXPECT_TRUE(e.connect(c, *Ipv4Address::parse(kernel_address()), 9).is_ok());
-    return c;
-  });
+  EndpointId id = engine_connect(9);
   ASSERT_TRUE(events_.wait_for(Event::Kind::kRefused, id));
   EXPECT_EQ(query(id).state, TcpState::kClosed);
   EXPECT_EQ(loop_->stats().attempt_fails.get(), 1u);
@@ -181,19 +185,9 @@ TEST_F(Handshake, EngineClosesFirstAndPassesThroughTimeWait) {
 }
 
 TEST_F(Handshake, EngineClosesActiveConnectionAndKernelSeesEof) {
-  KernelSocket server;
-  int one = 1;
-  setsockopt(server.fd(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a = socket_address(kernel_address(), 9001);
-  ASSERT_EQ(::bind(server.fd(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(server.fd(), 8), 0);
-  EndpointId id = loop_->call([&](Engine& e) {
-    EndpointId c = *e.create_endpoint();
-    EXPECT_TRUE(e.connect(c, *Ipv4Address::parse(kernel_address()), 9001).is_ok());
-    return c;
-  });
+  KernelSocket server = kernel_listener(9001);
+  EndpointId id = engine_connect(9001);
   ASSERT_TRUE(events_.wait_for(Event::Kind::kEstablished, id));
-  server.set_timeout(5s);
   int fd = ::accept(server.fd(), nullptr, nullptr);
   ASSERT_GE(fd, 0);
   timeval tv{5, 0};
