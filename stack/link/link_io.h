@@ -40,6 +40,8 @@ class LinkIo : public FrameSink {
   virtual void wait(std::optional<Time> deadline, Handler& handler) = 0;
   // Safe from any thread.
   void wake();
+  // On the thread that calls wait(), after its last wait: let go of the device.
+  virtual void shutdown() {}
   // Frames the kernel refused after send_frame() had taken them (asynchronous sends).
   uint64_t take_write_errors() { return std::exchange(write_errors_, 0); }
   virtual std::string_view name() const = 0;

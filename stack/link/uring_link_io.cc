@@ -1,7 +1,9 @@
 #include "stack/link/uring_link_io.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 
@@ -11,7 +13,11 @@ namespace {
 constexpr uint64_t kRxTag = uint64_t{1} << 32;
 constexpr uint64_t kWakeTag = uint64_t{2} << 32;
 constexpr uint64_t kTxTag = uint64_t{3} << 32;
+constexpr uint64_t kCancelTag = uint64_t{4} << 32;
 constexpr uint64_t kTagMask = ~uint64_t{0xffffffff};
+constexpr uint16_t kBufferGroup = 0;
+// Linux 6.7's opcode; Debian bookworm's headers predate it.
+constexpr uint8_t kOpReadMultishot = IORING_OP_SENDMSG_ZC + 1;
 
 }  // namespace
 
@@ -24,7 +30,7 @@ std::unique_ptr<UringLinkIo> UringLinkIo::create(const TapDevice& tap) {
 }
 
 UringLinkIo::UringLinkIo(const TapDevice& tap)
-    : LinkIo(tap), rx_buffer_(kMaxFrameSize), tx_slots_(kTxSlots) {
+    : LinkIo(tap), rx_buffers_(size_t{kRxBuffers} * kRxBufferSize), tx_slots_(kTxSlots) {
   free_tx_.reserve(kTxSlots);
   for (size_t i = 0; i < kTxSlots; ++i) free_tx_.push_back(static_cast<uint16_t>(kTxSlots - 1 - i));
   // io_uring parks a read on a blocking file until data comes; on a non-blocking one it would
@@ -34,9 +40,35 @@ UringLinkIo::UringLinkIo(const TapDevice& tap)
 }
 
 UringLinkIo::~UringLinkIo() {
-  if (ring_ready_) io_uring_queue_exit(&ring_);
+  shutdown();
+  if (rx_ring_) munmap(rx_ring_, kRxBuffers * sizeof(io_uring_buf));
   int flags = fcntl(tap_.fd(), F_GETFL);
   fcntl(tap_.fd(), F_SETFL, flags | O_NONBLOCK);
+}
+
+void UringLinkIo::shutdown() {
+  if (ring_ready_) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_cancel_fd(sqe, tap_.fd(), IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, kCancelTag);
+    sqe = next_sqe();
+    io_uring_prep_cancel_fd(sqe, wake_fd_, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, kCancelTag);
+    io_uring_submit(&ring_);
+    // Reap until both reads report their end (bounded: each cancel completes at once).
+    for (int pending = (rx_armed_ ? 1 : 0) + (wake_armed_ ? 1 : 0) + 2; pending > 0;) {
+      io_uring_cqe* cqe = nullptr;
+      __kernel_timespec ts{1, 0};
+      if (io_uring_wait_cqe_timeout(&ring_, &cqe, &ts) != 0) break;
+      uint64_t tag = io_uring_cqe_get_data64(cqe) & kTagMask;
+      bool final = !(cqe->flags & IORING_CQE_F_MORE);
+      if (tag == kCancelTag || ((tag == kRxTag || tag == kWakeTag) && final)) --pending;
+      io_uring_cqe_seen(&ring_, cqe);
+    }
+    if (rx_ring_) io_uring_unregister_buf_ring(&ring_, kBufferGroup);
+    io_uring_queue_exit(&ring_);
+    ring_ready_ = false;
+  }
 }
 
 void UringLinkIo::ensure_ring() {
@@ -50,6 +82,31 @@ void UringLinkIo::ensure_ring() {
     }
   }
   ring_ready_ = true;
+  // The provided-buffer ring for the multishot read (Linux 5.19+; without it, single reads).
+  void* memory = mmap(nullptr, kRxBuffers * sizeof(io_uring_buf), PROT_READ | PROT_WRITE,
+                      MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (memory == MAP_FAILED) {
+    multishot_ = false;
+    return;
+  }
+  rx_ring_ = static_cast<io_uring_buf_ring*>(memory);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uintptr_t>(rx_ring_);
+  reg.ring_entries = kRxBuffers;
+  reg.bgid = kBufferGroup;
+  if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) {
+    munmap(rx_ring_, kRxBuffers * sizeof(io_uring_buf));
+    rx_ring_ = nullptr;
+    multishot_ = false;
+    return;
+  }
+  io_uring_buf_ring_init(rx_ring_);
+  for (unsigned i = 0; i < kRxBuffers; ++i) {
+    io_uring_buf_ring_add(rx_ring_, &rx_buffers_[i * kRxBufferSize], kRxBufferSize,
+                          static_cast<unsigned short>(i), io_uring_buf_ring_mask(kRxBuffers),
+                          static_cast<int>(i));
+  }
+  io_uring_buf_ring_advance(rx_ring_, kRxBuffers);
 }
 
 io_uring_sqe* UringLinkIo::next_sqe() {
@@ -61,12 +118,23 @@ io_uring_sqe* UringLinkIo::next_sqe() {
   return sqe;
 }
 
+void UringLinkIo::arm_multishot_read() {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_rw(kOpReadMultishot, sqe, tap_.fd(), nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kBufferGroup;
+  io_uring_sqe_set_data64(sqe, kRxTag);
+}
+
+void UringLinkIo::arm_single_read() {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_read(sqe, tap_.fd(), rx_buffers_.data(), kRxBufferSize, 0);
+  io_uring_sqe_set_data64(sqe, kRxTag);
+}
+
 void UringLinkIo::arm_reads() {
   if (!rx_armed_) {
-    io_uring_sqe* sqe = next_sqe();
-    io_uring_prep_read(sqe, tap_.fd(), rx_buffer_.data(), static_cast<unsigned>(rx_buffer_.size()),
-                       0);
-    io_uring_sqe_set_data64(sqe, kRxTag);
+    multishot_ ? arm_multishot_read() : arm_single_read();
     rx_armed_ = true;
   }
   if (!wake_armed_) {
@@ -95,6 +163,16 @@ bool UringLinkIo::send_frame(std::span<const uint8_t> frame) {
   return true;
 }
 
+void UringLinkIo::deliver(int buffer, int32_t length, Handler& handler) {
+  uint8_t* data = &rx_buffers_[static_cast<size_t>(std::max(buffer, 0)) * kRxBufferSize];
+  handler.on_frame({data, static_cast<size_t>(length)});
+  if (buffer >= 0) {  // hand the buffer back to the kernel for the next frame
+    io_uring_buf_ring_add(rx_ring_, data, kRxBufferSize, static_cast<unsigned short>(buffer),
+                          io_uring_buf_ring_mask(kRxBuffers), 0);
+    io_uring_buf_ring_advance(rx_ring_, 1);
+  }
+}
+
 void UringLinkIo::wait(std::optional<Time> deadline, Handler& handler) {
   ensure_ring();
   arm_reads();
@@ -110,28 +188,44 @@ void UringLinkIo::wait(std::optional<Time> deadline, Handler& handler) {
   }
   // Completions are copied out first: handlers queue writes, which must not meet a CQ entry
   // that is still being read.
-  std::array<std::pair<uint64_t, int32_t>, 64> done;
+  struct Done {
+    uint64_t tag;
+    int32_t res;
+    uint32_t flags;
+  };
+  std::array<Done, 64> done;
   size_t n = 0;
   unsigned head;
   io_uring_for_each_cqe(&ring_, head, cqe) {
     if (n == done.size()) break;
-    done[n++] = {io_uring_cqe_get_data64(cqe), cqe->res};
+    done[n++] = {io_uring_cqe_get_data64(cqe), cqe->res, cqe->flags};
   }
   io_uring_cq_advance(&ring_, static_cast<unsigned>(n));
   for (size_t i = 0; i < n; ++i) {
-    auto [tag, res] = done[i];
-    switch (tag & kTagMask) {
-      case kRxTag:
-        rx_armed_ = false;
-        if (res > 0) handler.on_frame({rx_buffer_.data(), static_cast<size_t>(res)});
+    const Done& d = done[i];
+    switch (d.tag & kTagMask) {
+      case kRxTag: {
+        if (!(d.flags & IORING_CQE_F_MORE)) rx_armed_ = false;  // re-armed at the next wait
+        if (d.res == -EINVAL && multishot_) {
+          multishot_ = false;  // a kernel before 6.7: one read at a time from now on
+          break;
+        }
+        if (d.res <= 0) break;  // -ENOBUFS: every buffer is in use; re-armed next wait
+        int buffer = (d.flags & IORING_CQE_F_BUFFER)
+                         ? static_cast<int>(d.flags >> IORING_CQE_BUFFER_SHIFT)
+                         : -1;
+        deliver(buffer, d.res, handler);
         break;
+      }
       case kWakeTag:
         wake_armed_ = false;
         handler.on_wake();
         break;
+      case kTxTag:
+        free_tx_.push_back(static_cast<uint16_t>(d.tag & 0xffff));
+        if (d.res < 0) ++write_errors_;
+        break;
       default:
-        free_tx_.push_back(static_cast<uint16_t>(tag & 0xffff));
-        if (res < 0) ++write_errors_;
         break;
     }
   }

@@ -1,6 +1,7 @@
-// LinkIo over io_uring. One read is kept armed on the TAP (one, so frames are handed over in
-// the order they came), one on the wake eventfd; frames sent are copied into slots and queued
-// as writes, which the next io_uring_enter submits while it waits for the next frame.
+// LinkIo over io_uring. The TAP is read by one multishot read into a ring of provided buffers
+// (Linux 6.7+; one read at a time before that), so a single io_uring_enter hands over every
+// frame that has arrived, in order; the wake eventfd has a read of its own. Frames sent are
+// copied into slots and queued as writes, which the next io_uring_enter submits while it waits.
 #pragma once
 
 #include <liburing.h>
@@ -18,6 +19,9 @@ class UringLinkIo final : public LinkIo {
   // Null when this kernel or its seccomp profile does not allow io_uring.
   static std::unique_ptr<UringLinkIo> create(const TapDevice& tap);
   ~UringLinkIo() override;
+  // Cancels the reads and waits for them, so that the TAP is free the moment this returns
+  // (a ring torn down with requests in flight releases its files later, asynchronously).
+  void shutdown() override;
 
   void wait(std::optional<Time> deadline, Handler& handler) override;
   bool send_frame(std::span<const uint8_t> frame) override;
@@ -26,7 +30,9 @@ class UringLinkIo final : public LinkIo {
  private:
   static constexpr unsigned kEntries = 1024;
   static constexpr size_t kTxSlots = 512;
-  static constexpr size_t kTxSlotSize = 2048;  // what we send is far smaller: control segments
+  static constexpr size_t kTxSlotSize = 2048;     // what we send is far smaller: control segments
+  static constexpr unsigned kRxBuffers = 64;      // a power of two, as the buffer ring needs
+  static constexpr size_t kRxBufferSize = 16384;  // frames up to the largest --mtu and more
 
   explicit UringLinkIo(const TapDevice& tap);
   // The ring is set up on the loop thread, the only one that ever submits, so the kernel may
@@ -34,12 +40,18 @@ class UringLinkIo final : public LinkIo {
   void ensure_ring();
   io_uring_sqe* next_sqe();
   void arm_reads();
+  void arm_multishot_read();
+  void arm_single_read();
+  // A frame read into `buffer` (a provided buffer's id, or -1 for the single-read buffer).
+  void deliver(int buffer, int32_t length, Handler& handler);
 
   io_uring ring_{};
   bool ring_ready_ = false;
   bool rx_armed_ = false;
   bool wake_armed_ = false;
-  std::vector<uint8_t> rx_buffer_;
+  bool multishot_ = true;  // until the kernel says it has no multishot read
+  io_uring_buf_ring* rx_ring_ = nullptr;
+  std::vector<uint8_t> rx_buffers_;  // kRxBuffers × kRxBufferSize; the first for single reads
   uint64_t wake_value_ = 0;
   std::vector<std::array<uint8_t, kTxSlotSize>> tx_slots_;
   std::vector<uint16_t> free_tx_;
