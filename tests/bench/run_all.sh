@@ -120,6 +120,12 @@ start_server() {  # target -> address clients use
 stop_server() {
   kill -TERM "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
+  # The TAP takes its next server only once the last one's file is gone: the kernel drops the
+  # carrier then (a process's exit can leave it held a moment longer). Bounded wait.
+  for _ in $(seq 100); do
+    [ "$(in_cli cat /sys/class/net/tap0/carrier 2>/dev/null)" != 1 ] && break
+    sleep 0.05
+  done
   for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   pids=()
