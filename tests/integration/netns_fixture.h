@@ -99,13 +99,20 @@ class NetnsTest : public ::testing::Test {
     ASSERT_EQ(std::system(add.c_str()), 0);
     config_.address = {*Ipv4Address::parse(engine_address_), 24};
     configure(config_);
-    loop_ = std::make_unique<EngineLoop>(config_, std::move(tap.value()), Random::system_seed());
+    loop_ = std::make_unique<EngineLoop>(config_, std::move(tap.value()), Random::system_seed(),
+                                         link_io_kind());
     loop_->set_event_handler([this](const Event& e) { events_.record(e); });
     loop_->start();
   }
   void TearDown() override {
     if (loop_) loop_->stop();
     loop_.reset();
+  }
+  // ctest runs the suite once per link I/O (TAPSTACK_LINK_IO=epoll|io_uring; unset: auto).
+  static link::LinkIo::Kind link_io_kind() {
+    const char* kind = std::getenv("TAPSTACK_LINK_IO");
+    if (!kind) return link::LinkIo::Kind::kAuto;
+    return std::string(kind) == "epoll" ? link::LinkIo::Kind::kEpoll : link::LinkIo::Kind::kUring;
   }
   // Lets a test change the configuration before the loop starts.
   virtual void configure(EngineConfig&) {}
