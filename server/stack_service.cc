@@ -100,4 +100,12 @@ grpc::Status StackService::UpdateConfig(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status StackService::RotateSynCookieSecret(grpc::ServerContext*,
+                                                 const v1::RotateSynCookieSecretRequest*,
+                                                 v1::RotateSynCookieSecretResponse*) {
+  if (auto admitted = backend_.admit(); !admitted.ok()) return admitted;
+  backend_.loop.call([](Engine& engine) { engine.rotate_cookie_secret(); });
+  return grpc::Status::OK;
+}
+
 }  // namespace tapstack::server

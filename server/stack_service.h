@@ -16,6 +16,9 @@ class StackService final : public v1::Stack::Service {
                          v1::Config* response) override;
   grpc::Status UpdateConfig(grpc::ServerContext* ctx, const v1::UpdateConfigRequest* request,
                             v1::Config* response) override;
+  grpc::Status RotateSynCookieSecret(grpc::ServerContext* ctx,
+                                     const v1::RotateSynCookieSecretRequest* request,
+                                     v1::RotateSynCookieSecretResponse* response) override;
 
  private:
   void fill_config(const TunableConfig& tunable, v1::Config* out) const;

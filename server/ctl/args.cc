@@ -172,6 +172,7 @@ Commands:
   ls [-l]                         endpoints as `ss -tan` shows sockets (-l: listeners only):
                                   for a listener Recv-Q is the accept queue and Send-Q the
                                   backlog, Syn-Q the SYN-RCVD table (depth/limit)
+  rotate-cookie-secret            new SYN-cookie secret (cookies in flight stay valid)
   stats                           counters, drops by reason, endpoints by state
   config [KEY=VALUE...]           show the configuration, or change tunables:
                                   syncookies=never|auto|always, syn_retries=N,

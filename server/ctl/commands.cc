@@ -315,6 +315,17 @@ int cmd_watch(Client& c, Args& args) {
   return status.ok() ? 0 : fail(status);
 }
 
+int cmd_rotate_cookie_secret(Client& c, Args& args) {
+  args.done();
+  v1::RotateSynCookieSecretResponse response;
+  auto ctx = c.context();
+  grpc::Status status = c.stack->RotateSynCookieSecret(ctx.get(), {}, &response);
+  if (!status.ok()) return fail(status);
+  if (!c.options.json) std::cout << "SYN-cookie secret rotated\n";
+  if (c.options.json) print_json(response);
+  return 0;
+}
+
 int cmd_health(Client& c, Args& args) {
   args.done();
   grpc::health::v1::HealthCheckRequest request;
@@ -340,10 +351,19 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"create", cmd_create},   {"bind", cmd_bind},     {"listen", cmd_listen},
-    {"connect", cmd_connect}, {"accept", cmd_accept}, {"close", cmd_close},
-    {"get", cmd_get},         {"ls", cmd_ls},         {"stats", cmd_stats},
-    {"config", cmd_config},   {"watch", cmd_watch},   {"health", cmd_health},
+    {"create", cmd_create},
+    {"bind", cmd_bind},
+    {"listen", cmd_listen},
+    {"connect", cmd_connect},
+    {"accept", cmd_accept},
+    {"close", cmd_close},
+    {"get", cmd_get},
+    {"ls", cmd_ls},
+    {"stats", cmd_stats},
+    {"config", cmd_config},
+    {"watch", cmd_watch},
+    {"health", cmd_health},
+    {"rotate-cookie-secret", cmd_rotate_cookie_secret},
 };
 
 }  // namespace

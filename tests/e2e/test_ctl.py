@@ -107,6 +107,10 @@ class Ctl(unittest.TestCase):
                       self.ctl("accept", str(listener), "--stream", "--after", "x",
                                expect=64).stderr)
 
+    def test_rotate_cookie_secret(self):
+        self.assertEqual(self.ctl("rotate-cookie-secret").stdout.strip(),
+                         "SYN-cookie secret rotated")
+
     def test_connect_and_abort(self):
         server = h.kernel_listener(9000)
         self.addCleanup(server.close)

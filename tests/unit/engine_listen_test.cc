@@ -315,6 +315,19 @@ TEST_F(EngineCookies, CookieIsValidForTwoMinuteTicksOnly) {
   EXPECT_EQ(listener_info(listener_).accept_queue, 1u);
 }
 
+TEST_F(EngineCookies, CookieSentBeforeASecretRotationStillCompletes) {
+  SentSegment before = syn(client(1), kPort, linux_syn(1000));
+  engine().rotate_cookie_secret();
+  SentSegment again = syn(client(1), kPort, linux_syn(1000));
+  EXPECT_NE(again.seq, before.seq) << "the same SYN under a new secret gets another cookie";
+  advance_by(seconds(30));
+  mark();
+  send(client(1), kPort, final_ack(before));
+  expect_nothing_sent();
+  expect_counters({{"syncookies_validated", 1}, {"passive_opens", 1}});
+  EXPECT_EQ(listener_info(listener_).accept_queue, 1u);
+}
+
 // ---- Rule 5: SYN-RCVD ----
 
 TEST_F(EngineListen, SynReceivedInWindowRstDropsHalfOpenRecord) {
