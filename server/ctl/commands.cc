@@ -96,15 +96,24 @@ int report_endpoint(const Client& c, const grpc::Status& status, const v1::Endpo
   return report(c, status, endpoint, print_endpoint);
 }
 
+// Calls an Endpoints method that answers with an Endpoint, and reports it.
+template <class Request>
+int call_endpoint(Client& c,
+                  grpc::Status (v1::Endpoints::Stub::*method)(grpc::ClientContext*, const Request&,
+                                                              v1::Endpoint*),
+                  const Request& request) {
+  v1::Endpoint response;
+  auto ctx = c.context();
+  return report_endpoint(c, ((*c.endpoints).*method)(ctx.get(), request, &response), response);
+}
+
 uint64_t take_id(Args& args) {
   return parse_number("ID", args.next("ID"));
 }
 
 int cmd_create(Client& c, Args& args) {
   args.done();
-  v1::Endpoint response;
-  auto ctx = c.context();
-  return report_endpoint(c, c.endpoints->CreateEndpoint(ctx.get(), {}, &response), response);
+  return call_endpoint(c, &v1::Endpoints::Stub::CreateEndpoint, v1::CreateEndpointRequest{});
 }
 
 int cmd_bind(Client& c, Args& args) {
@@ -114,9 +123,7 @@ int cmd_bind(Client& c, Args& args) {
   args.done();
   request.set_address(local.address);
   request.set_port(local.port);
-  v1::Endpoint response;
-  auto ctx = c.context();
-  return report_endpoint(c, c.endpoints->Bind(ctx.get(), request, &response), response);
+  return call_endpoint(c, &v1::Endpoints::Stub::Bind, request);
 }
 
 int cmd_listen(Client& c, Args& args) {
@@ -131,9 +138,7 @@ int cmd_listen(Client& c, Args& args) {
   }
   request.set_id(take_id(args));
   args.done();
-  v1::Endpoint response;
-  auto ctx = c.context();
-  return report_endpoint(c, c.endpoints->Listen(ctx.get(), request, &response), response);
+  return call_endpoint(c, &v1::Endpoints::Stub::Listen, request);
 }
 
 int cmd_connect(Client& c, Args& args) {
@@ -143,9 +148,7 @@ int cmd_connect(Client& c, Args& args) {
   args.done();
   request.mutable_remote()->set_address(remote.address);
   request.mutable_remote()->set_port(remote.port);
-  v1::Endpoint response;
-  auto ctx = c.context();
-  return report_endpoint(c, c.endpoints->Connect(ctx.get(), request, &response), response);
+  return call_endpoint(c, &v1::Endpoints::Stub::Connect, request);
 }
 
 std::string to_upper(std::string text) {
@@ -202,18 +205,14 @@ int cmd_accept(Client& c, Args& args) {
   v1::AcceptRequest request;
   request.set_id(id);
   args.done();
-  v1::Endpoint response;
-  auto ctx = c.context();
-  return report_endpoint(c, c.endpoints->Accept(ctx.get(), request, &response), response);
+  return call_endpoint(c, &v1::Endpoints::Stub::Accept, request);
 }
 
 int cmd_get(Client& c, Args& args) {
   v1::GetEndpointRequest request;
   request.set_id(take_id(args));
   args.done();
-  v1::Endpoint response;
-  auto ctx = c.context();
-  return report_endpoint(c, c.endpoints->GetEndpoint(ctx.get(), request, &response), response);
+  return call_endpoint(c, &v1::Endpoints::Stub::GetEndpoint, request);
 }
 
 int cmd_close(Client& c, Args& args) {
