@@ -6,12 +6,6 @@ namespace tapstack::net {
 
 using header::ArpView;
 
-std::optional<MacAddress> Arp::lookup(Ipv4Address ip, Time now) const {
-  auto it = entries_.find(ip);
-  if (it == entries_.end() || !it->second.mac || now >= it->second.expires) return std::nullopt;
-  return it->second.mac;
-}
-
 void Arp::put_on_link(std::span<const uint8_t> frame) {
   if (sink_.send_frame(frame)) {
     stats_.frames_sent.add();

@@ -31,8 +31,6 @@ class Arp {
   void receive(const header::ArpView& arp, Time now);
   void on_timer(TimerNode& node, Time now);
 
-  std::optional<MacAddress> lookup(Ipv4Address ip, Time now) const;
-
  private:
   struct Entry : TimerNode {
     Ipv4Address ip;

@@ -89,7 +89,6 @@ class Tcp {
   uint16_t syn_window() const {
     return static_cast<uint16_t>(std::min<size_t>(config_.receive_buffer, 0xffff));
   }
-  uint8_t our_window_scale() const { return our_window_scale_; }
 
   // tcp_listen.cc: passive open
   void listener_receive(Listener& listener, const Segment& seg);
@@ -115,7 +114,6 @@ class Tcp {
   void syn_received_receive(Connection& c, const Segment& seg);
   void synchronized_receive(Connection& c, const Segment& seg);
   bool time_wait_reopen(Connection& c, const Segment& seg);
-  void process_ack(Connection& c, const Segment& seg);
   void process_data_and_fin(Connection& c, const Segment& seg);
   void challenge_ack(Connection& c);
   void establish(Connection& c);
