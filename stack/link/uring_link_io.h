@@ -35,8 +35,7 @@ class UringLinkIo final : public LinkIo {
   static constexpr size_t kRxBufferSize = 16384;  // frames up to the largest --mtu and more
 
   explicit UringLinkIo(const TapDevice& tap);
-  // The ring is set up on the loop thread, the only one that ever submits, so the kernel may
-  // run completions at the next wait instead of interrupting it (SINGLE_ISSUER, DEFER_TASKRUN).
+  // The ring is set up on the loop thread, the only one that ever submits (SINGLE_ISSUER).
   void ensure_ring();
   io_uring_sqe* next_sqe();
   void arm_reads();
