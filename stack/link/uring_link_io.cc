@@ -48,15 +48,17 @@ UringLinkIo::~UringLinkIo() {
 
 void UringLinkIo::shutdown() {
   if (ring_ready_) {
-    io_uring_sqe* sqe = next_sqe();
-    io_uring_prep_cancel_fd(sqe, tap_.fd(), IORING_ASYNC_CANCEL_ALL);
-    io_uring_sqe_set_data64(sqe, kCancelTag);
-    sqe = next_sqe();
-    io_uring_prep_cancel_fd(sqe, wake_fd_, IORING_ASYNC_CANCEL_ALL);
-    io_uring_sqe_set_data64(sqe, kCancelTag);
+    int pending = (rx_armed_ ? 1 : 0) + (wake_armed_ ? 1 : 0);
+    for (int fd : {tap_.fd(), wake_fd_}) {
+      if (io_uring_sqe* sqe = next_sqe()) {
+        io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+        io_uring_sqe_set_data64(sqe, kCancelTag);
+        ++pending;
+      }
+    }
     io_uring_submit(&ring_);
-    // Reap until both reads report their end (bounded: each cancel completes at once).
-    for (int pending = (rx_armed_ ? 1 : 0) + (wake_armed_ ? 1 : 0) + 2; pending > 0;) {
+    // Reap until the reads report their end (bounded: each cancel completes at once).
+    while (pending > 0) {
       io_uring_cqe* cqe = nullptr;
       __kernel_timespec ts{1, 0};
       if (io_uring_wait_cqe_timeout(&ring_, &cqe, &ts) != 0) break;
@@ -118,33 +120,36 @@ io_uring_sqe* UringLinkIo::next_sqe() {
     io_uring_submit(&ring_);  // the submission queue is full: hand it over, keep going
     sqe = io_uring_get_sqe(&ring_);
   }
-  return sqe;
+  return sqe;  // null only if the kernel refused the submission; callers fall back
 }
 
-void UringLinkIo::arm_multishot_read() {
+bool UringLinkIo::arm_multishot_read() {
   io_uring_sqe* sqe = next_sqe();
+  if (!sqe) return false;
   io_uring_prep_rw(kOpReadMultishot, sqe, tap_.fd(), nullptr, 0, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = kBufferGroup;
   io_uring_sqe_set_data64(sqe, kRxTag);
+  return true;
 }
 
-void UringLinkIo::arm_single_read() {
+bool UringLinkIo::arm_single_read() {
   io_uring_sqe* sqe = next_sqe();
+  if (!sqe) return false;
   io_uring_prep_read(sqe, tap_.fd(), rx_buffers_.data(), kRxBufferSize, 0);
   io_uring_sqe_set_data64(sqe, kRxTag);
+  return true;
 }
 
 void UringLinkIo::arm_reads() {
-  if (!rx_armed_) {
-    multishot_ ? arm_multishot_read() : arm_single_read();
-    rx_armed_ = true;
-  }
+  // A read that could not be queued is tried again at the next wait.
+  if (!rx_armed_) rx_armed_ = multishot_ ? arm_multishot_read() : arm_single_read();
   if (!wake_armed_) {
-    io_uring_sqe* sqe = next_sqe();
-    io_uring_prep_read(sqe, wake_fd_, &wake_value_, sizeof wake_value_, 0);
-    io_uring_sqe_set_data64(sqe, kWakeTag);
-    wake_armed_ = true;
+    if (io_uring_sqe* sqe = next_sqe()) {
+      io_uring_prep_read(sqe, wake_fd_, &wake_value_, sizeof wake_value_, 0);
+      io_uring_sqe_set_data64(sqe, kWakeTag);
+      wake_armed_ = true;
+    }
   }
 }
 
@@ -156,10 +161,11 @@ bool UringLinkIo::send_frame(std::span<const uint8_t> frame) {
     io_uring_submit(&ring_);
     return tap_.write(frame);
   }
+  io_uring_sqe* sqe = next_sqe();
+  if (!sqe) return tap_.write(frame);
   uint16_t slot = free_tx_.back();
   free_tx_.pop_back();
   std::memcpy(tx_slots_[slot].data(), frame.data(), frame.size());
-  io_uring_sqe* sqe = next_sqe();
   io_uring_prep_write(sqe, tap_.fd(), tx_slots_[slot].data(), static_cast<unsigned>(frame.size()),
                       0);
   io_uring_sqe_set_data64(sqe, kTxTag | slot);

@@ -39,8 +39,8 @@ class UringLinkIo final : public LinkIo {
   void ensure_ring();
   io_uring_sqe* next_sqe();
   void arm_reads();
-  void arm_multishot_read();
-  void arm_single_read();
+  bool arm_multishot_read();
+  bool arm_single_read();
   // A frame read into `buffer` (a provided buffer's id, or -1 for the single-read buffer).
   void deliver(int buffer, int32_t length, Handler& handler);
 
