@@ -53,7 +53,7 @@ Status Daemon::start() {
 
   try {
     loop_ = std::make_unique<EngineLoop>(options_.engine_config(), std::move(tap.value()),
-                                         Random::system_seed(), options_.link_io);
+                                         Random::system_seed(), options_.link);
   } catch (const std::exception& e) {
     return error(ErrorCode::kUnavailable, std::string("cannot start the engine loop: ") + e.what());
   }

@@ -30,7 +30,7 @@ struct DaemonOptions {
   size_t max_endpoints = 65536;
   std::optional<uint16_t> demo_listener;
   LogLevel log_level = LogLevel::kInfo;
-  link::LinkIo::Kind link_io = link::LinkIo::Kind::kAuto;
+  link::LinkOptions link;
   Duration shutdown_grace = seconds(2);
 
   EngineConfig engine_config() const;

@@ -11,6 +11,7 @@ using Duration = std::chrono::nanoseconds;
 // Nanoseconds on a monotonic clock whose epoch the owner chooses.
 using Time = std::chrono::nanoseconds;
 
+using std::chrono::microseconds;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 

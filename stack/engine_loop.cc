@@ -3,7 +3,7 @@
 namespace tapstack {
 
 EngineLoop::EngineLoop(const EngineConfig& config, link::TapDevice tap, uint64_t seed,
-                       link::LinkIo::Kind io)
+                       const link::LinkOptions& io)
     : tap_(std::move(tap)),
       io_(link::make_link_io(tap_, io)),
       engine_(config, *io_, seed, monotonic_now()) {}

@@ -22,7 +22,7 @@ namespace tapstack {
 class EngineLoop : private link::LinkIo::Handler {
  public:
   EngineLoop(const EngineConfig& config, link::TapDevice tap, uint64_t seed,
-             link::LinkIo::Kind io = link::LinkIo::Kind::kAuto);
+             const link::LinkOptions& io = {});
   ~EngineLoop() override;
   EngineLoop(const EngineLoop&) = delete;
   EngineLoop& operator=(const EngineLoop&) = delete;

@@ -1,5 +1,6 @@
 #include "stack/link/epoll_link_io.h"
 
+#include <sched.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -11,7 +12,7 @@ namespace {
 constexpr int kFramesPerWake = 64;  // then commands and timers get their turn
 }  // namespace
 
-EpollLinkIo::EpollLinkIo(const TapDevice& tap) : LinkIo(tap) {
+EpollLinkIo::EpollLinkIo(const TapDevice& tap, Duration busy_poll) : LinkIo(tap, busy_poll) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) throw std::runtime_error("epoll_create1 failed");
   epoll_event ev{};
@@ -29,8 +30,14 @@ EpollLinkIo::~EpollLinkIo() {
 void EpollLinkIo::wait(std::optional<Time> deadline, Handler& handler) {
   static thread_local std::array<uint8_t, kMaxFrameSize> buffer;
   std::array<epoll_event, 2> events;
-  int ready =
-      epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms(deadline));
+  const int capacity = static_cast<int>(events.size());
+  int ready = 0;
+  for (Time until = spin_until(deadline); ready == 0 && monotonic_now() < until;) {
+    ready = epoll_wait(epoll_fd_, events.data(), capacity, 0);
+    if (ready == 0) sched_yield();  // as UringLinkIo::spin does
+  }
+  if (ready == 0) ready = epoll_wait(epoll_fd_, events.data(), capacity, timeout_ms(deadline));
+  if (ready > 0) note_input();
   for (int i = 0; i < ready; ++i) {
     if (events[static_cast<size_t>(i)].data.fd == wake_fd_) {
       drain_wake();

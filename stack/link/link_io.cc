@@ -11,7 +11,7 @@
 
 namespace tapstack::link {
 
-LinkIo::LinkIo(const TapDevice& tap) : tap_(tap) {
+LinkIo::LinkIo(const TapDevice& tap, Duration busy_poll) : tap_(tap), busy_poll_(busy_poll) {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) throw std::runtime_error("eventfd failed");
 }
@@ -30,18 +30,26 @@ void LinkIo::drain_wake() {
   [[maybe_unused]] ssize_t n = ::read(wake_fd_, &count, sizeof count);
 }
 
+Time LinkIo::spin_until(std::optional<Time> deadline) const {
+  if (busy_poll_ <= Duration::zero()) return {};
+  Time end = last_input_ + busy_poll_;
+  return deadline ? std::min(end, *deadline) : end;
+}
+
 int LinkIo::timeout_ms(std::optional<Time> deadline) {
   if (!deadline) return -1;
   auto wait = std::chrono::duration_cast<milliseconds>(*deadline - monotonic_now()).count();
   return static_cast<int>(std::clamp<int64_t>(wait + 1, 0, 60'000));
 }
 
-std::unique_ptr<LinkIo> make_link_io(const TapDevice& tap, LinkIo::Kind kind) {
-  if (kind != LinkIo::Kind::kEpoll) {
-    if (auto uring = UringLinkIo::create(tap)) return uring;
-    if (kind == LinkIo::Kind::kUring) throw std::runtime_error("io_uring is not available here");
+std::unique_ptr<LinkIo> make_link_io(const TapDevice& tap, const LinkOptions& options) {
+  if (options.kind != LinkKind::kEpoll) {
+    if (auto uring = UringLinkIo::create(tap, options.busy_poll)) return uring;
+    if (options.kind == LinkKind::kUring) {
+      throw std::runtime_error("io_uring is not available here");
+    }
   }
-  return std::make_unique<EpollLinkIo>(tap);
+  return std::make_unique<EpollLinkIo>(tap, options.busy_poll);
 }
 
 }  // namespace tapstack::link

@@ -4,7 +4,10 @@
 //   and waits for the next frame, so a frame in and its answer out cost one system call
 //   instead of three or four. Chosen by default when the kernel allows io_uring (container
 //   seccomp profiles often do not); epoll is the fallback.
-// Both sleep until a frame arrives, a deadline passes, or another thread calls wake().
+// Both sleep until a frame arrives, a deadline passes, or another thread calls wake(); with a
+// busy-poll window they first spin that long without sleeping, as DPDK-style stacks do, so a
+// frame that comes soon after the last is picked up without a wake-up (the thread's scheduling
+// latency is most of a handshake's round trip on an idle core).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +26,16 @@ namespace tapstack::link {
 // Read buffers hold this much: the kernel side's MTU may be raised past ours.
 inline constexpr size_t kMaxFrameSize = 65536;
 
+enum class LinkKind { kAuto, kEpoll, kUring };
+
+struct LinkOptions {
+  LinkKind kind = LinkKind::kAuto;  // kAuto tries io_uring and falls back to epoll
+  // How long after the last input (a frame or a wake()) waits spin, checking for more without
+  // sleeping, before they sleep. Zero: they sleep at once. A spin ends early at the wait's
+  // deadline; timers alone never start one, so an idle loop sleeps.
+  Duration busy_poll{};
+};
+
 class LinkIo : public FrameSink {
  public:
   class Handler {
@@ -32,7 +45,7 @@ class LinkIo : public FrameSink {
     virtual void on_wake() = 0;  // wake() was called
   };
 
-  enum class Kind { kAuto, kEpoll, kUring };
+  using Kind = LinkKind;
 
   ~LinkIo() override;
   // Waits for input until `deadline` (none: until there is some), delivers what came to
@@ -47,17 +60,22 @@ class LinkIo : public FrameSink {
   virtual std::string_view name() const = 0;
 
  protected:
-  explicit LinkIo(const TapDevice& tap);
+  LinkIo(const TapDevice& tap, Duration busy_poll);
+  // Until when a wait with `deadline` spins (in the past: it does not spin).
+  Time spin_until(std::optional<Time> deadline) const;
+  // A wait calls this when it delivered input: the busy-poll window starts again.
+  void note_input() { last_input_ = monotonic_now(); }
   // Milliseconds until `deadline` for a poll-style timeout: -1 for none, rounded up.
   static int timeout_ms(std::optional<Time> deadline);
   void drain_wake();
 
   const TapDevice& tap_;
+  const Duration busy_poll_;
+  Time last_input_{};
   int wake_fd_ = -1;
   uint64_t write_errors_ = 0;
 };
 
-// kAuto tries io_uring and falls back to epoll.
-std::unique_ptr<LinkIo> make_link_io(const TapDevice& tap, LinkIo::Kind kind);
+std::unique_ptr<LinkIo> make_link_io(const TapDevice& tap, const LinkOptions& options);
 
 }  // namespace tapstack::link

@@ -99,8 +99,10 @@ class NetnsTest : public ::testing::Test {
     ASSERT_EQ(std::system(add.c_str()), 0);
     config_.address = {*Ipv4Address::parse(engine_address_), 24};
     configure(config_);
-    loop_ = std::make_unique<EngineLoop>(config_, std::move(tap.value()), Random::system_seed(),
-                                         link_io_kind());
+    link::LinkOptions link = link_options();
+    configure_link(link);
+    loop_ =
+        std::make_unique<EngineLoop>(config_, std::move(tap.value()), Random::system_seed(), link);
     loop_->set_event_handler([this](const Event& e) { events_.record(e); });
     loop_->start();
   }
@@ -108,14 +110,21 @@ class NetnsTest : public ::testing::Test {
     if (loop_) loop_->stop();
     loop_.reset();
   }
-  // ctest runs the suite once per link I/O (TAPSTACK_LINK_IO=epoll|io_uring; unset: auto).
-  static link::LinkIo::Kind link_io_kind() {
-    const char* kind = std::getenv("TAPSTACK_LINK_IO");
-    if (!kind) return link::LinkIo::Kind::kAuto;
-    return std::string(kind) == "epoll" ? link::LinkIo::Kind::kEpoll : link::LinkIo::Kind::kUring;
+  // ctest runs the suite once per link I/O (TAPSTACK_LINK_IO=epoll|io_uring; unset: auto), and
+  // once more busy-polling (TAPSTACK_BUSY_POLL_US).
+  static link::LinkOptions link_options() {
+    link::LinkOptions options;
+    if (const char* kind = std::getenv("TAPSTACK_LINK_IO")) {
+      options.kind = std::string(kind) == "epoll" ? link::LinkKind::kEpoll : link::LinkKind::kUring;
+    }
+    if (const char* us = std::getenv("TAPSTACK_BUSY_POLL_US")) {
+      options.busy_poll = microseconds(std::atoi(us));
+    }
+    return options;
   }
-  // Lets a test change the configuration before the loop starts.
+  // Let a test change the configuration before the loop starts.
   virtual void configure(EngineConfig&) {}
+  virtual void configure_link(link::LinkOptions&) {}
 
   EndpointId make_listener(uint16_t port, uint32_t backlog) {
     return loop_->call([&](Engine& e) {
