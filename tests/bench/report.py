@@ -16,17 +16,21 @@ def e2e_table(rows):
         by.setdefault((r["target"], r["threads"]), []).append(r)
     med = {k: {m: statistics.median(x[m] for x in v) for m in ("rate", "p50_us", "p99_us")}
            | {"failures": sum(x["failures"] for x in v)} for k, v in by.items()}
-    out = ["| target | threads | conn/s | p50 µs | p99 µs | failures | tapstack ÷ target (conn/s) |",
-           "|---|---|---|---|---|---|---|"]
+    ours = ("tapstack", "tapstack-busy-poll")
+    out = ["| target | threads | conn/s | p50 µs | p99 µs | failures | "
+           + " | ".join(f"{t} ÷ target" for t in ours) + " |",
+           "|---|---|---|---|---|---|---|---|"]
     for threads in sorted({k[1] for k in med}):
-        ours = med.get(("tapstack", threads))
-        for target in ("tapstack", "tap_bound", "gvisor", "kernel"):
+        for target in ours + ("tap_bound", "gvisor", "kernel"):
             m = med.get((target, threads))
             if not m:
                 continue
-            ratio = f"{ours['rate'] / m['rate']:.2f}" if ours and m["rate"] else "n/a"
+            ratios = []
+            for t in ours:
+                mine = med.get((t, threads))
+                ratios.append(f"{mine['rate'] / m['rate']:.2f}" if mine and m["rate"] else "n/a")
             out.append(f"| {target} | {threads} | {m['rate']:.0f} | {m['p50_us']:.0f} | "
-                       f"{m['p99_us']:.0f} | {m['failures']} | {ratio} |")
+                       f"{m['p99_us']:.0f} | {m['failures']} | " + " | ".join(ratios) + " |")
     return "\n".join(out)
 
 

@@ -5,8 +5,8 @@
 #
 # 1. Engine alone: Google Benchmark on an in-memory link, one core.
 # 2. End to end over the TAP: kernel client threads (1 and 4) connect and abort (RST) as fast as
-#    they can against, interleaved round by round: tapstackd (accepted connections consumed
-#    through the gRPC streaming accept), gVisor's netstack on the same TAP, tap_bound (the
+#    they can against, interleaved round by round: tapstackd with its defaults and busy-polling
+#    (accepted connections consumed through the gRPC streaming accept), gVisor's netstack on the same TAP, tap_bound (the
 #    stateless ceiling of the TAP path) and the Linux kernel's own listener reached over a veth
 #    pair. Connections per second, connect latency p50/p99, ratios.
 # 3. Under SYN flood (spoofed sources, 198.19.0.0/16): tapstackd and the kernel listener at
@@ -89,11 +89,13 @@ server_pid=""
 ctl=("$build/server/tapstackctl" --server "unix:$out/tapstackd.sock")
 start_server() {  # target -> address clients use
   case $1 in
-    tapstack)
+    tapstack | tapstack-busy-poll)
       rm -f "$out/tapstackd.sock"
+      local tuning=()
+      [ "$1" = tapstack-busy-poll ] && tuning=(--busy-poll-us 50)
       ip netns exec "$cli" "$build/server/tapstackd" --tap tap0 --address 198.18.0.2/24 --gateway 198.18.0.1 \
         --mac 02:00:00:00:00:02 --grpc-listen "unix:$out/tapstackd.sock" --metrics-listen off \
-        --log-level warning >"$out/tapstackd.log" 2>&1 &
+        --log-level warning "${tuning[@]}" >"$out/tapstackd.log" 2>&1 &
       server_pid=$!
       pids+=("$server_pid")
       for _ in $(seq 100); do "${ctl[@]}" --timeout 1 health >/dev/null 2>&1 && break; done
@@ -133,7 +135,8 @@ stop_server() {
 
 results=$out/e2e.jsonl
 : >"$results"
-targets=(tapstack gvisor tap_bound kernel)
+# tapstack twice: with its defaults, and busy-polling 50 us after input (--busy-poll-us 50).
+targets=(tapstack tapstack-busy-poll gvisor tap_bound kernel)
 echo "== end to end: $rounds rounds x ${seconds}s per run" >&2
 for round in $(seq "$rounds"); do
   # Rotate the order each round so no target always runs first (or last) on a warm machine.
@@ -154,11 +157,11 @@ echo "== under SYN flood: ${flood_seconds}s per run" >&2
 flood_results=$out/flood.jsonl
 : >"$flood_results"
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
-for target in tapstack kernel; do
+for target in tapstack tapstack-busy-poll kernel; do
   for rate in 100000 0; do
     start_server "$target"
     # Frames the server sent, read off its link: nearly all SYN-ACKs while the flood runs.
-    if [ "$target" = tapstack ]; then
+    if [ "$target" != kernel ]; then
       iface=tap0; mac=02:00:00:00:00:02; dst=198.18.0.2; rss_pid=$server_pid
       server_frames() { in_cli cat /sys/class/net/tap0/statistics/rx_packets; }
     else
