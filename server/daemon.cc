@@ -51,6 +51,17 @@ Status Daemon::start() {
   if (!tap.is_ok())
     return error(tap.status().code, "--tap " + options_.tap + ": " + tap.status().message);
 
+  std::string shield_state = "off";
+  if (options_.syn_shield) {
+    auto shield = link::SynShield::attach(tap.value());
+    if (shield.is_ok()) {
+      shield_ = std::move(shield.value());
+      shield_state = "on";
+    } else {
+      shield_state = "unavailable";
+      log_warning("running without the SYN shield: " + shield.status().message);
+    }
+  }
   try {
     loop_ = std::make_unique<EngineLoop>(options_.engine_config(), std::move(tap.value()),
                                          Random::system_seed(), options_.link);
@@ -64,7 +75,8 @@ Status Daemon::start() {
 
   if (Status s = start_grpc(); !s.is_ok()) return s;
   if (metrics_enabled(options_)) {
-    auto metrics = MetricsExporter::start(options_.metrics_listen, *loop_, histogram_);
+    auto metrics =
+        MetricsExporter::start(options_.metrics_listen, *loop_, histogram_, shield_.get());
     if (!metrics.is_ok()) return metrics.status();
     metrics_ = std::move(metrics.value());
   }
@@ -79,7 +91,7 @@ Status Daemon::start() {
            config.mac.to_string() + "; gRPC " + options_.grpc_listen +
            (options_.grpc_tls_cert.empty() ? "" : " (TLS)") + "; metrics " +
            options_.metrics_listen + "; syncookies " +
-           std::string(to_string(config.tunable.syncookies)));
+           std::string(to_string(config.tunable.syncookies)) + "; SYN shield " + shield_state);
   return Status::ok();
 }
 
@@ -165,7 +177,8 @@ void Daemon::stop() {
   metrics_stopper.join();
   if (loop_) loop_->stop();  // before the hub it calls into goes away
   hub_.reset();
-  loop_.reset();  // closes the TAP: one the daemon created disappears with it
+  shield_.reset();  // detaches the filter and lets go of its descriptor of the TAP
+  loop_.reset();    // closes the TAP: one the daemon created disappears with it
 }
 
 }  // namespace tapstack::server

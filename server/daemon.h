@@ -16,6 +16,7 @@
 #include "server/metrics.h"
 #include "server/stack_service.h"
 #include "stack/engine_loop.h"
+#include "stack/link/syn_shield.h"
 
 namespace tapstack::server {
 
@@ -43,6 +44,7 @@ class Daemon {
   DaemonOptions options_;
   HandshakeHistogram histogram_;
   HealthService health_;
+  std::unique_ptr<link::SynShield> shield_;  // null when off or not allowed here
   std::unique_ptr<EngineLoop> loop_;
   std::unique_ptr<EventHub> hub_;
   std::unique_ptr<Backend> backend_;

@@ -184,6 +184,16 @@ const std::vector<Flag>& flags() {
          o.link.busy_poll = microseconds(us);
          return std::nullopt;
        }},
+      {"syn-shield", "on|off",
+       "While a SYN flood overflows the TAP's queue, an eBPF filter on the TAP drops each SYN "
+       "the first time it is seen and passes its retransmission, so spoofed floods stop in the "
+       "kernel and real clients connect a retransmission later (README, SYN shield). Needs "
+       "CAP_BPF; without it the daemon warns and runs without. Default on.",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         if (v != "on" && v != "off") return "--syn-shield must be on or off";
+         o.syn_shield = v == "on";
+         return std::nullopt;
+       }},
       {"log-level", "error|warning|info|debug", "What to log on stderr. Default info.",
        [](DaemonOptions& o, std::string_view v) -> Error {
          auto level = parse_log_level(v);

@@ -31,6 +31,7 @@ struct DaemonOptions {
   std::optional<uint16_t> demo_listener;
   LogLevel log_level = LogLevel::kInfo;
   link::LinkOptions link;
+  bool syn_shield = true;
   Duration shutdown_grace = seconds(2);
 
   EngineConfig engine_config() const;

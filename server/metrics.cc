@@ -134,11 +134,28 @@ void add_snapshot(const EngineSnapshot& snapshot, std::vector<MetricFamily>& out
   }
 }
 
+void add_shield(const link::SynShieldStats& stats, std::vector<MetricFamily>& out) {
+  family(out, "syn_shield_active",
+         "1 while the SYN shield drops first SYNs (the TAP's queue overflowed), else 0",
+         MetricType::Gauge)
+      .metric.push_back(sample(stats.active ? 1 : 0, MetricType::Gauge));
+  family(out, "syn_shield_activations_total", "Times the SYN shield turned on", MetricType::Counter)
+      .metric.push_back(sample(static_cast<double>(stats.activations), MetricType::Counter));
+  family(out, "syn_shield_first_syns_dropped_total",
+         "SYNs the shield dropped in the kernel on first sight", MetricType::Counter)
+      .metric.push_back(sample(static_cast<double>(stats.first_syns_dropped), MetricType::Counter));
+  family(out, "syn_shield_retransmissions_passed_total",
+         "Retransmitted SYNs the shield let through while on", MetricType::Counter)
+      .metric.push_back(
+          sample(static_cast<double>(stats.retransmissions_passed), MetricType::Counter));
+}
+
 }  // namespace
 
 std::vector<MetricFamily> MetricsCollector::Collect() const {
   std::vector<MetricFamily> out;
   add_counters(loop_.stats(), out);
+  if (shield_) add_shield(shield_->stats(), out);
   add_histogram(histogram_, out);
   if (auto snapshot = take_snapshot(loop_, kSnapshotTimeout)) {
     add_snapshot(*snapshot, out);
@@ -148,15 +165,17 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   return out;
 }
 
-Result<std::unique_ptr<MetricsExporter>> MetricsExporter::start(
-    const std::string& listen, EngineLoop& loop, const HandshakeHistogram& histogram) {
+Result<std::unique_ptr<MetricsExporter>> MetricsExporter::start(const std::string& listen,
+                                                                EngineLoop& loop,
+                                                                const HandshakeHistogram& histogram,
+                                                                const link::SynShield* shield) {
   std::unique_ptr<prometheus::Exposer> exposer;
   try {
     exposer = std::make_unique<prometheus::Exposer>(listen, 2);
   } catch (const std::exception& e) {
     return error(ErrorCode::kUnavailable, "cannot serve metrics on " + listen + ": " + e.what());
   }
-  auto collector = std::make_shared<MetricsCollector>(loop, histogram);
+  auto collector = std::make_shared<MetricsCollector>(loop, histogram, shield);
   exposer->RegisterCollectable(collector);
   return std::unique_ptr<MetricsExporter>(
       new MetricsExporter(std::move(exposer), std::move(collector)));

@@ -39,7 +39,7 @@ class DaemonProcess(unittest.TestCase):
             "--grpc-tls-cert", "--grpc-tls-key", "--grpc-client-ca", "--metrics-listen",
             "--syncookies", "--syn-retries", "--synack-retries", "--abort-on-overflow",
             "--backlog", "--max-endpoints", "--demo-listener", "--shutdown-grace", "--link-io",
-            "--busy-poll-us", "--log-level", "--help"})
+            "--busy-poll-us", "--syn-shield", "--log-level", "--help"})
 
     def assert_one_line_error(self, result, returncode, *fragments):
         lines = result.stderr.strip().splitlines()
@@ -59,6 +59,7 @@ class DaemonProcess(unittest.TestCase):
             (["--grpc-tls-key", "/nonexistent"], "--grpc-tls-cert"),
             (["--busy-poll-us", "1000001"], "--busy-poll-us"),
             (["--busy-poll-us", "-5"], "--busy-poll-us"),
+            (["--syn-shield", "maybe"], "--syn-shield"),
             (["--frobnicate"], "unknown flag"),
         ]
         for flags, fragment in cases:

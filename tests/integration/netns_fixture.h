@@ -99,6 +99,7 @@ class NetnsTest : public ::testing::Test {
     ASSERT_EQ(std::system(add.c_str()), 0);
     config_.address = {*Ipv4Address::parse(engine_address_), 24};
     configure(config_);
+    on_tap(tap.value());
     link::LinkOptions link = link_options();
     configure_link(link);
     loop_ =
@@ -125,6 +126,8 @@ class NetnsTest : public ::testing::Test {
   // Let a test change the configuration before the loop starts.
   virtual void configure(EngineConfig&) {}
   virtual void configure_link(link::LinkOptions&) {}
+  // Sees the TAP before the loop takes it over.
+  virtual void on_tap(const link::TapDevice&) {}
 
   EndpointId make_listener(uint16_t port, uint32_t backlog) {
     return loop_->call([&](Engine& e) {

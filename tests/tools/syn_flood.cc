@@ -127,6 +127,11 @@ double SynFloodReport::packets_per_second() const {
   return secs > 0 ? static_cast<double>(sent) / secs : 0;
 }
 
+double SynFloodReport::offered_per_second() const {
+  double secs = std::chrono::duration<double>(elapsed).count();
+  return secs > 0 ? static_cast<double>(sent + refused) / secs : 0;
+}
+
 Status check_syn_flood(const SynFloodConfig& config) {
   if (!kBenchmarkRange.contains(config.destination)) {
     return error(ErrorCode::kInvalidArgument, "destination " + config.destination.to_string() +
@@ -180,31 +185,42 @@ Result<SynFloodReport> run_syn_flood(const SynFloodConfig& config, const std::at
   uint32_t next = 0;   // the first of them the kernel has not taken yet
   auto start = std::chrono::steady_clock::now();
   auto deadline = start + config.max_duration;
-  while (report.sent < config.max_packets && !(stop && stop->load(std::memory_order_relaxed))) {
+  while (report.sent + report.refused < config.max_packets &&
+         !(stop && stop->load(std::memory_order_relaxed))) {
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline) break;
     if (next == built) {
       if (config.rate > 0) {
         // Pacing, not synchronisation: the next batch may not leave before its time.
-        auto due = start + std::chrono::nanoseconds(report.sent * 1'000'000'000 / config.rate);
+        uint64_t offered = report.sent + report.refused;
+        auto due = start + std::chrono::nanoseconds(offered * 1'000'000'000 / config.rate);
         if (due > now) std::this_thread::sleep_until(std::min(due, deadline));
       }
-      built =
-          static_cast<uint32_t>(std::min<uint64_t>(config.batch, config.max_packets - report.sent));
+      built = static_cast<uint32_t>(
+          std::min<uint64_t>(config.batch, config.max_packets - report.sent - report.refused));
       for (uint32_t i = 0; i < built; ++i) syns.write(batch.frame(i));
       next = 0;
     }
-    int sent = sendmmsg(fd, batch.messages() + next, built - next, 0);
-    if (sent < 0) {
-      if (errno != ENOBUFS && errno != EAGAIN && errno != EINTR) return system_error("sendmmsg");
-      // The TAP's queue is full (the engine is behind): offer the same frames again, and the
-      // CPU to the engine meanwhile if it shares this core.
-      ++report.send_errors;
-      sched_yield();
-      continue;
+    const uint32_t offered = built - next;
+    int sent = sendmmsg(fd, batch.messages() + next, offered, 0);
+    if (sent < 0 && errno != ENOBUFS && errno != EAGAIN && errno != EINTR) {
+      return system_error("sendmmsg");
     }
-    next += static_cast<uint32_t>(sent);
-    report.sent += static_cast<uint64_t>(sent);
+    const uint32_t taken = sent < 0 ? 0 : static_cast<uint32_t>(sent);
+    next += taken;
+    report.sent += taken;
+    if (taken < offered) {
+      // sendmmsg stops at the first frame the TAP refuses (its queue was full, or a filter
+      // dropped it); it returns the error only when that frame came first in the call.
+      ++report.send_errors;
+      if (config.resend_refused) {
+        // Offer it again, and the CPU to the engine meanwhile if it shares this core.
+        sched_yield();
+      } else {
+        ++report.refused;  // lost; the rest of the batch goes on
+        ++next;
+      }
+    }
   }
   report.elapsed = std::chrono::steady_clock::now() - start;
   return report;

@@ -29,20 +29,27 @@ struct SynFloodConfig {
   uint16_t destination_port = 80;
   Ipv4Subnet sources{{0xc6130000}, 16};  // 198.19.0.0/16: off-link for any 198.18.N.0/24
   // The flood ends at whichever bound comes first (or when the caller's stop flag is set).
-  uint64_t max_packets = 100'000;
+  uint64_t max_packets = 100'000;  // frames offered
   Duration max_duration = seconds(10);
   uint64_t rate = 0;    // packets per second; 0 = as fast as the kernel takes them
   uint32_t batch = 64;  // frames per sendmmsg call, 1..1024
   uint64_t seed = 1;
+  // A frame the TAP refuses (its queue is full, or a filter dropped it) is lost, as a spoofed
+  // SYN on a wire would be, and the next one is new. With resend_refused, the same frame is
+  // offered again, the CPU given away meanwhile, until it is taken: for measuring how fast the
+  // engine reads when every SYN must reach it.
+  bool resend_refused = false;
 };
 
 struct SynFloodReport {
-  uint64_t sent = 0;  // frames queued on the TAP for the engine to read
-  // sendmmsg calls refused because the TAP's queue was full (the engine was behind); their
-  // frames were offered again.
+  uint64_t sent = 0;     // frames the TAP took, for the engine to read
+  uint64_t refused = 0;  // frames it refused and that were not offered again
+  // sendmmsg calls that stopped at a refused frame (the TAP's queue was full or a filter
+  // dropped the frame).
   uint64_t send_errors = 0;
   Duration elapsed{};
-  double packets_per_second() const;
+  double packets_per_second() const;  // taken
+  double offered_per_second() const;  // taken or refused
 };
 
 // Refuses the host's network namespace (PID 1's): only a namespace made for the test will do.

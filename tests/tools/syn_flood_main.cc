@@ -21,13 +21,14 @@ Sends Linux-like SYNs (MSS 1460, SACK-permitted, timestamps, window scale 7) wit
 sources, ports and sequence numbers through an AF_PACKET socket on NAME, the kernel side of
 the engine's TAP. Runs only inside a network namespace of its own: use `ip netns exec NS`
 (tests/integration/in_netns.sh makes one). Every address must be inside 198.18.0.0/15.
+A SYN the TAP refuses (its queue full, or a filter's drop) is lost, as on a wire; the next is new.
 
   --interface NAME      interface to send on (must exist in this namespace)
   --dst-ip ADDRESS      the engine's IPv4 address
   --dst-mac MAC         the engine's MAC (default 02:00:00:00:00:02)
   --dst-port PORT       the listener's port (default 80)
   --src-prefix A.B.C.D/N  spoofed sources, off-link for the engine (default 198.19.0.0/16)
-  --count N             stop after N SYNs (default 100000)
+  --count N             stop after offering N SYNs (default 100000)
   --duration SECONDS    stop after this long (default 10)
   --rate PPS            at most PPS SYNs per second (default 0: as fast as possible)
   --batch N             SYNs per sendmmsg call, 1..1024 (default 64)
@@ -119,9 +120,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tapstack_synflood: %s\n", report.status().message.c_str());
     return 1;
   }
-  std::printf("sent %llu SYNs in %.3f s: %.0f SYNs/s (%llu sendmmsg calls refused)\n",
-              static_cast<unsigned long long>(report->sent),
-              std::chrono::duration<double>(report->elapsed).count(), report->packets_per_second(),
-              static_cast<unsigned long long>(report->send_errors));
+  std::printf(
+      "offered %llu SYNs in %.3f s: %.0f SYNs/s; the TAP took %llu (%.0f/s) and refused "
+      "%llu\n",
+      static_cast<unsigned long long>(report->sent + report->refused),
+      std::chrono::duration<double>(report->elapsed).count(), report->offered_per_second(),
+      static_cast<unsigned long long>(report->sent), report->packets_per_second(),
+      static_cast<unsigned long long>(report->refused));
   return 0;
 }

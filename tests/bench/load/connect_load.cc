@@ -2,11 +2,12 @@
 // address and abort each connection with RST (SO_LINGER 0), so no client TIME-WAIT limits the
 // rate. Bounded by a duration and a total count. Prints one JSON object:
 //   {"threads":N,"connections":C,"failures":F,"seconds":S,"rate":R,"p50_us":..,"p99_us":..,
-//    "max_us":..}
-// A connect that took over 1 s needed a SYN retransmission (the kernel's initial RTO).
+//    "max_us":..,"retransmitted":K,"max_syn_retransmits":M}
+// K connections needed at least one SYN retransmission, none more than M (TCP_INFO).
 // Run it inside the benchmark's client namespace (ip netns exec NS tapstack_connect_load ...).
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -83,6 +84,8 @@ int main(int argc, char** argv) {
 
   std::atomic<long> started{0};
   std::atomic<long> failures{0};
+  std::atomic<long> retransmitted{0};
+  std::atomic<uint32_t> max_syn_retransmits{0};
   std::vector<std::vector<uint32_t>> latencies(static_cast<size_t>(o.threads));
   auto begin = Clock::now();
   auto end =
@@ -108,6 +111,16 @@ int main(int argc, char** argv) {
           mine.push_back(static_cast<uint32_t>(
               std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count()));
           setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+          tcp_info info{};
+          socklen_t length = sizeof info;
+          if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0 &&
+              info.tcpi_total_retrans > 0) {
+            ++retransmitted;
+            uint32_t seen = max_syn_retransmits.load();
+            while (info.tcpi_total_retrans > seen &&
+                   !max_syn_retransmits.compare_exchange_weak(seen, info.tcpi_total_retrans)) {
+            }
+          }
         } else {
           ++failures;
         }
@@ -127,8 +140,10 @@ int main(int argc, char** argv) {
   };
   std::printf(
       "{\"threads\":%d,\"connections\":%zu,\"failures\":%ld,\"seconds\":%.3f,\"rate\":%.1f,"
-      "\"p50_us\":%u,\"p99_us\":%u,\"max_us\":%u}\n",
+      "\"p50_us\":%u,\"p99_us\":%u,\"max_us\":%u,\"retransmitted\":%ld,"
+      "\"max_syn_retransmits\":%u}\n",
       o.threads, all.size(), failures.load(), elapsed, static_cast<double>(all.size()) / elapsed,
-      pct(0.50), pct(0.99), all.empty() ? 0u : all.back());
+      pct(0.50), pct(0.99), all.empty() ? 0u : all.back(), retransmitted.load(),
+      max_syn_retransmits.load());
   return 0;
 }

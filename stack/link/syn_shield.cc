@@ -1,0 +1,147 @@
+#include "stack/link/syn_shield.h"
+
+#include <errno.h>
+#include <linux/if_tun.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "stack/random.h"
+
+namespace tapstack::link {
+namespace {
+
+// The program reads and updates the control value concurrently, from any CPU.
+uint64_t load(uint64_t& field) {
+  return std::atomic_ref<uint64_t>(field).load(std::memory_order_acquire);
+}
+void store(uint64_t& field, uint64_t value) {
+  std::atomic_ref<uint64_t>(field).store(value, std::memory_order_release);
+}
+
+}  // namespace
+
+std::optional<uint64_t> tap_queue_drops(const std::string& tap_name) {
+  std::ifstream dev("/proc/net/dev");
+  std::string line;
+  const std::string prefix = tap_name + ":";
+  while (std::getline(dev, line)) {
+    size_t start = line.find_first_not_of(' ');
+    if (start == std::string::npos || line.compare(start, prefix.size(), prefix) != 0) continue;
+    // Receive: bytes packets errs drop fifo frame compressed multicast; transmit: bytes packets
+    // errs drop... The kernel transmits to the TAP's reader, so its drops are transmit drops.
+    std::istringstream fields(line.substr(start + prefix.size()));
+    uint64_t value = 0;
+    for (int i = 0; i < 12 && (fields >> value); ++i) {
+    }
+    if (fields) return value;
+  }
+  return std::nullopt;
+}
+
+Result<std::unique_ptr<SynShield>> SynShield::attach(const TapDevice& tap,
+                                                     SynShieldOptions options) {
+  auto control = bpf::ArrayMap::create("tapstack_shield", sizeof(SynShieldControl), 1);
+  if (!control.is_ok()) return control.status();
+  auto bitmap = bpf::ArrayMap::create("tapstack_syns", kSynShieldBits / 8, 2);
+  if (!bitmap.is_ok()) return bitmap.status();
+  auto program =
+      bpf::load_socket_filter(syn_shield_program(control->fd(), bitmap->fd()), "tapstack_shield");
+  if (!program.is_ok()) return program.status();
+  // Our own descriptor of the TAP: the filter is detached through it when the shield goes.
+  bpf::Fd tap_fd(dup(tap.fd()));
+  int program_fd = program->get();
+  if (tap_fd.get() < 0 || ioctl(tap_fd.get(), TUNSETFILTEREBPF, &program_fd) < 0) {
+    return error(ErrorCode::kUnavailable,
+                 "attaching the SYN shield to " + tap.name() + ": " + strerror(errno));
+  }
+  auto shield =
+      std::unique_ptr<SynShield>(new SynShield(tap.name(), options, std::move(control.value()),
+                                               std::move(bitmap.value()), std::move(tap_fd)));
+  store(shield->control().seed, Random::system_seed());
+  shield->last_tap_drops_ = tap_queue_drops(tap.name()).value_or(0);
+  shield->generation_started_ = monotonic_now();
+  shield->thread_ = std::thread([s = shield.get()] { s->run(); });
+  return shield;
+}
+
+SynShield::SynShield(std::string tap_name, SynShieldOptions options, bpf::ArrayMap control,
+                     bpf::ArrayMap bitmap, bpf::Fd tap_fd)
+    : tap_name_(std::move(tap_name)),
+      options_(options),
+      control_(std::move(control)),
+      bitmap_(std::move(bitmap)),
+      tap_fd_(std::move(tap_fd)) {}
+
+SynShield::~SynShield() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  // A TAP that outlives us (one we did not create) must not keep filtering for its next owner.
+  int none = -1;
+  ioctl(tap_fd_.get(), TUNSETFILTEREBPF, &none);
+}
+
+SynShieldControl& SynShield::control() const {
+  return *reinterpret_cast<SynShieldControl*>(control_.value(0));
+}
+
+SynShieldStats SynShield::stats() const {
+  SynShieldControl& c = control();
+  return {load(c.active) != 0, activations_.load(std::memory_order_relaxed),
+          load(c.first_syns_dropped), load(c.retransmissions_passed)};
+}
+
+void SynShield::run() {
+  std::unique_lock lock(mutex_);
+  while (!wake_.wait_for(lock, options_.tick, [this] { return stopping_; })) {
+    lock.unlock();
+    tick(monotonic_now());
+    lock.lock();
+  }
+}
+
+void SynShield::tick(Time now) {
+  uint64_t drops = tap_queue_drops(tap_name_).value_or(last_tap_drops_);
+  uint64_t new_drops = drops - last_tap_drops_;
+  last_tap_drops_ = drops;
+  SynShieldControl& c = control();
+  uint64_t dropped = load(c.first_syns_dropped);
+  uint64_t stopped = dropped - last_dropped_;
+  last_dropped_ = dropped;
+
+  if (now - generation_started_ >= options_.generation) {
+    start_generation(1 - load(c.generation));
+    generation_started_ = now;
+  }
+  if (load(c.active) == 0) {
+    if (new_drops >= options_.overflow_drops) {
+      calm_since_ = now;
+      activations_.fetch_add(1, std::memory_order_relaxed);
+      store(c.active, 1);
+    }
+    return;
+  }
+  uint64_t per_second = stopped * static_cast<uint64_t>(seconds(1) / options_.tick);
+  if (per_second >= options_.calm_syns_per_second) {
+    calm_since_ = now;
+  } else if (now - calm_since_ >= options_.calm) {
+    store(c.active, 0);
+  }
+}
+
+void SynShield::start_generation(uint64_t generation) {
+  // The generation about to be written is the older one: forget it first.
+  std::memset(bitmap_.value(static_cast<uint32_t>(generation)), 0, bitmap_.value_size());
+  store(control().generation, generation);
+}
+
+}  // namespace tapstack::link
