@@ -35,13 +35,16 @@ def e2e_table(rows):
 
 
 def flood_table(rows):
-    out = ["| target | flood SYN/s | legit conn/s | legit failures | max connect ms | "
+    out = ["| target | flood SYN/s (offered) | legit conn/s | legit failures | "
+           "legit connects with SYN retransmissions (max per connect) | max connect ms | "
            "server frames out/s | RSS before → after (KiB) |",
-           "|---|---|---|---|---|---|---|"]
+           "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         rate = "max" if r["flood_rate"] == 0 else f"{r['flood_rate']}"
+        rate += f" ({r.get('flood_offered_per_s', 0)})"
         rss = f"{r['rss_before_kb']} → {r['rss_after_kb']}" if r["rss_before_kb"] else "n/a"
-        out.append(f"| {r['target']} | {rate} | {r['rate']:.0f} | {r['failures']} | "
+        retrans = f"{r.get('retransmitted', 0)} of {r['connections']} ({r.get('max_syn_retransmits', 0)})"
+        out.append(f"| {r['target']} | {rate} | {r['rate']:.0f} | {r['failures']} | {retrans} | "
                    f"{r['max_us'] / 1000:.1f} | {r['synacks_per_s']} | {rss} |")
     return "\n".join(out)
 

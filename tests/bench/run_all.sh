@@ -179,7 +179,9 @@ for target in tapstack tapstack-busy-poll kernel; do
     after_synacks=$(server_frames)
     rss_after=$([ -n "$rss_pid" ] && rss_kb "$rss_pid" || echo 0)
     synacks_per_s=$(((after_synacks - before_synacks) / flood_seconds))
-    echo "{\"target\":\"$target\",\"flood_rate\":$rate,\"synacks_per_s\":$synacks_per_s,\"rss_before_kb\":$rss_before,\"rss_after_kb\":$rss_after,${line:1}" >>"$flood_results"
+    # "offered N SYNs in T s: X SYNs/s; the TAP took M (Y/s) and refused R"
+    offered_per_s=$(sed -n 's/^offered .*: \([0-9]*\) SYNs\/s;.*/\1/p' "$out/flood-$target-$rate.log")
+    echo "{\"target\":\"$target\",\"flood_rate\":$rate,\"flood_offered_per_s\":${offered_per_s:-0},\"synacks_per_s\":$synacks_per_s,\"rss_before_kb\":$rss_before,\"rss_after_kb\":$rss_after,${line:1}" >>"$flood_results"
     echo "  $target flood=$rate synacks/s=$synacks_per_s $line" >&2
     stop_server
   done

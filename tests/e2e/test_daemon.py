@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import threading
 import unittest
+import urllib.request
 
 import grpc
 
@@ -178,6 +179,22 @@ class DaemonProcess(unittest.TestCase):
             self.assertEqual(daemon.process.wait(timeout=20), 0)
         self.assertTrue(h.link_exists(tap))
         h.run_ip("link", "delete", tap)
+
+    def test_syn_shield_is_on_by_default_and_off_by_flag(self):
+        for flags, state in (((), "on"), (("--syn-shield", "off"), "off")):
+            with self.subTest(flags=flags):
+                with h.Daemon(*flags, tap="tse2sh", metrics_listen="127.0.0.1:9466") as daemon:
+                    daemon.start()
+                    with urllib.request.urlopen("http://127.0.0.1:9466/metrics",
+                                                timeout=5) as response:
+                        metrics = response.read().decode()
+                    self.assertIn(f"SYN shield {state}", daemon.log())
+                    if state == "on":
+                        self.assertIn("tapstack_syn_shield_active 0", metrics)
+                        self.assertIn("tapstack_syn_shield_first_syns_dropped_total 0", metrics)
+                    else:
+                        self.assertNotIn("tapstack_syn_shield", metrics)
+                    daemon.stop()
 
 
 if __name__ == "__main__":

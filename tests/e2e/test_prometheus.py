@@ -233,7 +233,10 @@ class Metrics(unittest.TestCase):
         for required in ("tapstack_listen_backlog_depth", "tapstack_listen_backlog_limit",
                          "tapstack_handshake_duration_seconds", "tapstack_endpoints",
                          "tapstack_packets_received_total", "tapstack_packets_sent_total",
-                         "tapstack_resets_sent_total", "tapstack_active_opens_total"):
+                         "tapstack_resets_sent_total", "tapstack_active_opens_total",
+                         "tapstack_syn_shield_active", "tapstack_syn_shield_activations_total",
+                         "tapstack_syn_shield_first_syns_dropped_total",
+                         "tapstack_syn_shield_retransmissions_passed_total"):
             self.assertIn(required, ours)
         self.assertIn('tapstack_handshake_duration_seconds_bucket{le="5e-05"}', text)
         self.assertIn('tapstack_handshake_duration_seconds_bucket{le="10"}', text)
