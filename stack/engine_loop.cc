@@ -76,6 +76,9 @@ void EngineLoop::run() {
     if (stopping_.load()) {
       on_wake();                          // commands posted before stop() still run
       io_->wait(monotonic_now(), *this);  // and what they sent leaves
+      // Here, not in the destructor: a ring with a single issuer takes its cancellations only
+      // from this thread, and from any other the reads would linger until the ring is gone.
+      io_->shutdown();
       return;
     }
   }

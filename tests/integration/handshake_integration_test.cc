@@ -238,5 +238,25 @@ TEST_F(Handshake, SmallBacklogWithoutAcceptingShowsOverflowBehaviour) {
       events_.eventually([&] { return query(listener).listener->accept_queue == kBacklog; }));
 }
 
+TEST_F(Handshake, StoppedLoopLetsGoOfItsTapAtOnce) {
+  EndpointId listener = make_listener(8083, 8);
+  KernelSocket client;
+  client.set_timeout(5s);
+  ASSERT_TRUE(client.connect_to(engine_address(), 8083));
+  ASSERT_TRUE(events_.wait_until([&](const std::vector<Event>& events) {
+    return std::any_of(events.begin(), events.end(), [&](const Event& e) {
+      return e.kind == Event::Kind::kConnectionReady && e.listener == listener;
+    });
+  }));
+  // Stopping cancels the reads in flight on the loop's own thread: nothing waits for a
+  // cancellation that cannot come (a 1 s timeout, once), and the TAP is free for its next owner.
+  auto start = std::chrono::steady_clock::now();
+  loop_->stop();
+  loop_.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms);
+  auto again = link::TapDevice::open("tap" + std::to_string(subnet_));
+  EXPECT_TRUE(again.is_ok()) << again.status().message;
+}
+
 }  // namespace
 }  // namespace tapstack::testing
