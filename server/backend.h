@@ -1,5 +1,6 @@
-// What the gRPC services share: the engine loop, the event hub, the daemon's options, and
-// whether the daemon is shutting down (new calls are then refused with UNAVAILABLE).
+// What the gRPC services share: the engine loop, the event hub, the daemon's options, the SYN
+// shield (null without one), and whether the daemon is shutting down (new calls are then refused
+// with UNAVAILABLE).
 #pragma once
 
 #include <grpcpp/support/status.h>
@@ -9,6 +10,7 @@
 #include "server/event_hub.h"
 #include "server/flags.h"
 #include "stack/engine_loop.h"
+#include "stack/link/syn_shield.h"
 
 namespace tapstack::server {
 
@@ -16,6 +18,7 @@ struct Backend {
   EngineLoop& loop;
   EventHub& hub;
   const DaemonOptions& options;
+  const link::SynShield* shield;
   std::atomic<bool> draining{false};
 
   // UNAVAILABLE while the daemon shuts down, else OK.

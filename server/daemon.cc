@@ -71,7 +71,7 @@ Status Daemon::start() {
   hub_ = std::make_unique<EventHub>(*loop_, histogram_);
   hub_->attach();
   loop_->start();
-  backend_ = std::make_unique<Backend>(*loop_, *hub_, options_);
+  backend_ = std::make_unique<Backend>(*loop_, *hub_, options_, shield_.get());
 
   if (Status s = start_grpc(); !s.is_ok()) return s;
   if (metrics_enabled(options_)) {

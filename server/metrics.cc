@@ -59,6 +59,13 @@ ClientMetric sample(double value, MetricType type, std::vector<ClientMetric::Lab
   return m;
 }
 
+// tapstack_<counter>_total, a family of its own.
+void add_counter(std::vector<MetricFamily>& out, std::string_view counter, std::string_view help,
+                 uint64_t value) {
+  family(out, std::string(counter) + "_total", help, MetricType::Counter)
+      .metric.push_back(sample(static_cast<double>(value), MetricType::Counter));
+}
+
 void add_counters(const Stats& stats, std::vector<MetricFamily>& out) {
   stats.for_each_counter([&](std::string_view counter, std::string_view help, uint64_t value) {
     auto folded = std::find_if(std::begin(kFolded), std::end(kFolded),
@@ -69,8 +76,7 @@ void add_counters(const Stats& stats, std::vector<MetricFamily>& out) {
                                    {{std::string(folded->label), std::string(folded->value)}}));
       return;
     }
-    family(out, std::string(counter) + "_total", help, MetricType::Counter)
-        .metric.push_back(sample(static_cast<double>(value), MetricType::Counter));
+    add_counter(out, counter, help, value);
   });
   MetricFamily& drops = family(out, "dropped_packets_total",
                                "Frames and segments dropped, by reason", MetricType::Counter);
@@ -139,15 +145,9 @@ void add_shield(const link::SynShieldStats& stats, std::vector<MetricFamily>& ou
          "1 while the SYN shield drops first SYNs (the TAP's queue overflowed), else 0",
          MetricType::Gauge)
       .metric.push_back(sample(stats.active ? 1 : 0, MetricType::Gauge));
-  family(out, "syn_shield_activations_total", "Times the SYN shield turned on", MetricType::Counter)
-      .metric.push_back(sample(static_cast<double>(stats.activations), MetricType::Counter));
-  family(out, "syn_shield_first_syns_dropped_total",
-         "SYNs the shield dropped in the kernel on first sight", MetricType::Counter)
-      .metric.push_back(sample(static_cast<double>(stats.first_syns_dropped), MetricType::Counter));
-  family(out, "syn_shield_retransmissions_passed_total",
-         "Retransmitted SYNs the shield let through while on", MetricType::Counter)
-      .metric.push_back(
-          sample(static_cast<double>(stats.retransmissions_passed), MetricType::Counter));
+  stats.for_each_counter([&](std::string_view counter, std::string_view help, uint64_t value) {
+    add_counter(out, counter, help, value);
+  });
 }
 
 }  // namespace

@@ -38,12 +38,14 @@ void apply(const v1::Tunables& t, TunableConfig& tunable) {
 grpc::Status StackService::GetStats(grpc::ServerContext*, const v1::GetStatsRequest*,
                                     v1::Stats* response) {
   const Stats& stats = backend_.loop.stats();
-  stats.for_each_counter([&](std::string_view name, std::string_view help, uint64_t value) {
+  auto add_counter = [&](std::string_view name, std::string_view help, uint64_t value) {
     v1::Counter* c = response->add_counters();
     c->set_name(std::string(name));
     c->set_help(std::string(help));
     c->set_value(value);
-  });
+  };
+  stats.for_each_counter(add_counter);
+  if (backend_.shield) backend_.shield->stats().for_each_counter(add_counter);
   for (size_t i = 0; i < kDropReasons.size(); ++i) {
     v1::Counter* c = response->add_drops();
     c->set_name(std::string(kDropReasons[i].name));

@@ -45,8 +45,6 @@ class LinkIo : public FrameSink {
     virtual void on_wake() = 0;  // wake() was called
   };
 
-  using Kind = LinkKind;
-
   ~LinkIo() override;
   // Waits for input until `deadline` (none: until there is some), delivers what came to
   // `handler`, and returns. Frames sent from the handler go out no later than the next wait.

@@ -47,6 +47,16 @@ struct SynShieldStats {
   uint64_t activations = 0;
   uint64_t first_syns_dropped = 0;
   uint64_t retransmissions_passed = 0;
+
+  // f(name, help, value) for each counter, as Stats::for_each_counter does for the engine's.
+  template <class F>
+  void for_each_counter(F&& f) const {
+    f("syn_shield_activations", "Times the SYN shield turned on", activations);
+    f("syn_shield_first_syns_dropped", "SYNs the shield dropped in the kernel on first sight",
+      first_syns_dropped);
+    f("syn_shield_retransmissions_passed", "Retransmitted SYNs the shield let through while on",
+      retransmissions_passed);
+  }
 };
 
 class SynShield {
