@@ -38,8 +38,9 @@ struct SynShieldOptions {
   uint64_t calm_syns_per_second = 100'000;
   Duration calm = seconds(2);
   // How often the remembered SYNs are forgotten. A SYN is remembered for one to two periods, so
-  // this must exceed the clients' first retransmission timeout (1 s on Linux, RFC 6298).
-  Duration generation = seconds(2);
+  // this must be at least the clients' first retransmission timeout: 1 s on Linux and macOS
+  // (RFC 6298), 3 s on Windows. Longer fills the bitmaps more, and more spoofed SYNs then pass.
+  Duration generation = seconds(3);
 };
 
 struct SynShieldStats {
