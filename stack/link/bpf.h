@@ -15,7 +15,7 @@
 
 namespace tapstack::link::bpf {
 
-// An owned file descriptor of a map or program.
+// An owned file descriptor (of a map, a program, or any other file).
 class Fd {
  public:
   Fd() = default;

@@ -37,9 +37,9 @@ std::optional<uint64_t> tap_queue_drops(const std::string& tap_name) {
     // errs drop... The kernel transmits to the TAP's reader, so its drops are transmit drops.
     std::istringstream fields(line.substr(start + prefix.size()));
     uint64_t value = 0;
-    for (int i = 0; i < 12 && (fields >> value); ++i) {
-    }
-    if (fields) return value;
+    int read = 0;
+    while (read < 12 && fields >> value) ++read;
+    if (read == 12) return value;  // the twelfth: transmit drops
   }
   return std::nullopt;
 }
