@@ -8,9 +8,11 @@
 // the first time it is seen and lets its retransmission through: a spoofed flood stops in the
 // sender's context before the queue, and a legitimate client connects with exactly one SYN
 // retransmission (a second later, on Linux). The shield turns on when the TAP's drop counter
-// moves and off when the SYNs it stops fall below what the engine answers comfortably; outside a
-// flood it does nothing but look at each frame's header. Needs CAP_BPF (or CAP_SYS_ADMIN); where
-// loading eBPF is not allowed, attach() says why and the daemon runs without it.
+// moves and off when the SYNs it stops fall below what the engine answers comfortably. Outside a
+// flood it drops nothing: it looks at each frame's header and notes each SYN in its bitmap (so
+// that a SYN the full queue lost just before it came on has its retransmission let through).
+// Needs CAP_BPF (or CAP_SYS_ADMIN); where loading eBPF is not allowed, attach() says why and the
+// daemon runs without it.
 #pragma once
 
 #include <atomic>
