@@ -320,9 +320,15 @@ std::string usage() {
       "observed through Prometheus metrics. Runs until SIGTERM or SIGINT, then closes its\n"
       "listeners and connections and exits 0. Needs CAP_NET_ADMIN for the TAP.\n\nFlags:\n";
   for (const Flag& f : flags()) {
-    std::string head = "  --" + std::string(f.name);
-    if (!f.value.empty()) head += " " + std::string(f.value);
-    text += head + "\n" + wrap(f.help, "      ", 80);
+    std::string head = "  --";
+    head += f.name;
+    if (!f.value.empty()) {
+      head += ' ';
+      head += f.value;
+    }
+    text += head;
+    text += '\n';
+    text += wrap(f.help, "      ", 80);
   }
   text += "  --help\n      Show this help.\n";
   return text;

@@ -43,6 +43,12 @@ class EngineOptions : public EngineTest {
   uint16_t next_port_ = 50000;
 };
 
+// GCC 12 at -O3 (the benchmark tree) wrongly reports the payload vectors of the SegmentSpecs in
+// this array's initializer as maybe used uninitialized (a false positive); they are default-built.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 TEST_F(EngineOptions, SynAckCarriesWsSackAndTimestampsOnlyIfTheSynDid) {
   struct Case {
     const char* name;
@@ -79,6 +85,9 @@ TEST_F(EngineOptions, SynAckCarriesWsSackAndTimestampsOnlyIfTheSynDid) {
     EXPECT_EQ(conn.timestamps, c.syn.timestamp.has_value());
   }
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 TEST_F(EngineOptions, SynAckMssIsMtuMinusFortyAndConnectionUsesTheSmaller) {
   SegmentSpec big = linux_syn(0);
