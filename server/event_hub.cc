@@ -44,13 +44,15 @@ void EventHub::on_event(const Event& event) {
 
 void EventHub::dispatch(Engine& engine) {
   dispatch_posted_ = false;
-  std::vector<Event> events;
-  events.swap(pending_);
-  for (const Event& event : events) {
+  // Events recorded meanwhile go to pending_ for the next dispatch; both vectors keep their
+  // capacity, so dispatching allocates nothing.
+  dispatching_.swap(pending_);
+  for (const Event& event : dispatching_) {
     if (connects_.contains(event.endpoint)) finish_connect(engine, event);
     if (event.kind == Event::Kind::kConnectionReady) serve_listener(engine, event.listener);
     if (event.kind == Event::Kind::kReleased) listener_released(event.endpoint);
   }
+  dispatching_.clear();
 }
 
 void EventHub::publish(const WatchedEvent& event) {

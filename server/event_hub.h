@@ -92,6 +92,8 @@ class EventHub {
   HandshakeHistogram& histogram_;
   uint64_t sequence_ = 0;
   std::vector<Event> pending_;
+  // pending_'s events while dispatch() runs; kept, with its capacity, for the next one.
+  std::vector<Event> dispatching_;
   bool dispatch_posted_ = false;
   std::vector<std::shared_ptr<Watcher>> watchers_;
   std::unordered_map<EndpointId, ConnectWait> connects_;

@@ -25,22 +25,8 @@ void copy_name(char (&to)[BPF_OBJ_NAME_LEN], const char* name) {
 
 }  // namespace
 
-Fd& Fd::operator=(Fd&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = other.release();
-  }
-  return *this;
-}
-
 Fd::~Fd() {
   if (fd_ >= 0) ::close(fd_);
-}
-
-int Fd::release() {
-  int fd = fd_;
-  fd_ = -1;
-  return fd;
 }
 
 Result<ArrayMap> ArrayMap::create(const char* name, uint32_t value_size, uint32_t entries) {

@@ -33,12 +33,7 @@ TEST_F(BusyPoll, LoopSleepsOnceTheWindowAfterTheLastInputHasPassed) {
   KernelSocket client;
   client.set_timeout(5s);
   ASSERT_TRUE(client.connect_to(engine_address(), 8080));
-  ASSERT_TRUE(events_.wait_until([&](const std::vector<Event>& events) {
-    for (const Event& e : events) {
-      if (e.kind == Event::Kind::kConnectionReady && e.listener == listener) return true;
-    }
-    return false;
-  }));
+  ASSERT_TRUE(events_.wait_for_connection(listener));
 
   // Nothing comes in now (the connection stays open and quiet). The idle time is what is
   // measured, so it is slept through; the loop may spin for one window of it, then sleeps.

@@ -150,11 +150,8 @@ TEST_F(Handshake, KernelClosesFirstAndBothSidesEndWithFins) {
   EndpointId id = accept_next(listener);
   ASSERT_EQ(::send(client.fd(), "hello", 5, 0), 5);
   ASSERT_EQ(::shutdown(client.fd(), SHUT_WR), 0);
-  ASSERT_TRUE(events_.wait_until([&](const std::vector<Event>& ev) {
-    return std::any_of(ev.begin(), ev.end(), [&](const Event& e) {
-      return e.endpoint == id && e.state == TcpState::kCloseWait;
-    });
-  }));
+  ASSERT_TRUE(events_.wait_for_event(
+      [&](const Event& e) { return e.endpoint == id && e.state == TcpState::kCloseWait; }));
   EndpointInfo info = query(id);
   EXPECT_EQ(info.connection->bytes_buffered, 5u);
   ASSERT_TRUE(loop_->call([&](Engine& e) { return e.close(id, false); }).is_ok());
@@ -174,11 +171,8 @@ TEST_F(Handshake, EngineClosesFirstAndPassesThroughTimeWait) {
   char byte;
   EXPECT_EQ(::recv(client.fd(), &byte, 1, 0), 0) << "EOF, not ECONNRESET";
   ::close(client.release());
-  ASSERT_TRUE(events_.wait_until([&](const std::vector<Event>& ev) {
-    return std::any_of(ev.begin(), ev.end(), [&](const Event& e) {
-      return e.endpoint == id && e.state == TcpState::kTimeWait;
-    });
-  }));
+  ASSERT_TRUE(events_.wait_for_event(
+      [&](const Event& e) { return e.endpoint == id && e.state == TcpState::kTimeWait; }));
   ASSERT_TRUE(events_.wait_for(Event::Kind::kReleased, id));
   EXPECT_EQ(resets(), 0u);
   EXPECT_EQ(loop_->stats().time_wait_entered.get(), 1u);
@@ -243,11 +237,7 @@ TEST_F(Handshake, StoppedLoopLetsGoOfItsTapAtOnce) {
   KernelSocket client;
   client.set_timeout(5s);
   ASSERT_TRUE(client.connect_to(engine_address(), 8083));
-  ASSERT_TRUE(events_.wait_until([&](const std::vector<Event>& events) {
-    return std::any_of(events.begin(), events.end(), [&](const Event& e) {
-      return e.kind == Event::Kind::kConnectionReady && e.listener == listener;
-    });
-  }));
+  ASSERT_TRUE(events_.wait_for_connection(listener));
   // Stopping cancels the reads in flight on the loop's own thread: nothing waits for a
   // cancellation that cannot come (a 1 s timeout, once), and the TAP is free for its next owner.
   auto start = std::chrono::steady_clock::now();

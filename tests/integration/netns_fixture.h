@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -59,14 +60,26 @@ class EventLog {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, limit, [&] { return done(events_); });
   }
-  bool wait_for(Event::Kind kind, EndpointId endpoint,
-                std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  // Waits until an event matching `match` has been recorded.
+  bool wait_for_event(const std::function<bool(const Event&)>& match,
+                      std::chrono::milliseconds limit = std::chrono::seconds(10)) {
     return wait_until(
         [&](const std::vector<Event>& events) {
-          for (const Event& e : events) {
-            if (e.kind == kind && e.endpoint == endpoint) return true;
-          }
-          return false;
+          return std::any_of(events.begin(), events.end(), match);
+        },
+        limit);
+  }
+  bool wait_for(Event::Kind kind, EndpointId endpoint,
+                std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    return wait_for_event([&](const Event& e) { return e.kind == kind && e.endpoint == endpoint; },
+                          limit);
+  }
+  // Waits until `listener`'s accept queue has gained a connection.
+  bool wait_for_connection(EndpointId listener,
+                           std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    return wait_for_event(
+        [&](const Event& e) {
+          return e.kind == Event::Kind::kConnectionReady && e.listener == listener;
         },
         limit);
   }

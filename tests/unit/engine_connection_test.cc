@@ -39,6 +39,19 @@ class EngineConnection : public EngineTest {
   }
   void peer_sends(const SegmentSpec& spec) { send(peer_, kPort, spec); }
 
+  // A second client (port 40001, ISN 5000) whose final ACK also carries `flags` and `payload`;
+  // returns the SYN-ACK it was answering.
+  SentSegment handshake_with_final_ack(uint8_t flags, Bytes payload = {}) {
+    Peer other = peer_;
+    other.port = 40001;
+    SentSegment synack = syn(other, kPort, linux_syn(5000));
+    SegmentSpec ack = final_ack(synack);
+    ack.flags |= flags;
+    ack.payload = std::move(payload);
+    send(other, kPort, ack);
+    return synack;
+  }
+
   static Bytes data(size_t n, uint8_t first = 0) {
     Bytes b(n);
     std::iota(b.begin(), b.end(), first);
@@ -112,13 +125,7 @@ TEST_F(EngineConnection, RetransmittedDataIsTrimmedToWhatIsNew) {
 }
 
 TEST_F(EngineConnection, DataOnFinalAckIsAcknowledgedAndKept) {
-  Peer other = peer_;
-  other.port = 40001;
-  SentSegment synack = syn(other, kPort, linux_syn(5000));
-  SegmentSpec ack = final_ack(synack);
-  ack.flags |= kPsh;
-  ack.payload = data(50);
-  send(other, kPort, ack);
+  SentSegment synack = handshake_with_final_ack(kPsh, data(50));
   expect_segment(take_segment(), kAck, synack.seq + 1, 5051);
   auto id = engine().accept(listener_);
   ASSERT_TRUE(id.is_ok());
@@ -128,12 +135,7 @@ TEST_F(EngineConnection, DataOnFinalAckIsAcknowledgedAndKept) {
 }
 
 TEST_F(EngineConnection, FinOnFinalAckQueuesAConnectionInCloseWait) {
-  Peer other = peer_;
-  other.port = 40001;
-  SentSegment synack = syn(other, kPort, linux_syn(5000));
-  SegmentSpec ack = final_ack(synack);
-  ack.flags |= kFin;
-  send(other, kPort, ack);
+  SentSegment synack = handshake_with_final_ack(kFin);
   expect_segment(take_segment(), kAck, synack.seq + 1, 5002);
   auto id = engine().accept(listener_);
   ASSERT_TRUE(id.is_ok());
