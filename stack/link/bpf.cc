@@ -19,6 +19,8 @@ Status system_error(const std::string& what) {
   return error(ErrorCode::kUnavailable, what + ": " + strerror(errno));
 }
 
+constexpr size_t kEthernetPadding = 14;
+
 void copy_name(char (&to)[BPF_OBJ_NAME_LEN], const char* name) {
   strncpy(to, name, BPF_OBJ_NAME_LEN - 1);
 }
@@ -84,6 +86,23 @@ Result<Fd> load_socket_filter(const std::vector<bpf_insn>& program, const char* 
     return status;
   }
   return fd;
+}
+
+Result<TestRun> run_socket_filter(const Fd& program, std::span<const uint8_t> frame,
+                                  uint32_t repeat) {
+  // The kernel builds the test packet as if received on an Ethernet device: it takes the first
+  // 14 bytes as the link header and starts the data after them. A TAP's filter sees the whole
+  // frame from its first byte, so a header of padding goes in front of it.
+  std::vector<uint8_t> data(kEthernetPadding, 0);
+  data[12] = 0x08;  // IPv4, as the frame's own header says of a TCP segment
+  data.insert(data.end(), frame.begin(), frame.end());
+  bpf_attr attr{};
+  attr.test.prog_fd = static_cast<uint32_t>(program.get());
+  attr.test.data_in = reinterpret_cast<uintptr_t>(data.data());
+  attr.test.data_size_in = static_cast<uint32_t>(data.size());
+  attr.test.repeat = repeat;
+  if (sys_bpf(BPF_PROG_TEST_RUN, attr) < 0) return system_error("running BPF program");
+  return TestRun{attr.test.retval, attr.test.duration};
 }
 
 void Assembler::emit(uint8_t code, Reg dst, Reg src, int16_t off, int32_t imm) {

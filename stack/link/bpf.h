@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,6 +59,17 @@ class ArrayMap {
 
 // Loads a BPF_PROG_TYPE_SOCKET_FILTER program; on failure the message carries the verifier log.
 Result<Fd> load_socket_filter(const std::vector<bpf_insn>& program, const char* name);
+
+// What the kernel reported for BPF_PROG_TEST_RUN: the program's return value for the frame, and
+// the time one run took on average, measured in the kernel.
+struct TestRun {
+  uint32_t verdict = 0;
+  uint32_t duration_ns = 0;
+};
+// Runs a socket filter `repeat` times on `frame` (an Ethernet frame) in the kernel, as a TAP
+// would run it on a frame queued for its reader.
+Result<TestRun> run_socket_filter(const Fd& program, std::span<const uint8_t> frame,
+                                  uint32_t repeat = 1);
 
 // Builds a program. Registers are r0..r10 as numbers; jumps name labels that bind() places.
 class Assembler {

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -46,36 +45,28 @@ std::optional<uint64_t> tap_queue_drops(const std::string& tap_name) {
 
 Result<std::unique_ptr<SynShield>> SynShield::attach(const TapDevice& tap,
                                                      SynShieldOptions options) {
-  auto control = bpf::ArrayMap::create("tapstack_shield", sizeof(SynShieldControl), 1);
-  if (!control.is_ok()) return control.status();
-  auto bitmap = bpf::ArrayMap::create("tapstack_syns", kSynShieldBits / 8, 2);
-  if (!bitmap.is_ok()) return bitmap.status();
-  auto program =
-      bpf::load_socket_filter(syn_shield_program(control->fd(), bitmap->fd()), "tapstack_shield");
-  if (!program.is_ok()) return program.status();
+  auto filter = SynShieldFilter::load(Random::system_seed());
+  if (!filter.is_ok()) return filter.status();
   // Our own descriptor of the TAP: the filter is detached through it when the shield goes.
   bpf::Fd tap_fd(dup(tap.fd()));
-  int program_fd = program->get();
+  int program_fd = filter->program().get();
   if (tap_fd.get() < 0 || ioctl(tap_fd.get(), TUNSETFILTEREBPF, &program_fd) < 0) {
     return error(ErrorCode::kUnavailable,
                  "attaching the SYN shield to " + tap.name() + ": " + strerror(errno));
   }
-  auto shield =
-      std::unique_ptr<SynShield>(new SynShield(tap.name(), options, std::move(control.value()),
-                                               std::move(bitmap.value()), std::move(tap_fd)));
-  store(shield->control().seed, Random::system_seed());
+  auto shield = std::unique_ptr<SynShield>(
+      new SynShield(tap.name(), options, std::move(filter.value()), std::move(tap_fd)));
   shield->last_tap_drops_ = tap_queue_drops(tap.name()).value_or(0);
   shield->generation_started_ = monotonic_now();
   shield->thread_ = std::thread([s = shield.get()] { s->run(); });
   return shield;
 }
 
-SynShield::SynShield(std::string tap_name, SynShieldOptions options, bpf::ArrayMap control,
-                     bpf::ArrayMap bitmap, bpf::Fd tap_fd)
+SynShield::SynShield(std::string tap_name, SynShieldOptions options, SynShieldFilter filter,
+                     bpf::Fd tap_fd)
     : tap_name_(std::move(tap_name)),
       options_(options),
-      control_(std::move(control)),
-      bitmap_(std::move(bitmap)),
+      filter_(std::move(filter)),
       tap_fd_(std::move(tap_fd)) {}
 
 SynShield::~SynShield() {
@@ -88,10 +79,6 @@ SynShield::~SynShield() {
   // A TAP that outlives us (one we did not create) must not keep filtering for its next owner.
   int none = -1;
   ioctl(tap_fd_.get(), TUNSETFILTEREBPF, &none);
-}
-
-SynShieldControl& SynShield::control() const {
-  return *reinterpret_cast<SynShieldControl*>(control_.value(0));
 }
 
 SynShieldStats SynShield::stats() const {
@@ -119,7 +106,7 @@ void SynShield::tick(Time now) {
   last_dropped_ = dropped;
 
   if (now - generation_started_ >= options_.generation) {
-    start_generation(1 - load(c.generation));
+    filter_.start_generation(1 - load(c.generation));
     generation_started_ = now;
   }
   if (load(c.active) == 0) {
@@ -136,12 +123,6 @@ void SynShield::tick(Time now) {
   } else if (now - calm_since_ >= options_.calm) {
     store(c.active, 0);
   }
-}
-
-void SynShield::start_generation(uint64_t generation) {
-  // The generation about to be written is the older one: forget it first.
-  std::memset(bitmap_.value(static_cast<uint32_t>(generation)), 0, bitmap_.value_size());
-  store(control().generation, generation);
 }
 
 }  // namespace tapstack::link

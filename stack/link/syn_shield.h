@@ -75,17 +75,14 @@ class SynShield {
   SynShieldStats stats() const;
 
  private:
-  SynShield(std::string tap_name, SynShieldOptions options, bpf::ArrayMap control,
-            bpf::ArrayMap bitmap, bpf::Fd tap_fd);
+  SynShield(std::string tap_name, SynShieldOptions options, SynShieldFilter filter, bpf::Fd tap_fd);
   void run();
   void tick(Time now);
-  void start_generation(uint64_t generation);
-  SynShieldControl& control() const;
+  SynShieldControl& control() const { return filter_.control(); }
 
   const std::string tap_name_;
   const SynShieldOptions options_;
-  bpf::ArrayMap control_;
-  bpf::ArrayMap bitmap_;
+  SynShieldFilter filter_;
   bpf::Fd tap_fd_;  // a duplicate: the filter is detached through it
 
   // Watcher thread state.

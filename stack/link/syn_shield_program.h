@@ -12,6 +12,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "stack/link/bpf.h"
+#include "stack/status.h"
+
 namespace tapstack::link {
 
 // The control map's single value.
@@ -23,9 +26,39 @@ struct SynShieldControl {
   uint64_t retransmissions_passed = 0;
 };
 
-// Two generations of this many bits each.
+// Two generations of this many bits each. A SYN's bit has the same index in both, and the two
+// words holding it sit side by side (generation g's word in a pair is word g), so the program
+// finds both in one cache line. Bits 0-5 of the SYN's hash pick the bit in its word, the next
+// 17 the word pair within a map entry, bit 23 the entry (an array map's value is at most a few
+// MiB).
 inline constexpr uint32_t kSynShieldBits = 1u << 24;
+inline constexpr uint32_t kSynShieldBitmapEntries = 2;
+inline constexpr int32_t kSynShieldEntryShift = 23;
+inline constexpr uint32_t kSynShieldPairsPerEntry = kSynShieldBits / 64 / kSynShieldBitmapEntries;
+inline constexpr uint32_t kSynShieldEntryBytes = kSynShieldPairsPerEntry * 2 * sizeof(uint64_t);
+static_assert(kSynShieldPairsPerEntry * kSynShieldBitmapEntries * 64 == kSynShieldBits);
+static_assert(uint32_t{1} << kSynShieldEntryShift == kSynShieldPairsPerEntry * 64);
 
 std::vector<bpf_insn> syn_shield_program(int control_map_fd, int bitmap_map_fd);
+
+// The program loaded, with its maps: what SynShield attaches to a TAP and steers, and what a test
+// or benchmark runs on frames of its own (bpf::run_socket_filter).
+class SynShieldFilter {
+ public:
+  // `seed` keys the bitmap's hash. Needs CAP_BPF.
+  static Result<SynShieldFilter> load(uint64_t seed);
+
+  const bpf::Fd& program() const { return program_; }
+  // Shared with the program, which reads and updates it concurrently: use atomic accesses.
+  SynShieldControl& control() const;
+  // Forgets the SYNs noted in generation `generation` (0 or 1), then notes new ones there.
+  void start_generation(uint64_t generation);
+
+ private:
+  SynShieldFilter(bpf::ArrayMap control, bpf::ArrayMap bitmap, bpf::Fd program);
+  bpf::ArrayMap control_;
+  bpf::ArrayMap bitmap_;
+  bpf::Fd program_;
+};
 
 }  // namespace tapstack::link
