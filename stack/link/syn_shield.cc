@@ -13,17 +13,6 @@
 #include "stack/random.h"
 
 namespace tapstack::link {
-namespace {
-
-// The program reads and updates the control value concurrently, from any CPU.
-uint64_t load(uint64_t& field) {
-  return std::atomic_ref<uint64_t>(field).load(std::memory_order_acquire);
-}
-void store(uint64_t& field, uint64_t value) {
-  std::atomic_ref<uint64_t>(field).store(value, std::memory_order_release);
-}
-
-}  // namespace
 
 std::optional<uint64_t> tap_queue_drops(const std::string& tap_name) {
   std::ifstream dev("/proc/net/dev");
@@ -83,8 +72,8 @@ SynShield::~SynShield() {
 
 SynShieldStats SynShield::stats() const {
   SynShieldControl& c = control();
-  return {load(c.active) != 0, activations_.load(std::memory_order_relaxed),
-          load(c.first_syns_dropped), load(c.retransmissions_passed)};
+  return {load_shared(c.active) != 0, activations_.load(std::memory_order_relaxed),
+          load_shared(c.first_syns_dropped), load_shared(c.retransmissions_passed)};
 }
 
 void SynShield::run() {
@@ -101,19 +90,19 @@ void SynShield::tick(Time now) {
   uint64_t new_drops = drops - last_tap_drops_;
   last_tap_drops_ = drops;
   SynShieldControl& c = control();
-  uint64_t dropped = load(c.first_syns_dropped);
+  uint64_t dropped = load_shared(c.first_syns_dropped);
   uint64_t stopped = dropped - last_dropped_;
   last_dropped_ = dropped;
 
   if (now - generation_started_ >= options_.generation) {
-    filter_.start_generation(1 - load(c.generation));
+    filter_.start_generation(1 - load_shared(c.generation));
     generation_started_ = now;
   }
-  if (load(c.active) == 0) {
+  if (load_shared(c.active) == 0) {
     if (new_drops >= options_.overflow_drops) {
       calm_since_ = now;
       activations_.fetch_add(1, std::memory_order_relaxed);
-      store(c.active, 1);
+      store_shared(c.active, 1);
     }
     return;
   }
@@ -121,7 +110,7 @@ void SynShield::tick(Time now) {
   if (per_second >= options_.calm_syns_per_second) {
     calm_since_ = now;
   } else if (now - calm_since_ >= options_.calm) {
-    store(c.active, 0);
+    store_shared(c.active, 0);
   }
 }
 

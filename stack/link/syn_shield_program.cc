@@ -153,7 +153,7 @@ Result<SynShieldFilter> SynShieldFilter::load(uint64_t seed) {
   if (!program.is_ok()) return program.status();
   SynShieldFilter filter(std::move(control.value()), std::move(bitmap.value()),
                          std::move(program.value()));
-  std::atomic_ref<uint64_t>(filter.control().seed).store(seed, std::memory_order_release);
+  store_shared(filter.control().seed, seed);
   return filter;
 }
 
@@ -173,7 +173,7 @@ void SynShieldFilter::start_generation(uint64_t generation) {
       std::atomic_ref<uint64_t>(words[2 * pair + generation]).store(0, std::memory_order_relaxed);
     }
   }
-  std::atomic_ref<uint64_t>(control().generation).store(generation, std::memory_order_release);
+  store_shared(control().generation, generation);
 }
 
 }  // namespace tapstack::link

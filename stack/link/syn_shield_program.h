@@ -9,6 +9,7 @@
 
 #include <linux/bpf.h>
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -25,6 +26,15 @@ struct SynShieldControl {
   uint64_t first_syns_dropped = 0;
   uint64_t retransmissions_passed = 0;
 };
+
+// The program reads and updates the control value concurrently, from any CPU; user space goes
+// through these.
+inline uint64_t load_shared(uint64_t& field) {
+  return std::atomic_ref<uint64_t>(field).load(std::memory_order_acquire);
+}
+inline void store_shared(uint64_t& field, uint64_t value) {
+  std::atomic_ref<uint64_t>(field).store(value, std::memory_order_release);
+}
 
 // Two generations of this many bits each. A SYN's bit has the same index in both, and the two
 // words holding it sit side by side (generation g's word in a pair is word g), so the program
@@ -49,7 +59,7 @@ class SynShieldFilter {
   static Result<SynShieldFilter> load(uint64_t seed);
 
   const bpf::Fd& program() const { return program_; }
-  // Shared with the program, which reads and updates it concurrently: use atomic accesses.
+  // Shared with the program: load_shared() and store_shared() its fields.
   SynShieldControl& control() const;
   // Forgets the SYNs noted in generation `generation` (0 or 1), then notes new ones there.
   void start_generation(uint64_t generation);

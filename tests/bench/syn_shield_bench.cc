@@ -13,18 +13,6 @@
 namespace tapstack::link {
 namespace {
 
-tools::ClientSegment client_segment() {
-  tools::ClientSegment s;
-  s.source_mac = MacAddress{{2, 0, 0, 0, 0, 1}};
-  s.destination_mac = MacAddress{{2, 0, 0, 0, 0, 2}};
-  s.source = Ipv4Address::parse("198.18.0.1").value();
-  s.destination = Ipv4Address::parse("198.18.0.2").value();
-  s.source_port = 40000;
-  s.destination_port = 8080;
-  s.seq = 1;
-  return s;
-}
-
 // Runs `program` once per iteration on the frame `next(frame, i)` writes, timed by the kernel.
 template <size_t N, class Next>
 void time_runs(benchmark::State& state, const bpf::Fd& program, Next&& next) {
@@ -56,10 +44,8 @@ void run_filter(benchmark::State& state, Next&& next) {
 // A SYN it has not seen: hashed and noted in the bitmap (a random word, as a flood's would be).
 void BM_ShieldNewSyn(benchmark::State& state) {
   run_filter<tools::kSynFrameSize>(state, [](auto frame, uint64_t i) {
-    tools::ClientSegment s = client_segment();
-    s.source_port = static_cast<uint16_t>(1024 + i % 60000);
-    s.seq = static_cast<uint32_t>(i * 2654435761u);
-    tools::write_syn_frame(frame, s);
+    tools::write_syn_frame(frame, tools::example_segment(static_cast<uint16_t>(1024 + i % 60000),
+                                                         static_cast<uint32_t>(i * 2654435761u)));
   });
 }
 BENCHMARK(BM_ShieldNewSyn)->UseManualTime();
@@ -67,14 +53,14 @@ BENCHMARK(BM_ShieldNewSyn)->UseManualTime();
 // The same SYN again (a retransmission): found in the bitmap.
 void BM_ShieldSeenSyn(benchmark::State& state) {
   run_filter<tools::kSynFrameSize>(
-      state, [](auto frame, uint64_t) { tools::write_syn_frame(frame, client_segment()); });
+      state, [](auto frame, uint64_t) { tools::write_syn_frame(frame, tools::example_segment()); });
 }
 BENCHMARK(BM_ShieldSeenSyn)->UseManualTime();
 
 // Any other frame (here a client's final ACK): looked at and passed.
 void BM_ShieldOtherFrame(benchmark::State& state) {
   run_filter<tools::kAckFrameSize>(
-      state, [](auto frame, uint64_t) { tools::write_ack_frame(frame, client_segment()); });
+      state, [](auto frame, uint64_t) { tools::write_ack_frame(frame, tools::example_segment()); });
 }
 BENCHMARK(BM_ShieldOtherFrame)->UseManualTime();
 
@@ -90,7 +76,7 @@ void BM_ShieldBaselinePassAll(benchmark::State& state) {
     return;
   }
   time_runs<tools::kAckFrameSize>(state, program.value(), [](auto frame, uint64_t) {
-    tools::write_ack_frame(frame, client_segment());
+    tools::write_ack_frame(frame, tools::example_segment());
   });
 }
 BENCHMARK(BM_ShieldBaselinePassAll)->UseManualTime();

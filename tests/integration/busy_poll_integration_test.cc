@@ -30,8 +30,7 @@ class BusyPoll : public NetnsTest {
 
 TEST_F(BusyPoll, LoopSleepsOnceTheWindowAfterTheLastInputHasPassed) {
   EndpointId listener = make_listener(8080, 16);
-  KernelSocket client;
-  client.set_timeout(5s);
+  KernelSocket client(5s);
   ASSERT_TRUE(client.connect_to(engine_address(), 8080));
   ASSERT_TRUE(events_.wait_for_connection(listener));
 
@@ -43,8 +42,7 @@ TEST_F(BusyPoll, LoopSleepsOnceTheWindowAfterTheLastInputHasPassed) {
   auto used = process_cpu_time() - before;
   EXPECT_LT(used, kIdle / 4) << "the loop kept spinning while idle";
   // Still serving: a frame after the sleep is handled.
-  KernelSocket second;
-  second.set_timeout(5s);
+  KernelSocket second(5s);
   EXPECT_TRUE(second.connect_to(engine_address(), 8080));
 }
 

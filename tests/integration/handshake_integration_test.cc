@@ -77,8 +77,7 @@ TEST_F(Handshake, ManyConcurrentKernelClientsAreAllAccepted) {
   for (int t = 0; t < kThreads; ++t) {
     clients.emplace_back([&] {
       for (int i = 0; i < kPerThread; ++i) {
-        KernelSocket s;
-        s.set_timeout(10s);
+        KernelSocket s(10s);
         if (!s.connect_to(engine_address(), 8080)) {
           ++failures;
           continue;
@@ -144,8 +143,7 @@ TEST_F(Handshake, RefusedConnectIsReportedAsRefused) {
 
 TEST_F(Handshake, KernelClosesFirstAndBothSidesEndWithFins) {
   EndpointId listener = make_listener(8081, 8);
-  KernelSocket client;
-  client.set_timeout(5s);
+  KernelSocket client(5s);
   ASSERT_TRUE(client.connect_to(engine_address(), 8081));
   EndpointId id = accept_next(listener);
   ASSERT_EQ(::send(client.fd(), "hello", 5, 0), 5);
@@ -163,8 +161,7 @@ TEST_F(Handshake, KernelClosesFirstAndBothSidesEndWithFins) {
 
 TEST_F(Handshake, EngineClosesFirstAndPassesThroughTimeWait) {
   EndpointId listener = make_listener(8082, 8);
-  KernelSocket client;
-  client.set_timeout(5s);
+  KernelSocket client(5s);
   ASSERT_TRUE(client.connect_to(engine_address(), 8082));
   EndpointId id = accept_next(listener);
   ASSERT_TRUE(loop_->call([&](Engine& e) { return e.close(id, false); }).is_ok());
@@ -234,8 +231,7 @@ TEST_F(Handshake, SmallBacklogWithoutAcceptingShowsOverflowBehaviour) {
 
 TEST_F(Handshake, StoppedLoopLetsGoOfItsTapAtOnce) {
   EndpointId listener = make_listener(8083, 8);
-  KernelSocket client;
-  client.set_timeout(5s);
+  KernelSocket client(5s);
   ASSERT_TRUE(client.connect_to(engine_address(), 8083));
   ASSERT_TRUE(events_.wait_for_connection(listener));
   // Stopping cancels the reads in flight on the loop's own thread: nothing waits for a

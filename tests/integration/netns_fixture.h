@@ -174,6 +174,10 @@ inline sockaddr_in socket_address(const char* ip, uint16_t port) {
 class KernelSocket {
  public:
   KernelSocket() : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {}
+  // With its blocking calls bounded (set_timeout) from the start.
+  explicit KernelSocket(std::chrono::milliseconds timeout) : KernelSocket() {
+    set_timeout(timeout);
+  }
   ~KernelSocket() {
     if (fd_ >= 0) ::close(fd_);
   }

@@ -26,8 +26,7 @@ struct ClientResult {
 // One kernel client: connects (bounded), and reports how many SYNs it had to resend.
 ClientResult connect_client(const char* address) {
   ClientResult result;
-  KernelSocket client;
-  client.set_timeout(8s);
+  KernelSocket client(8s);
   auto start = std::chrono::steady_clock::now();
   result.connected = client.connect_to(address, kPort);
   result.took = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <array>
-#include <atomic>
 #include <optional>
 #include <vector>
 
@@ -18,16 +17,8 @@ namespace {
 constexpr uint32_t kDropped = 0;
 
 std::vector<uint8_t> syn(uint16_t source_port, uint32_t seq) {
-  tools::ClientSegment s;
-  s.source_mac = MacAddress{{2, 0, 0, 0, 0, 1}};
-  s.destination_mac = MacAddress{{2, 0, 0, 0, 0, 2}};
-  s.source = Ipv4Address::parse("198.18.0.1").value();
-  s.destination = Ipv4Address::parse("198.18.0.2").value();
-  s.source_port = source_port;
-  s.destination_port = 8080;
-  s.seq = seq;
   std::array<uint8_t, tools::kSynFrameSize> frame{};
-  tools::write_syn_frame(frame, s);
+  tools::write_syn_frame(frame, tools::example_segment(source_port, seq));
   return {frame.begin(), frame.end()};
 }
 
@@ -45,16 +36,13 @@ class SynShieldProgramTest : public ::testing::Test {
     EXPECT_TRUE(result.is_ok()) << result.status().message;
     return result.is_ok() ? result->verdict : ~0u;
   }
-  void set_active(bool on) {
-    std::atomic_ref<uint64_t>(filter_->control().active).store(on ? 1 : 0);
-  }
+  void set_active(bool on) { store_shared(filter_->control().active, on ? 1 : 0); }
   uint64_t counter(uint64_t SynShieldControl::*field) {
-    return std::atomic_ref<uint64_t>(filter_->control().*field).load();
+    return load_shared(filter_->control().*field);
   }
   // What SynShield does every generation period: the older generation is forgotten and reused.
   void next_generation() {
-    uint64_t current = std::atomic_ref<uint64_t>(filter_->control().generation).load();
-    filter_->start_generation(1 - current);
+    filter_->start_generation(1 - load_shared(filter_->control().generation));
   }
 
   std::optional<SynShieldFilter> filter_;

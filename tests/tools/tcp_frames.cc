@@ -70,4 +70,16 @@ void patch_ack_frame(std::span<uint8_t, kAckFrameSize> frame, uint32_t ack, uint
   patch32(frame.data(), kTsecrField, tsecr);
 }
 
+ClientSegment example_segment(uint16_t source_port, uint32_t seq) {
+  ClientSegment s;
+  s.source_mac = MacAddress{{2, 0, 0, 0, 0, 1}};
+  s.destination_mac = MacAddress{{2, 0, 0, 0, 0, 2}};
+  s.source = Ipv4Address{0xc6120001};       // 198.18.0.1
+  s.destination = Ipv4Address{0xc6120002};  // 198.18.0.2
+  s.source_port = source_port;
+  s.destination_port = 8080;
+  s.seq = seq;
+  return s;
+}
+
 }  // namespace tapstack::tools

@@ -30,6 +30,10 @@ struct ClientSegment {
   uint16_t ip_id = 0;
 };
 
+// One client's segment, 198.18.0.1:`source_port` to 198.18.0.2:8080 (MACs 02:00:00:00:00:01 to
+// ...:02), for tests and benchmarks that need some connection's frames, not a particular one.
+ClientSegment example_segment(uint16_t source_port = 40000, uint32_t seq = 1);
+
 // Linux's SYN: window 64240, MSS 1460, SACK-permitted, timestamps, window scale 7, in Linux's
 // option order.
 void write_syn_frame(std::span<uint8_t, kSynFrameSize> out, const ClientSegment& segment);
