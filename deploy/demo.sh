@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # One-command tapstack demo, for a fresh Debian bookworm machine, as root:
 #   1. installs the build dependencies with apt-get (skipped when they are all there);
-#   2. builds tapstackd and tapstackctl;
+#   2. builds tapstackd and tapstackctl in build/, the test command's release tree: if
+#      scripts/test.sh has just built there, ninja finds nothing to do;
 #   3. creates the network namespace tapstack-demo with a TAP device in it (kernel side
 #      198.18.0.1/24) and starts tapstackd there (198.18.0.2/24) with a demo listener;
 #   4. tells you how to connect, how to use tapstackctl, and where the metrics are.
 # Ctrl-C stops tapstackd and deletes the namespace (on every other exit path too). Nothing is
 # changed outside the namespace: no addresses or routes in the root namespace.
 #
-# Environment: BUILD_DIR (default build-demo), DEMO_PORT (default 7777), JOBS (default nproc).
+# Environment: BUILD_DIR (default build), DEMO_PORT (default 7777), JOBS (default nproc).
 set -euo pipefail
 
 NS=tapstack-demo
@@ -18,7 +19,7 @@ KERNEL=198.18.0.1
 PORT=${DEMO_PORT:-7777}
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-BUILD_DIR=${BUILD_DIR:-build-demo}
+BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -35,8 +36,12 @@ scripts/install-deps.sh  # the same Debian packages as the test command
 
 # --- 2. build
 say "building tapstackd and tapstackctl in $BUILD_DIR"
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAPSTACK_BENCH=OFF \
-  >/dev/null
+# Configured once, the way scripts/test.sh configures its release build, and never again: a
+# configured tree is handed straight to ninja, which rebuilds only what changed (and re-runs
+# cmake itself when a CMakeLists.txt did).
+if [[ ! -f $BUILD_DIR/build.ninja ]]; then
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
 cmake --build "$BUILD_DIR" -j "$JOBS" --target tapstackd tapstackctl
 TAPSTACKD=$ROOT/$BUILD_DIR/server/tapstackd
 TAPSTACKCTL=$ROOT/$BUILD_DIR/server/tapstackctl
@@ -103,11 +108,11 @@ Drive it with tapstackctl (the alias saves typing; tsctl --help lists everything
   tsctl ls                          # endpoints, like ss -tan
   tsctl stats                       # counters, drops by reason, endpoints by state
   tsctl watch                       # live events (Ctrl-C to stop)
-  tsctl create                      # prints the new endpoint's id, used as ID below
-  tsctl bind ID 8080
-  tsctl listen ID --backlog 16
+  ID=\$(tsctl create)                # prints the new endpoint's id (-o json: all of it)
+  tsctl bind \$ID 8080
+  tsctl listen \$ID --backlog 16
   ip netns exec $NS bash -c 'exec 3<>/dev/tcp/$ENGINE/8080; sleep 60' &
-  tsctl accept ID
+  tsctl accept \$ID
   tsctl config syncookies=always    # tunables: syncookies, syn_retries, synack_retries
   tsctl -o json ls                  # JSON for scripts
 

@@ -36,14 +36,15 @@ if ((EUID != 0)); then
 fi
 for tool in ip node python3; do
   if ! command -v "$tool" >/dev/null; then
-    echo "FAIL $tool not found (scripts/install-deps.sh and tests/deploy/check_manifests.sh install it)"
+    echo "FAIL $tool not found: run scripts/install-deps.sh"
     echo "0 passed, 1 failed"
     exit 1
   fi
 done
-if [[ ! -d $here/node_modules/yaml ]]; then
-  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) || exit 1
-  cp "$here/package-lock.json" "$here/node_modules/.tapstack-lock"
+source "$here/npm_packages.sh"
+if ! npm_packages "the dashboard's and the rules' metric names against a live tapstackd"; then
+  echo "0 passed, 1 failed"
+  exit 1
 fi
 
 ns="tapstack-e2e-$$-$RANDOM"

@@ -32,23 +32,18 @@ if ((EUID != 0)); then
   exit 1
 fi
 
-# --- Tools, from Debian's packages.
-need=()
-for tool in podman:podman buildah:buildah debootstrap:debootstrap runc:runc node:nodejs python3:python3; do
-  command -v "${tool%%:*}" >/dev/null || need+=("${tool#*:}")
-done
-if ((${#need[@]})); then
-  echo "installing: ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || {
-    echo "FAIL could not install ${need[*]}"
+# --- Tools, from Debian's packages (scripts/install-deps.sh --image installs them).
+for tool in podman buildah debootstrap runc node python3; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "FAIL $tool not found: run scripts/install-deps.sh --image"
     echo "0 passed, 1 failed"
     exit 1
-  }
-fi
-if [[ ! -d $here/node_modules/yaml ]]; then
-  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) || exit 1
-  cp "$here/package-lock.json" "$here/node_modules/.tapstack-lock"
+  fi
+done
+source "$here/npm_packages.sh"
+if ! npm_packages "the image test (it reads the pod spec with the npm package yaml)"; then
+  echo "0 passed, 1 failed"
+  exit 1
 fi
 
 # --- podman configured to keep everything under $W. runc: crun refuses hybrid cgroup layouts;
