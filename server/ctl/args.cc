@@ -156,7 +156,7 @@ std::string usage() {
 A command-line client of tapstackd's gRPC API (tapstack.v1).
 
 Commands:
-  create                          create an endpoint; prints it
+  create                          create an endpoint; prints its id (-o json: all of it)
   bind ID [ADDRESS:]PORT          bind (port 0: an ephemeral port)
   listen ID [--backlog N] [--syn-backlog N]
                                   listen (backlog: tapstackd's --backlog if not given)

@@ -111,9 +111,16 @@ uint64_t take_id(Args& args) {
   return parse_number("ID", args.next("ID"));
 }
 
+// Prints only the new id, so that `id=$(tapstackctl create)` works (as `docker create` does);
+// -o json prints the whole endpoint, and `get ID` shows it.
 int cmd_create(Client& c, Args& args) {
   args.done();
-  return call_endpoint(c, &v1::Endpoints::Stub::CreateEndpoint, v1::CreateEndpointRequest{});
+  v1::Endpoint created;
+  auto ctx = c.context();
+  grpc::Status status =
+      c.endpoints->CreateEndpoint(ctx.get(), v1::CreateEndpointRequest{}, &created);
+  return report(c, status, created,
+                [](const v1::Endpoint& endpoint) { std::cout << endpoint.id() << "\n"; });
 }
 
 int cmd_bind(Client& c, Args& args) {

@@ -49,11 +49,23 @@ class Ctl(unittest.TestCase):
         self.assertEqual(listening["listener"]["accept_queue_limit"], backlog)
         return endpoint_id
 
+    def test_create_prints_the_id_a_shell_can_use(self):
+        # The demo's recipe: the id captured with $(...) drives the next commands.
+        script = ('id=$("$0" create) && "$0" bind "$id" 8086 >/dev/null && '
+                  '"$0" listen "$id" >/dev/null && "$0" -o json get "$id"')
+        result = subprocess.run(["bash", "-c", script, h.Paths.tapstackctl], capture_output=True,
+                                text=True, timeout=30)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        listening = json.loads(result.stdout)
+        self.addCleanup(self.ctl, "close", listening["id"], expect=None)
+        self.assertEqual(listening["state"], "TCP_STATE_LISTEN")
+        self.assertEqual(listening["local"]["port"], 8086)
+
     def test_create_bind_listen_accept_ls_close(self):
         created = self.ctl("create").stdout
-        self.assertRegex(created, r"id:\s+\d+")
-        self.assertRegex(created, r"state:\s+INITIAL")
-        self.ctl("close", re.search(r"id:\s+(\d+)", created).group(1))
+        self.assertRegex(created, r"^\d+\n$")
+        self.assertRegex(self.ctl("get", created.strip()).stdout, r"state:\s+INITIAL")
+        self.ctl("close", created.strip())
 
         listener = self.listener(8080, backlog=4)
         sock = h.kernel_connect(8080)
