@@ -1,8 +1,16 @@
-// Kernel TCP clients for the end-to-end benchmark: N threads connect as fast as they can to one
-// address and abort each connection with RST (SO_LINGER 0), so no client TIME-WAIT limits the
-// rate. Bounded by a duration and a total count. Prints one JSON object:
-//   {"threads":N,"connections":C,"failures":F,"seconds":S,"rate":R,"p50_us":..,"p99_us":..,
-//    "max_us":..,"retransmitted":K,"max_syn_retransmits":M}
+// Kernel TCP clients for the end-to-end benchmark and the soak test: N threads open connections
+// as fast as they can to one address and end each one in one of three ways (--close):
+//   rst     abort with RST (SO_LINGER 0), so no TIME-WAIT anywhere limits the rate (default);
+//   client  close first with FIN (the client side keeps TIME-WAIT; the soak sets tcp_tw_reuse);
+//   server  HTTP/1.0 style: read until the server's FIN (EOF), then close, so TIME-WAIT lands on
+//           the server, across as many tuples as --sources gives it.
+// With --sources A,B,... each connection binds the next source address in turn (the addresses
+// must be on the client's interface). Bounded by a duration and a total count. Prints one JSON
+// object:
+//   {"close":"rst","sources":S,"threads":N,"connections":C,"failures":F,"seconds":T,"rate":R,
+//    "p50_us":..,"p99_us":..,"max_us":..,"p50_eof_us":..,"p99_eof_us":..,"retransmitted":K,
+//    "max_syn_retransmits":M,"failure_kinds":{"ETIMEDOUT":n,...}}
+// Latencies are connect()'s; the *_eof_us ones (server mode) run from connect() to the EOF.
 // K connections needed at least one SYN retransmission, none more than M (TCP_INFO).
 // Run it inside the benchmark's client namespace (ip netns exec NS tapstack_connect_load ...).
 #include <arpa/inet.h>
@@ -13,10 +21,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,21 +37,56 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+enum class CloseMode { kRst, kClient, kServer };
+
 struct Options {
   std::string address = "198.18.0.2";
   int port = 8080;
   int threads = 1;
   double seconds = 5;
   long max_connections = 2'000'000;
+  CloseMode close = CloseMode::kRst;
+  std::vector<in_addr> sources;
 };
+
+const char* mode_name(CloseMode m) {
+  switch (m) {
+    case CloseMode::kClient:
+      return "client";
+    case CloseMode::kServer:
+      return "server";
+    case CloseMode::kRst:
+      break;
+  }
+  return "rst";
+}
 
 void usage() {
   std::fprintf(
       stderr,
-      "usage: tapstack_connect_load [--address A] [--port P] [--threads N]\n"
-      "                             [--seconds S] [--max-connections C]\n"
-      "Connects and aborts (RST) in a loop from N threads for S seconds or C connections.\n"
+      "usage: tapstack_connect_load [--address A] [--port P] [--threads N] [--seconds S]\n"
+      "                             [--max-connections C] [--close rst|client|server]\n"
+      "                             [--sources A,B,...]\n"
+      "Opens and closes connections in a loop from N threads for S seconds or C connections;\n"
+      "--close: abort with RST, close first with FIN, or wait for the server's FIN (EOF).\n"
       "Only addresses in 198.18.0.0/15 are accepted.\n");
+}
+
+// Benchmark traffic stays in the test range 198.18.0.0/15.
+bool parse_test_address(const std::string& text, in_addr& a) {
+  return inet_pton(AF_INET, text.c_str(), &a) == 1 &&
+         (ntohl(a.s_addr) & 0xfffe0000u) == 0xc6120000u;
+}
+
+bool parse_sources(const std::string& list, std::vector<in_addr>& out) {
+  std::stringstream in(list);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    in_addr a{};
+    if (!parse_test_address(item, a)) return false;
+    out.push_back(a);
+  }
+  return !out.empty();
 }
 
 bool parse(int argc, char** argv, Options& o) {
@@ -48,25 +95,93 @@ bool parse(int argc, char** argv, Options& o) {
     if (flag == "--help") return false;
     if (i + 1 >= argc) return false;
     std::string value = argv[++i];
-    if (flag == "--address")
+    if (flag == "--address") {
       o.address = value;
-    else if (flag == "--port")
+    } else if (flag == "--port") {
       o.port = std::atoi(value.c_str());
-    else if (flag == "--threads")
+    } else if (flag == "--threads") {
       o.threads = std::atoi(value.c_str());
-    else if (flag == "--seconds")
+    } else if (flag == "--seconds") {
       o.seconds = std::atof(value.c_str());
-    else if (flag == "--max-connections")
+    } else if (flag == "--max-connections") {
       o.max_connections = std::atol(value.c_str());
-    else
+    } else if (flag == "--close") {
+      if (value == "rst")
+        o.close = CloseMode::kRst;
+      else if (value == "client")
+        o.close = CloseMode::kClient;
+      else if (value == "server")
+        o.close = CloseMode::kServer;
+      else
+        return false;
+    } else if (flag == "--sources") {
+      if (!parse_sources(value, o.sources)) return false;
+    } else {
       return false;
+    }
   }
   in_addr a{};
-  if (inet_pton(AF_INET, o.address.c_str(), &a) != 1) return false;
-  // Benchmark traffic stays in the test range 198.18.0.0/15.
-  if ((ntohl(a.s_addr) & 0xfffe0000u) != 0xc6120000u) return false;
+  if (!parse_test_address(o.address, a)) return false;
   return o.threads > 0 && o.threads <= 64 && o.port > 0 && o.port < 65536 && o.seconds > 0 &&
-         o.seconds <= 600;
+         o.seconds <= 3600;
+}
+
+// Failures by errno name ("ETIMEDOUT", "ECONNREFUSED", "EOF_TIMEOUT" for a server that never
+// closed), merged from every thread at the end.
+class FailureKinds {
+ public:
+  void add(const char* kind) {
+    std::lock_guard lock(mutex_);
+    ++counts_[kind];
+  }
+  std::string json() const {
+    std::string out = "{";
+    for (const auto& [kind, n] : counts_) {
+      if (out.size() > 1) out += ",";
+      out += "\"" + kind + "\":" + std::to_string(n);
+    }
+    return out + "}";
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, long> counts_;
+};
+
+const char* errno_kind(int e) {
+  const char* name = strerrorname_np(e);
+  return name != nullptr ? name : "EUNKNOWN";
+}
+
+// Reads until the peer's FIN; false (with the reason in `kind`) on a reset or a timeout.
+bool read_to_eof(int fd, const char*& kind) {
+  char buffer[512];
+  for (;;) {
+    ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n == 0) return true;
+    if (n > 0) continue;
+    if (errno == EINTR) continue;
+    kind = (errno == EAGAIN || errno == EWOULDBLOCK) ? "EOF_TIMEOUT" : errno_kind(errno);
+    return false;
+  }
+}
+
+struct Percentiles {
+  std::vector<uint32_t> all;
+  explicit Percentiles(std::vector<std::vector<uint32_t>>& per_thread) {
+    for (auto& v : per_thread) all.insert(all.end(), v.begin(), v.end());
+    std::sort(all.begin(), all.end());
+  }
+  uint32_t at(double p) const {
+    return all.empty() ? 0u
+                       : all[std::min(all.size() - 1,
+                                      static_cast<size_t>(p * static_cast<double>(all.size())))];
+  }
+  uint32_t max() const { return all.empty() ? 0u : all.back(); }
+};
+
+uint32_t micros(Clock::duration d) {
+  return static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
 }
 
 }  // namespace
@@ -86,7 +201,9 @@ int main(int argc, char** argv) {
   std::atomic<long> failures{0};
   std::atomic<long> retransmitted{0};
   std::atomic<uint32_t> max_syn_retransmits{0};
+  FailureKinds kinds;
   std::vector<std::vector<uint32_t>> latencies(static_cast<size_t>(o.threads));
+  std::vector<std::vector<uint32_t>> eof_latencies(static_cast<size_t>(o.threads));
   auto begin = Clock::now();
   auto end =
       begin + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
@@ -94,35 +211,63 @@ int main(int argc, char** argv) {
   for (int t = 0; t < o.threads; ++t) {
     workers.emplace_back([&, t] {
       auto& mine = latencies[static_cast<size_t>(t)];
+      auto& mine_eof = eof_latencies[static_cast<size_t>(t)];
       mine.reserve(1 << 20);
       linger abort_on_close{1, 0};
       timeval timeout{5, 0};  // a lost SYN costs a retransmission, never a hung benchmark
-      while (Clock::now() < end && started.fetch_add(1) < o.max_connections) {
+      int one = 1;
+      for (long n = 0; Clock::now() < end && started.fetch_add(1) < o.max_connections; ++n) {
+        auto fail = [&](const char* kind) {
+          ++failures;
+          kinds.add(kind);
+        };
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0) {
-          ++failures;
+          fail(errno_kind(errno));
           continue;
         }
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-        auto t0 = Clock::now();
-        bool ok = connect(fd, reinterpret_cast<sockaddr*>(&target), sizeof target) == 0;
-        auto t1 = Clock::now();
-        if (ok) {
-          mine.push_back(static_cast<uint32_t>(
-              std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count()));
-          setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
-          tcp_info info{};
-          socklen_t length = sizeof info;
-          if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0 &&
-              info.tcpi_total_retrans > 0) {
-            ++retransmitted;
-            uint32_t seen = max_syn_retransmits.load();
-            while (info.tcpi_total_retrans > seen &&
-                   !max_syn_retransmits.compare_exchange_weak(seen, info.tcpi_total_retrans)) {
-            }
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        if (!o.sources.empty()) {
+          // Threads start at different sources and each walks all of them.
+          sockaddr_in local{};
+          local.sin_family = AF_INET;
+          local.sin_addr = o.sources[static_cast<size_t>(t + n) % o.sources.size()];
+          // The port is chosen at connect(), per 4-tuple, not per source address.
+          setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+          if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+            fail(errno_kind(errno));
+            close(fd);
+            continue;
           }
-        } else {
-          ++failures;
+        }
+        auto t0 = Clock::now();
+        if (connect(fd, reinterpret_cast<sockaddr*>(&target), sizeof target) != 0) {
+          fail(errno_kind(errno));
+          close(fd);
+          continue;
+        }
+        mine.push_back(micros(Clock::now() - t0));
+        tcp_info info{};
+        socklen_t length = sizeof info;
+        if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0 &&
+            info.tcpi_total_retrans > 0) {
+          ++retransmitted;
+          uint32_t seen = max_syn_retransmits.load();
+          while (info.tcpi_total_retrans > seen &&
+                 !max_syn_retransmits.compare_exchange_weak(seen, info.tcpi_total_retrans)) {
+          }
+        }
+        if (o.close == CloseMode::kRst) {
+          setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+        } else if (o.close == CloseMode::kServer) {
+          const char* kind = nullptr;
+          if (read_to_eof(fd, kind)) {
+            mine_eof.push_back(micros(Clock::now() - t0));
+          } else {
+            fail(kind);
+            mine.pop_back();  // not a completed connection
+          }
         }
         close(fd);
       }
@@ -130,20 +275,16 @@ int main(int argc, char** argv) {
   }
   for (auto& w : workers) w.join();
   double elapsed = std::chrono::duration<double>(Clock::now() - begin).count();
-  std::vector<uint32_t> all;
-  for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
-  std::sort(all.begin(), all.end());
-  auto pct = [&](double p) {
-    return all.empty() ? 0u
-                       : all[std::min(all.size() - 1,
-                                      static_cast<size_t>(p * static_cast<double>(all.size())))];
-  };
+  Percentiles connect_us(latencies);
+  Percentiles eof_us(eof_latencies);
   std::printf(
-      "{\"threads\":%d,\"connections\":%zu,\"failures\":%ld,\"seconds\":%.3f,\"rate\":%.1f,"
-      "\"p50_us\":%u,\"p99_us\":%u,\"max_us\":%u,\"retransmitted\":%ld,"
-      "\"max_syn_retransmits\":%u}\n",
-      o.threads, all.size(), failures.load(), elapsed, static_cast<double>(all.size()) / elapsed,
-      pct(0.50), pct(0.99), all.empty() ? 0u : all.back(), retransmitted.load(),
-      max_syn_retransmits.load());
+      "{\"close\":\"%s\",\"sources\":%zu,\"threads\":%d,\"connections\":%zu,\"failures\":%ld,"
+      "\"seconds\":%.3f,\"rate\":%.1f,\"p50_us\":%u,\"p99_us\":%u,\"max_us\":%u,"
+      "\"p50_eof_us\":%u,\"p99_eof_us\":%u,\"retransmitted\":%ld,\"max_syn_retransmits\":%u,"
+      "\"failure_kinds\":%s}\n",
+      mode_name(o.close), o.sources.size(), o.threads, connect_us.all.size(), failures.load(),
+      elapsed, static_cast<double>(connect_us.all.size()) / elapsed, connect_us.at(0.50),
+      connect_us.at(0.99), connect_us.max(), eof_us.at(0.50), eof_us.at(0.99), retransmitted.load(),
+      max_syn_retransmits.load(), kinds.json().c_str());
   return 0;
 }
