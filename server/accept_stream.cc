@@ -1,35 +1,42 @@
 #include "server/accept_stream.h"
 
-#include <thread>
-
 namespace tapstack::server {
 
 void AcceptStream::end(const grpc::Status& status) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (!end_) end_ = status;
-  cv_.notify_one();
+  wake(lock);
 }
 
-WaitEnd AcceptStream::next(grpc::ServerContext& ctx, Batch& out, Duration max_delay) {
-  out = {};
-  std::unique_lock lock(mutex_);
-  WaitEnd why = wait_for_rpc(cv_, lock, ctx, rpc_deadline(ctx),
-                             [&] { return !ready_.empty() || finished(); });
-  if (why != WaitEnd::kReady) return why;
-  if (max_delay > Duration::zero() && !finished() && ready_.size() < capacity_ / 2) {
-    lock.unlock();
-    std::this_thread::sleep_for(max_delay);
-    lock.lock();
+void AcceptStream::wake(std::unique_lock<std::mutex>& lock) {
+  if (!reader_waits_) return;
+  reader_waits_ = false;
+  lock.unlock();
+  if (auto reader = reader_.lock()) reader->ready();
+}
+
+std::optional<AcceptStream::Batch> AcceptStream::take() {
+  std::lock_guard lock(mutex_);
+  if (ready_.empty() && !finished()) {
+    reader_waits_ = true;
+    return std::nullopt;
   }
+  Batch out;
   out.freed_room = ready_.size() >= capacity_;
   out.connections.swap(ready_);
   if (finished()) out.end = end_.value_or(grpc::Status::OK);
-  return WaitEnd::kReady;
+  return out;
+}
+
+bool AcceptStream::few_ready() const {
+  std::lock_guard lock(mutex_);
+  return !ready_.empty() && !finished() && ready_.size() < capacity_ / 2;
 }
 
 std::vector<EndpointInfo> AcceptStream::abandon() {
   std::lock_guard lock(mutex_);
   abandoned_ = true;
+  reader_waits_ = false;
   return std::move(ready_);
 }
 

@@ -1,13 +1,15 @@
-// What the gRPC services share: the engine loop, the event hub, the daemon's options, the SYN
-// shield (null without one), and whether the daemon is shutting down (new calls are then refused
-// with UNAVAILABLE).
+// What the gRPC services share: the engine loop, the event hub and log, the call limiter, the
+// daemon's options, the SYN shield (null without one), and whether the daemon is shutting down
+// (new calls are then refused with UNAVAILABLE).
 #pragma once
 
 #include <grpcpp/support/status.h>
 
 #include <atomic>
 
+#include "server/call_limiter.h"
 #include "server/event_hub.h"
+#include "server/event_log.h"
 #include "server/flags.h"
 #include "stack/engine_loop.h"
 #include "stack/link/syn_shield.h"
@@ -17,14 +19,20 @@ namespace tapstack::server {
 struct Backend {
   EngineLoop& loop;
   EventHub& hub;
+  EventLog& log;
+  CallLimiter& limiter;
   const DaemonOptions& options;
   const link::SynShield* shield;
   std::atomic<bool> draining{false};
 
-  // UNAVAILABLE while the daemon shuts down, else OK.
-  grpc::Status admit() const {
-    if (draining.load()) return {grpc::StatusCode::UNAVAILABLE, "tapstackd is shutting down"};
-    return grpc::Status::OK;
+  // A slot for one call of `ctx`'s client, held until the call ends: not OK (UNAVAILABLE)
+  // while the daemon shuts down, or RESOURCE_EXHAUSTED beyond the call limits.
+  CallLimiter::Slot admit(const grpc::ServerContextBase& ctx) {
+    if (draining.load()) {
+      return CallLimiter::Slot::refused(
+          {grpc::StatusCode::UNAVAILABLE, "tapstackd is shutting down"});
+    }
+    return limiter.admit(ctx);
   }
 };
 

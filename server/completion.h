@@ -1,10 +1,11 @@
-// A one-shot result handed from the engine loop to one waiting RPC. The loop produces the
-// value and the RPC gives up under the same lock, so exactly one of them wins: a connection
-// Accept takes is either delivered to that caller or, if the caller gave up first, never
-// taken from the accept queue at all.
+// A one-shot result handed from the engine loop to one waiting unary call (Connect, Accept).
+// The loop produces the value and the call gives up (deadline, cancellation) under the same
+// lock, so exactly one of them wins: a connection Accept takes is either delivered to that
+// caller or, if the caller gave up first, never taken from the accept queue at all. Whichever
+// wins runs its callback once, outside the lock; the other callback is dropped unused.
 #pragma once
 
-#include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 
@@ -17,17 +18,25 @@ class Completion {
  public:
   enum class Outcome { kCompleted, kNotReady, kAbandoned };
 
+  Completion(std::function<void(T)> deliver, std::function<void(WaitEnd)> gave_up)
+      : deliver_(std::move(deliver)), gave_up_(std::move(gave_up)) {}
+
   // Loop thread. Unless the waiter has given up, runs `produce` (which returns the value, or
-  // nullopt if there is nothing to complete with yet) under the lock.
+  // nullopt if there is nothing to complete with yet) under the lock, and delivers it.
   template <class Produce>
   Outcome try_complete(Produce&& produce) {
-    std::lock_guard lock(mutex_);
-    if (abandoned_) return Outcome::kAbandoned;
-    if (value_) return Outcome::kCompleted;
-    std::optional<T> v = produce();
-    if (!v) return Outcome::kNotReady;
-    value_.emplace(std::move(*v));
-    cv_.notify_all();
+    std::function<void(T)> deliver;
+    std::optional<T> value;
+    {
+      std::lock_guard lock(mutex_);
+      if (abandoned_) return Outcome::kAbandoned;
+      if (!deliver_) return Outcome::kCompleted;
+      value = produce();
+      if (!value) return Outcome::kNotReady;
+      deliver = std::exchange(deliver_, nullptr);
+      gave_up_ = nullptr;
+    }
+    deliver(std::move(*value));
     return Outcome::kCompleted;
   }
 
@@ -35,27 +44,28 @@ class Completion {
     return try_complete([&] { return std::optional<T>(std::move(value)); });
   }
 
+  // Any thread: the waiter gives up; nothing is produced for it afterwards.
+  void give_up(WaitEnd why) {
+    std::function<void(WaitEnd)> gave_up;
+    {
+      std::lock_guard lock(mutex_);
+      if (!deliver_) return;  // already completed or given up
+      abandoned_ = true;
+      deliver_ = nullptr;
+      gave_up = std::exchange(gave_up_, nullptr);
+    }
+    gave_up(why);
+  }
+
   bool abandoned() const {
     std::lock_guard lock(mutex_);
     return abandoned_;
   }
 
-  // RPC thread. The value, or nullopt with `why` set if the wait ended first; the completion
-  // is then abandoned, under the lock, so the loop produces nothing for it afterwards.
-  std::optional<T> wait(grpc::ServerContext& ctx, SteadyTime deadline, WaitEnd& why) {
-    std::unique_lock lock(mutex_);
-    why = wait_for_rpc(cv_, lock, ctx, deadline, [&] { return value_.has_value(); });
-    if (why != WaitEnd::kReady) {
-      abandoned_ = true;
-      return std::nullopt;
-    }
-    return std::move(value_);
-  }
-
  private:
   mutable std::mutex mutex_;
-  std::condition_variable cv_;
-  std::optional<T> value_;
+  std::function<void(T)> deliver_;  // null once completed or given up
+  std::function<void(WaitEnd)> gave_up_;
   bool abandoned_ = false;
 };
 

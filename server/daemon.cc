@@ -25,11 +25,30 @@ bool metrics_enabled(const DaemonOptions& o) {
   return o.metrics_listen != "off";
 }
 
+int to_ms(Duration d) {
+  return static_cast<int>(std::chrono::duration_cast<milliseconds>(d).count());
+}
+
+// What one connection may cost: requests are small (64 KiB is generous), and a client that
+// stops answering keepalive pings, or holds a connection without calls, is disconnected (its
+// calls end, so their slots and memory are given back).
+void set_channel_limits(grpc::ServerBuilder& builder, const DaemonOptions& o) {
+  builder.SetMaxReceiveMessageSize(64 * 1024);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, to_ms(o.grpc_keepalive));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, to_ms(o.grpc_keepalive_timeout));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);  // idle streams too
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, to_ms(o.grpc_max_connection_idle));
+  // Clients may ping (keepalive) every 10 s without being told to go away.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+}
+
 }  // namespace
 
 Daemon::Daemon(DaemonOptions options)
     : options_(std::move(options)),
-      health_({v1::Endpoints::service_full_name(), v1::Stack::service_full_name()}) {}
+      limiter_(options_.grpc_max_calls_per_client, options_.grpc_max_calls),
+      health_({v1::Endpoints::service_full_name(), v1::Stack::service_full_name()}, limiter_) {}
 
 Daemon::~Daemon() {
   stop();
@@ -68,10 +87,11 @@ Status Daemon::start() {
   } catch (const std::exception& e) {
     return error(ErrorCode::kUnavailable, std::string("cannot start the engine loop: ") + e.what());
   }
-  hub_ = std::make_unique<EventHub>(*loop_, histogram_);
+  log_ = std::make_unique<EventLog>(options_.grpc_watch_buffer);
+  hub_ = std::make_unique<EventHub>(*loop_, histogram_, *log_);
   hub_->attach();
   loop_->start();
-  backend_ = std::make_unique<Backend>(*loop_, *hub_, options_, shield_.get());
+  backend_ = std::make_unique<Backend>(*loop_, *hub_, *log_, limiter_, options_, shield_.get());
 
   if (Status s = start_grpc(); !s.is_ok()) return s;
   if (metrics_enabled(options_)) {
@@ -85,6 +105,7 @@ Status Daemon::start() {
   // The loop has answered a call by now (the demo listener's, or this one): the TAP is up.
   loop_->call([](Engine&) {});
   health_.set_serving(true);
+  start_watchdog();
   const EngineConfig& config = loop_->config();
   log_info("serving: TAP " + options_.tap + (created_tap_ ? " (created)" : "") + " over " +
            std::string(loop_->io_name()) + ", " + config.address.to_string() + ", MAC " +
@@ -102,6 +123,7 @@ Status Daemon::start_grpc() {
   stack_ = std::make_unique<StackService>(*backend_);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  set_channel_limits(builder, options_);
   int port = 0;
   builder.AddListeningPort(options_.grpc_listen, *credentials, &port);
   builder.RegisterService(endpoints_.get());
@@ -153,19 +175,42 @@ void Daemon::close_everything() {
   loop_->call([&](Engine&) { hub_->close_watchers(); });
 }
 
-void Daemon::shutdown() {
+void Daemon::start_watchdog() {
+  Duration timeout = options_.loop_stall_timeout;
+  watchdog_ = std::make_unique<LoopWatchdog>(
+      [this](std::function<void()> beat) { loop_->post([beat](Engine&) { beat(); }); },
+      [this, timeout](bool alive) {
+        if (alive) {
+          log_warning("the engine loop is turning again: health SERVING");
+        } else {
+          log_error("the engine loop has not run a command for " +
+                    std::to_string(timeout.count() / 1'000'000) +
+                    " ms (--loop-stall-timeout): health NOT_SERVING");
+        }
+        health_.set_loop_alive(alive);
+      },
+      std::min<Duration>(seconds(1), timeout / 4), timeout);
+}
+
+bool Daemon::shutdown() {
   log_info("shutting down");
   health_.set_serving(false);
+  if (watchdog_ && !watchdog_->alive()) {
+    log_error("the engine loop is wedged: exiting without closing connections");
+    return false;
+  }
   if (backend_) {
     backend_->draining = true;
     close_everything();
   }
   stop();
   log_info("stopped");
+  return true;
 }
 
 void Daemon::stop() {
   health_.shutdown();
+  watchdog_.reset();
   // civetweb takes a second or two to stop its threads: let it do so while gRPC stops.
   std::thread metrics_stopper([this] { metrics_.reset(); });
   if (server_) {
@@ -177,6 +222,7 @@ void Daemon::stop() {
   metrics_stopper.join();
   if (loop_) loop_->stop();  // before the hub it calls into goes away
   hub_.reset();
+  log_.reset();  // after the server: no watcher reads it any more
   shield_.reset();  // detaches the filter and lets go of its descriptor of the TAP
   loop_.reset();    // closes the TAP: one the daemon created disappears with it
 }

@@ -8,11 +8,14 @@
 #include <memory>
 
 #include "server/backend.h"
+#include "server/call_limiter.h"
 #include "server/endpoints_service.h"
 #include "server/event_hub.h"
+#include "server/event_log.h"
 #include "server/flags.h"
 #include "server/handshake_histogram.h"
 #include "server/health_service.h"
+#include "server/loop_watchdog.h"
 #include "server/metrics.h"
 #include "server/stack_service.h"
 #include "stack/engine_loop.h"
@@ -32,21 +35,26 @@ class Daemon {
   // Health NOT_SERVING, waits and streams end, listeners close (their queued connections are
   // reset), connections close gracefully (FINs acknowledged or --shutdown-grace passes), then
   // the server, exporter and loop stop, and the TAP (if the daemon created it) and the unix
-  // socket (if any) go away.
-  void shutdown();
+  // socket (if any) go away. False, at once and with an error logged, if the engine loop is
+  // wedged: nothing can be closed gracefully then, and the caller should exit without waiting.
+  bool shutdown();
 
  private:
   Status start_grpc();
   Status start_demo_listener();
+  void start_watchdog();
   void close_everything();
   void stop();
 
   DaemonOptions options_;
   HandshakeHistogram histogram_;
+  CallLimiter limiter_;
   HealthService health_;
   std::unique_ptr<link::SynShield> shield_;  // null when off or not allowed here
   std::unique_ptr<EngineLoop> loop_;
+  std::unique_ptr<EventLog> log_;
   std::unique_ptr<EventHub> hub_;
+  std::unique_ptr<LoopWatchdog> watchdog_;
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<EndpointsService> endpoints_;
   std::unique_ptr<StackService> stack_;

@@ -1,6 +1,7 @@
-// tapstack.v1.Endpoints: endpoint commands run on the engine loop (EngineLoop::call); the
-// calls that wait (Connect, Accept, StreamAccept, WatchEvents) register with the EventHub and
-// wait on their own small completion, bounded by the call's deadline.
+// tapstack.v1.Endpoints on gRPC's callback API. Commands run on the engine loop
+// (EngineLoop::call) and finish inline; the calls that wait (Connect, Accept, StreamAccept,
+// WatchEvents) register with the EventHub or EventLog and hold no thread while they wait.
+// Every call holds a CallLimiter slot for as long as it runs.
 #pragma once
 
 #include "server/backend.h"
@@ -8,38 +9,45 @@
 
 namespace tapstack::server {
 
-class EndpointsService final : public v1::Endpoints::Service {
+class EndpointsService final : public v1::Endpoints::CallbackService {
  public:
   explicit EndpointsService(Backend& backend) : backend_(backend) {}
 
-  grpc::Status CreateEndpoint(grpc::ServerContext* ctx, const v1::CreateEndpointRequest* request,
-                              v1::Endpoint* response) override;
-  grpc::Status GetEndpoint(grpc::ServerContext* ctx, const v1::GetEndpointRequest* request,
-                           v1::Endpoint* response) override;
-  grpc::Status ListEndpoints(grpc::ServerContext* ctx, const v1::ListEndpointsRequest* request,
-                             v1::ListEndpointsResponse* response) override;
-  grpc::Status Bind(grpc::ServerContext* ctx, const v1::BindRequest* request,
-                    v1::Endpoint* response) override;
-  grpc::Status Listen(grpc::ServerContext* ctx, const v1::ListenRequest* request,
-                      v1::Endpoint* response) override;
-  grpc::Status Connect(grpc::ServerContext* ctx, const v1::ConnectRequest* request,
-                       v1::Endpoint* response) override;
-  grpc::Status Accept(grpc::ServerContext* ctx, const v1::AcceptRequest* request,
-                      v1::Endpoint* response) override;
-  grpc::Status StreamAccept(grpc::ServerContext* ctx, const v1::StreamAcceptRequest* request,
-                            grpc::ServerWriter<v1::StreamAcceptResponse>* writer) override;
-  grpc::Status Close(grpc::ServerContext* ctx, const v1::CloseRequest* request,
-                     v1::CloseResponse* response) override;
-  grpc::Status WatchEvents(grpc::ServerContext* ctx, const v1::WatchEventsRequest* request,
-                           grpc::ServerWriter<v1::WatchEventsResponse>* writer) override;
+  grpc::ServerUnaryReactor* CreateEndpoint(grpc::CallbackServerContext* ctx,
+                                           const v1::CreateEndpointRequest* request,
+                                           v1::Endpoint* response) override;
+  grpc::ServerUnaryReactor* GetEndpoint(grpc::CallbackServerContext* ctx,
+                                        const v1::GetEndpointRequest* request,
+                                        v1::Endpoint* response) override;
+  grpc::ServerUnaryReactor* ListEndpoints(grpc::CallbackServerContext* ctx,
+                                          const v1::ListEndpointsRequest* request,
+                                          v1::ListEndpointsResponse* response) override;
+  grpc::ServerUnaryReactor* Bind(grpc::CallbackServerContext* ctx, const v1::BindRequest* request,
+                                 v1::Endpoint* response) override;
+  grpc::ServerUnaryReactor* Listen(grpc::CallbackServerContext* ctx,
+                                   const v1::ListenRequest* request,
+                                   v1::Endpoint* response) override;
+  grpc::ServerUnaryReactor* Connect(grpc::CallbackServerContext* ctx,
+                                    const v1::ConnectRequest* request,
+                                    v1::Endpoint* response) override;
+  grpc::ServerUnaryReactor* Accept(grpc::CallbackServerContext* ctx,
+                                   const v1::AcceptRequest* request,
+                                   v1::Endpoint* response) override;
+  grpc::ServerWriteReactor<v1::StreamAcceptResponse>* StreamAccept(
+      grpc::CallbackServerContext* ctx, const v1::StreamAcceptRequest* request) override;
+  grpc::ServerUnaryReactor* Close(grpc::CallbackServerContext* ctx, const v1::CloseRequest* request,
+                                  v1::CloseResponse* response) override;
+  grpc::ServerWriteReactor<v1::WatchEventsResponse>* WatchEvents(
+      grpc::CallbackServerContext* ctx, const v1::WatchEventsRequest* request) override;
 
  private:
+  // Admits the call, runs `body` (which returns the call's status) and finishes at once.
+  template <class Body>
+  grpc::ServerUnaryReactor* now(grpc::CallbackServerContext* ctx, Body body);
   // Runs `command` on the loop, then answers with the endpoint's snapshot.
   template <class Command>
   grpc::Status command_then_query(EndpointId id, Command command, v1::Endpoint* response);
-  // Registers `register_wait` for listener `id` after checking that it is one.
-  template <class Register>
-  grpc::Status on_listener(EndpointId id, Register register_wait);
+  grpc::Status list(const v1::ListEndpointsRequest& request, v1::ListEndpointsResponse* response);
 
   Backend& backend_;
 };

@@ -14,8 +14,8 @@ bool fin_unacked(TcpState state) {
 
 }  // namespace
 
-EventHub::EventHub(EngineLoop& loop, HandshakeHistogram& histogram)
-    : loop_(loop), histogram_(histogram) {}
+EventHub::EventHub(EngineLoop& loop, HandshakeHistogram& histogram, EventLog& log)
+    : loop_(loop), histogram_(histogram), log_(log) {}
 
 void EventHub::attach() {
   loop_.set_event_handler([this](const Event& event) { on_event(event); });
@@ -26,7 +26,7 @@ void EventHub::on_event(const Event& event) {
   if (event.kind == Event::Kind::kEstablished && event.handshake_duration > Duration::zero()) {
     histogram_.observe(event.handshake_duration);
   }
-  publish({++sequence_, to_proto(event.kind), event.endpoint, event.listener, event.state,
+  publish({0, to_proto(event.kind), event.endpoint, event.listener, event.state,
            event.handshake_duration});
   if (shut_down_) track_fin(event);
 
@@ -56,9 +56,7 @@ void EventHub::dispatch(Engine& engine) {
 }
 
 void EventHub::publish(const WatchedEvent& event) {
-  for (const auto& watcher : watchers_) {
-    if (watcher->wants(event)) watcher->push(event);
-  }
+  log_.append(event);  // it numbers the event
 }
 
 void EventHub::watch_connect(EndpointId id, std::string peer,
@@ -134,7 +132,7 @@ std::optional<EndpointInfo> EventHub::take(Engine& engine, EndpointId listener, 
   if (!id.is_ok()) return std::nullopt;
   auto info = engine.query(*id);
   if (!info.is_ok()) return std::nullopt;
-  publish({++sequence_, v1::EndpointEvent::KIND_ACCEPTED, *id, listener, info->state, {}});
+  publish({0, v1::EndpointEvent::KIND_ACCEPTED, *id, listener, info->state, {}});
   if (after != AfterAccept::kKeep) engine.close(*id, after == AfterAccept::kAbort);
   return *info;
 }
@@ -186,23 +184,6 @@ void EventHub::listener_released(EndpointId listener) {
   // For a stream the listener's end is the natural end of the stream.
   for (const auto& stream : it->second.streams) stream->end(grpc::Status::OK);
   listeners_.erase(it);
-}
-
-void EventHub::add_watcher(std::shared_ptr<Watcher> watcher) {
-  if (shut_down_) {
-    watcher->close();
-    return;
-  }
-  watchers_.push_back(std::move(watcher));
-}
-
-void EventHub::remove_watcher(const std::shared_ptr<Watcher>& watcher) {
-  std::erase(watchers_, watcher);
-}
-
-void EventHub::close_watchers() {
-  for (const auto& watcher : watchers_) watcher->close();
-  watchers_.clear();
 }
 
 void EventHub::shutdown(const grpc::Status& status) {

@@ -1,9 +1,10 @@
 // The engine loop's side of the control plane: it receives every engine event and routes it
 // to whoever waits for it -- Connect calls waiting for their handshake, Accept calls and
-// accept streams waiting on a listener, WatchEvents watchers, the handshake histogram.
+// accept streams waiting on a listener, the handshake histogram -- and appends it once to the
+// EventLog that WatchEvents watchers read (the loop never visits a watcher).
 //
 // It belongs to the loop thread: every method runs there (through EngineLoop::post or call),
-// so its tables need no lock. The RPC side of each wait (Completion, AcceptStream, Watcher)
+// so its tables need no lock. The RPC side of each wait (Completion, AcceptStream, EventLog)
 // has its own small lock. Events are only recorded while the engine is inside a call; acting
 // on them (which may call into the engine: accept, query, close) happens in a dispatch the hub
 // posts to the loop, after the engine call has returned.
@@ -22,7 +23,7 @@
 #include "server/accept_stream.h"
 #include "server/completion.h"
 #include "server/handshake_histogram.h"
-#include "server/watcher.h"
+#include "server/event_log.h"
 #include "stack/engine_loop.h"
 
 namespace tapstack::server {
@@ -36,7 +37,7 @@ using EndpointCompletion = Completion<EndpointOutcome>;
 
 class EventHub {
  public:
-  EventHub(EngineLoop& loop, HandshakeHistogram& histogram);
+  EventHub(EngineLoop& loop, HandshakeHistogram& histogram, EventLog& log);
   EventHub(const EventHub&) = delete;
   EventHub& operator=(const EventHub&) = delete;
 
@@ -57,10 +58,8 @@ class EventHub {
   // Accepts still waiting on `listener`, and its streams.
   uint32_t accept_waiters(EndpointId listener) const;
 
-  void add_watcher(std::shared_ptr<Watcher> watcher);
-  void remove_watcher(const std::shared_ptr<Watcher>& watcher);
-  // Ends every watch (after what is queued).
-  void close_watchers();
+  // Ends every watch (after what the log holds for it).
+  void close_watchers() { log_.close(); }
 
   // Ends every Connect, Accept and stream with `status` and refuses new ones. From then on
   // the hub follows connections the daemon closes, for when_fins_acked.
@@ -90,12 +89,11 @@ class EventHub {
 
   EngineLoop& loop_;
   HandshakeHistogram& histogram_;
-  uint64_t sequence_ = 0;
+  EventLog& log_;
   std::vector<Event> pending_;
   // pending_'s events while dispatch() runs; kept, with its capacity, for the next one.
   std::vector<Event> dispatching_;
   bool dispatch_posted_ = false;
-  std::vector<std::shared_ptr<Watcher>> watchers_;
   std::unordered_map<EndpointId, ConnectWait> connects_;
   std::unordered_map<EndpointId, ListenerWaits> listeners_;
   std::optional<grpc::Status> shut_down_;

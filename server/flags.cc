@@ -99,6 +99,72 @@ const std::vector<Flag>& flags() {
          o.grpc_client_ca = v;
          return std::nullopt;
        }},
+      {"grpc-allow-insecure", "",
+       "Serve gRPC without TLS on an address other than a unix socket or loopback. Without "
+       "this flag tapstackd refuses to start so: anyone who reaches the port could drive the "
+       "stack.",
+       [](DaemonOptions& o, std::string_view) -> Error {
+         o.grpc_allow_insecure = true;
+         return std::nullopt;
+       }},
+      {"grpc-max-calls", "N",
+       "gRPC calls in flight at once, all clients together (waiting calls and streams "
+       "included), 1..100000; beyond it calls fail with RESOURCE_EXHAUSTED. Default 1024.",
+       [](DaemonOptions& o, std::string_view v) {
+         return set_uint("--grpc-max-calls", v, 1, 100'000, o.grpc_max_calls);
+       }},
+      {"grpc-max-calls-per-client", "N",
+       "gRPC calls in flight at once per client (its certificate subject under mutual TLS, "
+       "else its IP address; every unix-socket client is one), 1..100000; beyond it its calls "
+       "fail with RESOURCE_EXHAUSTED. Health checks are never refused. Default 256.",
+       [](DaemonOptions& o, std::string_view v) {
+         return set_uint("--grpc-max-calls-per-client", v, 1, 100'000,
+                         o.grpc_max_calls_per_client);
+       }},
+      {"grpc-watch-buffer", "BYTES",
+       "Memory for the events WatchEvents watchers have not read yet, shared by all of them, "
+       "65536..1073741824; a watcher further behind is told how many events it lost. Default "
+       "4194304.",
+       [](DaemonOptions& o, std::string_view v) {
+         return set_uint("--grpc-watch-buffer", v, 65536, 1u << 30, o.grpc_watch_buffer);
+       }},
+      {"grpc-keepalive-ms", "MS",
+       "Ping a gRPC client's connection after this long without traffic, 1000..7200000. "
+       "Default 30000.",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         uint32_t ms = 0;
+         if (auto e = set_uint("--grpc-keepalive-ms", v, 1000, 7'200'000, ms)) return e;
+         o.grpc_keepalive = milliseconds(ms);
+         return std::nullopt;
+       }},
+      {"grpc-keepalive-timeout-ms", "MS",
+       "Close the connection (ending its calls) when a ping gets no answer within this long, "
+       "1000..600000. Default 10000.",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         uint32_t ms = 0;
+         if (auto e = set_uint("--grpc-keepalive-timeout-ms", v, 1000, 600'000, ms)) return e;
+         o.grpc_keepalive_timeout = milliseconds(ms);
+         return std::nullopt;
+       }},
+      {"grpc-max-connection-idle-ms", "MS",
+       "Close a gRPC connection that has had no call for this long, 1000..86400000. Default "
+       "600000.",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         uint32_t ms = 0;
+         if (auto e = set_uint("--grpc-max-connection-idle-ms", v, 1000, 86'400'000, ms)) return e;
+         o.grpc_max_connection_idle = milliseconds(ms);
+         return std::nullopt;
+       }},
+      {"loop-stall-timeout", "MS",
+       "Health turns NOT_SERVING when the engine loop has not run a command for this long (a "
+       "wedged loop; the liveness probe then restarts the daemon), 1000..600000. Default "
+       "10000.",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         uint32_t ms = 0;
+         if (auto e = set_uint("--loop-stall-timeout", v, 1000, 600'000, ms)) return e;
+         o.loop_stall_timeout = milliseconds(ms);
+         return std::nullopt;
+       }},
       {"metrics-listen", "HOST:PORT|off",
        "Where Prometheus scrapes /metrics. Default 127.0.0.1:9464; off disables it.",
        [](DaemonOptions& o, std::string_view v) -> Error {
@@ -223,6 +289,15 @@ std::string wrap(std::string_view text, std::string_view indent, size_t width) {
   return out + line + "\n";
 }
 
+// A unix socket or a loopback address: only this host can connect.
+bool is_local_listen(std::string_view spec) {
+  if (spec.starts_with("unix:")) return true;
+  std::string_view host = spec.substr(0, spec.rfind(':'));
+  if (host == "localhost" || host == "[::1]") return true;
+  auto address = Ipv4Address::parse(host);
+  return address && (address->value >> 24) == 127;
+}
+
 const Flag* find_flag(std::string_view name) {
   for (const Flag& f : flags()) {
     if (f.name == name) return &f;
@@ -237,6 +312,12 @@ Error check_combinations(const DaemonOptions& o) {
   }
   if (!o.grpc_client_ca.empty() && o.grpc_tls_cert.empty()) {
     return "--grpc-client-ca needs --grpc-tls-cert and --grpc-tls-key";
+  }
+  if (o.grpc_tls_cert.empty() && !o.grpc_allow_insecure && !is_local_listen(o.grpc_listen)) {
+    return "--grpc-listen " + o.grpc_listen +
+           " is reachable from other hosts and has no TLS: give --grpc-tls-cert and "
+           "--grpc-tls-key (and --grpc-client-ca to require client certificates), listen on "
+           "loopback or unix:PATH, or pass --grpc-allow-insecure";
   }
   if (o.gateway && !o.address.contains(*o.gateway)) {
     return "--gateway " + o.gateway->to_string() + " is not inside --address " +

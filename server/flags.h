@@ -33,6 +33,15 @@ struct DaemonOptions {
   link::LinkOptions link;
   bool syn_shield = true;
   Duration shutdown_grace = seconds(2);
+  // The control plane's limits (README, "The control plane under load").
+  size_t grpc_max_calls = 1024;
+  size_t grpc_max_calls_per_client = 256;
+  size_t grpc_watch_buffer = 4 << 20;  // bytes of events all watchers share
+  Duration grpc_keepalive = seconds(30);
+  Duration grpc_keepalive_timeout = seconds(10);
+  Duration grpc_max_connection_idle = seconds(600);
+  bool grpc_allow_insecure = false;
+  Duration loop_stall_timeout = seconds(10);
 
   EngineConfig engine_config() const;
 };

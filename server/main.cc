@@ -2,11 +2,51 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
 
 #include "server/daemon.h"
 #include "server/flags.h"
 #include "server/log.h"
+
+namespace {
+
+// Ends the process (exit status 3, with one log line) if a shutdown takes longer than it
+// possibly can when everything works: past --shutdown-grace and the time the watchdog needs to
+// see a wedged loop, something is stuck, and waiting longer only delays the restart.
+class ShutdownBound {
+ public:
+  explicit ShutdownBound(tapstack::Duration limit)
+      : thread_([this, limit] {
+          std::unique_lock lock(mutex_);
+          if (done_cv_.wait_for(lock, limit, [this] { return done_; })) return;
+          tapstack::server::log_error(
+              "shutdown did not finish within " +
+              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limit).count()) +
+              " s; exiting");
+          std::_Exit(3);
+        }) {}
+  ~ShutdownBound() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    done_cv_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace tapstack::server;
@@ -38,8 +78,10 @@ int main(int argc, char** argv) {
     }
     int signal_number = 0;
     sigwait(&stop_signals, &signal_number);
-    daemon.shutdown();
-  } catch (const std::exception& e) {  // nothing should throw; if it does, say so on one line
+    ShutdownBound bound(parsed.options.shutdown_grace + parsed.options.loop_stall_timeout +
+                        tapstack::seconds(5));
+    if (!daemon.shutdown()) std::_Exit(3);  // a wedged loop: its thread cannot be joined
+  } catch (const std::exception& e) {       // nothing should throw; if it does, say so on one line
     std::fprintf(stderr, "tapstackd: %s\n", e.what());
     return 1;
   }

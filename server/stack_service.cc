@@ -35,8 +35,20 @@ void apply(const v1::Tunables& t, TunableConfig& tunable) {
 
 }  // namespace
 
-grpc::Status StackService::GetStats(grpc::ServerContext*, const v1::GetStatsRequest*,
-                                    v1::Stats* response) {
+template <class Body>
+grpc::ServerUnaryReactor* StackService::now(grpc::CallbackServerContext* ctx, Body body) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  CallLimiter::Slot slot = backend_.admit(*ctx);
+  reactor->Finish(slot.ok() ? body() : slot.status());
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* StackService::GetStats(grpc::CallbackServerContext* ctx,
+                                                 const v1::GetStatsRequest*, v1::Stats* response) {
+  return now(ctx, [&] { return stats(response); });
+}
+
+grpc::Status StackService::stats(v1::Stats* response) {
   const Stats& stats = backend_.loop.stats();
   auto add_counter = [&](std::string_view name, std::string_view help, uint64_t value) {
     v1::Counter* c = response->add_counters();
@@ -79,35 +91,40 @@ void StackService::fill_config(const TunableConfig& tunable, v1::Config* out) co
   t->mutable_abort_on_overflow()->set_value(tunable.abort_on_overflow);
 }
 
-grpc::Status StackService::GetConfig(grpc::ServerContext*, const v1::GetConfigRequest*,
-                                     v1::Config* response) {
-  if (auto admitted = backend_.admit(); !admitted.ok()) return admitted;
-  TunableConfig tunable = backend_.loop.call([](Engine& engine) { return engine.tunable(); });
-  fill_config(tunable, response);
-  return grpc::Status::OK;
-}
-
-grpc::Status StackService::UpdateConfig(grpc::ServerContext*,
-                                        const v1::UpdateConfigRequest* request,
-                                        v1::Config* response) {
-  if (auto admitted = backend_.admit(); !admitted.ok()) return admitted;
-  if (auto e = validate(request->tunables())) return {grpc::StatusCode::INVALID_ARGUMENT, *e};
-  TunableConfig tunable = backend_.loop.call([&](Engine& engine) {
-    TunableConfig t = engine.tunable();
-    apply(request->tunables(), t);
-    engine.update_tunable(t);
-    return t;
+grpc::ServerUnaryReactor* StackService::GetConfig(grpc::CallbackServerContext* ctx,
+                                                  const v1::GetConfigRequest*,
+                                                  v1::Config* response) {
+  return now(ctx, [&] {
+    TunableConfig tunable = backend_.loop.call([](Engine& engine) { return engine.tunable(); });
+    fill_config(tunable, response);
+    return grpc::Status::OK;
   });
-  fill_config(tunable, response);
-  return grpc::Status::OK;
 }
 
-grpc::Status StackService::RotateSynCookieSecret(grpc::ServerContext*,
-                                                 const v1::RotateSynCookieSecretRequest*,
-                                                 v1::RotateSynCookieSecretResponse*) {
-  if (auto admitted = backend_.admit(); !admitted.ok()) return admitted;
-  backend_.loop.call([](Engine& engine) { engine.rotate_cookie_secret(); });
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* StackService::UpdateConfig(grpc::CallbackServerContext* ctx,
+                                                     const v1::UpdateConfigRequest* request,
+                                                     v1::Config* response) {
+  return now(ctx, [&] {
+    if (auto e = validate(request->tunables()))
+      return grpc::Status{grpc::StatusCode::INVALID_ARGUMENT, *e};
+    TunableConfig tunable = backend_.loop.call([&](Engine& engine) {
+      TunableConfig t = engine.tunable();
+      apply(request->tunables(), t);
+      engine.update_tunable(t);
+      return t;
+    });
+    fill_config(tunable, response);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::ServerUnaryReactor* StackService::RotateSynCookieSecret(
+    grpc::CallbackServerContext* ctx, const v1::RotateSynCookieSecretRequest*,
+    v1::RotateSynCookieSecretResponse*) {
+  return now(ctx, [&] {
+    backend_.loop.call([](Engine& engine) { engine.rotate_cookie_secret(); });
+    return grpc::Status::OK;
+  });
 }
 
 }  // namespace tapstack::server

@@ -1,4 +1,5 @@
-// tapstack.v1.Stack: counters, configuration, and run-time tunables.
+// tapstack.v1.Stack: counters, configuration, and run-time tunables. On gRPC's callback API;
+// every call finishes inline and holds a CallLimiter slot while it runs.
 #pragma once
 
 #include "server/backend.h"
@@ -6,21 +7,28 @@
 
 namespace tapstack::server {
 
-class StackService final : public v1::Stack::Service {
+class StackService final : public v1::Stack::CallbackService {
  public:
   explicit StackService(Backend& backend) : backend_(backend) {}
 
-  grpc::Status GetStats(grpc::ServerContext* ctx, const v1::GetStatsRequest* request,
-                        v1::Stats* response) override;
-  grpc::Status GetConfig(grpc::ServerContext* ctx, const v1::GetConfigRequest* request,
-                         v1::Config* response) override;
-  grpc::Status UpdateConfig(grpc::ServerContext* ctx, const v1::UpdateConfigRequest* request,
-                            v1::Config* response) override;
-  grpc::Status RotateSynCookieSecret(grpc::ServerContext* ctx,
-                                     const v1::RotateSynCookieSecretRequest* request,
-                                     v1::RotateSynCookieSecretResponse* response) override;
+  grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* ctx,
+                                     const v1::GetStatsRequest* request,
+                                     v1::Stats* response) override;
+  grpc::ServerUnaryReactor* GetConfig(grpc::CallbackServerContext* ctx,
+                                      const v1::GetConfigRequest* request,
+                                      v1::Config* response) override;
+  grpc::ServerUnaryReactor* UpdateConfig(grpc::CallbackServerContext* ctx,
+                                         const v1::UpdateConfigRequest* request,
+                                         v1::Config* response) override;
+  grpc::ServerUnaryReactor* RotateSynCookieSecret(
+      grpc::CallbackServerContext* ctx, const v1::RotateSynCookieSecretRequest* request,
+      v1::RotateSynCookieSecretResponse* response) override;
 
  private:
+  // Admits the call, runs `body` (which returns the call's status) and finishes at once.
+  template <class Body>
+  grpc::ServerUnaryReactor* now(grpc::CallbackServerContext* ctx, Body body);
+  grpc::Status stats(v1::Stats* response);
   void fill_config(const TunableConfig& tunable, v1::Config* out) const;
 
   Backend& backend_;

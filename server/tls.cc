@@ -26,13 +26,32 @@ Bio bio_of(const std::string& pem) {
   return Bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
 }
 
+// OpenSSL's default passphrase callback prompts on the terminal; a daemon must never wait for
+// one. This one declines, so an encrypted key fails to load instead.
+int no_passphrase(char*, int, int, void*) {
+  return 0;
+}
+
+// PEM marks an encrypted key in its header: "BEGIN ENCRYPTED PRIVATE KEY" (PKCS#8) or a
+// "Proc-Type: 4,ENCRYPTED" line (traditional OpenSSL format).
+bool encrypted(const std::string& key_pem) {
+  return key_pem.find("ENCRYPTED") != std::string::npos;
+}
+
 Status check_pair(const std::string& cert_pem, const std::string& key_pem, const DaemonOptions& o) {
+  if (encrypted(key_pem)) {
+    return error(ErrorCode::kInvalidArgument,
+                 "--grpc-tls-key: " + o.grpc_tls_key +
+                     " is encrypted with a passphrase, which tapstackd cannot ask for; give it "
+                     "an unencrypted key (openssl pkey -in KEY -out PLAIN) kept readable only "
+                     "to its user");
+  }
   X509* cert = PEM_read_bio_X509(bio_of(cert_pem).get(), nullptr, nullptr, nullptr);
   if (!cert) {
     return error(ErrorCode::kInvalidArgument,
                  "--grpc-tls-cert: " + o.grpc_tls_cert + " holds no PEM certificate");
   }
-  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio_of(key_pem).get(), nullptr, nullptr, nullptr);
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio_of(key_pem).get(), nullptr, no_passphrase, nullptr);
   Status status;
   if (!key) {
     status = error(ErrorCode::kInvalidArgument,

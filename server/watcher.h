@@ -1,64 +1,57 @@
-// One WatchEvents call's queue. The engine loop pushes events; the RPC thread takes them in
-// batches. The queue is bounded: when it is full, events are dropped and counted, and the
-// watcher is told how many it lost at the point where they went missing.
+// One WatchEvents call, on gRPC's callback API: it costs no thread while it waits. It reads the
+// shared EventLog from its own cursor, one write at a time: a client that does not read stalls
+// only its own stream (HTTP/2 flow control), and its cursor falls behind until the log or its
+// queue limit drops events for it, which it is told about (EventsLost).
 #pragma once
 
-#include <grpcpp/server_context.h>
+#include <grpcpp/support/server_callback.h>
 
-#include <condition_variable>
-#include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
-#include <optional>
-#include <vector>
 
-#include "server/rpc_wait.h"
-#include "stack/endpoint_info.h"
+#include "server/call_limiter.h"
+#include "server/event_log.h"
+#include "stack/engine_loop.h"
 #include "tapstack/v1/endpoints.pb.h"
 
 namespace tapstack::server {
 
-struct WatchedEvent {
-  uint64_t sequence = 0;
-  v1::EndpointEvent::Kind kind = v1::EndpointEvent::KIND_UNSPECIFIED;
-  EndpointId endpoint = 0;
-  EndpointId listener = 0;
-  TcpState state = TcpState::kInitial;
-  Duration handshake_duration{};
-};
-
-class Watcher {
+class Watcher final : public grpc::ServerWriteReactor<v1::WatchEventsResponse>,
+                      public EventLog::Reader,
+                      public std::enable_shared_from_this<Watcher> {
  public:
-  // An event, or (lost > 0) a note that `lost` events were dropped here.
-  struct Item {
-    WatchedEvent event;
-    uint64_t lost = 0;
-  };
+  // Starts the watch: registers with `log` on the loop thread, then sends the initial metadata
+  // (so that a client knows every event from then on will reach it) and streams events. The
+  // reactor keeps itself alive until gRPC is done with it.
+  static Watcher* start(EngineLoop& loop, EventLog& log, CallLimiter::Slot slot, EndpointId filter,
+                        size_t limit);
 
-  // `filter`: only events about this endpoint or this listener's connections; 0 for all.
-  Watcher(EndpointId filter, size_t limit) : filter_(filter), limit_(limit) {}
+  Watcher(EventLog& log, CallLimiter::Slot slot) : log_(log), slot_(std::move(slot)) {}
 
-  // Loop thread.
-  bool wants(const WatchedEvent& e) const {
-    return filter_ == 0 || e.endpoint == filter_ || e.listener == filter_;
-  }
-  void push(const WatchedEvent& e);
-  // No more events will come; the call ends once the queue is drained.
-  void close();
-
-  // RPC thread: waits for items and moves them into `out`. kReady with `out` empty means the
-  // watch is over.
-  WaitEnd next(grpc::ServerContext& ctx, std::vector<Item>& out);
+  void resume() override { pump(); }
 
  private:
-  const EndpointId filter_;
-  const size_t limit_;
+  void attach(EndpointId filter, size_t limit);  // loop thread
+  // Writes the next item if none is being written; reads the log for more if needed.
+  void pump();
+  // Ends the call with `status` unless it has ended already. Called without mutex_.
+  void finish(const grpc::Status& status);
+
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+  EventLog& log_;
+  CallLimiter::Slot slot_;
+  std::shared_ptr<Watcher> self_;  // gRPC's reference, dropped in OnDone
   std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<Item> queue_;
-  size_t queued_events_ = 0;   // items in queue_ that are events, not loss notes
-  uint64_t pending_lost_ = 0;  // dropped since the last item queued
-  bool closed_ = false;
+  WatchCursor cursor_;
+  std::deque<WatchItem> items_;  // read from the log, not yet written
+  v1::WatchEventsResponse response_;
+  bool attached_ = false;
+  bool writing_ = false;
+  bool finished_ = false;
 };
 
 }  // namespace tapstack::server

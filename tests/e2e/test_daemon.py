@@ -40,7 +40,10 @@ class DaemonProcess(unittest.TestCase):
             "--grpc-tls-cert", "--grpc-tls-key", "--grpc-client-ca", "--metrics-listen",
             "--syncookies", "--syn-retries", "--synack-retries", "--abort-on-overflow",
             "--backlog", "--max-endpoints", "--demo-listener", "--shutdown-grace", "--link-io",
-            "--busy-poll-us", "--syn-shield", "--log-level", "--help"})
+            "--busy-poll-us", "--syn-shield", "--log-level", "--grpc-allow-insecure",
+            "--grpc-max-calls", "--grpc-max-calls-per-client", "--grpc-watch-buffer",
+            "--grpc-keepalive-ms", "--grpc-keepalive-timeout-ms", "--grpc-max-connection-idle-ms",
+            "--loop-stall-timeout", "--help"})
 
     def assert_one_line_error(self, result, returncode, *fragments):
         lines = result.stderr.strip().splitlines()
