@@ -12,7 +12,6 @@
 #include "server/log.h"
 #include "server/tls.h"
 #include "server/tunables.h"
-#include "stack/random.h"
 
 namespace tapstack::server {
 namespace {
@@ -83,7 +82,7 @@ Status Daemon::start() {
   }
   try {
     loop_ = std::make_unique<EngineLoop>(options_.engine_config(), std::move(tap.value()),
-                                         Random::system_seed(), options_.link);
+                                         tcp::KeySource::system(), options_.link);
   } catch (const std::exception& e) {
     return error(ErrorCode::kUnavailable, std::string("cannot start the engine loop: ") + e.what());
   }

@@ -2,19 +2,24 @@
 
 #include "stack/header/arp.h"
 #include "stack/header/ethernet.h"
+#include "stack/header/icmp.h"
 #include "stack/header/ipv4.h"
 
 namespace tapstack {
 
-Engine::Engine(const EngineConfig& config, FrameSink& sink, uint64_t seed, Time now)
+Engine::Engine(const EngineConfig& config, FrameSink& sink, tcp::KeySource keys, Time now)
     : config_(config),
       sink_(sink),
-      random_(seed),
+      keys_(keys),
+      random_(keys_.next_u64()),
       now_(now),
       timers_(now),
-      arp_(config_, stats_, timers_, sink_),
-      tcp_(config_, stats_, timers_, *this, random_) {
+      arp_(config_, stats_, timers_, sink_, now),
+      tcp_(config_, stats_, timers_, *this, random_, keys_),
+      icmp_(config_, stats_, *this, tcp_, now) {
   tcp_.set_now(now);
+  arp_.set_unreachable_handler(
+      [this](std::span<const uint8_t> packet) { icmp_.next_hop_failed(packet); });
 }
 
 Engine::~Engine() = default;
@@ -25,7 +30,7 @@ void Engine::set_now(Time now) {
 }
 
 void Engine::rotate_cookie_secret() {
-  tcp_.cookies().rotate({{random_.next(), random_.next()}, {random_.next(), random_.next()}}, now_);
+  tcp_.cookies().rotate({keys_.next_key(), keys_.next_key()}, now_);
 }
 
 void Engine::advance(Time now) {
@@ -83,9 +88,11 @@ void Engine::receive_ipv4(std::span<const uint8_t> packet) {
     stats_.drop(DropReason::not_our_address);
     return;
   }
+  // Martian sources, as Linux's ip_route_input_slow and fib_validate_source drop them: no
+  // host sends from these, so whatever does is spoofed, and an answer would go astray.
   Ipv4Address src = ip->source();
-  if (src.is_unspecified() || src.is_multicast_or_broadcast() ||
-      src == config_.address.broadcast() || src == config_.address.address) {
+  if (src.is_martian_source() || src == config_.address.broadcast() ||
+      src == config_.address.address) {
     stats_.drop(DropReason::invalid_source);
     return;
   }
@@ -93,12 +100,19 @@ void Engine::receive_ipv4(std::span<const uint8_t> packet) {
     stats_.drop(DropReason::ipv4_fragment);
     return;
   }
-  if (ip->protocol() != header::kProtocolTcp) {
-    stats_.drop(DropReason::unsupported_protocol);
-    return;
+  switch (ip->protocol()) {
+    case header::kProtocolTcp:
+      stats_.packets_received.add();
+      tcp_.receive(*ip);
+      return;
+    case header::kProtocolIcmp:
+      stats_.packets_received.add();
+      icmp_.receive(*ip, now_);
+      return;
+    default:
+      stats_.drop(DropReason::unsupported_protocol);
+      return;
   }
-  stats_.packets_received.add();
-  tcp_.receive(*ip);
 }
 
 void Engine::send_ipv4(Ipv4Address destination, std::span<uint8_t> frame) {

@@ -13,6 +13,7 @@
 #include "stack/engine_config.h"
 #include "stack/frame_sink.h"
 #include "stack/net/arp.h"
+#include "stack/net/icmp.h"
 #include "stack/net/ipv4_output.h"
 #include "stack/random.h"
 #include "stack/stats.h"
@@ -24,8 +25,8 @@ namespace tapstack {
 
 class Engine final : private net::Ipv4Output {
  public:
-  // `seed` keys the ISN, SYN-cookie and hash secrets: pass Random::system_seed() in production.
-  Engine(const EngineConfig& config, FrameSink& sink, uint64_t seed, Time now);
+  // `keys` gives the ISN, SYN-cookie and hash secrets: tcp::KeySource::system() in production.
+  Engine(const EngineConfig& config, FrameSink& sink, tcp::KeySource keys, Time now);
   ~Engine() override;
 
   // Input: one Ethernet frame as read from the link.
@@ -40,6 +41,8 @@ class Engine final : private net::Ipv4Output {
     tcp_.set_event_handler(std::move(handler));
   }
   const Stats& stats() const { return stats_; }
+  // Bytes of frames waiting for ARP resolution, all next hops together.
+  size_t arp_pending_bytes() const { return arp_.pending_bytes(); }
   // Frames the link refused after taking them (asynchronous sends report late).
   void note_link_write_errors(uint64_t n) {
     if (n) stats_.link_write_errors.add(n);
@@ -61,7 +64,8 @@ class Engine final : private net::Ipv4Output {
   Status listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_backlog = {}) {
     return tcp_.listen(id, backlog, syn_backlog);
   }
-  // Starts an active open; completion arrives as an event (kEstablished, kRefused, kTimedOut).
+  // Starts an active open; completion arrives as an event (kEstablished, kRefused, kTimedOut,
+  // kUnreachable).
   Status connect(EndpointId id, Ipv4Address address, uint16_t port) {
     return tcp_.connect(id, address, port);
   }
@@ -74,6 +78,9 @@ class Engine final : private net::Ipv4Output {
   std::vector<EndpointInfo> list() const { return tcp_.list(); }
   Result<size_t> read(EndpointId id, std::span<uint8_t> out) { return tcp_.read(id, out); }
   size_t endpoint_count() const { return tcp_.endpoint_count(); }
+  // TIME-WAIT records: not endpoints, bounded by EngineConfig::max_time_wait.
+  size_t time_wait_count() const { return tcp_.time_wait_count(); }
+  size_t half_open_count() const { return tcp_.half_open_count(); }
   // Endpoints by state (index: TcpState), closed connections still finishing included.
   std::array<size_t, kTcpStateCount> count_by_state() const { return tcp_.count_by_state(); }
 
@@ -84,12 +91,14 @@ class Engine final : private net::Ipv4Output {
 
   EngineConfig config_;
   FrameSink& sink_;
-  Random random_;
+  tcp::KeySource keys_;
+  Random random_;  // non-secret choices (ephemeral ports), seeded by a key of its own
   Stats stats_;
   Time now_;
   TimerWheel timers_;
   net::Arp arp_;
   tcp::Tcp tcp_;
+  net::Icmp icmp_;
 };
 
 }  // namespace tapstack

@@ -35,6 +35,12 @@ struct EngineConfig {
   Duration challenge_ack_interval = milliseconds(500);  // Linux tcp_invalid_ratelimit
   size_t receive_buffer = 128 * 1024;     // per connection; the advertised window never exceeds it
   size_t max_endpoints = 65536;           // listeners, connections and unbound endpoints together
+  // TIME-WAIT records (Linux's tcp_max_tw_buckets), about 150 bytes each; beyond it a closing
+  // connection skips TIME-WAIT.
+  size_t max_time_wait = 65536;
+  // Half-open records over all listeners (each listener also has its syn_backlog); beyond it
+  // SYNs are answered with cookies (or dropped with cookies off).
+  size_t max_half_open = 65536;
   uint16_t ephemeral_port_first = 32768;  // Linux ip_local_port_range
   uint16_t ephemeral_port_last = 60999;
 
@@ -42,6 +48,19 @@ struct EngineConfig {
   int arp_retries = 3;
   Duration arp_entry_lifetime = seconds(60);
   size_t arp_queue_limit = 64;  // frames waiting per unresolved next hop
+  size_t arp_queue_bytes_limit = 1 << 20;  // frames waiting for any next hop, in bytes
+  // The neighbour table's bounds, as Linux's gc_thresh1/2/3: below thresh1 nothing is
+  // collected; above thresh2 a forced collection runs at most every 5 s; at thresh3 new
+  // entries are refused unless one can be collected.
+  size_t arp_gc_thresh1 = 128;
+  size_t arp_gc_thresh2 = 512;
+  size_t arp_gc_thresh3 = 1024;
+  Duration arp_gc_stale_time = seconds(60);  // unused this long: collectable (gc_stale_time)
+  Duration arp_locktime = seconds(1);        // a known MAC is not replaced sooner (locktime)
+  std::optional<MacAddress> gateway_mac;     // a permanent entry for the gateway
+  // ICMP output (echo replies): a token bucket like Linux's icmp_msgs_per_sec/icmp_msgs_burst.
+  uint32_t icmp_messages_per_second = 1000;
+  uint32_t icmp_burst = 50;
 };
 
 }  // namespace tapstack

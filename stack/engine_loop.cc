@@ -2,11 +2,11 @@
 
 namespace tapstack {
 
-EngineLoop::EngineLoop(const EngineConfig& config, link::TapDevice tap, uint64_t seed,
+EngineLoop::EngineLoop(const EngineConfig& config, link::TapDevice tap, tcp::KeySource keys,
                        const link::LinkOptions& io)
     : tap_(std::move(tap)),
       io_(link::make_link_io(tap_, io)),
-      engine_(config, *io_, seed, monotonic_now()) {}
+      engine_(config, *io_, keys, monotonic_now()) {}
 
 EngineLoop::~EngineLoop() {
   stop();

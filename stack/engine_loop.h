@@ -21,7 +21,7 @@ namespace tapstack {
 
 class EngineLoop : private link::LinkIo::Handler {
  public:
-  EngineLoop(const EngineConfig& config, link::TapDevice tap, uint64_t seed,
+  EngineLoop(const EngineConfig& config, link::TapDevice tap, tcp::KeySource keys,
              const link::LinkOptions& io = {});
   ~EngineLoop() override;
   EngineLoop(const EngineLoop&) = delete;

@@ -1,14 +1,13 @@
-// Randomness for secrets (ISN key, cookie secrets, hash seeds). The engine takes a seed so tests
-// are deterministic; the daemon seeds it from the kernel's getrandom().
+// Randomness for choices that need not be secret (ephemeral ports). Keys never come from here:
+// see tcp::KeySource.
 #pragma once
 
 #include <cstdint>
 
 namespace tapstack {
 
-// xoshiro256** seeded through splitmix64: fast and good enough for non-cryptographic choices
-// (ephemeral ports, hash seeds). Cryptographic keys are drawn from it only when it was seeded
-// from getrandom(), as the daemon does.
+// xoshiro256** seeded through splitmix64: fast and good enough for non-cryptographic choices.
+// Its state can be reconstructed from a few outputs, which is why no key is drawn from it.
 class Random {
  public:
   explicit Random(uint64_t seed) {

@@ -33,10 +33,16 @@ class Counter {
   X(arp_requests_sent, "ARP requests sent to resolve a next hop")                              \
   X(arp_replies_received, "ARP replies received")                                              \
   X(arp_replies_sent, "ARP replies sent")                                                      \
+  X(arp_entries_created, "Neighbour (ARP) table entries created")                              \
+  X(arp_entries_removed, "Neighbour table entries removed (size = created - removed)")         \
+  X(icmp_received, "ICMP messages to this stack with a valid checksum")                        \
+  X(icmp_sent, "ICMP messages sent (echo replies)")                                            \
+  X(icmp_soft_errors, "ICMP errors for synchronized connections: counted, else ignored")       \
+  X(unreachable_aborts, "Connection attempts ended by an ICMP error or by no ARP reply")       \
   X(segments_received, "TCP segments received with a valid checksum")                          \
   X(segments_sent, "TCP segments sent")                                                        \
-  X(syns_received, "SYNs that reached a listener")                                                \
-  X(synacks_sent, "SYN-ACKs sent by listeners, cookies and retransmissions included")             \
+  X(syns_received, "SYNs that reached a listener")                                             \
+  X(synacks_sent, "SYN-ACKs sent by listeners, cookies and retransmissions included")          \
   X(passive_opens, "Connections established from a listener (RFC 1213 tcpPassiveOpens)")       \
   X(active_opens, "Connection attempts started by connect (tcpActiveOpens)")                   \
   X(attempt_fails, "Connection attempts that failed: refused, reset or timed out")             \
@@ -57,6 +63,11 @@ class Counter {
   X(syncookies_validated, "ACKs that carried a valid SYN cookie")                              \
   X(syncookies_failed, "ACKs checked as SYN cookies and found invalid")                        \
   X(time_wait_entered, "Connections that entered TIME-WAIT")                                   \
+  X(time_wait_overflows, "Connections closed without TIME-WAIT: the TIME-WAIT table was full")  \
+  X(time_wait_reused, "TIME-WAIT tuples taken over by a new SYN (RFC 6191)")                   \
+  X(oow_acks_limited, "ACKs to unacceptable segments not sent (one per 500 ms per connection)") \
+  X(aborts_on_data, "Connections reset for data that arrived after close (TCPAbortOnData)")    \
+  X(half_open_table_full, "SYNs that found the global half-open limit reached")               \
   X(connections_closed, "Connections that reached CLOSED and were released")
 
 // X(name, help): why a frame or segment was dropped.
@@ -70,18 +81,31 @@ class Counter {
   X(bad_ipv4_checksum, "IPv4 header checksum wrong")                         \
   X(not_our_address, "IPv4 destination is not this stack")                   \
   X(ipv4_fragment, "IPv4 fragments are not reassembled")                     \
-  X(unsupported_protocol, "IPv4 protocol other than TCP")                    \
+  X(unsupported_protocol, "IPv4 protocol other than TCP and ICMP")           \
   X(bad_tcp_header, "TCP header malformed or truncated")                     \
   X(bad_tcp_checksum, "TCP checksum wrong")                                  \
-  X(invalid_source, "Source address is broadcast, multicast or unspecified") \
+  X(invalid_source, "Martian source: 0/8, 127/8, 224/4, 240/4, bcast, us")   \
   X(syn_queue_full, "SYN dropped: SYN-RCVD table full and SYN cookies off")  \
   X(accept_queue_full, "SYN or final ACK dropped: accept queue full")        \
   X(listener_ignored, "Segment a listener ignores (RST, or no SYN/ACK/RST)") \
   X(out_of_window, "Segment outside the receive window")                     \
+  X(paws_rejected, "Segment with an old timestamp (PAWS, RFC 7323)")          \
+  X(time_wait_rst, "RST to a TIME-WAIT tuple, ignored (RFC 1337)")            \
   X(syn_sent_ignored, "Segment ignored in SYN-SENT (RFC 9293 3.10.7.3)")     \
   X(no_route, "No route to the destination (off-link and no gateway)")       \
   X(arp_queue_full, "Frame waiting for ARP resolution dropped: queue full")  \
   X(arp_failed, "Frame waiting for ARP resolution dropped: no reply")        \
+  X(arp_queue_bytes_full, "ARP-waiting frame dropped: total bytes capped")   \
+  X(arp_table_full, "ARP entry refused: table at gc_thresh3, none free")     \
+  X(arp_unsolicited, "ARP reply or announcement for an unknown address")     \
+  X(arp_locked, "ARP change of a known MAC within locktime of its update")   \
+  X(arp_static, "ARP packet trying to change a permanent entry")             \
+  X(arp_bad_sender, "ARP from a martian or off-link sender address")         \
+  X(bad_icmp, "ICMP truncated or checksum wrong")                            \
+  X(icmp_ignored, "ICMP type or code this stack does not act on")            \
+  X(icmp_rate_limited, "ICMP reply suppressed by the output rate limit")     \
+  X(icmp_unmatched, "ICMP error quoting no connection of ours")              \
+  X(icmp_out_of_window, "ICMP error quoting a seq outside SND.UNA..NXT")     \
   X(receive_buffer_full, "Data beyond the receive buffer")                   \
   X(challenge_ack_limited, "Challenge ACK suppressed by the rate limit")
 

@@ -1,5 +1,6 @@
 // The engine's per-endpoint state. A half-open connection is a small HalfOpen record (Linux's
-// request sock), not a Connection: it holds only what the SYN-ACK and the final ACK need.
+// request sock), not a Connection: it holds only what the SYN-ACK and the final ACK need. A
+// connection in TIME-WAIT is a small TimeWait record (Linux's timewait sock), not an endpoint.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include "stack/clock.h"
 #include "stack/endpoint_info.h"
 #include "stack/tcp/four_tuple.h"
+#include "stack/tcp/port_table.h"
 #include "stack/timer_wheel.h"
 
 namespace tapstack::tcp {
@@ -18,6 +20,7 @@ namespace tapstack::tcp {
 // Timer kinds (TimerNode::kind) owned by the TCP layer.
 inline constexpr uint8_t kHalfOpenTimer = 10;
 inline constexpr uint8_t kConnectionTimer = 11;
+inline constexpr uint8_t kTimeWaitTimer = 12;
 
 struct Listener;
 
@@ -40,6 +43,7 @@ struct HalfOpen : TimerNode {
   uint32_t ts_offset = 0;
   uint8_t retransmits = 0;
   Time syn_time{};
+  std::optional<Time> last_oow_ack;  // rate limit of ACKs to out-of-window segments
 };
 
 struct Connection : TimerNode {
@@ -47,6 +51,7 @@ struct Connection : TimerNode {
   EndpointId listener = 0;  // the listener it came from; 0 for connect
   FourTuple tuple;
   TcpState state = TcpState::kClosed;
+  PortLease port;  // an active open's local port; passive connections share their listener's
 
   uint32_t iss = 0;
   uint32_t snd_una = 0;
@@ -56,12 +61,15 @@ struct Connection : TimerNode {
   uint32_t rcv_nxt = 0;
   Negotiated options;
   uint32_t ts_recent = 0;
+  Time ts_recent_stamp{};  // when ts_recent was taken: PAWS forgets it after 24 days
   uint32_t ts_offset = 0;
   bool from_syn_cookie = false;
 
   uint8_t retransmits = 0;  // of whatever the timer now guards (SYN, SYN-ACK or FIN)
   Time handshake_start{};
-  std::optional<Time> last_challenge_ack;
+  // The last ACK sent for a segment we could not accept (challenge ACKs included): one per
+  // challenge_ack_interval, as Linux's tcp_oow_rate_limited, so a spoofer cannot make us echo.
+  std::optional<Time> last_oow_ack;
 
   std::vector<uint8_t> receive_buffer;  // in-order data not yet read, bounded by the config
   uint64_t bytes_received = 0;
@@ -79,15 +87,38 @@ struct Listener {
   std::optional<Time> last_cookie_sent;
 };
 
+// A connection in TIME-WAIT, reduced to what answering its peer needs. It is no endpoint: the
+// endpoint is released when its connection enters TIME-WAIT, and these records are bounded by
+// max_time_wait of their own (Linux's tcp_max_tw_buckets), so they never crowd out endpoints.
+struct TimeWait : TimerNode {
+  FourTuple tuple;
+  uint32_t snd_nxt = 0;
+  uint32_t rcv_nxt = 0;
+  uint32_t ts_recent = 0;
+  uint32_t ts_offset = 0;
+  uint16_t window = 0;  // as last advertised, already scaled
+  bool timestamps = false;
+  Time ends{};  // a retransmitted FIN restarts the wait, but never past this
+  std::optional<Time> last_oow_ack;
+  PortLease port;  // an active open keeps its local port until the wait is over
+};
+
+// An endpoint has one state, derived from what it holds: a connection's state if it has one,
+// else LISTEN with a listener, BOUND with a port, INITIAL with nothing. There is no second
+// field that could disagree.
 struct Endpoint {
   EndpointId id = 0;
-  TcpState state = TcpState::kInitial;  // for endpoints that are not connections
-  uint16_t local_port = 0;
+  PortLease port;  // bound or listening; moves into the connection on connect
   std::unique_ptr<Listener> listener;
   std::unique_ptr<Connection> connection;
   bool in_accept_queue = false;
 
-  TcpState current_state() const { return connection ? connection->state : state; }
+  TcpState state() const {
+    if (connection) return connection->state;
+    if (listener) return TcpState::kListen;
+    return port ? TcpState::kBound : TcpState::kInitial;
+  }
+  uint16_t local_port() const { return connection ? connection->tuple.local_port : port.port(); }
 };
 
 }  // namespace tapstack::tcp

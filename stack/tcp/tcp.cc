@@ -7,10 +7,6 @@
 namespace tapstack::tcp {
 namespace {
 
-SipKey random_key(Random& random) {
-  return {random.next(), random.next()};
-}
-
 // The smallest shift that lets `buffer` bytes be advertised in 16 bits.
 uint8_t window_scale_for(size_t buffer) {
   uint8_t shift = 0;
@@ -21,24 +17,25 @@ uint8_t window_scale_for(size_t buffer) {
 }  // namespace
 
 Tcp::Tcp(const EngineConfig& config, Stats& stats, TimerWheel& timers, net::Ipv4Output& output,
-         Random& random)
+         Random& random, KeySource& keys)
     : config_(config),
       stats_(stats),
       timers_(timers),
       output_(output),
       random_(random),
       tunable_(config.tunable),
-      isn_(random_key(random)),
-      cookies_({random_key(random), random_key(random)}),
+      isn_(keys.next_key()),
+      cookies_({keys.next_key(), keys.next_key()}),
       our_mss_(static_cast<uint16_t>(config.mtu - 40)),
       our_window_scale_(window_scale_for(config.receive_buffer)),
-      tuple_hash_{random.next()},
+      tuple_hash_{keys.next_u64()},
       connections_(0, tuple_hash_),
       half_open_(0, tuple_hash_) {}
 
 Tcp::~Tcp() {
   // Timer nodes unlink themselves; clear the tables before the wheel could see them again.
   half_open_.clear();
+  time_wait_.clear();
   connections_.clear();
   orphans_.clear();
   endpoints_.clear();
@@ -74,6 +71,8 @@ void Tcp::receive(const header::Ipv4View& ip) {
 
   if (auto c = connections_.find(seg.tuple); c != connections_.end()) {
     connection_receive(*c->second, seg);
+  } else if (auto tw = time_wait_.find(seg.tuple); tw != time_wait_.end()) {
+    time_wait_receive(tw->second, seg);
   } else if (auto h = half_open_.find(seg.tuple); h != half_open_.end()) {
     half_open_receive(h->second, seg);
   } else if (auto l = listeners_.find(seg.tuple.local_port); l != listeners_.end()) {
@@ -86,6 +85,9 @@ void Tcp::receive(const header::Ipv4View& ip) {
 void Tcp::on_timer(TimerNode& node) {
   if (node.kind == kHalfOpenTimer) {
     half_open_timer(static_cast<HalfOpen&>(node));
+  } else if (node.kind == kTimeWaitTimer) {
+    FourTuple tuple = static_cast<TimeWait&>(node).tuple;  // the key dies with the record
+    time_wait_.erase(tuple);
   } else {
     connection_timer(static_cast<Connection&>(node));
   }
@@ -121,7 +123,7 @@ Result<EndpointId> Tcp::create_endpoint() {
 Status Tcp::bind(EndpointId id, Ipv4Address address, uint16_t port) {
   Endpoint* e = find_endpoint(id);
   if (!e) return error(ErrorCode::kNotFound, "no endpoint " + std::to_string(id));
-  if (e->current_state() != TcpState::kInitial) {
+  if (e->state() != TcpState::kInitial) {
     return error(ErrorCode::kFailedPrecondition,
                  "endpoint " + std::to_string(id) + " is already bound");
   }
@@ -130,22 +132,21 @@ Status Tcp::bind(EndpointId id, Ipv4Address address, uint16_t port) {
                                                   " is not this stack's address (" +
                                                   config_.address.address.to_string() + ")");
   }
+  std::optional<PortLease> lease;
   if (port == 0) {
     // Like Linux, bind to port 0 picks a free ephemeral port.
-    for (uint32_t p = config_.ephemeral_port_first; p <= config_.ephemeral_port_last; ++p) {
-      auto candidate = static_cast<uint16_t>(p);
-      if (!bound_ports_.contains(candidate) && !connect_ports_.contains(candidate)) {
-        port = candidate;
-        break;
-      }
+    for (uint32_t p = config_.ephemeral_port_first; !lease && p <= config_.ephemeral_port_last;
+         ++p) {
+      lease = ports_.take_exclusive(static_cast<uint16_t>(p));
     }
-    if (port == 0) return error(ErrorCode::kResourceExhausted, "no free ephemeral port");
-  } else if (bound_ports_.contains(port) || connect_ports_.contains(port)) {
-    return error(ErrorCode::kAlreadyExists, "port " + std::to_string(port) + " is in use");
+    if (!lease) return error(ErrorCode::kResourceExhausted, "no free ephemeral port");
+  } else {
+    lease = ports_.take_exclusive(port);
+    if (!lease) {
+      return error(ErrorCode::kAlreadyExists, "port " + std::to_string(port) + " is in use");
+    }
   }
-  bound_ports_[port] = id;
-  e->local_port = port;
-  e->state = TcpState::kBound;
+  e->port = std::move(*lease);
   emit(Event::Kind::kStateChanged, id, 0, TcpState::kBound);
   return Status::ok();
 }
@@ -159,24 +160,23 @@ Status Tcp::listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_
   if (syn_backlog && (*syn_backlog == 0 || *syn_backlog > 1u << 20)) {
     return error(ErrorCode::kInvalidArgument, "SYN backlog must be 1..1048576");
   }
-  if (e->current_state() == TcpState::kListen) {
+  if (e->state() == TcpState::kListen) {
     // Like listen() on a listening socket: adjusts the limits.
     e->listener->backlog = backlog;
     e->listener->syn_backlog = syn_backlog.value_or(backlog);
     return Status::ok();
   }
-  if (e->current_state() != TcpState::kBound) {
-    return error(ErrorCode::kFailedPrecondition,
-                 "endpoint " + std::to_string(id) + " must be bound before listen (state " +
-                     std::string(to_string(e->current_state())) + ")");
+  if (e->state() != TcpState::kBound) {
+    return error(ErrorCode::kFailedPrecondition, "endpoint " + std::to_string(id) +
+                                                     " must be bound before listen (state " +
+                                                     std::string(to_string(e->state())) + ")");
   }
   e->listener = std::make_unique<Listener>();
   e->listener->id = id;
-  e->listener->port = e->local_port;
+  e->listener->port = e->port.port();
   e->listener->backlog = backlog;
   e->listener->syn_backlog = syn_backlog.value_or(backlog);
-  listeners_[e->local_port] = e->listener.get();
-  e->state = TcpState::kListen;
+  listeners_[e->listener->port] = e->listener.get();
   emit(Event::Kind::kStateChanged, id, 0, TcpState::kListen);
   return Status::ok();
 }
@@ -187,7 +187,7 @@ Result<uint16_t> Tcp::pick_ephemeral_port(Ipv4Address remote, uint16_t remote_po
   for (uint32_t i = 0; i < range; ++i) {
     auto port = static_cast<uint16_t>(config_.ephemeral_port_first + (start + i) % range);
     FourTuple t{config_.address.address, remote, port, remote_port};
-    if (!bound_ports_.contains(port) && !connections_.contains(t)) return port;
+    if (!ports_.exclusive(port) && !tuple_in_use(t)) return port;
   }
   return error(
       ErrorCode::kResourceExhausted,
@@ -197,7 +197,7 @@ Result<uint16_t> Tcp::pick_ephemeral_port(Ipv4Address remote, uint16_t remote_po
 Status Tcp::connect(EndpointId id, Ipv4Address address, uint16_t port) {
   Endpoint* e = find_endpoint(id);
   if (!e) return error(ErrorCode::kNotFound, "no endpoint " + std::to_string(id));
-  TcpState state = e->current_state();
+  TcpState state = e->state();
   if (state != TcpState::kInitial && state != TcpState::kBound) {
     return error(ErrorCode::kFailedPrecondition, "endpoint " + std::to_string(id) + " is " +
                                                      std::string(to_string(state)) +
@@ -213,24 +213,23 @@ Status Tcp::connect(EndpointId id, Ipv4Address address, uint16_t port) {
     return error(ErrorCode::kUnavailable,
                  "no route to " + address.to_string() + ": off-link and no gateway configured");
   }
-  uint16_t local_port = e->local_port;
+  PortLease lease;
   if (state == TcpState::kInitial) {
     auto picked = pick_ephemeral_port(address, port);
     if (!picked.is_ok()) return picked.status();
-    local_port = *picked;
+    lease = std::move(*ports_.take_shared(*picked));  // picked: not held exclusively
   }
-  FourTuple tuple{config_.address.address, address, local_port, port};
-  if (connections_.contains(tuple)) {
-    return error(ErrorCode::kAlreadyExists, "a connection " + address.to_string() + ":" +
-                                                std::to_string(port) + " from port " +
-                                                std::to_string(local_port) + " exists");
+  FourTuple tuple{config_.address.address, address, lease ? lease.port() : e->port.port(), port};
+  if (tuple_in_use(tuple)) {
+    return error(ErrorCode::kAlreadyExists,
+                 "a connection " + address.to_string() + ":" + std::to_string(port) +
+                     " from port " + std::to_string(tuple.local_port) +
+                     (time_wait_.contains(tuple) ? " is in TIME-WAIT" : " exists"));
   }
-  if (state == TcpState::kBound) bound_ports_.erase(local_port);
-  ++connect_ports_[local_port];
-  e->local_port = local_port;
   auto c = std::make_unique<Connection>();
   c->kind = kConnectionTimer;
   c->id = id;
+  c->port = lease ? std::move(lease) : std::move(e->port);
   c->tuple = tuple;
   c->iss = isn_.isn(tuple, now_);
   c->snd_una = c->iss;
@@ -265,7 +264,6 @@ Result<EndpointId> Tcp::accept(EndpointId listener_id) {
 void Tcp::stop_listening(Endpoint& e) {
   Listener& l = *e.listener;
   listeners_.erase(l.port);
-  bound_ports_.erase(l.port);
   // Half-open connections vanish silently; queued ones are reset, as Linux does.
   for (auto it = half_open_.begin(); it != half_open_.end();) {
     it = it->second.listener == &l ? half_open_.erase(it) : std::next(it);
@@ -293,18 +291,19 @@ Status Tcp::close(EndpointId id, bool abort) {
   Endpoint* e = find_endpoint(id);
   if (!e) return error(ErrorCode::kNotFound, "no endpoint " + std::to_string(id));
   if (e->listener) stop_listening(*e);
-  if (e->state == TcpState::kBound) bound_ports_.erase(e->local_port);
   if (e->in_accept_queue) {
     // Closing a connection nobody accepted yet takes it off its listener's queue.
     Endpoint* l = find_endpoint(e->connection->listener);
     if (l && l->listener) std::erase(l->listener->accept_queue, id);
   }
   if (!e->connection) {
-    endpoints_.erase(id);
+    endpoints_.erase(id);  // gives back its port, if it held one
     emit(Event::Kind::kReleased, id, 0, TcpState::kClosed);
     return Status::ok();
   }
   Connection& c = *e->connection;
+  // Nobody can read what is buffered any more (Linux frees it in tcp_close too).
+  std::vector<uint8_t>().swap(c.receive_buffer);
   switch (c.state) {
     case TcpState::kEstablished:
     case TcpState::kCloseWait:
@@ -347,9 +346,9 @@ Result<size_t> Tcp::read(EndpointId id, std::span<uint8_t> out) {
 EndpointInfo Tcp::describe(const Endpoint& e) const {
   EndpointInfo info;
   info.id = e.id;
-  info.state = e.current_state();
+  info.state = e.state();
   info.local_address = config_.address.address;
-  info.local_port = e.local_port;
+  info.local_port = e.local_port();
   if (e.listener) {
     const Listener& l = *e.listener;
     info.listener = ListenerInfo{l.backlog, l.syn_backlog, l.syn_received,
@@ -388,8 +387,9 @@ std::vector<EndpointInfo> Tcp::list() const {
 
 std::array<size_t, kTcpStateCount> Tcp::count_by_state() const {
   std::array<size_t, kTcpStateCount> counts{};
-  for (const auto& [id, e] : endpoints_) ++counts[static_cast<size_t>(e.current_state())];
+  for (const auto& [id, e] : endpoints_) ++counts[static_cast<size_t>(e.state())];
   for (const auto& [id, c] : orphans_) ++counts[static_cast<size_t>(c->state)];
+  counts[static_cast<size_t>(TcpState::kTimeWait)] += time_wait_.size();
   return counts;
 }
 

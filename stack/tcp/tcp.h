@@ -20,6 +20,8 @@
 #include "stack/stats.h"
 #include "stack/status.h"
 #include "stack/tcp/isn.h"
+#include "stack/tcp/key_source.h"
+#include "stack/tcp/port_table.h"
 #include "stack/tcp/records.h"
 #include "stack/tcp/segment.h"
 #include "stack/tcp/syn_cookies.h"
@@ -30,7 +32,7 @@ namespace tapstack::tcp {
 class Tcp {
  public:
   Tcp(const EngineConfig& config, Stats& stats, TimerWheel& timers, net::Ipv4Output& output,
-      Random& random);
+      Random& random, KeySource& keys);
   ~Tcp();
 
   using EventHandler = std::function<void(const Event&)>;
@@ -56,14 +58,24 @@ class Tcp {
   std::vector<EndpointInfo> list() const;
   Result<size_t> read(EndpointId id, std::span<uint8_t> out);
   size_t endpoint_count() const { return endpoints_.size() + orphans_.size(); }
+  size_t time_wait_count() const { return time_wait_.size(); }
+  size_t half_open_count() const { return half_open_.size(); }
   // Endpoints by state (index: TcpState), closed connections still finishing included.
   std::array<size_t, kTcpStateCount> count_by_state() const;
+
+  // tcp_icmp.cc: an ICMP error (or a failed ARP resolution) quoting a segment we sent on
+  // `tuple` with sequence number `quoted_seq`; `reason` is static text for the Connect call.
+  // False if no connection has that tuple.
+  bool icmp_error(const FourTuple& tuple, uint32_t quoted_seq, std::string_view reason);
 
  private:
   // tcp.cc: demux and commands
   Endpoint* find_endpoint(EndpointId id);
   const Endpoint* find_endpoint(EndpointId id) const;
   EndpointInfo describe(const Endpoint& endpoint) const;
+  bool tuple_in_use(const FourTuple& tuple) const {
+    return connections_.contains(tuple) || time_wait_.contains(tuple);
+  }
   Result<uint16_t> pick_ephemeral_port(Ipv4Address remote, uint16_t remote_port);
   Status check_endpoint_room() const;
   void emit(Event::Kind kind, EndpointId endpoint, EndpointId listener, TcpState state,
@@ -77,9 +89,12 @@ class Tcp {
                     uint16_t window, std::span<const uint8_t> options);
   void send_reset_for(const Segment& seg);  // RFC 9293 reset generation, no state
   void send_synack(const HalfOpen& half_open);
-  void send_half_open_ack(const HalfOpen& half_open);  // at ISS + 1, for an out-of-window segment
+  void send_half_open_ack(HalfOpen& half_open);  // at ISS + 1, for an out-of-window segment
   void send_syn(const Connection& c, bool with_ack);
   void send_ack(const Connection& c);
+  // True if an ACK for an unacceptable segment may go out now (and records that it does): one
+  // per challenge_ack_interval per connection or record, Linux's tcp_oow_rate_limited.
+  bool oow_ack_allowed(std::optional<Time>& last_sent);
   void send_control(const Connection& c, uint8_t flags);  // ACK, FIN|ACK or RST|ACK at snd_nxt
   uint32_t ts_value(uint32_t offset) const;
   header::TcpOptions syn_options_for(const Negotiated& peer_offer, uint32_t ts_offset,
@@ -91,9 +106,11 @@ class Tcp {
   }
 
   // tcp_listen.cc: passive open
-  void listener_receive(Listener& listener, const Segment& seg);
+  void listener_receive(Listener& listener, const Segment& seg,
+                        std::optional<uint32_t> iss = {});
   void half_open_receive(HalfOpen& half_open, const Segment& seg);
-  void answer_syn(Listener& listener, const Segment& seg);
+  // `iss`: the ISN a TIME-WAIT tuple's reuse must start above (Linux's tw_isn), if any.
+  void answer_syn(Listener& listener, const Segment& seg, std::optional<uint32_t> iss = {});
   void send_cookie_synack(Listener& listener, const Segment& seg);
   // Checks a bare ACK as a cookie; true if it was one (and the connection was made, or dropped
   // for a full accept queue). A valid cookie supersedes a half-open record for the same tuple.
@@ -113,16 +130,27 @@ class Tcp {
   void syn_sent_receive(Connection& c, const Segment& seg);
   void syn_received_receive(Connection& c, const Segment& seg);
   void synchronized_receive(Connection& c, const Segment& seg);
-  bool time_wait_reopen(Connection& c, const Segment& seg);
   void process_data_and_fin(Connection& c, const Segment& seg);
   void challenge_ack(Connection& c);
   void establish(Connection& c);
   void set_state(Connection& c, TcpState state);
   void connection_timer(Connection& c);
   void arm_retransmit(Connection& c);
-  void enter_time_wait(Connection& c);
+  // RTO after `retransmits` tries: doubling from initial_rto, capped at Linux's TCP_RTO_MAX
+  // (120 s) whatever the retry tunables say, so that no setting overflows the shift.
+  Duration backoff(int retransmits) const;
   // Moves `c` to CLOSED and forgets it if nobody holds its id.
   void release(Connection& c);
+  // Takes `c` out of the demux table and, if nobody holds its id, destroys it.
+  void forget(Connection& c);
+  // RFC 7323 §5.3: a segment whose TSval is older than ts_recent is an old duplicate.
+  bool paws_reject(const Connection& c, const Segment& seg) const;
+
+  // tcp_time_wait.cc: TIME-WAIT records
+  // Hands the orphaned `c` over to a TimeWait record (or, with the table full, just releases it).
+  void enter_time_wait(Connection& c);
+  void time_wait_receive(TimeWait& tw, const Segment& seg);
+  void send_time_wait_ack(TimeWait& tw);
   void start_close(Connection& c);
 
   const EngineConfig& config_;
@@ -140,15 +168,15 @@ class Tcp {
   uint16_t ip_id_ = 0;
 
   EndpointId next_id_ = 1;
+  PortTable ports_;  // before everything that holds a lease, so it outlives them
   std::unordered_map<EndpointId, Endpoint> endpoints_;
   // Connections the user closed that still finish their FIN exchange or TIME-WAIT.
   std::unordered_map<EndpointId, std::unique_ptr<Connection>> orphans_;
   FourTupleHash tuple_hash_;
   std::unordered_map<FourTuple, Connection*, FourTupleHash> connections_;
   std::unordered_map<FourTuple, HalfOpen, FourTupleHash> half_open_;
+  std::unordered_map<FourTuple, TimeWait, FourTupleHash> time_wait_;
   std::unordered_map<uint16_t, Listener*> listeners_;
-  std::unordered_map<uint16_t, EndpointId> bound_ports_;  // bound or listening endpoints
-  std::unordered_map<uint16_t, uint32_t> connect_ports_;  // ports in use by active opens
 };
 
 }  // namespace tapstack::tcp

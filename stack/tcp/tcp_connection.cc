@@ -11,6 +11,8 @@ using namespace header::tcp_flags;
 
 namespace {
 constexpr Duration kMaxRto = seconds(120);  // Linux TCP_RTO_MAX
+// RFC 7323 §5.5: a ts_recent this old may have wrapped; PAWS forgets it (Linux TCP_PAWS_24DAYS).
+constexpr Duration kPawsIdle = seconds(24 * 24 * 3600);
 
 bool fin_sent(TcpState s) {
   return s == TcpState::kFinWait1 || s == TcpState::kClosing || s == TcpState::kLastAck;
@@ -36,10 +38,13 @@ void Tcp::set_state(Connection& c, TcpState state) {
   emit(Event::Kind::kStateChanged, c.id, c.listener, state);
 }
 
+Duration Tcp::backoff(int retransmits) const {
+  return std::min<Duration>(config_.initial_rto * (int64_t{1} << std::clamp(retransmits, 0, 20)),
+                            kMaxRto);
+}
+
 void Tcp::arm_retransmit(Connection& c) {
-  Duration rto = std::min<Duration>(
-      config_.initial_rto * (int64_t{1} << std::min<int>(c.retransmits, 20)), kMaxRto);
-  timers_.arm(c, now_ + rto);
+  timers_.arm(c, now_ + backoff(c.retransmits));
 }
 
 void Tcp::establish(Connection& c) {
@@ -50,24 +55,28 @@ void Tcp::establish(Connection& c) {
 }
 
 void Tcp::release(Connection& c) {
+  if (c.state != TcpState::kClosed) set_state(c, TcpState::kClosed);
+  forget(c);
+}
+
+void Tcp::forget(Connection& c) {
   timers_.cancel(c);
   if (auto it = connections_.find(c.tuple); it != connections_.end() && it->second == &c) {
     connections_.erase(it);
     stats_.connections_closed.add();
-    if (c.listener == 0) {
-      if (auto p = connect_ports_.find(c.tuple.local_port);
-          p != connect_ports_.end() && --p->second == 0) {
-        connect_ports_.erase(p);
-      }
-    }
   }
-  if (c.state != TcpState::kClosed) set_state(c, TcpState::kClosed);
   if (auto o = orphans_.find(c.id); o != orphans_.end()) {
     EndpointId id = c.id;
     EndpointId listener = c.listener;
-    orphans_.erase(o);  // destroys c
-    emit(Event::Kind::kReleased, id, listener, TcpState::kClosed);
+    TcpState last = c.state;
+    orphans_.erase(o);  // destroys c, and gives back the port it held, if any
+    emit(Event::Kind::kReleased, id, listener, last);
   }
+}
+
+bool Tcp::paws_reject(const Connection& c, const Segment& seg) const {
+  return c.options.timestamps && seg.options.timestamp && !seg.has(kRst) &&
+         seq_lt(seg.options.timestamp->value, c.ts_recent) && now_ - c.ts_recent_stamp < kPawsIdle;
 }
 
 void Tcp::connection_receive(Connection& c, const Segment& seg) {
@@ -112,7 +121,10 @@ void Tcp::syn_sent_receive(Connection& c, const Segment& seg) {
   c.irs = seg.seq;
   c.rcv_nxt = seg.seq + 1;
   c.options = negotiate(seg.options);  // our SYN offered everything, so this is the answer
-  if (seg.options.timestamp) c.ts_recent = seg.options.timestamp->value;
+  if (seg.options.timestamp) {
+    c.ts_recent = seg.options.timestamp->value;
+    c.ts_recent_stamp = now_;
+  }
   c.snd_wnd = seg.window;  // never scaled in a SYN
   if (ack_acceptable) {
     c.snd_una = seg.ack;
@@ -181,27 +193,29 @@ void Tcp::syn_received_receive(Connection& c, const Segment& seg) {
   process_data_and_fin(c, seg);
 }
 
-bool Tcp::time_wait_reopen(Connection& c, const Segment& seg) {
-  // A new SYN beyond the old connection's sequence space may reuse the tuple at once
-  // (RFC 6191 without timestamps; Linux's TCP_TW_SYN).
-  if ((seg.flags & (kSyn | kAck | kRst)) != kSyn || !seq_gt(seg.seq, c.rcv_nxt)) return false;
-  auto l = listeners_.find(seg.tuple.local_port);
-  if (l == listeners_.end()) return false;
-  release(c);
-  listener_receive(*l->second, seg);
-  return true;
-}
-
 void Tcp::synchronized_receive(Connection& c, const Segment& seg) {
-  if (c.state == TcpState::kTimeWait && time_wait_reopen(c, seg)) return;
+  if (paws_reject(c, seg)) {
+    // An old duplicate (RFC 7323 §5.3): acknowledged, as an unacceptable segment is, and dropped.
+    stats_.drop(DropReason::paws_rejected);
+    if (oow_ack_allowed(c.last_oow_ack)) {
+      send_ack(c);
+    } else {
+      stats_.oow_acks_limited.add();
+    }
+    return;
+  }
   uint32_t window = uint32_t{advertised_window(c)} << c.options.receive_window_scale.value_or(0);
   if (!acceptable(seg, c.rcv_nxt, window)) {
-    if (!seg.has(kRst)) {
-      send_ack(c);
-      // A retransmitted FIN in TIME-WAIT restarts the 2 MSL wait (RFC 9293 3.10.7.4).
-      if (c.state == TcpState::kTimeWait && seg.has(kFin)) timers_.arm(c, now_ + config_.time_wait);
-    }
     stats_.drop(DropReason::out_of_window);
+    if (seg.has(kRst)) return;
+    // Data is always answered, since its sender may be retransmitting for a lost ACK; bare
+    // ACKs and SYNs are rate-limited, or two stacks that disagree on the window (or a spoofer)
+    // could keep us ACKing for ever (Linux's tcp_oow_rate_limited makes the same exception).
+    if ((!seg.payload.empty() && !seg.has(kSyn)) || oow_ack_allowed(c.last_oow_ack)) {
+      send_ack(c);
+    } else {
+      stats_.oow_acks_limited.add();
+    }
     return;
   }
   if (seg.has(kRst)) {
@@ -226,6 +240,7 @@ void Tcp::synchronized_receive(Connection& c, const Segment& seg) {
   if (c.options.timestamps && seg.options.timestamp && seq_le(seg.seq, c.rcv_nxt) &&
       seq_ge(seg.options.timestamp->value, c.ts_recent)) {
     c.ts_recent = seg.options.timestamp->value;  // RFC 7323 §4.3
+    c.ts_recent_stamp = now_;
   }
   if (seq_gt(seg.ack, c.snd_nxt)) {
     send_ack(c);  // acknowledges what we never sent
@@ -258,6 +273,14 @@ void Tcp::process_data_and_fin(Connection& c, const Segment& seg) {
   uint32_t seq = seg.seq + (seg.has(kSyn) ? 1 : 0);
   uint32_t fin_seq = seq + static_cast<uint32_t>(seg.payload.size());
   std::span<const uint8_t> data = seg.payload;
+  if (c.state != TcpState::kEstablished && seq_gt(fin_seq, c.rcv_nxt)) {
+    // New data in FIN-WAIT-1/2. Only close() sends our FIN, so nobody will read it: reset
+    // instead of buffering it for nobody, as Linux does (tcp_rcv_state_process, TCPAbortOnData).
+    stats_.aborts_on_data.add();
+    send_control(c, kRst | kAck);
+    release(c);
+    return;
+  }
   if (seq_gt(seq, c.rcv_nxt)) {
     // Out of order: no reassembly queue; a duplicate ACK asks for what is missing.
     send_ack(c);
@@ -294,19 +317,13 @@ void Tcp::process_data_and_fin(Connection& c, const Segment& seg) {
 }
 
 void Tcp::challenge_ack(Connection& c) {
-  if (c.last_challenge_ack && now_ - *c.last_challenge_ack < config_.challenge_ack_interval) {
+  // Shares its rate limit with the other ACKs to unacceptable segments, as in Linux.
+  if (!oow_ack_allowed(c.last_oow_ack)) {
     stats_.drop(DropReason::challenge_ack_limited);
     return;
   }
-  c.last_challenge_ack = now_;
   stats_.challenge_acks_sent.add();
   send_ack(c);
-}
-
-void Tcp::enter_time_wait(Connection& c) {
-  set_state(c, TcpState::kTimeWait);
-  stats_.time_wait_entered.add();
-  timers_.arm(c, now_ + config_.time_wait);
 }
 
 void Tcp::start_close(Connection& c) {
@@ -321,7 +338,7 @@ void Tcp::connection_timer(Connection& c) {
   switch (c.state) {
     case TcpState::kSynSent:
     case TcpState::kSynReceived:
-      if (c.retransmits >= tunable_.syn_retries) {
+      if (c.retransmits >= std::min(tunable_.syn_retries, 255)) {  // an 8-bit count
         stats_.attempt_fails.add();
         emit(Event::Kind::kTimedOut, c.id, 0, TcpState::kClosed);
         release(c);
@@ -344,7 +361,7 @@ void Tcp::connection_timer(Connection& c) {
       stats_.fin_retransmits.add();
       arm_retransmit(c);
       return;
-    default:  // FIN-WAIT-2 timeout and the end of TIME-WAIT
+    default:  // FIN-WAIT-2 timeout
       release(c);
       return;
   }

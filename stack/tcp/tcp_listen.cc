@@ -46,7 +46,7 @@ bool Tcp::cookies_checkable(const Listener& l) const {
   return false;
 }
 
-void Tcp::listener_receive(Listener& l, const Segment& seg) {
+void Tcp::listener_receive(Listener& l, const Segment& seg, std::optional<uint32_t> iss) {
   if (seg.has(kRst)) {
     stats_.drop(DropReason::listener_ignored);
     return;
@@ -59,13 +59,13 @@ void Tcp::listener_receive(Listener& l, const Segment& seg) {
     return;
   }
   if (seg.has(kSyn) && !seg.has(kFin)) {
-    answer_syn(l, seg);
+    answer_syn(l, seg, iss);
     return;
   }
   stats_.drop(DropReason::listener_ignored);
 }
 
-void Tcp::answer_syn(Listener& l, const Segment& seg) {
+void Tcp::answer_syn(Listener& l, const Segment& seg, std::optional<uint32_t> iss) {
   stats_.syns_received.add();
   if (accept_queue_full(l)) {
     // Linux 4.10+: a SYN that finds the accept queue full is dropped, cookies or not; the
@@ -80,8 +80,12 @@ void Tcp::answer_syn(Listener& l, const Segment& seg) {
     send_cookie_synack(l, seg);
     return;
   }
-  if (l.syn_received >= l.syn_backlog) {
+  // Half-open records are bounded per listener and, so that many listeners cannot add up to
+  // gigabytes under a spoofed flood, in total; either bound turns SYNs into cookies.
+  bool table_full = half_open_.size() >= config_.max_half_open;
+  if (l.syn_received >= l.syn_backlog || table_full) {
     stats_.syn_queue_full.add();
+    if (table_full) stats_.half_open_table_full.add();
     if (tunable_.syncookies == SynCookieMode::kAuto) {
       send_cookie_synack(l, seg);
       return;
@@ -95,7 +99,7 @@ void Tcp::answer_syn(Listener& l, const Segment& seg) {
   h.tuple = seg.tuple;
   h.listener = &l;
   h.irs = seg.seq;
-  h.iss = isn_.isn(seg.tuple, now_);
+  h.iss = iss.value_or(isn_.isn(seg.tuple, now_));
   h.options = negotiate(seg.options);
   h.ts_recent = seg.options.timestamp ? seg.options.timestamp->value : 0;
   h.ts_offset = isn_.timestamp_offset(seg.tuple);
@@ -248,7 +252,6 @@ Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotia
   EndpointId id = next_id_++;
   Endpoint& e = endpoints_[id];
   e.id = id;
-  e.local_port = l.port;
   e.in_accept_queue = true;
   e.connection = std::make_unique<Connection>();
   Connection& c = *e.connection;
@@ -265,6 +268,7 @@ Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotia
   c.snd_wnd = uint32_t{seg.window} << options.send_window_scale.value_or(0);
   c.ts_offset = ts_offset;
   if (seg.options.timestamp) c.ts_recent = seg.options.timestamp->value;
+  c.ts_recent_stamp = now_;
   c.handshake_start = handshake_start;
   c.state = TcpState::kEstablished;
   connections_[c.tuple] = &c;
@@ -283,7 +287,7 @@ void Tcp::erase_half_open(HalfOpen& h) {
 
 void Tcp::half_open_timer(HalfOpen& h) {
   // Linux's schedule: SYN-ACK at 0 s, again at 1, 3, 7, 15, 31 s, given up at 63 s.
-  if (h.retransmits >= tunable_.synack_retries) {
+  if (h.retransmits >= std::min(tunable_.synack_retries, 255)) {  // an 8-bit count
     stats_.handshake_timeouts.add();
     erase_half_open(h);
     return;
@@ -291,7 +295,7 @@ void Tcp::half_open_timer(HalfOpen& h) {
   ++h.retransmits;
   send_synack(h);  // with a fresh TSval
   stats_.synack_retransmits.add();
-  timers_.arm(h, now_ + config_.initial_rto * (int64_t{1} << h.retransmits));
+  timers_.arm(h, now_ + backoff(h.retransmits));
 }
 
 }  // namespace tapstack::tcp

@@ -65,7 +65,11 @@ void Tcp::send_synack(const HalfOpen& h) {
   stats_.synacks_sent.add();
 }
 
-void Tcp::send_half_open_ack(const HalfOpen& h) {
+void Tcp::send_half_open_ack(HalfOpen& h) {
+  if (!oow_ack_allowed(h.last_oow_ack)) {
+    stats_.oow_acks_limited.add();
+    return;
+  }
   // Linux's tcp_v4_reqsk_send_ack: timestamps once negotiated (RFC 7323 §3.2 wants them on
   // every non-RST segment), and the SYN-ACK's window scaled, since this segment is no SYN.
   uint8_t options[header::kTimestampOptionLength];
@@ -115,6 +119,12 @@ void Tcp::send_control(const Connection& c, uint8_t flags) {
 
 void Tcp::send_ack(const Connection& c) {
   send_control(c, kAck);
+}
+
+bool Tcp::oow_ack_allowed(std::optional<Time>& last_sent) {
+  if (last_sent && now_ - *last_sent < config_.challenge_ack_interval) return false;
+  last_sent = now_;
+  return true;
 }
 
 }  // namespace tapstack::tcp

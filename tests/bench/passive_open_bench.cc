@@ -40,7 +40,7 @@ PassiveOpenBench::PassiveOpenBench(tcp::SynCookieMode mode, uint32_t syn_backlog
   config.gateway = kGateway;
   config.tunable.syncookies = mode;
   config.max_endpoints = 2 * kRing;
-  engine_ = std::make_unique<Engine>(config, sink_, 42, kNow);
+  engine_ = std::make_unique<Engine>(config, sink_, tcp::KeySource::seeded(42), kNow);
 
   // The gateway asks for our address: the engine learns its MAC, so no SYN-ACK waits for ARP.
   std::array<uint8_t, header::EthernetView::kSize + header::ArpView::kSize> arp;

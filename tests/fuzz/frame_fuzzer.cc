@@ -62,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Time now = seconds(100);
   EngineConfig config;
   config.receive_buffer = 4096;
-  Engine engine(config, sink, /*seed=*/1, now);
+  Engine engine(config, sink, tcp::KeySource::seeded(1), now);
   EndpointId listener = *engine.create_endpoint();
   engine.bind(listener, {}, 80);
   engine.listen(listener, 2);

@@ -116,7 +116,7 @@ class NetnsTest : public ::testing::Test {
     link::LinkOptions link = link_options();
     configure_link(link);
     loop_ =
-        std::make_unique<EngineLoop>(config_, std::move(tap.value()), Random::system_seed(), link);
+        std::make_unique<EngineLoop>(config_, std::move(tap.value()), tcp::KeySource::system(), link);
     loop_->set_event_handler([this](const Event& e) { events_.record(e); });
     loop_->start();
   }

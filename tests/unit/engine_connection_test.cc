@@ -217,15 +217,18 @@ TEST_F(EngineConnection, ActiveCloseGoesThroughFinWait2AndTimeWaitToReleased) {
   Time entered = now();
   EXPECT_EQ(state_changes(id_),
             (std::vector{TcpState::kFinWait1, TcpState::kFinWait2, TcpState::kTimeWait}));
-  expect_counters({{"time_wait_entered", 1}});
+  // The endpoint is released as it enters TIME-WAIT; the tuple waits in a record of its own.
+  EXPECT_EQ(event_kinds(id_).back(), Event::Kind::kReleased);
+  EXPECT_EQ(engine().endpoint_count(), 1u);  // the listener
+  EXPECT_EQ(engine().time_wait_count(), 1u);
+  EXPECT_EQ(engine().count_by_state()[static_cast<size_t>(TcpState::kTimeWait)], 1u);
+  expect_counters({{"time_wait_entered", 1}, {"connections_closed", 1}});
 
   advance_silently_to_just_before(entered + seconds(60));  // Linux's TCP_TIMEWAIT_LEN
-  EXPECT_EQ(count_events(Event::Kind::kReleased, id_), 0u);
+  EXPECT_EQ(engine().time_wait_count(), 1u);
   advance_to(entered + seconds(60));
   expect_nothing_sent();
-  EXPECT_EQ(count_events(Event::Kind::kReleased, id_), 1u);
-  EXPECT_EQ(state_changes(id_).back(), TcpState::kClosed);
-  EXPECT_EQ(engine().endpoint_count(), 1u);
+  EXPECT_EQ(engine().time_wait_count(), 0u);
 }
 
 TEST_F(EngineConnection, SimultaneousCloseGoesThroughClosingToTimeWait) {
@@ -338,18 +341,19 @@ TEST_F(EngineConnection, TimeWaitRetransmittedFinIsAcknowledgedAgainAndRestartsT
   expect_segment(take_segment(), kAck, iss_ + 2, kIrs + 2);
   Time restarted = now();
   advance_silently_to_just_before(restarted + seconds(60));
-  EXPECT_EQ(count_events(Event::Kind::kReleased, id_), 0u);
+  EXPECT_EQ(engine().time_wait_count(), 1u);
   advance_to(restarted + seconds(60));
-  EXPECT_EQ(count_events(Event::Kind::kReleased, id_), 1u);
+  EXPECT_EQ(engine().time_wait_count(), 0u);
 }
 
 TEST_F(EngineConnection, TimeWaitNewSynWithHigherSequenceReopensThroughTheListener) {
   enter_time_wait();
   advance_by(seconds(1));
   mark();
-  SentSegment synack = syn(peer_, kPort, linux_syn(kIrs + 100000));
-  expect_segment(synack, kSyn | kAck, synack.seq, kIrs + 100001);
-  EXPECT_EQ(count_events(Event::Kind::kReleased, id_), 1u);  // the old incarnation
+  SentSegment synack = syn(peer_, kPort, linux_syn(kIrs + 100000, peer_tsval_++));
+  // Linux's tw_isn: the new incarnation starts above all the old one sent.
+  expect_segment(synack, kSyn | kAck, iss_ + 2 + 65537, kIrs + 100001);
+  EXPECT_EQ(engine().time_wait_count(), 0u);
   EXPECT_EQ(listener_info(listener_).syn_received, 1u);
   send(peer_, kPort, final_ack(synack));
   auto id = engine().accept(listener_);
@@ -357,14 +361,15 @@ TEST_F(EngineConnection, TimeWaitNewSynWithHigherSequenceReopensThroughTheListen
   EXPECT_NE(*id, id_);
   EXPECT_EQ(state_of(*id), TcpState::kEstablished);
   expect_counters(
-      {{"syns_received", 1}, {"synacks_sent", 1}, {"passive_opens", 1}, {"connections_closed", 1}});
+      {{"syns_received", 1}, {"synacks_sent", 1}, {"passive_opens", 1}, {"time_wait_reused", 1}});
 }
 
 TEST_F(EngineConnection, TimeWaitOldSynGetsAck) {
   enter_time_wait();
-  peer_sends(linux_syn(kIrs));  // not beyond the old connection's sequence space
+  // Neither its sequence number nor its timestamp is beyond the old connection's.
+  peer_sends(linux_syn(kIrs));
   expect_segment(take_segment(), kAck, iss_ + 2, kIrs + 2);
-  EXPECT_EQ(state_changes(id_).back(), TcpState::kTimeWait);
+  EXPECT_EQ(engine().time_wait_count(), 1u);
 }
 
 }  // namespace

@@ -226,7 +226,7 @@ class EngineTest : public ::testing::Test {
     arp_responders_.clear();
     events_.clear();
     now_ = kStart;
-    engine_ = std::make_unique<Engine>(config, sink_, kSeed, now_);
+    engine_ = std::make_unique<Engine>(config, sink_, tcp::KeySource::seeded(kSeed), now_);
     engine_->set_event_handler([this](const Event& e) { events_.push_back(e); });
     mark();
   }
@@ -300,15 +300,24 @@ class EngineTest : public ::testing::Test {
     Tins::EthernetII frame = Tins::EthernetII(eth_destination, sender_mac) / arp;
     return frame.serialize();
   }
-  // Teaches the engine the peer's MAC with an ARP reply addressed to us; nothing is sent back.
+  // The peer's ARP reply addressed to us: it answers our who-has (an unsolicited one teaches
+  // the engine nothing, as in Linux). Nothing is sent back.
   void learn(const Peer& peer) {
     deliver(arp_frame(Tins::ARP::REPLY, kOurMac, peer.mac, peer.ip, kOurMac, kOurIp));
+  }
+  // The peer asks who-has for our address, which makes the engine create the peer's entry (as
+  // Linux's arp_process does); the engine's answer is taken away.
+  void introduce(const Peer& peer) {
+    size_t before = sink_.frames.size();
+    deliver(arp_frame(Tins::ARP::REQUEST, kBroadcastMac, peer.mac, peer.ip, Tins::HWAddress<6>(),
+                      kOurIp));
+    sink_.frames.resize(before);
   }
   // Puts the peer on the link: the engine learns its MAC now, and from then on the peer
   // answers every who-has for its address, as a live host does. Tests that outlive
   // arp_entry_lifetime then see the TCP segments, the ARP exchange being taken care of.
   void attach(const Peer& peer) {
-    learn(peer);
+    introduce(peer);
     arp_responders_.push_back(peer);
   }
 
