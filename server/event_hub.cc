@@ -94,6 +94,10 @@ void EventHub::finish_connect(Engine& engine, const Event& event) {
     case Event::Kind::kReset:
       outcome.status = {grpc::StatusCode::UNAVAILABLE, "connection to " + peer + " reset"};
       break;
+    case Event::Kind::kUnreachable:
+      outcome.status = {grpc::StatusCode::UNAVAILABLE,
+                        "connection to " + peer + " failed: " + std::string(event.reason)};
+      break;
     case Event::Kind::kReleased:
       outcome.status = {grpc::StatusCode::ABORTED, "endpoint " + std::to_string(event.endpoint) +
                                                        " was closed while connecting"};

@@ -74,6 +74,16 @@ const std::vector<Flag>& flags() {
          o.gateway = *gw;
          return std::nullopt;
        }},
+      {"gateway-mac", "XX:XX:XX:XX:XX:XX",
+       "The gateway's MAC as a permanent ARP entry: never resolved, never overwritten by ARP "
+       "packets, never expires. Needs --gateway. Default: resolved by ARP.",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         auto mac = MacAddress::parse(v);
+         if (!mac || mac->is_multicast() || *mac == MacAddress{})
+           return "--gateway-mac needs a unicast MAC, not '" + std::string(v) + "'";
+         o.gateway_mac = *mac;
+         return std::nullopt;
+       }},
       {"mtu", "BYTES", "Link MTU, 576..9000. Default 1500.",
        [](DaemonOptions& o, std::string_view v) { return set_uint("--mtu", v, 576, 9000, o.mtu); }},
       {"grpc-listen", "HOST:PORT|unix:PATH", "Where the gRPC API listens. Default 127.0.0.1:50051.",
@@ -319,6 +329,7 @@ Error check_combinations(const DaemonOptions& o) {
            "--grpc-tls-key (and --grpc-client-ca to require client certificates), listen on "
            "loopback or unix:PATH, or pass --grpc-allow-insecure";
   }
+  if (o.gateway_mac && !o.gateway) return "--gateway-mac needs --gateway";
   if (o.gateway && !o.address.contains(*o.gateway)) {
     return "--gateway " + o.gateway->to_string() + " is not inside --address " +
            o.address.to_string();
@@ -333,6 +344,7 @@ EngineConfig DaemonOptions::engine_config() const {
   config.mac = mac.value_or(mac_for_tap(tap));
   config.address = address;
   config.gateway = gateway;
+  config.gateway_mac = gateway_mac;
   config.mtu = mtu;
   config.tunable = tunable;
   config.max_endpoints = max_endpoints;

@@ -19,6 +19,7 @@ struct DaemonOptions {
   Ipv4Subnet address{{0xc6120002}, 24};  // 198.18.0.2/24
   std::optional<MacAddress> mac;         // unset: mac_for_tap(tap)
   std::optional<Ipv4Address> gateway;
+  std::optional<MacAddress> gateway_mac;  // a permanent ARP entry for the gateway
   uint16_t mtu = 1500;
   std::string grpc_listen = "127.0.0.1:50051";
   std::string metrics_listen = "127.0.0.1:9464";  // "off" disables the exporter

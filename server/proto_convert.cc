@@ -56,6 +56,8 @@ v1::EndpointEvent::Kind to_proto(Event::Kind kind) {
       return v1::EndpointEvent::KIND_REFUSED;
     case Event::Kind::kTimedOut:
       return v1::EndpointEvent::KIND_TIMED_OUT;
+    case Event::Kind::kUnreachable:
+      return v1::EndpointEvent::KIND_UNREACHABLE;
     case Event::Kind::kReset:
       return v1::EndpointEvent::KIND_RESET;
     case Event::Kind::kReleased:

@@ -46,6 +46,8 @@ std::string_view to_string(Event::Kind kind) {
       return "REFUSED";
     case Event::Kind::kTimedOut:
       return "TIMED_OUT";
+    case Event::Kind::kUnreachable:
+      return "UNREACHABLE";
     case Event::Kind::kReset:
       return "RESET";
     case Event::Kind::kReleased:

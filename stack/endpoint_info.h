@@ -69,6 +69,7 @@ struct Event {
     kEstablished,      // active or passive open completed; handshake_duration is set
     kRefused,          // connect got RST
     kTimedOut,         // connect ran out of SYN retransmissions
+    kUnreachable,      // connect ended by an ICMP error or no ARP reply; `reason` says which
     kReset,            // a synchronized connection was reset by the peer
     kReleased,         // the engine forgot the endpoint; its id is no longer valid
   };
@@ -79,6 +80,8 @@ struct Event {
   // From the first SYN sent or received to ESTABLISHED; zero for SYN-cookie connections,
   // whose SYN left no trace.
   Duration handshake_duration{};
+  // For kUnreachable: what ended the attempt, e.g. "port unreachable (ICMP)". Static text.
+  std::string_view reason{};
 };
 
 std::string_view to_string(Event::Kind kind);

@@ -45,6 +45,15 @@ struct Ipv4Address {
   }
   bool is_unspecified() const { return value == 0; }
   bool is_multicast_or_broadcast() const { return (value >> 28) == 0xe || value == 0xffffffff; }
+  bool is_loopback() const { return (value >> 24) == 127; }
+  bool is_this_network() const { return (value >> 24) == 0; }  // 0.0.0.0/8
+  bool is_multicast() const { return (value >> 28) == 0xe; }   // 224.0.0.0/4
+  bool is_reserved() const { return (value >> 28) == 0xf; }    // 240.0.0.0/4, broadcast included
+  // A source no host may send from (Linux's martians in ip_route_input_slow): 0/8, 127/8,
+  // multicast, 240/4 and the limited broadcast.
+  bool is_martian_source() const {
+    return is_this_network() || is_loopback() || is_multicast() || is_reserved();
+  }
   std::string to_string() const;
   auto operator<=>(const Ipv4Address&) const = default;
 };

@@ -36,7 +36,7 @@ class DaemonProcess(unittest.TestCase):
         documented = {line.split()[0] for line in result.stdout.splitlines()
                       if line.startswith("  --")}
         self.assertEqual(documented, {
-            "--tap", "--address", "--mac", "--gateway", "--mtu", "--grpc-listen",
+            "--tap", "--address", "--mac", "--gateway", "--gateway-mac", "--mtu", "--grpc-listen",
             "--grpc-tls-cert", "--grpc-tls-key", "--grpc-client-ca", "--metrics-listen",
             "--syncookies", "--syn-retries", "--synack-retries", "--abort-on-overflow",
             "--backlog", "--max-endpoints", "--demo-listener", "--shutdown-grace", "--link-io",
@@ -60,6 +60,8 @@ class DaemonProcess(unittest.TestCase):
             (["--syncookies", "sometimes"], "--syncookies"),
             (["--syn-retries", "0"], "--syn-retries"),
             (["--mac", "01:00:5e:00:00:01"], "--mac"),
+            (["--gateway-mac", "02:00:00:00:00:01"], "--gateway-mac needs --gateway"),
+            (["--gateway", "198.18.0.1", "--gateway-mac", "ff:ff:ff:ff:ff:ff"], "--gateway-mac"),
             (["--grpc-tls-key", "/nonexistent"], "--grpc-tls-cert"),
             (["--busy-poll-us", "1000001"], "--busy-poll-us"),
             (["--busy-poll-us", "-5"], "--busy-poll-us"),

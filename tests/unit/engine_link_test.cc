@@ -59,6 +59,7 @@ TEST_F(EngineLink, ArpWhoHasForOurAddressIsAnswered) {
   EXPECT_EQ(reply.target_ip, peer_.ip.to_string());
   expect_counters({{"arp_requests_received", 1},
                    {"arp_replies_sent", 1},
+                   {"arp_entries_created", 1},
                    {"frames_received", 1},
                    {"frames_sent", 1}});
   // The request taught us the peer: a reply to it goes out without resolving.
@@ -86,6 +87,8 @@ TEST_F(EngineLink, ArpResolutionRetriesEverySecondThreeTimesThenDropsQueuedFrame
   advance_to(kStart + seconds(3));
   expect_nothing_sent();
   expect_counters({{"arp_requests_sent", 3},
+                   {"arp_entries_created", 1},
+                   {"arp_entries_removed", 1},
                    {"drop.arp_failed", 1},
                    {"resets_sent", 1},
                    {"segments_received", 1},
@@ -114,6 +117,7 @@ TEST_F(EngineLink, ArpQueueIsBoundedAndFlushedInOrderOnReply) {
   expect_arp_request(take_arp(), peer_.ip);
   expect_counters({{"drop.arp_queue_full", 1},
                    {"arp_requests_sent", 1},
+                   {"arp_entries_created", 1},
                    {"resets_sent", 3},
                    {"frames_sent", 1},
                    {"packets_sent", 0}});
@@ -136,7 +140,7 @@ TEST_F(EngineLink, ArpQueueIsBoundedAndFlushedInOrderOnReply) {
 }
 
 TEST_F(EngineLink, ArpEntryExpiresAfterItsLifetimeAndIsResolvedAgain) {
-  learn(peer_);
+  introduce(peer_);
   advance_to(kStart + seconds(30));  // half its life: used straight from the cache
   provoke_reset(peer_);
   EXPECT_EQ(take_segment().eth_destination, peer_.mac.to_string());
@@ -154,7 +158,7 @@ TEST_F(EngineLink, ArpEntryExpiresAfterItsLifetimeAndIsResolvedAgain) {
 }
 
 TEST_F(EngineLink, ArpEntryInUseIsRefreshedDuringTheLastQuarterOfItsLife) {
-  learn(peer_);
+  introduce(peer_);
   advance_to(kStart + seconds(46));  // 14 s left of 60: under a quarter
   provoke_reset(peer_);
   auto frames = take_frames();
@@ -171,26 +175,26 @@ TEST_F(EngineLink, ArpEntryInUseIsRefreshedDuringTheLastQuarterOfItsLife) {
 }
 
 TEST_F(EngineLink, Ipv4BadHeaderChecksumIsDroppedAndCounted) {
-  learn(peer_);
+  introduce(peer_);
   Bytes frame = tcp_frame(peer_, 81, {.flags = kSyn, .seq = 1});
   frame[14 + 10] ^= 0x01;  // the IPv4 header checksum
   expect_dropped(frame, "bad_ipv4_checksum");
 }
 
 TEST_F(EngineLink, Ipv4NotOurAddressIsDroppedAndCounted) {
-  learn(peer_);
+  introduce(peer_);
   auto frame = ip_frame(kOurMac, Tins::IPv4Address("198.18.0.3"));
   expect_dropped(frame.serialize(), "not_our_address");
 }
 
 TEST_F(EngineLink, FrameNotForOurMacIsDroppedAndCounted) {
-  learn(peer_);
+  introduce(peer_);
   auto frame = ip_frame(Tins::HWAddress<6>("02:00:00:00:00:99"), kOurIp);
   expect_dropped(frame.serialize(), "not_our_mac");
 }
 
 TEST_F(EngineLink, Ipv4FragmentsAreDroppedAndCounted) {
-  learn(peer_);
+  introduce(peer_);
   auto first = ip_frame(kOurMac, kOurIp);
   first.rfind_pdu<Tins::IP>().flags(Tins::IP::MORE_FRAGMENTS);
   expect_dropped(first.serialize(), "ipv4_fragment");
@@ -200,14 +204,14 @@ TEST_F(EngineLink, Ipv4FragmentsAreDroppedAndCounted) {
 }
 
 TEST_F(EngineLink, NonTcpProtocolIsDroppedAndCounted) {
-  learn(peer_);
+  introduce(peer_);
   auto frame =
       Tins::EthernetII(kOurMac, peer_.mac) / Tins::IP(kOurIp, peer_.ip) / Tins::UDP(53, 5353);
   expect_dropped(frame.serialize(), "unsupported_protocol");
 }
 
 TEST_F(EngineLink, Ipv6EthertypeIsDroppedAndCounted) {
-  learn(peer_);
+  introduce(peer_);
   auto frame = Tins::EthernetII(kOurMac, peer_.mac) /
                Tins::IPv6(Tins::IPv6Address("fd00::2"), Tins::IPv6Address("fd00::1")) /
                Tins::TCP(80, peer_.port);
@@ -218,10 +222,11 @@ TEST_F(EngineLink, RuntFrameIsDroppedAndCounted) {
   expect_dropped(Bytes(10, 0xff), "frame_too_short");
 }
 
-TEST_F(EngineLink, Ipv4InvalidSourcesAreDroppedAndCounted) {
-  learn(peer_);
+TEST_F(EngineLink, Ipv4MartianSourcesAreDroppedAndCounted) {
+  introduce(peer_);
   for (const char* source :
-       {"0.0.0.0", "255.255.255.255", "224.0.0.1", "198.18.0.255", "198.18.0.2"}) {
+       {"0.0.0.0", "0.1.2.3", "127.0.0.1", "127.255.0.9", "224.0.0.1", "239.1.2.3", "240.0.0.1",
+        "255.255.255.255", "198.18.0.255", "198.18.0.2"}) {
     SCOPED_TRACE(source);
     auto frame = Tins::EthernetII(kOurMac, peer_.mac) /
                  Tins::IP(kOurIp, Tins::IPv4Address(source)) / Tins::TCP(81, peer_.port);
@@ -230,7 +235,7 @@ TEST_F(EngineLink, Ipv4InvalidSourcesAreDroppedAndCounted) {
 }
 
 TEST_F(EngineLink, MalformedHeadersAreDroppedAndCounted) {
-  learn(peer_);
+  introduce(peer_);
   Bytes good = tcp_frame(peer_, 81, {.flags = kSyn, .seq = 1});
   // Shorter than the IPv4 total length (libtins pads frames to 60 bytes: cut from the header).
   Bytes truncated(good.begin(), good.begin() + 14 + 40 - 4);
@@ -251,7 +256,7 @@ TEST_F(EngineLink, MalformedHeadersAreDroppedAndCounted) {
 }
 
 TEST_F(EngineLink, EthernetPaddingIsIgnored) {
-  learn(peer_);
+  introduce(peer_);
   Bytes frame = tcp_frame(peer_, 81, {.flags = kSyn, .seq = 100});
   frame.resize(frame.size() + 6, 0);  // padded to the 60-byte minimum as a NIC would
   deliver(frame);

@@ -1,0 +1,55 @@
+// ICMP (RFC 792) as Linux's icmp.c and tcp_v4_err use it: echo requests get replies under a
+// global token bucket (icmp_msgs_per_sec / icmp_msgs_burst), and errors that quote one of our
+// TCP segments go to TCP, which decides what they do (see Tcp::icmp_error).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "stack/clock.h"
+#include "stack/engine_config.h"
+#include "stack/header/icmp.h"
+#include "stack/header/ipv4.h"
+#include "stack/net/ipv4_output.h"
+#include "stack/stats.h"
+#include "stack/tcp/tcp.h"
+
+namespace tapstack::net {
+
+// Why an error ends a connection attempt, as the Connect call reports it; empty for the ICMP
+// messages TCP does not act on (fragmentation needed: we do no path MTU discovery; codes
+// beyond RFC 1812's list; types other than unreachable, time exceeded and parameter problem).
+std::string_view icmp_error_reason(uint8_t type, uint8_t code);
+
+// What a packet whose next hop never answered ARP reports, as Linux's local host unreachable.
+inline constexpr std::string_view kNoArpReply = "host unreachable (no ARP reply)";
+
+class Icmp {
+ public:
+  Icmp(const EngineConfig& config, Stats& stats, Ipv4Output& output, tcp::Tcp& tcp, Time now);
+
+  // An ICMP message addressed to us; the IPv4 checks are done.
+  void receive(const header::Ipv4View& ip, Time now);
+  // One of our IPv4 packets that could not be sent: its next hop never answered ARP.
+  void next_hop_failed(std::span<const uint8_t> ip_packet);
+
+ private:
+  void echo_reply(const header::Ipv4View& ip, const header::IcmpView& request, Time now);
+  // Hands an error quoting `quoted` to TCP; false if it quotes no connection of ours.
+  bool quoted_error(std::span<const uint8_t> quoted, std::string_view reason);
+  // Takes one message's credit from the bucket, if there is one.
+  bool allow_output(Time now);
+
+  const EngineConfig& config_;
+  Stats& stats_;
+  Ipv4Output& output_;
+  tcp::Tcp& tcp_;
+  Duration credit_;  // time's worth of messages: one costs 1 s / icmp_messages_per_second
+  Time last_refill_;
+  uint16_t ip_id_ = 0;
+  std::vector<uint8_t> buffer_;  // reused for every reply
+};
+
+}  // namespace tapstack::net
