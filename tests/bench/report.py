@@ -10,18 +10,21 @@ def load_lines(path):
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def e2e_table(rows):
+def e2e_table(rows, targets, eof=False):
+    """Medians per (target, threads); eof adds the server-close workload's connect-to-EOF p50."""
     by = {}
     for r in rows:
         by.setdefault((r["target"], r["threads"]), []).append(r)
-    med = {k: {m: statistics.median(x[m] for x in v) for m in ("rate", "p50_us", "p99_us")}
+    metrics = ("rate", "p50_us", "p99_us") + (("p50_eof_us",) if eof else ())
+    med = {k: {m: statistics.median(x.get(m, 0) for x in v) for m in metrics}
            | {"failures": sum(x["failures"] for x in v)} for k, v in by.items()}
     ours = ("tapstack", "tapstack-busy-poll")
-    out = ["| target | threads | conn/s | p50 µs | p99 µs | failures | "
+    eof_head = " p50 to EOF µs |" if eof else ""
+    out = ["| target | threads | conn/s | p50 µs | p99 µs |" + eof_head + " failures | "
            + " | ".join(f"{t} ÷ target" for t in ours) + " |",
-           "|---|---|---|---|---|---|---|---|"]
+           "|---|---|---|---|---|" + ("---|" if eof else "") + "---|---|---|"]
     for threads in sorted({k[1] for k in med}):
-        for target in ours + ("tap_bound", "gvisor", "kernel"):
+        for target in targets:
             m = med.get((target, threads))
             if not m:
                 continue
@@ -29,8 +32,9 @@ def e2e_table(rows):
             for t in ours:
                 mine = med.get((t, threads))
                 ratios.append(f"{mine['rate'] / m['rate']:.2f}" if mine and m["rate"] else "n/a")
+            eof_cell = f" {m['p50_eof_us']:.0f} |" if eof else ""
             out.append(f"| {target} | {threads} | {m['rate']:.0f} | {m['p50_us']:.0f} | "
-                       f"{m['p99_us']:.0f} | {m['failures']} | " + " | ".join(ratios) + " |")
+                       f"{m['p99_us']:.0f} |{eof_cell} {m['failures']} | " + " | ".join(ratios) + " |")
     return "\n".join(out)
 
 
@@ -66,7 +70,12 @@ def main():
     out = Path(sys.argv[1])
     sections = []
     if (out / "e2e.jsonl").exists():
-        sections.append("### End to end over the TAP (medians)\n\n" + e2e_table(load_lines(out / "e2e.jsonl")))
+        sections.append("### End to end over the TAP (medians)\n\n" + e2e_table(
+            load_lines(out / "e2e.jsonl"), ("tapstack", "tapstack-busy-poll", "tap_bound", "gvisor", "kernel")))
+    if (out / "server_close.jsonl").exists():
+        sections.append("### Server close, clients from 4 addresses (medians)\n\n" + e2e_table(
+            load_lines(out / "server_close.jsonl"), ("tapstack", "tapstack-busy-poll", "gvisor", "kernel"),
+            eof=True))
     if (out / "flood.jsonl").exists():
         sections.append("### Under SYN flood\n\n" + flood_table(load_lines(out / "flood.jsonl")))
     if (out / "engine.json").exists():

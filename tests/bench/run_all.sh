@@ -2,6 +2,7 @@
 # The benchmark suite in one command; prints a table (Markdown) and writes the raw results.
 #
 #   tests/bench/run_all.sh [--rounds N] [--seconds S] [--flood-seconds S] [--out DIR]
+#                          [--workloads rst,server-close,flood,engine]
 #
 # 1. Engine alone: Google Benchmark on an in-memory link, one core.
 # 2. End to end over the TAP: kernel client threads (1 and 4) connect and abort (RST) as fast as
@@ -9,6 +10,10 @@
 #    (accepted connections consumed through the gRPC streaming accept), gVisor's netstack on the same TAP, tap_bound (the
 #    stateless ceiling of the TAP path) and the Linux kernel's own listener reached over a veth
 #    pair. Connections per second, connect latency p50/p99, ratios.
+# 2b. Server close (HTTP/1.0 style): the same servers but tap_bound (it keeps no state) close
+#    first and the clients read to EOF, then close, from 4 source addresses each, so TIME-WAIT
+#    lands on the server side across many tuples. Connections per second, p50 of connect and
+#    of connect-to-EOF.
 # 3. Under SYN flood (spoofed sources, 198.19.0.0/16): tapstackd and the kernel listener at
 #    100k SYN/s and at the highest rate the machine can push; legitimate success and rate,
 #    SYN-ACKs per second, resident memory growth.
@@ -21,20 +26,32 @@ rounds=3
 seconds=5
 flood_seconds=8
 out=$root/build-bench/results
+workloads=rst,server-close,flood,engine
 while (($#)); do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --flood-seconds) flood_seconds=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    *) echo "usage: $0 [--rounds N] [--seconds S] [--flood-seconds S] [--out DIR]" >&2; exit 2 ;;
+    --workloads) workloads=$2; shift 2 ;;
+    *) echo "usage: $0 [--rounds N] [--seconds S] [--flood-seconds S] [--out DIR] [--workloads LIST]" >&2; exit 2 ;;
   esac
+done
+
+wanted() { [[ ,$workloads, == *,$1,* ]]; }
+# Results of workloads not run this time are not reported.
+mkdir -p "$out"
+for w in rst:e2e.jsonl server-close:server_close.jsonl flood:flood.jsonl engine:engine.json; do
+  wanted "${w%%:*}" || rm -f "$out/${w#*:}"
 done
 
 scripts/install-deps.sh
 build=$root/build-bench
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j 2 >/dev/null
+# Only what the chosen workloads run.
+build_targets=(tapstackd tapstackctl tapstack_connect_load tapstack_kernel_listener tapstack_synflood)
+wanted engine && build_targets+=(engine_bench)
+cmake --build "$build" -j 2 --target "${build_targets[@]}" >/dev/null
 mkdir -p "$build/peers" "$out"
 cc -O2 -o "$build/peers/tap_bound" "$root/../shared/peers/tap-bound/tap_bound.c"
 [ -x "$build/peers/gvisor-netstack" ] || bash "$root/../shared/peers/gvisor-netstack/build.sh" "$build/peers/gvisor-netstack" >/dev/null
@@ -71,6 +88,11 @@ in_srv ip link set vs up
 # SYN-ACKs to the spoofed off-link flood sources go back to the client namespace, which drops
 # them (no route there): the same path the TAP servers' --gateway gives.
 in_srv ip route add 198.19.0.0/16 via 198.18.1.1
+# Four client source addresses on each link, for the server-close workload.
+tap_sources=198.18.0.11,198.18.0.12,198.18.0.13,198.18.0.14
+veth_sources=198.18.1.11,198.18.1.12,198.18.1.13,198.18.1.14
+for a in ${tap_sources//,/ }; do in_cli ip addr add "$a/24" dev tap0; done
+for a in ${veth_sources//,/ }; do in_cli ip addr add "$a/24" dev vc; done
 srv_mac=$(in_srv cat /sys/class/net/vs/address)
 
 # Waits (bounded) until one connection to $1:8080 completes.
@@ -86,6 +108,9 @@ wait_ready() {
 }
 
 server_pid=""
+# How long the gRPC consumer may hold a connection to deliver more with it: 1 ms when the clients
+# reset (nobody waits for the server's close), none when they wait for it (server close).
+consumer_delay_us=1000
 ctl=("$build/server/tapstackctl" --server "unix:$out/tapstackd.sock")
 start_server() {  # target -> address clients use
   case $1 in
@@ -103,7 +128,7 @@ start_server() {  # target -> address clients use
       "${ctl[@]}" bind "$listener" 8080 >/dev/null
       "${ctl[@]}" listen "$listener" --backlog 4096 >/dev/null
       # Accepted connections are consumed by a gRPC client through the streaming accept.
-      "${ctl[@]}" accept "$listener" --stream --after close --max-delay-us 1000 --quiet >"$out/consumer.log" 2>&1 &
+      "${ctl[@]}" accept "$listener" --stream --after close --max-delay-us "$consumer_delay_us" --quiet >"$out/consumer.log" 2>&1 &
       pids+=("$!")
       addr=198.18.0.2 ;;
     gvisor)
@@ -133,62 +158,85 @@ stop_server() {
   pids=()
 }
 
-results=$out/e2e.jsonl
-: >"$results"
-# tapstack twice: with its defaults, and busy-polling 50 us after input (--busy-poll-us 50).
-targets=(tapstack tapstack-busy-poll gvisor tap_bound kernel)
-echo "== end to end: $rounds rounds x ${seconds}s per run" >&2
-for round in $(seq "$rounds"); do
-  # Rotate the order each round so no target always runs first (or last) on a warm machine.
-  shift_by=$(((round - 1) % ${#targets[@]}))
-  order=("${targets[@]:shift_by}" "${targets[@]:0:shift_by}")
-  for target in "${order[@]}"; do
-    start_server "$target"
-    for threads in 1 4; do
-      line=$(in_cli "$bin/tapstack_connect_load" --address "$addr" --threads "$threads" --seconds "$seconds")
-      echo "{\"round\":$round,\"target\":\"$target\",${line:1}" >>"$results"
-      echo "  round $round $target threads=$threads $line" >&2
+# run_rounds FILE CLOSE TARGET...: every target, both thread counts, round by round.
+run_rounds() {
+  local results=$1 close=$2
+  shift 2
+  local targets=("$@") round shift_by order target threads sources line
+  : >"$results"
+  for round in $(seq "$rounds"); do
+    # Rotate the order each round so no target always runs first (or last) on a warm machine.
+    shift_by=$(((round - 1) % ${#targets[@]}))
+    order=("${targets[@]:shift_by}" "${targets[@]:0:shift_by}")
+    for target in "${order[@]}"; do
+      start_server "$target"
+      sources=()
+      if [ "$close" = server ]; then
+        [ "$target" = kernel ] && sources=(--sources "$veth_sources") || sources=(--sources "$tap_sources")
+      fi
+      for threads in 1 4; do
+        line=$(in_cli "$bin/tapstack_connect_load" --address "$addr" --threads "$threads" \
+          --seconds "$seconds" --close "$close" "${sources[@]}")
+        echo "{\"round\":$round,\"target\":\"$target\",${line:1}" >>"$results"
+        echo "  round $round $target threads=$threads $line" >&2
+      done
+      stop_server
     done
-    stop_server
   done
-done
+}
 
-echo "== under SYN flood: ${flood_seconds}s per run" >&2
-flood_results=$out/flood.jsonl
-: >"$flood_results"
-rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
-for target in tapstack tapstack-busy-poll kernel; do
-  for rate in 100000 0; do
-    start_server "$target"
-    # Frames the server sent, read off its link: nearly all SYN-ACKs while the flood runs.
-    if [ "$target" != kernel ]; then
-      iface=tap0; mac=02:00:00:00:00:02; dst=198.18.0.2; rss_pid=$server_pid
-      server_frames() { in_cli cat /sys/class/net/tap0/statistics/rx_packets; }
-    else
-      iface=vc; mac=$srv_mac; dst=198.18.1.2; rss_pid=""
-      server_frames() { in_srv cat /sys/class/net/vs/statistics/tx_packets; }
-    fi
-    before_synacks=$(server_frames)
-    rss_before=$([ -n "$rss_pid" ] && rss_kb "$rss_pid" || echo 0)
-    ip netns exec "$cli" "$bin/tapstack_synflood" --interface "$iface" --dst-ip "$dst" --dst-mac "$mac" \
-      --dst-port 8080 --rate "$rate" --duration "$flood_seconds" --count 100000000 \
-      >"$out/flood-$target-$rate.log" 2>&1 &
-    flood=$!
-    line=$(in_cli "$bin/tapstack_connect_load" --address "$dst" --threads 1 --seconds "$((flood_seconds - 2))")
-    wait "$flood" || true
-    after_synacks=$(server_frames)
-    rss_after=$([ -n "$rss_pid" ] && rss_kb "$rss_pid" || echo 0)
-    synacks_per_s=$(((after_synacks - before_synacks) / flood_seconds))
-    # "offered N SYNs in T s: X SYNs/s; the TAP took M (Y/s) and refused R"
-    offered_per_s=$(sed -n 's/^offered .*: \([0-9]*\) SYNs\/s;.*/\1/p' "$out/flood-$target-$rate.log")
-    echo "{\"target\":\"$target\",\"flood_rate\":$rate,\"flood_offered_per_s\":${offered_per_s:-0},\"synacks_per_s\":$synacks_per_s,\"rss_before_kb\":$rss_before,\"rss_after_kb\":$rss_after,${line:1}" >>"$flood_results"
-    echo "  $target flood=$rate synacks/s=$synacks_per_s $line" >&2
-    stop_server
+# tapstack twice: with its defaults, and busy-polling 50 us after input (--busy-poll-us 50).
+if wanted rst; then
+  echo "== end to end (RST): $rounds rounds x ${seconds}s per run" >&2
+  run_rounds "$out/e2e.jsonl" rst tapstack tapstack-busy-poll gvisor tap_bound kernel
+fi
+if wanted server-close; then
+  echo "== end to end (server close): $rounds rounds x ${seconds}s per run" >&2
+  consumer_delay_us=0
+  run_rounds "$out/server_close.jsonl" server tapstack tapstack-busy-poll gvisor kernel
+  consumer_delay_us=1000
+fi
+
+if wanted flood; then
+  echo "== under SYN flood: ${flood_seconds}s per run" >&2
+  flood_results=$out/flood.jsonl
+  : >"$flood_results"
+  rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
+  for target in tapstack tapstack-busy-poll kernel; do
+    for rate in 100000 0; do
+      start_server "$target"
+      # Frames the server sent, read off its link: nearly all SYN-ACKs while the flood runs.
+      if [ "$target" != kernel ]; then
+        iface=tap0; mac=02:00:00:00:00:02; dst=198.18.0.2; rss_pid=$server_pid
+        server_frames() { in_cli cat /sys/class/net/tap0/statistics/rx_packets; }
+      else
+        iface=vc; mac=$srv_mac; dst=198.18.1.2; rss_pid=""
+        server_frames() { in_srv cat /sys/class/net/vs/statistics/tx_packets; }
+      fi
+      before_synacks=$(server_frames)
+      rss_before=$([ -n "$rss_pid" ] && rss_kb "$rss_pid" || echo 0)
+      ip netns exec "$cli" "$bin/tapstack_synflood" --interface "$iface" --dst-ip "$dst" --dst-mac "$mac" \
+        --dst-port 8080 --rate "$rate" --duration "$flood_seconds" --count 100000000 \
+        >"$out/flood-$target-$rate.log" 2>&1 &
+      flood=$!
+      line=$(in_cli "$bin/tapstack_connect_load" --address "$dst" --threads 1 --seconds "$((flood_seconds - 2))")
+      wait "$flood" || true
+      after_synacks=$(server_frames)
+      rss_after=$([ -n "$rss_pid" ] && rss_kb "$rss_pid" || echo 0)
+      synacks_per_s=$(((after_synacks - before_synacks) / flood_seconds))
+      # "offered N SYNs in T s: X SYNs/s; the TAP took M (Y/s) and refused R"
+      offered_per_s=$(sed -n 's/^offered .*: \([0-9]*\) SYNs\/s;.*/\1/p' "$out/flood-$target-$rate.log")
+      echo "{\"target\":\"$target\",\"flood_rate\":$rate,\"flood_offered_per_s\":${offered_per_s:-0},\"synacks_per_s\":$synacks_per_s,\"rss_before_kb\":$rss_before,\"rss_after_kb\":$rss_after,${line:1}" >>"$flood_results"
+      echo "  $target flood=$rate synacks/s=$synacks_per_s $line" >&2
+      stop_server
+    done
   done
-done
+fi
 
-echo "== engine alone" >&2
-"$bin/engine_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
-  --benchmark_format=json --benchmark_out="$out/engine.json" >/dev/null 2>&1
+if wanted engine; then
+  echo "== engine alone" >&2
+  "$bin/engine_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+    --benchmark_format=json --benchmark_out="$out/engine.json" >/dev/null 2>&1
+fi
 
 python3 "$root/tests/bench/report.py" "$out"
