@@ -128,8 +128,7 @@ const std::vector<Flag>& flags() {
        "else its IP address; every unix-socket client is one), 1..100000; beyond it its calls "
        "fail with RESOURCE_EXHAUSTED. Health checks are never refused. Default 256.",
        [](DaemonOptions& o, std::string_view v) {
-         return set_uint("--grpc-max-calls-per-client", v, 1, 100'000,
-                         o.grpc_max_calls_per_client);
+         return set_uint("--grpc-max-calls-per-client", v, 1, 100'000, o.grpc_max_calls_per_client);
        }},
       {"grpc-watch-buffer", "BYTES",
        "Memory for the events WatchEvents watchers have not read yet, shared by all of them, "
@@ -213,6 +212,18 @@ const std::vector<Flag>& flags() {
       {"max-endpoints", "N", "Endpoint table size (listeners and connections). Default 65536.",
        [](DaemonOptions& o, std::string_view v) {
          return set_uint("--max-endpoints", v, 1, 1u << 24, o.max_endpoints);
+       }},
+      {"max-time-wait", "N",
+       "TIME-WAIT records (Linux's tcp_max_tw_buckets), about 150 bytes each; they are not "
+       "endpoints. Beyond it a closing connection skips TIME-WAIT (counted). Default 65536.",
+       [](DaemonOptions& o, std::string_view v) {
+         return set_uint("--max-time-wait", v, 0, 1u << 24, o.max_time_wait);
+       }},
+      {"max-half-open", "N",
+       "Half-open (SYN-RCVD) records over all listeners, each listener's syn_backlog aside; "
+       "beyond it SYNs get cookies. Default 65536.",
+       [](DaemonOptions& o, std::string_view v) {
+         return set_uint("--max-half-open", v, 1, 1u << 24, o.max_half_open);
        }},
       {"demo-listener", "PORT",
        "At start, listen on PORT (with --backlog) and keep accepting and gracefully closing "
@@ -348,6 +359,8 @@ EngineConfig DaemonOptions::engine_config() const {
   config.mtu = mtu;
   config.tunable = tunable;
   config.max_endpoints = max_endpoints;
+  config.max_time_wait = max_time_wait;
+  config.max_half_open = max_half_open;
   return config;
 }
 

@@ -29,6 +29,8 @@ struct DaemonOptions {
   TunableConfig tunable;
   uint32_t backlog = 128;  // Listen's default, and the demo listener's
   size_t max_endpoints = 65536;
+  size_t max_time_wait = EngineConfig{}.max_time_wait;
+  size_t max_half_open = EngineConfig{}.max_half_open;
   std::optional<uint16_t> demo_listener;
   LogLevel log_level = LogLevel::kInfo;
   link::LinkOptions link;

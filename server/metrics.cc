@@ -131,7 +131,7 @@ void add_snapshot(const EngineSnapshot& snapshot, std::vector<MetricFamily>& out
   }
   MetricFamily& endpoints = family(out, "endpoints",
                                    "Endpoints by TCP state, closed connections still finishing "
-                                   "(FIN exchange, TIME-WAIT) included",
+                                   "(FIN exchange) and TIME-WAIT records included",
                                    MetricType::Gauge);
   for (size_t i = 0; i < snapshot.endpoints_by_state.size(); ++i) {
     endpoints.metric.push_back(sample(static_cast<double>(snapshot.endpoints_by_state[i]),

@@ -83,6 +83,8 @@ void StackService::fill_config(const TunableConfig& tunable, v1::Config* out) co
   out->set_gateway(engine.gateway ? engine.gateway->to_string() : "");
   out->set_mtu(engine.mtu);
   out->set_max_endpoints(engine.max_endpoints);
+  out->set_max_time_wait(engine.max_time_wait);
+  out->set_max_half_open(engine.max_half_open);
   out->set_default_backlog(o.backlog);
   v1::Tunables* t = out->mutable_tunables();
   t->set_syncookies(to_proto(tunable.syncookies));
