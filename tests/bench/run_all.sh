@@ -93,6 +93,9 @@ tap_sources=198.18.0.11,198.18.0.12,198.18.0.13,198.18.0.14
 veth_sources=198.18.1.11,198.18.1.12,198.18.1.13,198.18.1.14
 for a in ${tap_sources//,/ }; do in_cli ip addr add "$a/24" dev tap0; done
 for a in ${veth_sources//,/ }; do in_cli ip addr add "$a/24" dev vc; done
+# Every port: Linux's connect() takes even ports only, so the default range gives 14k ports per
+# address, four addresses 56k tuples, fewer than tapstackd's 65,536 endpoints; this gives 128k.
+in_cli sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
 srv_mac=$(in_srv cat /sys/class/net/vs/address)
 
 # Waits (bounded) until one connection to $1:8080 completes.
