@@ -107,8 +107,11 @@ ip netns exec "$ns" "$daemon" --tap tap0 --address 198.18.0.2/24 --gateway 198.1
   --log-level warning "${limits[@]}" "${daemon_flags[@]}" >"$out/tapstackd.log" 2>&1 &
 daemon_pid=$!
 pids+=("$daemon_pid")
-for _ in $(seq 100); do "${ctl[@]}" --timeout 1 health >/dev/null 2>&1 && break; done
-"${ctl[@]}" health >/dev/null
+for _ in $(seq 100); do  # up to 10 s for the health check to say SERVING
+  "${ctl[@]}" --timeout 1 health >/dev/null 2>&1 && break
+  sleep 0.1
+done
+"${ctl[@]}" health >/dev/null || { echo "tapstackd did not become healthy:" >&2; cat "$out/tapstackd.log" >&2; exit 1; }
 listener=$("${ctl[@]}" create)
 "${ctl[@]}" bind "$listener" 8080 >/dev/null
 "${ctl[@]}" listen "$listener" --backlog 4096 >/dev/null
