@@ -144,6 +144,22 @@ grpc::ServerUnaryReactor* EndpointsService::Bind(grpc::CallbackServerContext* ct
   });
 }
 
+grpc::ServerUnaryReactor* EndpointsService::SetKeepalive(grpc::CallbackServerContext* ctx,
+                                                         const v1::SetKeepaliveRequest* request,
+                                                         v1::Endpoint* response) {
+  return now(ctx, [&] {
+    std::optional<Keepalive> keepalive;
+    if (request->has_keepalive()) {
+      auto parsed = from_proto(request->keepalive());
+      if (!parsed.is_ok()) return to_grpc(parsed.status());
+      keepalive = *parsed;
+    }
+    return command_then_query(
+        request->id(),
+        [&](Engine& engine) { return engine.set_keepalive(request->id(), keepalive); }, response);
+  });
+}
+
 grpc::ServerUnaryReactor* EndpointsService::Listen(grpc::CallbackServerContext* ctx,
                                                    const v1::ListenRequest* request,
                                                    v1::Endpoint* response) {

@@ -126,6 +126,29 @@ void to_proto(const EndpointInfo& info, v1::Endpoint* out) {
     s->set_bytes_received(c.bytes_received);
     s->set_bytes_buffered(c.bytes_buffered);
   }
+  if (info.keepalive) to_proto(*info.keepalive, out->mutable_keepalive());
+}
+
+void to_proto(const Keepalive& keepalive, v1::Keepalive* out) {
+  auto whole_seconds = [](Duration d) {
+    return std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  };
+  out->mutable_idle()->set_seconds(whole_seconds(keepalive.idle));
+  out->mutable_interval()->set_seconds(whole_seconds(keepalive.interval));
+  out->set_count(keepalive.count);
+}
+
+Result<Keepalive> from_proto(const v1::Keepalive& keepalive) {
+  if (keepalive.idle().nanos() != 0 || keepalive.interval().nanos() != 0) {
+    return error(ErrorCode::kInvalidArgument, "keepalive idle and interval are whole seconds");
+  }
+  // Clamped only so that no value overflows a Duration; the engine checks the range.
+  auto seconds = [](const google::protobuf::Duration& d) {
+    return std::chrono::seconds(std::clamp<int64_t>(d.seconds(), -1, int64_t{1} << 30));
+  };
+  return Keepalive{.idle = seconds(keepalive.idle()),
+                   .interval = seconds(keepalive.interval()),
+                   .count = keepalive.count()};
 }
 
 Result<Ipv4Address> parse_address(const std::string& field, const std::string& text,

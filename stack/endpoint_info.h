@@ -51,6 +51,16 @@ struct ConnectionInfo {
   uint32_t bytes_buffered = 0;
 };
 
+// TCP keepalive (RFC 9293 3.8.4, RFC 1122 4.2.3.6), Linux's TCP_KEEPIDLE, TCP_KEEPINTVL and
+// TCP_KEEPCNT: after `idle` without a segment from the peer, a probe every `interval`; `count`
+// unanswered probes reset the connection.
+struct Keepalive {
+  Duration idle = seconds(7200);
+  Duration interval = seconds(75);
+  uint32_t count = 9;
+  bool operator==(const Keepalive&) const = default;
+};
+
 struct EndpointInfo {
   EndpointId id = 0;
   TcpState state = TcpState::kInitial;
@@ -60,6 +70,7 @@ struct EndpointInfo {
   uint16_t remote_port = 0;
   std::optional<ListenerInfo> listener;
   std::optional<ConnectionInfo> connection;
+  std::optional<Keepalive> keepalive;  // a listener's is inherited by its connections
 };
 
 struct Event {

@@ -77,6 +77,11 @@ class Engine final : private net::Ipv4Output {
   Result<EndpointInfo> query(EndpointId id) const { return tcp_.query(id); }
   std::vector<EndpointInfo> list() const { return tcp_.list(); }
   Result<size_t> read(EndpointId id, std::span<uint8_t> out) { return tcp_.read(id, out); }
+  // Keepalive for a connection, or, on any other endpoint, for the connections it will make or
+  // accept; nullopt turns it off. Idle and interval 1..32767 s, count 1..127 (Linux's limits).
+  Status set_keepalive(EndpointId id, std::optional<Keepalive> keepalive) {
+    return tcp_.set_keepalive(id, keepalive);
+  }
   size_t endpoint_count() const { return tcp_.endpoint_count(); }
   // TIME-WAIT records: not endpoints, bounded by EngineConfig::max_time_wait.
   size_t time_wait_count() const { return tcp_.time_wait_count(); }

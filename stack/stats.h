@@ -67,6 +67,8 @@ class Counter {
   X(time_wait_reused, "TIME-WAIT tuples taken over by a new SYN (RFC 6191)")                   \
   X(oow_acks_limited, "ACKs to unacceptable segments not sent (one per 500 ms per connection)") \
   X(aborts_on_data, "Connections reset for data that arrived after close (TCPAbortOnData)")    \
+  X(keepalive_probes_sent, "Keepalive probes sent")                                            \
+  X(keepalive_timeouts, "Connections reset after their keepalive probes went unanswered")     \
   X(half_open_table_full, "SYNs that found the global half-open limit reached")               \
   X(connections_closed, "Connections that reached CLOSED and were released")
 

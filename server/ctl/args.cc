@@ -168,6 +168,9 @@ Commands:
                                   --max-delay-us: how long the server may hold one to send
                                   more with it; --quiet: print only how many were taken
   close ID [--abort]              close gracefully (FIN), or abort (RST)
+  keepalive ID IDLE INTERVAL COUNT | keepalive ID off
+                                  TCP keepalive in seconds (a listener's connections
+                                  inherit it)
   get ID                          show one endpoint in detail
   ls [-l]                         endpoints as `ss -tan` shows sockets (-l: listeners only):
                                   for a listener Recv-Q is the accept queue and Send-Q the

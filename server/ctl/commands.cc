@@ -133,6 +133,22 @@ int cmd_bind(Client& c, Args& args) {
   return call_endpoint(c, &v1::Endpoints::Stub::Bind, request);
 }
 
+// keepalive ID off | keepalive ID IDLE INTERVAL COUNT (seconds, seconds, probes)
+int cmd_keepalive(Client& c, Args& args) {
+  v1::SetKeepaliveRequest request;
+  request.set_id(take_id(args));
+  std::string first = args.next("off|IDLE");
+  if (first != "off") {
+    v1::Keepalive* k = request.mutable_keepalive();
+    k->mutable_idle()->set_seconds(static_cast<int64_t>(parse_number("IDLE", first)));
+    k->mutable_interval()->set_seconds(
+        static_cast<int64_t>(parse_number("INTERVAL", args.next("INTERVAL"))));
+    k->set_count(static_cast<uint32_t>(parse_number("COUNT", args.next("COUNT"))));
+  }
+  args.done();
+  return call_endpoint(c, &v1::Endpoints::Stub::SetKeepalive, request);
+}
+
 int cmd_listen(Client& c, Args& args) {
   v1::ListenRequest request;
   if (auto backlog = args.take_option("--backlog")) {
@@ -363,6 +379,7 @@ constexpr Command kCommands[] = {
     {"connect", cmd_connect},
     {"accept", cmd_accept},
     {"close", cmd_close},
+    {"keepalive", cmd_keepalive},
     {"get", cmd_get},
     {"ls", cmd_ls},
     {"stats", cmd_stats},

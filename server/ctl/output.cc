@@ -106,6 +106,12 @@ void print_endpoint(const v1::Endpoint& e) {
     rows.push_back({"received:", std::to_string(c.bytes_received()) + " bytes (" +
                                      std::to_string(c.bytes_buffered()) + " unread)"});
   }
+  if (e.has_keepalive()) {
+    const v1::Keepalive& k = e.keepalive();
+    rows.push_back({"keepalive:", "idle " + std::to_string(k.idle().seconds()) + " s, every " +
+                                      std::to_string(k.interval().seconds()) + " s, " +
+                                      std::to_string(k.count()) + " probes"});
+  }
   print_table(rows);
 }
 

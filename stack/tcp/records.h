@@ -70,6 +70,7 @@ struct Connection : TimerNode {
   // The last ACK sent for a segment we could not accept (challenge ACKs included): one per
   // challenge_ack_interval, as Linux's tcp_oow_rate_limited, so a spoofer cannot make us echo.
   std::optional<Time> last_oow_ack;
+  Time last_received{};  // when the peer last sent anything: keepalive's idle time starts here
 
   std::vector<uint8_t> receive_buffer;  // in-order data not yet read, bounded by the config
   uint64_t bytes_received = 0;
@@ -112,6 +113,7 @@ struct Endpoint {
   std::unique_ptr<Listener> listener;
   std::unique_ptr<Connection> connection;
   bool in_accept_queue = false;
+  std::optional<Keepalive> keepalive;  // for a listener: what its connections start with
 
   TcpState state() const {
     if (connection) return connection->state;

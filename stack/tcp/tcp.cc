@@ -349,6 +349,7 @@ EndpointInfo Tcp::describe(const Endpoint& e) const {
   info.state = e.state();
   info.local_address = config_.address.address;
   info.local_port = e.local_port();
+  info.keepalive = e.keepalive;
   if (e.listener) {
     const Listener& l = *e.listener;
     info.listener = ListenerInfo{l.backlog, l.syn_backlog, l.syn_received,

@@ -57,6 +57,8 @@ class Tcp {
   Result<EndpointInfo> query(EndpointId id) const;
   std::vector<EndpointInfo> list() const;
   Result<size_t> read(EndpointId id, std::span<uint8_t> out);
+  // Nothing turns keepalive off; on a listener, sets what its future connections start with.
+  Status set_keepalive(EndpointId id, std::optional<Keepalive> keepalive);
   size_t endpoint_count() const { return endpoints_.size() + orphans_.size(); }
   size_t time_wait_count() const { return time_wait_.size(); }
   size_t half_open_count() const { return half_open_.size(); }
@@ -150,6 +152,12 @@ class Tcp {
   // Hands the orphaned `c` over to a TimeWait record (or, with the table full, just releases it).
   void enter_time_wait(Connection& c);
   void time_wait_receive(TimeWait& tw, const Segment& seg);
+
+  // tcp_keepalive.cc: keepalive in ESTABLISHED and CLOSE-WAIT
+  // Arms (or, with keepalive off, cancels) the timer of an established connection.
+  void arm_keepalive(Connection& c);
+  void keepalive_timer(Connection& c);
+  void send_keepalive_probe(const Connection& c);
   void send_time_wait_ack(TimeWait& tw);
   void start_close(Connection& c);
 

@@ -50,7 +50,9 @@ void Tcp::arm_retransmit(Connection& c) {
 void Tcp::establish(Connection& c) {
   timers_.cancel(c);
   c.retransmits = 0;
+  c.last_received = now_;
   set_state(c, TcpState::kEstablished);
+  arm_keepalive(c);
   emit(Event::Kind::kEstablished, c.id, c.listener, c.state, now_ - c.handshake_start);
 }
 
@@ -236,6 +238,10 @@ void Tcp::synchronized_receive(Connection& c, const Segment& seg) {
     challenge_ack(c);
     return;
   }
+  c.last_received = now_;
+  if (c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait) {
+    c.retransmits = 0;  // the peer is alive: no keepalive probe is outstanding
+  }
   if (!seg.has(kAck)) return;
   if (c.options.timestamps && seg.options.timestamp && seq_le(seg.seq, c.rcv_nxt) &&
       seq_ge(seg.options.timestamp->value, c.ts_recent)) {
@@ -360,6 +366,10 @@ void Tcp::connection_timer(Connection& c) {
       send_control(c, kFin | kAck);
       stats_.fin_retransmits.add();
       arm_retransmit(c);
+      return;
+    case TcpState::kEstablished:
+    case TcpState::kCloseWait:
+      keepalive_timer(c);
       return;
     default:  // FIN-WAIT-2 timeout
       release(c);

@@ -253,6 +253,7 @@ Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotia
   Endpoint& e = endpoints_[id];
   e.id = id;
   e.in_accept_queue = true;
+  if (const Endpoint* listener = find_endpoint(l.id)) e.keepalive = listener->keepalive;
   e.connection = std::make_unique<Connection>();
   Connection& c = *e.connection;
   c.kind = kConnectionTimer;
@@ -271,6 +272,8 @@ Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotia
   c.ts_recent_stamp = now_;
   c.handshake_start = handshake_start;
   c.state = TcpState::kEstablished;
+  c.last_received = now_;
+  arm_keepalive(c);
   connections_[c.tuple] = &c;
   l.accept_queue.push_back(id);
   stats_.passive_opens.add();
