@@ -4,10 +4,12 @@
 #   - mixed legitimate load at the machine's maximum rate, from 4 source addresses: connections
 #     ended by RST, closed first by the client, and closed first by the server (the client reads
 #     to EOF); tapstack_connect_load, one process per kind; the listener's connections are taken
-#     by a gRPC StreamAccept consumer that closes each (tapstackctl accept --stream --after close);
+#     by a gRPC StreamAccept consumer that closes each at once (tapstackctl accept --stream
+#     --after close --max-delay-us 0: server-close clients wait for that close);
 #   - spoofed SYNs (tapstack_synflood, off-link sources 198.19.0.0/16) at --flood-rate;
-#   - ARP noise: who-has for the daemon's address from random senders in 198.18.0.0/15
-#     (tapstack_arpnoise) at --arp-rate;
+#   - ARP noise: who-has for the daemon's address from random senders and MACs, half on the
+#     link's /24 (not its hosts' addresses), half elsewhere in 198.18.0.0/15 (tapstack_arpnoise),
+#     at --arp-rate in all;
 #   - --watchers idle WatchEvents streams (idle_watchers.py), never read.
 # It asserts, and exits non-zero if any fails:
 #   - no legitimate connection failed after the warm-up (--warmup seconds);
@@ -98,7 +100,8 @@ in_ns sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 6553
 # --- the daemon, its listener and the listener's consumer
 # More idle streams than tapstackd admits from one client by default: the soak raises the limit.
 limits=()
-if "$daemon" --help 2>&1 | grep -q -- --grpc-max-calls-per-client; then
+help=$("$daemon" --help 2>&1 || true)  # not piped into grep -q: pipefail would see SIGPIPE
+if [[ $help == *--grpc-max-calls-per-client* ]]; then
   limits=(--grpc-max-calls-per-client $((watchers + 64)) --grpc-max-calls $((watchers + 128)))
 fi
 rm -f "$sock"
@@ -115,7 +118,7 @@ done
 listener=$("${ctl[@]}" create)
 "${ctl[@]}" bind "$listener" 8080 >/dev/null
 "${ctl[@]}" listen "$listener" --backlog 4096 >/dev/null
-"${ctl[@]}" --timeout 0 accept "$listener" --stream --after close --max-delay-us 1000 --quiet \
+"${ctl[@]}" --timeout 0 accept "$listener" --stream --after close --max-delay-us 0 --quiet \
   >"$out/consumer.log" 2>&1 &
 pids+=("$!")
 # The idle streams watch a listener nobody connects to.
@@ -132,9 +135,15 @@ ip netns exec "$ns" "$bin/tapstack_synflood" --interface tap0 --dst-ip 198.18.0.
   --dst-mac 02:00:00:00:00:02 --dst-port 8080 --rate "$flood_rate" --duration "$duration" \
   --count 100000000000 >"$out/synflood.log" 2>&1 &
 pids+=("$!")
-ip netns exec "$ns" "$bin/tapstack_arpnoise" --interface tap0 --target-ip 198.18.0.2 \
-  --rate "$arp_rate" --duration "$duration" --count 100000000000 >"$out/arpnoise.log" 2>&1 &
-pids+=("$!")
+# Half of the ARP noise from the link's own /24 (but the hosts in 198.18.0.0/28: spoofing them
+# would be an attack of its own), half from elsewhere in 198.18.0.0/15.
+for senders in "198.18.0.0/24 --exclude 198.18.0.0/28" "198.18.0.0/15 --exclude 198.18.0.0/24"; do
+  # shellcheck disable=SC2086  # $senders is the prefix and its exclusion, two flags
+  ip netns exec "$ns" "$bin/tapstack_arpnoise" --interface tap0 --target-ip 198.18.0.2 \
+    --senders $senders --rate $((arp_rate / 2)) --duration "$duration" --count 100000000000 \
+    >>"$out/arpnoise.log" 2>&1 &
+  pids+=("$!")
+done
 
 # --- resident memory every 10 s
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$daemon_pid/status" 2>/dev/null || echo 0; }

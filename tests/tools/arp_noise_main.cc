@@ -1,10 +1,10 @@
 // tapstack_arpnoise: ARP noise for the soak test. Broadcasts ARP who-has requests for one
 // address (the engine's) from random senders -- random locally administered MACs and random
-// addresses in 198.18.0.0/15 outside an excluded prefix (the link's real hosts, whose entries a
-// spoofed request would poison: that is an attack of its own, not noise) -- at a bounded rate,
-// through an AF_PACKET socket on the kernel side of the engine's TAP. Like tapstack_synflood it
-// runs only inside a network namespace of its own (ip netns exec NS) and writes only addresses
-// in 198.18.0.0/15.
+// addresses of a prefix inside 198.18.0.0/15, outside an excluded prefix (the link's real hosts,
+// whose entries a spoofed request would poison: that is an attack of its own, not noise) -- at a
+// bounded rate, through an AF_PACKET socket on the kernel side of the engine's TAP. Like
+// tapstack_synflood it runs only inside a network namespace of its own (ip netns exec NS) and
+// writes only addresses in 198.18.0.0/15.
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
@@ -34,11 +34,12 @@ using namespace tapstack;
 constexpr const char* kUsage =
     R"(Usage: tapstack_arpnoise --interface NAME --target-ip ADDRESS [options]
 
-Broadcasts ARP who-has ADDRESS from random senders in 198.18.0.0/15 (random MACs), outside
+Broadcasts ARP who-has ADDRESS from random senders of --senders (random MACs), outside
 --exclude. Run it inside a network namespace of its own (ip netns exec NS).
 
   --interface NAME      interface to send on (the engine's TAP, kernel side)
   --target-ip ADDRESS   the address asked for (the engine's)
+  --senders A.B.C.D/N   sender addresses, inside 198.18.0.0/15 (default 198.18.0.0/15)
   --exclude A.B.C.D/N   senders never taken from here (default 198.18.0.0/24: the link's hosts)
   --rate PPS            requests per second (default 1000)
   --duration SECONDS    stop after this long (default 10)
@@ -49,6 +50,7 @@ Broadcasts ARP who-has ADDRESS from random senders in 198.18.0.0/15 (random MACs
 struct Options {
   std::string interface;
   std::optional<Ipv4Address> target;
+  Ipv4Subnet senders = tools::kBenchmarkRange;
   Ipv4Subnet exclude{{0xc6120000}, 24};
   uint64_t rate = 1000;
   double duration = 10;
@@ -71,6 +73,12 @@ bool apply(Options& o, std::string_view name, std::string_view value) {
   if (name == "--target-ip") {
     o.target = Ipv4Address::parse(value);
     return o.target && tools::kBenchmarkRange.contains(*o.target);
+  }
+  if (name == "--senders") {
+    auto s = Ipv4Subnet::parse(value);
+    if (s) o.senders = *s;
+    return s && s->prefix >= tools::kBenchmarkRange.prefix &&
+           tools::kBenchmarkRange.contains(s->address);
   }
   if (name == "--exclude") {
     auto s = Ipv4Subnet::parse(value);
@@ -133,7 +141,7 @@ int main(int argc, char** argv) {
   link.sll_ifindex = ifindex;
 
   std::mt19937_64 random{std::random_device{}()};
-  std::uniform_int_distribution<uint32_t> host(0, (1u << 17) - 1);  // 198.18.0.0/15
+  std::uniform_int_distribution<uint32_t> host(0, ~o.senders.mask());
   uint8_t frame[14 + header::ArpView::kSize];
   uint64_t sent = 0;
   uint64_t refused = 0;
@@ -141,7 +149,7 @@ int main(int argc, char** argv) {
   auto deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                               std::chrono::duration<double>(o.duration));
   while (sent + refused < o.count && std::chrono::steady_clock::now() < deadline) {
-    Ipv4Address sender{tools::kBenchmarkRange.address.value | host(random)};
+    Ipv4Address sender{(o.senders.address.value & o.senders.mask()) | host(random)};
     if (o.exclude.contains(sender) || sender == *o.target) continue;
     MacAddress mac;
     uint64_t bits = random();
