@@ -225,6 +225,13 @@ const std::vector<Flag>& flags() {
        [](DaemonOptions& o, std::string_view v) {
          return set_uint("--max-half-open", v, 1, 1u << 24, o.max_half_open);
        }},
+      {"max-orphans", "N",
+       "Closed connections still finishing their FIN exchange (Linux's tcp_max_orphans); they "
+       "are not endpoints. Beyond it Close resets instead of sending FIN (counted). Default "
+       "16384.",
+       [](DaemonOptions& o, std::string_view v) {
+         return set_uint("--max-orphans", v, 0, 1u << 24, o.max_orphans);
+       }},
       {"demo-listener", "PORT",
        "At start, listen on PORT (with --backlog) and keep accepting and gracefully closing "
        "every connection.",
@@ -361,6 +368,7 @@ EngineConfig DaemonOptions::engine_config() const {
   config.max_endpoints = max_endpoints;
   config.max_time_wait = max_time_wait;
   config.max_half_open = max_half_open;
+  config.max_orphans = max_orphans;
   return config;
 }
 

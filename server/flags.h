@@ -31,6 +31,7 @@ struct DaemonOptions {
   size_t max_endpoints = 65536;
   size_t max_time_wait = EngineConfig{}.max_time_wait;
   size_t max_half_open = EngineConfig{}.max_half_open;
+  size_t max_orphans = EngineConfig{}.max_orphans;
   std::optional<uint16_t> demo_listener;
   LogLevel log_level = LogLevel::kInfo;
   link::LinkOptions link;

@@ -86,6 +86,7 @@ class Engine final : private net::Ipv4Output {
   // TIME-WAIT records: not endpoints, bounded by EngineConfig::max_time_wait.
   size_t time_wait_count() const { return tcp_.time_wait_count(); }
   size_t half_open_count() const { return tcp_.half_open_count(); }
+  size_t orphan_count() const { return tcp_.orphan_count(); }
   // Endpoints by state (index: TcpState), closed connections still finishing included.
   std::array<size_t, kTcpStateCount> count_by_state() const { return tcp_.count_by_state(); }
 

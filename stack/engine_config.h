@@ -41,6 +41,10 @@ struct EngineConfig {
   // Half-open records over all listeners (each listener also has its syn_backlog); beyond it
   // SYNs are answered with cookies (or dropped with cookies off).
   size_t max_half_open = 65536;
+  // Connections closed by the user that still finish their FIN exchange (Linux's
+  // tcp_max_orphans); beyond it Close resets instead of sending FIN. They never count against
+  // max_endpoints, so a peer that never answers our FIN cannot stall new connections.
+  size_t max_orphans = 16384;
   uint16_t ephemeral_port_first = 32768;  // Linux ip_local_port_range
   uint16_t ephemeral_port_last = 60999;
 

@@ -70,6 +70,7 @@ class Counter {
   X(keepalive_probes_sent, "Keepalive probes sent")                                            \
   X(keepalive_timeouts, "Connections reset after their keepalive probes went unanswered")     \
   X(half_open_table_full, "SYNs that found the global half-open limit reached")               \
+  X(orphan_overflows, "Graceful closes turned into resets: too many closed connections finishing") \
   X(connections_closed, "Connections that reached CLOSED and were released")
 
 // X(name, help): why a frame or segment was dropped.
@@ -89,6 +90,7 @@ class Counter {
   X(invalid_source, "Martian source: 0/8, 127/8, 224/4, 240/4, bcast, us")   \
   X(syn_queue_full, "SYN dropped: SYN-RCVD table full and SYN cookies off")  \
   X(accept_queue_full, "SYN or final ACK dropped: accept queue full")        \
+  X(endpoint_table_full, "Final ACK dropped: endpoint table full")            \
   X(listener_ignored, "Segment a listener ignores (RST, or no SYN/ACK/RST)") \
   X(out_of_window, "Segment outside the receive window")                     \
   X(paws_rejected, "Segment with an old timestamp (PAWS, RFC 7323)")          \

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "stack/random.h"
+#include "stack/tcp/key_source.h"
 
 namespace tapstack::link {
 
@@ -34,7 +34,7 @@ std::optional<uint64_t> tap_queue_drops(const std::string& tap_name) {
 
 Result<std::unique_ptr<SynShield>> SynShield::attach(const TapDevice& tap,
                                                      SynShieldOptions options) {
-  auto filter = SynShieldFilter::load(Random::system_seed());
+  auto filter = SynShieldFilter::load(tcp::KeySource::system().next_u64());
   if (!filter.is_ok()) return filter.status();
   // Our own descriptor of the TAP: the filter is detached through it when the shield goes.
   bpf::Fd tap_fd(dup(tap.fd()));

@@ -30,7 +30,8 @@ Tcp::Tcp(const EngineConfig& config, Stats& stats, TimerWheel& timers, net::Ipv4
       our_window_scale_(window_scale_for(config.receive_buffer)),
       tuple_hash_{keys.next_u64()},
       connections_(0, tuple_hash_),
-      half_open_(0, tuple_hash_) {}
+      half_open_(0, tuple_hash_),
+      time_wait_(0, tuple_hash_) {}
 
 Tcp::~Tcp() {
   // Timer nodes unlink themselves; clear the tables before the wheel could see them again.
@@ -308,10 +309,14 @@ Status Tcp::close(EndpointId id, bool abort) {
     case TcpState::kEstablished:
     case TcpState::kCloseWait:
     case TcpState::kSynReceived:
-      if (!abort) {
+      if (!abort && orphans_.size() < config_.max_orphans) {
         start_close(c);
         break;
       }
+      // Beyond max_orphans a close is an abort, as Linux's tcp_close does past
+      // tcp_max_orphans ("too many orphaned sockets"): a peer that never answers our FIN
+      // cannot make us hold closed connections without bound.
+      if (!abort) stats_.orphan_overflows.add();
       send_control(c, header::tcp_flags::kRst | header::tcp_flags::kAck);
       c.state = TcpState::kClosed;
       break;

@@ -59,7 +59,10 @@ class Tcp {
   Result<size_t> read(EndpointId id, std::span<uint8_t> out);
   // Nothing turns keepalive off; on a listener, sets what its future connections start with.
   Status set_keepalive(EndpointId id, std::optional<Keepalive> keepalive);
-  size_t endpoint_count() const { return endpoints_.size() + orphans_.size(); }
+  // Endpoints the user holds. Closed connections still finishing (orphans) are bounded by
+  // max_orphans of their own, TIME-WAIT records by max_time_wait: neither ever refuses a new one.
+  size_t endpoint_count() const { return endpoints_.size(); }
+  size_t orphan_count() const { return orphans_.size(); }
   size_t time_wait_count() const { return time_wait_.size(); }
   size_t half_open_count() const { return half_open_.size(); }
   // Endpoints by state (index: TcpState), closed connections still finishing included.
@@ -108,12 +111,12 @@ class Tcp {
   }
 
   // tcp_listen.cc: passive open
-  void listener_receive(Listener& listener, const Segment& seg,
-                        std::optional<uint32_t> iss = {});
+  void listener_receive(Listener& listener, const Segment& seg, std::optional<uint32_t> iss = {});
   void half_open_receive(HalfOpen& half_open, const Segment& seg);
   // `iss`: the ISN a TIME-WAIT tuple's reuse must start above (Linux's tw_isn), if any.
   void answer_syn(Listener& listener, const Segment& seg, std::optional<uint32_t> iss = {});
   void send_cookie_synack(Listener& listener, const Segment& seg);
+  void create_half_open(Listener& listener, const Segment& seg, uint32_t iss);
   // Checks a bare ACK as a cookie; true if it was one (and the connection was made, or dropped
   // for a full accept queue). A valid cookie supersedes a half-open record for the same tuple.
   bool cookie_ack(Listener& listener, const Segment& seg, HalfOpen* superseded);
@@ -134,6 +137,10 @@ class Tcp {
   void synchronized_receive(Connection& c, const Segment& seg);
   void process_data_and_fin(Connection& c, const Segment& seg);
   void challenge_ack(Connection& c);
+  // An ACK for a segment we could not accept, rate-limited (see oow_ack_allowed), except for
+  // data without SYN: its sender may be retransmitting for a lost ACK (Linux makes the same
+  // exception).
+  void ack_unacceptable(Connection& c, const Segment& seg);
   void establish(Connection& c);
   void set_state(Connection& c, TcpState state);
   void connection_timer(Connection& c);
@@ -149,7 +156,8 @@ class Tcp {
   bool paws_reject(const Connection& c, const Segment& seg) const;
 
   // tcp_time_wait.cc: TIME-WAIT records
-  // Hands the orphaned `c` over to a TimeWait record (or, with the table full, just releases it).
+  // Hands the orphaned `c` over to a TimeWait record (or, with the table full, just releases
+  // it). `c` is destroyed: callers send what they must first and touch it no more.
   void enter_time_wait(Connection& c);
   void time_wait_receive(TimeWait& tw, const Segment& seg);
 

@@ -180,7 +180,7 @@ void Tcp::syn_received_receive(Connection& c, const Segment& seg) {
   // RST and SYN are dealt with above; anything else must fall in the window our SYN-ACK
   // offered, or it is answered with an ACK and dropped, as in the synchronized states.
   if (!acceptable(seg, c.rcv_nxt, syn_window())) {
-    send_ack(c);
+    ack_unacceptable(c, seg);
     stats_.drop(DropReason::out_of_window);
     return;
   }
@@ -199,25 +199,13 @@ void Tcp::synchronized_receive(Connection& c, const Segment& seg) {
   if (paws_reject(c, seg)) {
     // An old duplicate (RFC 7323 §5.3): acknowledged, as an unacceptable segment is, and dropped.
     stats_.drop(DropReason::paws_rejected);
-    if (oow_ack_allowed(c.last_oow_ack)) {
-      send_ack(c);
-    } else {
-      stats_.oow_acks_limited.add();
-    }
+    ack_unacceptable(c, seg);
     return;
   }
   uint32_t window = uint32_t{advertised_window(c)} << c.options.receive_window_scale.value_or(0);
   if (!acceptable(seg, c.rcv_nxt, window)) {
     stats_.drop(DropReason::out_of_window);
-    if (seg.has(kRst)) return;
-    // Data is always answered, since its sender may be retransmitting for a lost ACK; bare
-    // ACKs and SYNs are rate-limited, or two stacks that disagree on the window (or a spoofer)
-    // could keep us ACKing for ever (Linux's tcp_oow_rate_limited makes the same exception).
-    if ((!seg.payload.empty() && !seg.has(kSyn)) || oow_ack_allowed(c.last_oow_ack)) {
-      send_ack(c);
-    } else {
-      stats_.oow_acks_limited.add();
-    }
+    if (!seg.has(kRst)) ack_unacceptable(c, seg);
     return;
   }
   if (seg.has(kRst)) {
@@ -243,14 +231,16 @@ void Tcp::synchronized_receive(Connection& c, const Segment& seg) {
     c.retransmits = 0;  // the peer is alive: no keepalive probe is outstanding
   }
   if (!seg.has(kAck)) return;
+  if (seq_gt(seg.ack, c.snd_nxt)) {
+    challenge_ack(c);  // acknowledges what we never sent (RFC 5961 §5.2)
+    return;
+  }
+  // Only now that the segment is known to be acceptable (Linux's tcp_replace_ts_recent), or a
+  // forged one could push ts_recent ahead and have PAWS drop the real peer.
   if (c.options.timestamps && seg.options.timestamp && seq_le(seg.seq, c.rcv_nxt) &&
       seq_ge(seg.options.timestamp->value, c.ts_recent)) {
     c.ts_recent = seg.options.timestamp->value;  // RFC 7323 §4.3
     c.ts_recent_stamp = now_;
-  }
-  if (seq_gt(seg.ack, c.snd_nxt)) {
-    send_ack(c);  // acknowledges what we never sent
-    return;
   }
   if (seq_gt(seg.ack, c.snd_una)) c.snd_una = seg.ack;
   c.snd_wnd = uint32_t{seg.window} << c.options.send_window_scale.value_or(0);
@@ -262,8 +252,8 @@ void Tcp::synchronized_receive(Connection& c, const Segment& seg) {
         timers_.arm(c, now_ + config_.fin_wait2_timeout);  // only orphans reach FIN-WAIT-2
         break;
       case TcpState::kClosing:
-        enter_time_wait(c);
-        break;
+        enter_time_wait(c);  // destroys c; the peer's FIN came already, nothing else can
+        return;
       default:  // LAST-ACK: our FIN is acknowledged, the connection is done
         release(c);
         return;
@@ -301,6 +291,7 @@ void Tcp::process_data_and_fin(Connection& c, const Segment& seg) {
   c.rcv_nxt += static_cast<uint32_t>(take);
   c.bytes_received += take;
   if (take < data.size()) stats_.drop(DropReason::receive_buffer_full);
+  bool time_wait = false;
   if (fin && c.rcv_nxt == fin_seq) {
     ++c.rcv_nxt;
     switch (c.state) {
@@ -309,17 +300,30 @@ void Tcp::process_data_and_fin(Connection& c, const Segment& seg) {
         break;
       case TcpState::kFinWait1:
         if (c.snd_una == c.snd_nxt) {
-          enter_time_wait(c);
+          time_wait = true;
         } else {
           set_state(c, TcpState::kClosing);
         }
         break;
-      default:
-        enter_time_wait(c);
-        break;  // FIN-WAIT-2
+      default:  // FIN-WAIT-2
+        time_wait = true;
+        break;
     }
   }
   send_ack(c);
+  // Last: the connection is handed over to a TIME-WAIT record and destroyed (as Linux's
+  // tcp_fin sends its ACK before tcp_time_wait).
+  if (time_wait) enter_time_wait(c);
+}
+
+void Tcp::ack_unacceptable(Connection& c, const Segment& seg) {
+  // Bare ACKs and SYNs are rate-limited, or two stacks that disagree on the window (or a
+  // spoofer) could keep us ACKing for ever.
+  if ((!seg.payload.empty() && !seg.has(kSyn)) || oow_ack_allowed(c.last_oow_ack)) {
+    send_ack(c);
+  } else {
+    stats_.oow_acks_limited.add();
+  }
 }
 
 void Tcp::challenge_ack(Connection& c) {

@@ -76,6 +76,13 @@ void Tcp::answer_syn(Listener& l, const Segment& seg, std::optional<uint32_t> is
     stats_.drop(DropReason::accept_queue_full);
     return;
   }
+  // A TIME-WAIT tuple's reuse keeps its ISN above the old connection's, so it never gets a
+  // cookie (whose ISN is whatever the hash says); its record is bounded by the TIME-WAIT table
+  // it came from, as Linux's tcp_conn_request converts timewait buckets "without limitations".
+  if (iss) {
+    create_half_open(l, seg, *iss);
+    return;
+  }
   if (tunable_.syncookies == SynCookieMode::kAlways) {
     send_cookie_synack(l, seg);
     return;
@@ -94,12 +101,16 @@ void Tcp::answer_syn(Listener& l, const Segment& seg, std::optional<uint32_t> is
     stats_.drop(DropReason::syn_queue_full);
     return;
   }
+  create_half_open(l, seg, isn_.isn(seg.tuple, now_));
+}
+
+void Tcp::create_half_open(Listener& l, const Segment& seg, uint32_t iss) {
   HalfOpen& h = half_open_[seg.tuple];
   h.kind = kHalfOpenTimer;
   h.tuple = seg.tuple;
   h.listener = &l;
   h.irs = seg.seq;
-  h.iss = iss.value_or(isn_.isn(seg.tuple, now_));
+  h.iss = iss;
   h.options = negotiate(seg.options);
   h.ts_recent = seg.options.timestamp ? seg.options.timestamp->value : 0;
   h.ts_offset = isn_.timestamp_offset(seg.tuple);
@@ -246,7 +257,7 @@ Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotia
                                   Time handshake_start) {
   if (endpoint_count() >= config_.max_endpoints) {
     stats_.listen_drops.add();
-    stats_.drop(DropReason::accept_queue_full);
+    stats_.drop(DropReason::endpoint_table_full);
     return nullptr;
   }
   EndpointId id = next_id_++;

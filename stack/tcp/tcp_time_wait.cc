@@ -9,6 +9,7 @@ namespace tapstack::tcp {
 
 using namespace header::tcp_flags;
 
+// Consumes `c`: it is destroyed before this returns.
 void Tcp::enter_time_wait(Connection& c) {
   set_state(c, TcpState::kTimeWait);
   stats_.time_wait_entered.add();

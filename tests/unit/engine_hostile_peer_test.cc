@@ -143,6 +143,30 @@ TEST_F(EngineAfterClose, AcksToOutOfWindowAcksAreRateLimitedButDataIsAlwaysAnswe
   EXPECT_EQ(take_segments().size(), 3u);
 }
 
+TEST_F(EngineAfterClose, AcksOfDataNeverSentGetRateLimitedChallengeAcks) {
+  mark();
+  for (int i = 0; i < 3; ++i) {
+    SegmentSpec s = from_peer(kAck, kIrs + 1);
+    s.ack = iss_ + 100000;  // beyond SND.NXT
+    send(peer_, kPort, s);
+  }
+  expect_segment(take_segment(), kAck, iss_ + 1, kIrs + 1);
+  EXPECT_EQ(stats().challenge_acks_sent.get(), 1u);
+  EXPECT_EQ(dropped(DropReason::challenge_ack_limited), 2u);
+}
+
+TEST_F(EngineAfterClose, AForgedAckBeyondSndNxtCannotPoisonPaws) {
+  SegmentSpec forged = from_peer(kAck, kIrs + 1);
+  forged.ack = iss_ + 100000;
+  forged.timestamp->value = 0x7fffffff;  // far in the peer's future
+  send(peer_, kPort, forged);
+  take_frames();
+  send(peer_, kPort, from_peer(kAck | kPsh, kIrs + 1, Bytes(10, 'a')));
+  expect_segment(take_segment(), kAck, iss_ + 1, kIrs + 11);
+  EXPECT_EQ(connection_info(id_).bytes_buffered, 10u);
+  EXPECT_EQ(dropped(DropReason::paws_rejected), 0u);
+}
+
 TEST_F(EngineAfterClose, PawsDropsASegmentWithAnOlderTimestamp) {
   send(peer_, kPort, from_peer(kAck | kPsh, kIrs + 1, Bytes(10, 'a')));
   take_segment();
@@ -192,6 +216,59 @@ TEST_F(EngineHostilePeer, HalfOpenRecordsAreBoundedOverAllListeners) {
   send(p, 80, final_ack(cookie));
   EXPECT_TRUE(engine().accept(a).is_ok());
   EXPECT_EQ(listener_info(b).syn_received, 2u);
+}
+
+TEST_F(EngineHostilePeer, AFullEndpointTableDropsTheFinalAckUnderItsOwnReason) {
+  EngineConfig config;
+  config.max_endpoints = 1;  // the listener alone
+  restart(config);
+  attach(peer_);
+  listen(kPort, 8);
+  SentSegment synack = syn(peer_, kPort, linux_syn(kIrs));
+  mark();
+  send(peer_, kPort, final_ack(synack));
+  expect_nothing_sent();
+  EXPECT_EQ(dropped(DropReason::endpoint_table_full), 1u);
+  EXPECT_EQ(dropped(DropReason::accept_queue_full), 0u);
+}
+
+// ---- Closed connections a silent peer holds (orphans) ----
+
+TEST_F(EngineHostilePeer, SilentPeersAfterOurCloseNeverBlockNewConnections) {
+  EngineConfig config;
+  config.max_endpoints = 2;  // the listener and one connection
+  restart(config);
+  attach(peer_);
+  EndpointId l = listen(kPort, 8);
+  Peer p = peer_;
+  for (uint16_t port = 42000; port < 42010; ++port) {
+    p.port = port;
+    auto [id, synack] = open_passive(l, kPort, p, kIrs);
+    ASSERT_TRUE(engine().close(id, false).is_ok());
+    take_frames();  // our FIN, never acknowledged: the peer is silent
+  }
+  EXPECT_EQ(engine().orphan_count(), 10u);
+  EXPECT_EQ(engine().endpoint_count(), 1u);
+  EXPECT_EQ(stats().listen_drops.get(), 0u);
+}
+
+TEST_F(EngineHostilePeer, BeyondMaxOrphansACloseResets) {
+  EngineConfig config;
+  config.max_orphans = 1;
+  restart(config);
+  attach(peer_);
+  EndpointId l = listen(kPort, 8);
+  Peer p = peer_;
+  p.port = 42000;
+  auto first = open_passive(l, kPort, p, kIrs);
+  ASSERT_TRUE(engine().close(first.first, false).is_ok());
+  expect_segment(take_segment(), kFin | kAck, first.second.seq + 1, kIrs + 1);
+  p.port = 42001;
+  auto second = open_passive(l, kPort, p, kIrs);
+  ASSERT_TRUE(engine().close(second.first, false).is_ok());
+  expect_segment(take_segment(), kRst | kAck, second.second.seq + 1, kIrs + 1);
+  EXPECT_EQ(stats().orphan_overflows.get(), 1u);
+  EXPECT_EQ(engine().orphan_count(), 1u);
 }
 
 // ---- Item 7: tunables cannot overflow the backoff ----

@@ -137,6 +137,16 @@ TEST_F(EngineTimeWait, ANewerTimestampReopensEvenWithAnOlderSequence) {
   EXPECT_EQ(stats().time_wait_reused.get(), 1u);
 }
 
+TEST_F(EngineTimeWait, ReuseKeepsTheIsnAboveTheOldConnectionEvenWhenCookiesAreOn) {
+  uint32_t iss = serve_and_close(40000, /*tsval=*/9000);
+  TunableConfig t = engine().tunable();
+  t.syncookies = tcp::SynCookieMode::kAlways;
+  engine().update_tunable(t);
+  SentSegment synack = syn(peer_, kPort, linux_syn(kIrs + 100000, 9500));
+  expect_segment(synack, kSyn | kAck, iss + 2 + 65537, kIrs + 100001);
+  EXPECT_EQ(stats().syncookies_sent.get(), 0u);
+}
+
 TEST_F(EngineTimeWait, ActiveOpenKeepsItsBoundPortUntilTheWaitEnds) {
   auto id = engine().create_endpoint();
   ASSERT_TRUE(id.is_ok());
