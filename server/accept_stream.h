@@ -70,6 +70,10 @@ class AcceptStream {
   // Reader, after the client went away: takes no more connections and returns those taken but
   // not delivered.
   std::vector<EndpointInfo> abandon();
+  bool abandoned() const {
+    std::lock_guard lock(mutex_);
+    return abandoned_;
+  }
 
  private:
   bool finished() const { return end_.has_value() || (max_ != 0 && taken_ >= max_); }

@@ -1,7 +1,9 @@
 #include "server/call_limiter.h"
 
 #include <grpc/grpc_security_constants.h>
+#include <malloc.h>
 
+#include <algorithm>
 #include <utility>
 
 namespace tapstack::server {
@@ -47,7 +49,7 @@ CallLimiter::Slot CallLimiter::admit(const std::string& client) {
                         " calls in flight, the limit in total (--grpc-max-calls)"};
   } else {
     ++mine;
-    ++in_flight_;
+    peak_ = std::max(peak_, ++in_flight_);
     slot.owner_ = this;
     slot.client_ = client;
     return slot;
@@ -57,10 +59,19 @@ CallLimiter::Slot CallLimiter::admit(const std::string& client) {
 }
 
 void CallLimiter::give_back(const std::string& client) {
-  std::lock_guard lock(mutex_);
-  --in_flight_;
-  auto it = by_client_.find(client);
-  if (--it->second == 0) by_client_.erase(it);
+  constexpr size_t kBurst = 128;
+  bool burst_over = false;
+  {
+    std::lock_guard lock(mutex_);
+    --in_flight_;
+    auto it = by_client_.find(client);
+    if (--it->second == 0) by_client_.erase(it);
+    if (peak_ >= kBurst && in_flight_ <= peak_ / 4) {
+      burst_over = true;
+      peak_ = in_flight_;
+    }
+  }
+  if (burst_over) ::malloc_trim(0);  // outside the lock: it takes a few milliseconds
 }
 
 size_t CallLimiter::in_flight() const {

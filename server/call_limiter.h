@@ -6,6 +6,11 @@
 // A client is its verified certificate subject under mutual TLS, else its IP address (every
 // channel and port from one host is one client), else "unix" for every unix-socket peer (gRPC
 // 1.51 does not expose the socket's peer credentials).
+//
+// When a burst of calls has ended (in flight down to a quarter of a peak of at least 128), the
+// limiter gives the freed heap back to the kernel (malloc_trim): gRPC allocates each call's
+// state on whichever of its threads runs it, and glibc keeps what those threads' arenas freed,
+// so without it 1,000 cancelled calls left ~20 MB resident for good (measured; see README).
 #pragma once
 
 #include <grpcpp/server_context.h>
@@ -61,6 +66,7 @@ class CallLimiter {
   const size_t total_;
   mutable std::mutex mutex_;
   size_t in_flight_ = 0;
+  size_t peak_ = 0;  // most calls in flight since memory was last given back
   std::unordered_map<std::string, size_t> by_client_;  // only clients with calls in flight
 };
 

@@ -166,6 +166,7 @@ void EventHub::prune(EndpointId listener) {
   auto it = listeners_.find(listener);
   if (it == listeners_.end()) return;
   std::erase_if(it->second.accepts, [](const auto& a) { return a->abandoned(); });
+  std::erase_if(it->second.streams, [](const auto& s) { return s->abandoned(); });
   if (it->second.accepts.empty() && it->second.streams.empty()) listeners_.erase(it);
 }
 

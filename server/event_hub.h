@@ -22,8 +22,8 @@
 
 #include "server/accept_stream.h"
 #include "server/completion.h"
-#include "server/handshake_histogram.h"
 #include "server/event_log.h"
+#include "server/handshake_histogram.h"
 #include "stack/engine_loop.h"
 
 namespace tapstack::server {
@@ -53,7 +53,7 @@ class EventHub {
   void add_accept_stream(Engine& engine, EndpointId listener, std::shared_ptr<AcceptStream> stream);
   // Hands connections waiting in `listener`'s accept queue to its Accepts, then its streams.
   void serve_listener(Engine& engine, EndpointId listener);
-  // Forgets Accepts on `listener` whose callers gave up.
+  // Forgets Accepts and streams on `listener` whose callers gave up.
   void prune(EndpointId listener);
   // Accepts still waiting on `listener`, and its streams.
   uint32_t accept_waiters(EndpointId listener) const;

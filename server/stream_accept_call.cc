@@ -119,6 +119,10 @@ void StreamAcceptCall::finish(const grpc::Status& status, std::vector<EndpointIn
   std::vector<EndpointInfo> held = stream_->abandon();
   undelivered.insert(undelivered.end(), held.begin(), held.end());
   close_all(undelivered, options_.after == AfterAccept::kAbort);
+  if (first) {  // the hub forgets the stream now, not at the listener's next connection
+    EventHub& hub = backend_.hub;
+    backend_.loop.post([&hub, id = options_.listener](Engine&) { hub.prune(id); });
+  }
   if (first) Finish(status);
 }
 
