@@ -93,6 +93,11 @@ class Tcp {
   void send_segment(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8_t flags,
                     uint16_t window, std::span<const uint8_t> options);
   void send_reset_for(const Segment& seg);  // RFC 9293 reset generation, no state
+  // A segment without data whose only option is the timestamp, when `timestamps` were
+  // negotiated (RFC 7323 §3.2 wants them on every non-RST segment): TSval from `ts_offset`,
+  // TSecr `ts_echo`.
+  void send_bare(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t window,
+                 bool timestamps, uint32_t ts_offset, uint32_t ts_echo);
   void send_synack(const HalfOpen& half_open);
   void send_half_open_ack(HalfOpen& half_open);  // at ISS + 1, for an out-of-window segment
   void send_syn(const Connection& c, bool with_ack);

@@ -68,12 +68,8 @@ void Tcp::keepalive_timer(Connection& c) {
 void Tcp::send_keepalive_probe(const Connection& c) {
   // SEG.SEQ = SND.UNA - 1: already acknowledged, so the peer must answer with an ACK
   // (RFC 1122), and no data of ours is needed for it.
-  uint8_t options[header::kTimestampOptionLength];
-  size_t n = 0;
-  if (c.options.timestamps) {
-    n = header::write_timestamp_option(options, {ts_value(c.ts_offset), c.ts_recent});
-  }
-  send_segment(c.tuple, c.snd_una - 1, c.rcv_nxt, kAck, advertised_window(c), {options, n});
+  send_bare(c.tuple, c.snd_una - 1, c.rcv_nxt, kAck, advertised_window(c), c.options.timestamps,
+            c.ts_offset, c.ts_recent);
 }
 
 }  // namespace tapstack::tcp

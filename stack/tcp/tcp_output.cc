@@ -72,14 +72,17 @@ void Tcp::send_half_open_ack(HalfOpen& h) {
   }
   // Linux's tcp_v4_reqsk_send_ack: timestamps once negotiated (RFC 7323 §3.2 wants them on
   // every non-RST segment), and the SYN-ACK's window scaled, since this segment is no SYN.
+  send_bare(h.tuple, h.iss + 1, h.irs + 1, kAck,
+            static_cast<uint16_t>(syn_window() >> h.options.receive_window_scale.value_or(0)),
+            h.options.timestamps, h.ts_offset, h.ts_recent);
+}
+
+void Tcp::send_bare(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8_t flags,
+                    uint16_t window, bool timestamps, uint32_t ts_offset, uint32_t ts_echo) {
   uint8_t options[header::kTimestampOptionLength];
   size_t n = 0;
-  if (h.options.timestamps) {
-    n = header::write_timestamp_option(options, {ts_value(h.ts_offset), h.ts_recent});
-  }
-  send_segment(h.tuple, h.iss + 1, h.irs + 1, kAck,
-               static_cast<uint16_t>(syn_window() >> h.options.receive_window_scale.value_or(0)),
-               {options, n});
+  if (timestamps) n = header::write_timestamp_option(options, {ts_value(ts_offset), ts_echo});
+  send_segment(tuple, seq, ack, flags, window, {options, n});
 }
 
 void Tcp::send_syn(const Connection& c, bool with_ack) {
@@ -106,15 +109,10 @@ uint16_t Tcp::advertised_window(const Connection& c) const {
 }
 
 void Tcp::send_control(const Connection& c, uint8_t flags) {
-  uint8_t options[header::kTimestampOptionLength];
-  size_t n = 0;
-  if (c.options.timestamps) {
-    n = header::write_timestamp_option(options, {ts_value(c.ts_offset), c.ts_recent});
-  }
   // A FIN occupies the sequence number just before snd_nxt once it has been sent.
   uint32_t seq = (flags & kFin) ? c.snd_nxt - 1 : c.snd_nxt;
-  send_segment(c.tuple, seq, c.rcv_nxt, flags, (flags & kRst) ? 0 : advertised_window(c),
-               {options, n});
+  send_bare(c.tuple, seq, c.rcv_nxt, flags, (flags & kRst) ? 0 : advertised_window(c),
+            c.options.timestamps, c.ts_offset, c.ts_recent);
 }
 
 void Tcp::send_ack(const Connection& c) {

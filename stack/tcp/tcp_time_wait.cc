@@ -82,12 +82,8 @@ void Tcp::send_time_wait_ack(TimeWait& tw) {
     stats_.oow_acks_limited.add();
     return;
   }
-  uint8_t options[header::kTimestampOptionLength];
-  size_t n = 0;
-  if (tw.timestamps) {
-    n = header::write_timestamp_option(options, {ts_value(tw.ts_offset), tw.ts_recent});
-  }
-  send_segment(tw.tuple, tw.snd_nxt, tw.rcv_nxt, kAck, tw.window, {options, n});
+  send_bare(tw.tuple, tw.snd_nxt, tw.rcv_nxt, kAck, tw.window, tw.timestamps, tw.ts_offset,
+            tw.ts_recent);
 }
 
 }  // namespace tapstack::tcp
