@@ -57,7 +57,8 @@ class Limits(unittest.TestCase):
         waiting = stubs.endpoints.StreamAccept(pb.StreamAcceptRequest(id=999), timeout=30)
         with self.assertRaises(grpc.RpcError):  # no such listener, but it took a slot first
             next(waiting)
-        streams.append(open_watch(stubs, pb))
+        # Its slot comes back when gRPC is done with the call, just after the client has heard.
+        streams.append(h.poll("the refused call's slot", lambda: open_watch(stubs, pb)))
         # Every kind of call counts: streams, waits and plain commands.
         self.expect_exhausted(lambda: open_watch(stubs, pb), "--grpc-max-calls-per-client")
         self.expect_exhausted(lambda: stubs.endpoints.Accept(pb.AcceptRequest(id=1), timeout=5),

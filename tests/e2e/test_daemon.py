@@ -43,7 +43,8 @@ class DaemonProcess(unittest.TestCase):
             "--busy-poll-us", "--syn-shield", "--log-level", "--grpc-allow-insecure",
             "--grpc-max-calls", "--grpc-max-calls-per-client", "--grpc-watch-buffer",
             "--grpc-keepalive-ms", "--grpc-keepalive-timeout-ms", "--grpc-max-connection-idle-ms",
-            "--loop-stall-timeout", "--help"})
+            "--loop-stall-timeout", "--max-time-wait", "--max-half-open", "--max-orphans",
+            "--help"})
 
     def assert_one_line_error(self, result, returncode, *fragments):
         lines = result.stderr.strip().splitlines()
