@@ -66,8 +66,10 @@ void CallLimiter::give_back(const std::string& client) {
     --in_flight_;
     auto it = by_client_.find(client);
     if (--it->second == 0) by_client_.erase(it);
-    if (peak_ >= kBurst && in_flight_ <= peak_ / 4) {
+    // Down to a quarter of the peak, and once more when the last call of the burst ends.
+    if ((peak_ >= kBurst && in_flight_ <= peak_ / 4) || (in_flight_ == 0 && trim_at_idle_)) {
       burst_over = true;
+      trim_at_idle_ = in_flight_ != 0;
       peak_ = in_flight_;
     }
   }

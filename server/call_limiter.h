@@ -66,7 +66,8 @@ class CallLimiter {
   const size_t total_;
   mutable std::mutex mutex_;
   size_t in_flight_ = 0;
-  size_t peak_ = 0;  // most calls in flight since memory was last given back
+  size_t peak_ = 0;            // most calls in flight since memory was last given back
+  bool trim_at_idle_ = false;  // a burst ended with calls left: trim again when none is
   std::unordered_map<std::string, size_t> by_client_;  // only clients with calls in flight
 };
 
