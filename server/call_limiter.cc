@@ -1,7 +1,6 @@
 #include "server/call_limiter.h"
 
 #include <grpc/grpc_security_constants.h>
-#include <malloc.h>
 
 #include <algorithm>
 #include <utility>
@@ -73,7 +72,7 @@ void CallLimiter::give_back(const std::string& client) {
       peak_ = in_flight_;
     }
   }
-  if (burst_over) ::malloc_trim(0);  // outside the lock: it takes a few milliseconds
+  if (burst_over) trimmer_.request();
 }
 
 size_t CallLimiter::in_flight() const {

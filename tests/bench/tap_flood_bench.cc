@@ -101,7 +101,7 @@ int run(int argc, char** argv) {
   config.address = {*Ipv4Address::parse(kEngineAddress), 24};
   config.gateway = Ipv4Address::parse(kKernelAddress);  // where SYN-ACKs to spoofed sources go
   config.tunable.syncookies = tcp::SynCookieMode::kAlways;
-  EngineLoop loop(config, std::move(tap.value()), Random::system_seed());
+  EngineLoop loop(config, std::move(tap.value()), tcp::KeySource::system());
   loop.start();
   loop.call([](Engine& e) {
     EndpointId id = *e.create_endpoint();

@@ -3,6 +3,9 @@
 // a bound port that a refused connect keeps.
 #include <sys/socket.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include "tests/integration/netns_fixture.h"
 
 namespace tapstack::testing {
@@ -42,11 +45,12 @@ TEST_F(HostilePeer, ServerClosingFirstServesSixTimesMoreConnectionsThanEndpoints
   EndpointId listener = make_listener(8100, 8);
   for (size_t i = 0; i < kConnections; ++i) {
     KernelSocket client(5s);
-    ASSERT_TRUE(client.connect_to(engine_address(), 8100)) << "connection " << i;
+    ASSERT_TRUE(client.connect_to(engine_address(), 8100))
+        << "connection " << i << ": " << std::strerror(errno);
     EndpointId id = accept_next(listener);
     ASSERT_TRUE(close(id).is_ok());
     char byte;
-    ASSERT_EQ(::recv(client.fd(), &byte, 1, 0), 0) << "connection " << i << ": EOF expected";
+    ASSERT_EQ(client.receive(&byte, 1), 0) << "connection " << i << ": EOF expected";
   }  // the client closes: its FIN moves our side to TIME-WAIT
   EXPECT_TRUE(events_.eventually([&] { return time_wait_count() == kConnections; }))
       << time_wait_count() << " in TIME-WAIT";
@@ -62,7 +66,7 @@ TEST_F(HostilePeer, DataAfterOurCloseIsAnsweredWithReset) {
   EndpointId id = accept_next(listener);
   ASSERT_TRUE(close(id).is_ok());
   char byte;
-  ASSERT_EQ(::recv(client.fd(), &byte, 1, 0), 0);
+  ASSERT_EQ(client.receive(&byte, 1), 0);
   // Half-closed from our side only: the kernel may still send, and nobody here would read it.
   ASSERT_EQ(::send(client.fd(), "late", 4, MSG_NOSIGNAL), 4);
   ASSERT_TRUE(events_.eventually([&] { return loop_->stats().aborts_on_data.get() == 1; }));
