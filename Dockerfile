@@ -72,6 +72,8 @@ LABEL org.opencontainers.image.title="tapstack" \
 # Numeric, so that Kubernetes' runAsNonRoot can check it.
 USER 10001:10001
 # gRPC (--grpc-listen) and metrics (--metrics-listen); both listen on 127.0.0.1 unless told
-# otherwise, e.g. --grpc-listen 0.0.0.0:50051 --metrics-listen 0.0.0.0:9464.
+# otherwise, e.g. --metrics-listen 0.0.0.0:9464. gRPC off loopback needs mutual TLS
+# (--grpc-tls-cert/--grpc-tls-key/--grpc-client-ca) or --grpc-allow-insecure (README,
+# Authentication).
 EXPOSE 50051 9464
 ENTRYPOINT ["/usr/local/bin/tapstackd"]
