@@ -91,8 +91,7 @@ void Engine::receive_ipv4(std::span<const uint8_t> packet) {
   // Martian sources, as Linux's ip_route_input_slow and fib_validate_source drop them: no
   // host sends from these, so whatever does is spoofed, and an answer would go astray.
   Ipv4Address src = ip->source();
-  if (src.is_martian_source() || src == config_.address.broadcast() ||
-      src == config_.address.address) {
+  if (!config_.address.could_be_peer(src)) {
     stats_.drop(DropReason::invalid_source);
     return;
   }

@@ -68,6 +68,11 @@ struct Ipv4Subnet {
   uint32_t mask() const { return prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix); }
   bool contains(Ipv4Address a) const { return (a.value & mask()) == (address.value & mask()); }
   Ipv4Address broadcast() const { return {address.value | ~mask()}; }
+  // Whether `a` could be another host talking to this one: not a martian, not this address,
+  // not this subnet's broadcast (Linux's fib_validate_source rules, for IP and ARP alike).
+  bool could_be_peer(Ipv4Address a) const {
+    return !a.is_martian_source() && a != address && a != broadcast();
+  }
   std::string to_string() const;
 };
 

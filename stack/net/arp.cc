@@ -174,8 +174,7 @@ void Arp::update(Entry& entry, const MacAddress& mac, Time now) {
 }
 
 bool Arp::plausible_neighbour(Ipv4Address sender) const {
-  return !sender.is_martian_source() && config_.address.contains(sender) &&
-         sender != config_.address.address && sender != config_.address.broadcast();
+  return config_.address.contains(sender) && config_.address.could_be_peer(sender);
 }
 
 void Arp::reply(const ArpView& request) {

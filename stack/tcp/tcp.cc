@@ -43,8 +43,8 @@ Tcp::~Tcp() {
 }
 
 void Tcp::emit(Event::Kind kind, EndpointId endpoint, EndpointId listener, TcpState state,
-               Duration handshake) {
-  if (on_event_) on_event_(Event{kind, endpoint, listener, state, handshake});
+               Duration handshake, std::string_view reason) {
+  if (on_event_) on_event_(Event{kind, endpoint, listener, state, handshake, reason});
 }
 
 void Tcp::receive(const header::Ipv4View& ip) {

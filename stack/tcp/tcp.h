@@ -84,7 +84,7 @@ class Tcp {
   Result<uint16_t> pick_ephemeral_port(Ipv4Address remote, uint16_t remote_port);
   Status check_endpoint_room() const;
   void emit(Event::Kind kind, EndpointId endpoint, EndpointId listener, TcpState state,
-            Duration handshake = {});
+            Duration handshake = {}, std::string_view reason = {});
   void stop_listening(Endpoint& endpoint);
   // Takes the connection away from its endpoint id: only the engine holds it from now on.
   Connection& orphan(Endpoint& endpoint);

@@ -284,7 +284,7 @@ Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotia
   c.handshake_start = handshake_start;
   c.state = TcpState::kEstablished;
   c.last_received = now_;
-  arm_keepalive(c);
+  if (e.keepalive) arm_keepalive(c);  // most listeners have none: no lookup per passive open
   connections_[c.tuple] = &c;
   l.accept_queue.push_back(id);
   stats_.passive_opens.add();

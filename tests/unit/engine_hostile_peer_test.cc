@@ -18,6 +18,15 @@ class EngineHostilePeer : public EngineTest {
  protected:
   EngineHostilePeer() { attach(peer_); }
 
+  // A fresh engine with one limit changed by `change`, the peer attached again.
+  template <class Change>
+  void restart_with(Change change) {
+    EngineConfig config;
+    change(config);
+    restart(config);
+    attach(peer_);
+  }
+
   EndpointId bound_to(uint16_t port) {
     auto id = engine().create_endpoint();
     EXPECT_TRUE(id.is_ok());
@@ -188,10 +197,7 @@ TEST_F(EngineAfterClose, PawsDropsASegmentWithAnOlderTimestamp) {
 // ---- Item 7: a global bound on half-open records ----
 
 TEST_F(EngineHostilePeer, HalfOpenRecordsAreBoundedOverAllListeners) {
-  EngineConfig config;
-  config.max_half_open = 3;
-  restart(config);
-  attach(peer_);
+  restart_with([](EngineConfig& c) { c.max_half_open = 3; });
   EndpointId a = listen(80, 100);
   EndpointId b = listen(81, 100);
   Peer p = peer_;
@@ -219,10 +225,7 @@ TEST_F(EngineHostilePeer, HalfOpenRecordsAreBoundedOverAllListeners) {
 }
 
 TEST_F(EngineHostilePeer, AFullEndpointTableDropsTheFinalAckUnderItsOwnReason) {
-  EngineConfig config;
-  config.max_endpoints = 1;  // the listener alone
-  restart(config);
-  attach(peer_);
+  restart_with([](EngineConfig& c) { c.max_endpoints = 1; });  // the listener alone
   listen(kPort, 8);
   SentSegment synack = syn(peer_, kPort, linux_syn(kIrs));
   mark();
@@ -235,10 +238,7 @@ TEST_F(EngineHostilePeer, AFullEndpointTableDropsTheFinalAckUnderItsOwnReason) {
 // ---- Closed connections a silent peer holds (orphans) ----
 
 TEST_F(EngineHostilePeer, SilentPeersAfterOurCloseNeverBlockNewConnections) {
-  EngineConfig config;
-  config.max_endpoints = 2;  // the listener and one connection
-  restart(config);
-  attach(peer_);
+  restart_with([](EngineConfig& c) { c.max_endpoints = 2; });  // the listener and one connection
   EndpointId l = listen(kPort, 8);
   Peer p = peer_;
   for (uint16_t port = 42000; port < 42010; ++port) {
@@ -253,10 +253,7 @@ TEST_F(EngineHostilePeer, SilentPeersAfterOurCloseNeverBlockNewConnections) {
 }
 
 TEST_F(EngineHostilePeer, BeyondMaxOrphansACloseResets) {
-  EngineConfig config;
-  config.max_orphans = 1;
-  restart(config);
-  attach(peer_);
+  restart_with([](EngineConfig& c) { c.max_orphans = 1; });
   EndpointId l = listen(kPort, 8);
   Peer p = peer_;
   p.port = 42000;
