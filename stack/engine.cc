@@ -31,6 +31,7 @@ void Engine::set_now(Time now) {
 
 void Engine::rotate_cookie_secret() {
   tcp_.cookies().rotate({keys_.next_key(), keys_.next_key()}, now_);
+  tcp_.publish_cookie_secrets();
 }
 
 void Engine::advance(Time now) {

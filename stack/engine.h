@@ -49,9 +49,12 @@ class Engine final : private net::Ipv4Output {
   }
   const EngineConfig& config() const { return config_; }
   const TunableConfig& tunable() const { return tcp_.tunable(); }
-  void update_tunable(const TunableConfig& tunable) { tcp_.tunable() = tunable; }
+  void update_tunable(const TunableConfig& tunable) { tcp_.set_tunable(tunable); }
   // Replaces the SYN-cookie secret; cookies already sent stay valid for their lifetime.
   void rotate_cookie_secret();
+  // Shares SYN-cookie answering with the kernel cookie path (tcp/cookie_path.h) through
+  // `memory`, which must stay mapped until the engine is destroyed.
+  void attach_cookie_path(const tcp::CookiePathMemory& memory) { tcp_.attach_cookie_path(memory); }
 
   // Commands. They act at the time of the last receive_frame()/advance().
   Result<EndpointId> create_endpoint() { return tcp_.create_endpoint(); }

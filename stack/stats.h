@@ -23,53 +23,55 @@ class Counter {
 };
 
 // X(name, help): every counter once, so the exporter and the API list them without repeating.
-#define TAPSTACK_COUNTERS(X)                                                                   \
-  X(frames_received, "Ethernet frames read from the link")                                     \
-  X(frames_sent, "Ethernet frames written to the link")                                        \
-  X(link_write_errors, "Frames the link refused to take")                                      \
-  X(packets_received, "IPv4 packets addressed to this stack and accepted")                     \
-  X(packets_sent, "IPv4 packets sent")                                                         \
-  X(arp_requests_received, "ARP requests for this stack's address")                            \
-  X(arp_requests_sent, "ARP requests sent to resolve a next hop")                              \
-  X(arp_replies_received, "ARP replies received")                                              \
-  X(arp_replies_sent, "ARP replies sent")                                                      \
-  X(arp_entries_created, "Neighbour (ARP) table entries created")                              \
-  X(arp_entries_removed, "Neighbour table entries removed (size = created - removed)")         \
-  X(icmp_received, "ICMP messages to this stack with a valid checksum")                        \
-  X(icmp_sent, "ICMP messages sent (echo replies)")                                            \
-  X(icmp_soft_errors, "ICMP errors for synchronized connections: counted, else ignored")       \
-  X(unreachable_aborts, "Connection attempts ended by an ICMP error or by no ARP reply")       \
-  X(segments_received, "TCP segments received with a valid checksum")                          \
-  X(segments_sent, "TCP segments sent")                                                        \
-  X(syns_received, "SYNs that reached a listener")                                             \
-  X(synacks_sent, "SYN-ACKs sent by listeners, cookies and retransmissions included")          \
-  X(passive_opens, "Connections established from a listener (RFC 1213 tcpPassiveOpens)")       \
-  X(active_opens, "Connection attempts started by connect (tcpActiveOpens)")                   \
-  X(attempt_fails, "Connection attempts that failed: refused, reset or timed out")             \
-  X(established_resets, "Established connections reset by the peer")                           \
-  X(syn_retransmits, "SYN segments retransmitted by connect")                                  \
-  X(synack_retransmits, "SYN-ACK segments retransmitted by listeners")                         \
-  X(fin_retransmits, "FIN segments retransmitted")                                             \
-  X(resets_sent, "RST segments sent")                                                          \
-  X(resets_received, "RST segments accepted (that changed a connection's state)")              \
-  X(challenge_acks_sent, "Challenge ACKs sent (RFC 5961)")                                     \
-  X(listen_overflows, "Times a listener's accept queue was full (Linux ListenOverflows)")      \
-  X(listen_drops, "SYNs and final ACKs a listener dropped for any reason (Linux ListenDrops)") \
-  X(syn_queue_full, "SYNs that found a listener's SYN-RCVD table full")                        \
-  X(accept_queue_full_syn_drops, "SYNs dropped because the accept queue was full")             \
-  X(accept_queue_full_ack_drops, "Final ACKs dropped because the accept queue was full")       \
-  X(handshake_timeouts, "Half-open connections dropped after the last SYN-ACK retransmission") \
-  X(syncookies_sent, "SYN-ACKs sent with a SYN cookie")                                        \
-  X(syncookies_validated, "ACKs that carried a valid SYN cookie")                              \
-  X(syncookies_failed, "ACKs checked as SYN cookies and found invalid")                        \
-  X(time_wait_entered, "Connections that entered TIME-WAIT")                                   \
-  X(time_wait_overflows, "Connections closed without TIME-WAIT: the TIME-WAIT table was full")  \
-  X(time_wait_reused, "TIME-WAIT tuples taken over by a new SYN (RFC 6191)")                   \
-  X(oow_acks_limited, "ACKs to unacceptable segments not sent (one per 500 ms per connection)") \
-  X(aborts_on_data, "Connections reset for data that arrived after close (TCPAbortOnData)")    \
-  X(keepalive_probes_sent, "Keepalive probes sent")                                            \
-  X(keepalive_timeouts, "Connections reset after their keepalive probes went unanswered")     \
-  X(half_open_table_full, "SYNs that found the global half-open limit reached")               \
+#define TAPSTACK_COUNTERS(X)                                                                       \
+  X(frames_received, "Ethernet frames read from the link")                                         \
+  X(frames_sent, "Ethernet frames written to the link")                                            \
+  X(link_write_errors, "Frames the link refused to take")                                          \
+  X(packets_received, "IPv4 packets addressed to this stack and accepted")                         \
+  X(packets_sent, "IPv4 packets sent")                                                             \
+  X(arp_requests_received, "ARP requests for this stack's address")                                \
+  X(arp_requests_sent, "ARP requests sent to resolve a next hop")                                  \
+  X(arp_replies_received, "ARP replies received")                                                  \
+  X(arp_replies_sent, "ARP replies sent")                                                          \
+  X(arp_entries_created, "Neighbour (ARP) table entries created")                                  \
+  X(arp_entries_removed, "Neighbour table entries removed (size = created - removed)")             \
+  X(icmp_received, "ICMP messages to this stack with a valid checksum")                            \
+  X(icmp_sent, "ICMP messages sent (echo replies)")                                                \
+  X(icmp_soft_errors, "ICMP errors for synchronized connections: counted, else ignored")           \
+  X(unreachable_aborts, "Connection attempts ended by an ICMP error or by no ARP reply")           \
+  X(segments_received, "TCP segments received with a valid checksum")                              \
+  X(segments_sent, "TCP segments sent")                                                            \
+  X(syns_received, "SYNs that reached a listener")                                                 \
+  X(synacks_sent, "SYN-ACKs sent by listeners, cookies and retransmissions included")              \
+  X(passive_opens, "Connections established from a listener (RFC 1213 tcpPassiveOpens)")           \
+  X(active_opens, "Connection attempts started by connect (tcpActiveOpens)")                       \
+  X(attempt_fails, "Connection attempts that failed: refused, reset or timed out")                 \
+  X(established_resets, "Established connections reset by the peer")                               \
+  X(syn_retransmits, "SYN segments retransmitted by connect")                                      \
+  X(synack_retransmits, "SYN-ACK segments retransmitted by listeners")                             \
+  X(fin_retransmits, "FIN segments retransmitted")                                                 \
+  X(resets_sent, "RST segments sent")                                                              \
+  X(resets_received, "RST segments accepted (that changed a connection's state)")                  \
+  X(challenge_acks_sent, "Challenge ACKs sent (RFC 5961)")                                         \
+  X(listen_overflows, "Times a listener's accept queue was full (Linux ListenOverflows)")          \
+  X(listen_drops, "SYNs and final ACKs a listener dropped for any reason (Linux ListenDrops)")     \
+  X(syn_queue_full, "SYNs that found a listener's SYN-RCVD table full")                            \
+  X(accept_queue_full_syn_drops, "SYNs dropped because the accept queue was full")                 \
+  X(accept_queue_full_ack_drops, "Final ACKs dropped because the accept queue was full")           \
+  X(handshake_timeouts, "Half-open connections dropped after the last SYN-ACK retransmission")     \
+  X(syncookies_sent, "SYN-ACKs sent with a SYN cookie")                                            \
+  X(syncookies_validated, "ACKs that carried a valid SYN cookie")                                  \
+  X(syncookies_failed, "ACKs checked as SYN cookies and found invalid")                            \
+  X(cookie_mode_entered, "Times a listener entered cookie mode (kernel cookie path attached)")     \
+  X(cookie_mode_left, "Times a listener left cookie mode: its SYNs fell below its SYN backlog")    \
+  X(time_wait_entered, "Connections that entered TIME-WAIT")                                       \
+  X(time_wait_overflows, "Connections closed without TIME-WAIT: the TIME-WAIT table was full")     \
+  X(time_wait_reused, "TIME-WAIT tuples taken over by a new SYN (RFC 6191)")                       \
+  X(oow_acks_limited, "ACKs to unacceptable segments not sent (one per 500 ms per connection)")    \
+  X(aborts_on_data, "Connections reset for data that arrived after close (TCPAbortOnData)")        \
+  X(keepalive_probes_sent, "Keepalive probes sent")                                                \
+  X(keepalive_timeouts, "Connections reset after their keepalive probes went unanswered")          \
+  X(half_open_table_full, "SYNs that found the global half-open limit reached")                    \
   X(orphan_overflows, "Graceful closes turned into resets: too many closed connections finishing") \
   X(connections_closed, "Connections that reached CLOSED and were released")
 
@@ -90,11 +92,11 @@ class Counter {
   X(invalid_source, "Martian source: 0/8, 127/8, 224/4, 240/4, bcast, us")   \
   X(syn_queue_full, "SYN dropped: SYN-RCVD table full and SYN cookies off")  \
   X(accept_queue_full, "SYN or final ACK dropped: accept queue full")        \
-  X(endpoint_table_full, "Final ACK dropped: endpoint table full")            \
+  X(endpoint_table_full, "Final ACK dropped: endpoint table full")           \
   X(listener_ignored, "Segment a listener ignores (RST, or no SYN/ACK/RST)") \
   X(out_of_window, "Segment outside the receive window")                     \
-  X(paws_rejected, "Segment with an old timestamp (PAWS, RFC 7323)")          \
-  X(time_wait_rst, "RST to a TIME-WAIT tuple, ignored (RFC 1337)")            \
+  X(paws_rejected, "Segment with an old timestamp (PAWS, RFC 7323)")         \
+  X(time_wait_rst, "RST to a TIME-WAIT tuple, ignored (RFC 1337)")           \
   X(syn_sent_ignored, "Segment ignored in SYN-SENT (RFC 9293 3.10.7.3)")     \
   X(no_route, "No route to the destination (off-link and no gateway)")       \
   X(arp_queue_full, "Frame waiting for ARP resolution dropped: queue full")  \

@@ -16,6 +16,7 @@ class IsnGenerator {
   explicit IsnGenerator(const SipKey& key) : key_(key) {}
   uint32_t isn(const FourTuple& tuple, Time now) const;
   uint32_t timestamp_offset(const FourTuple& tuple) const;
+  const SipKey& key() const { return key_; }
 
  private:
   SipKey key_;

@@ -61,8 +61,7 @@ std::optional<uint16_t> SynCookies::check_isn(const FourTuple& tuple, uint32_t p
                                               uint32_t isn, Time now) const {
   const uint32_t count_now = count_at(now);
   auto mss_index = check_cookie(current_, tuple, peer_isn, isn, count_now);
-  // A cookie issued just before rotate() lives at most two more ticks.
-  if (!mss_index && previous_ && now < previous_retired_at_ + 2 * kCookieTick) {
+  if (!mss_index && previous_ && now < previous_valid_until()) {
     mss_index = check_cookie(*previous_, tuple, peer_isn, isn, count_now);
   }
   if (!mss_index) return std::nullopt;

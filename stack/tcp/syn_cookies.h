@@ -56,6 +56,12 @@ class SynCookies {
   // Replaces the secret; cookies issued under the old one stay valid for their lifetime.
   void rotate(const Secret& next, Time now);
 
+  const Secret& current() const { return current_; }
+  // The secret before the last rotate(), while it still checks cookies (until
+  // previous_valid_until()).
+  const std::optional<Secret>& previous() const { return previous_; }
+  Time previous_valid_until() const { return previous_retired_at_ + kPreviousLifetime; }
+
   // The TSval to send in a cookie SYN-ACK: `ts_now` with its low 6 bits carrying the peer's
   // window scale (0xF = none) and SACK-permitted, lowered rather than sent from the future.
   static uint32_t encode_timestamp(uint32_t ts_now, std::optional<uint8_t> window_scale,
@@ -66,6 +72,9 @@ class SynCookies {
   static uint32_t count_at(Time now) { return static_cast<uint32_t>(now / kCookieTick); }
 
  private:
+  // A cookie issued just before rotate() lives at most two more ticks.
+  static constexpr Duration kPreviousLifetime = 2 * kCookieTick;
+
   Secret current_;
   std::optional<Secret> previous_;
   Time previous_retired_at_{};

@@ -29,11 +29,12 @@ Tcp::Tcp(const EngineConfig& config, Stats& stats, TimerWheel& timers, net::Ipv4
       our_mss_(static_cast<uint16_t>(config.mtu - 40)),
       our_window_scale_(window_scale_for(config.receive_buffer)),
       tuple_hash_{keys.next_u64()},
-      connections_(0, tuple_hash_),
-      half_open_(0, tuple_hash_),
-      time_wait_(0, tuple_hash_) {}
+      connections_(tuple_hash_, cookie_path_),
+      half_open_(tuple_hash_, cookie_path_),
+      time_wait_(tuple_hash_, cookie_path_) {}
 
 Tcp::~Tcp() {
+  cookie_path_.detach();  // the program passes everything from now on
   // Timer nodes unlink themselves; clear the tables before the wheel could see them again.
   half_open_.clear();
   time_wait_.clear();
@@ -86,6 +87,8 @@ void Tcp::receive(const header::Ipv4View& ip) {
 void Tcp::on_timer(TimerNode& node) {
   if (node.kind == kHalfOpenTimer) {
     half_open_timer(static_cast<HalfOpen&>(node));
+  } else if (node.kind == kCookieModeTimer) {
+    cookie_mode_timer(static_cast<Listener&>(node));
   } else if (node.kind == kTimeWaitTimer) {
     FourTuple tuple = static_cast<TimeWait&>(node).tuple;  // the key dies with the record
     time_wait_.erase(tuple);
@@ -165,6 +168,7 @@ Status Tcp::listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_
     // Like listen() on a listening socket: adjusts the limits.
     e->listener->backlog = backlog;
     e->listener->syn_backlog = syn_backlog.value_or(backlog);
+    publish_listener(*e->listener);
     return Status::ok();
   }
   if (e->state() != TcpState::kBound) {
@@ -173,11 +177,13 @@ Status Tcp::listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_
                                                      std::string(to_string(e->state())) + ")");
   }
   e->listener = std::make_unique<Listener>();
+  e->listener->kind = kCookieModeTimer;
   e->listener->id = id;
   e->listener->port = e->port.port();
   e->listener->backlog = backlog;
   e->listener->syn_backlog = syn_backlog.value_or(backlog);
   listeners_[e->listener->port] = e->listener.get();
+  publish_listener(*e->listener);
   emit(Event::Kind::kStateChanged, id, 0, TcpState::kListen);
   return Status::ok();
 }
@@ -238,7 +244,7 @@ Status Tcp::connect(EndpointId id, Ipv4Address address, uint16_t port) {
   c->ts_offset = isn_.timestamp_offset(tuple);
   c->handshake_start = now_;
   c->state = TcpState::kSynSent;
-  connections_[tuple] = c.get();
+  connections_.insert(tuple) = c.get();
   e->connection = std::move(c);
   stats_.active_opens.add();
   send_syn(*e->connection, false);
@@ -258,6 +264,7 @@ Result<EndpointId> Tcp::accept(EndpointId listener_id) {
   if (queue.empty()) return error(ErrorCode::kWouldBlock, "no connection to accept yet");
   EndpointId id = queue.front();
   queue.pop_front();
+  publish_listener(*e->listener);
   if (Endpoint* accepted = find_endpoint(id)) accepted->in_accept_queue = false;
   return id;
 }
@@ -265,6 +272,7 @@ Result<EndpointId> Tcp::accept(EndpointId listener_id) {
 void Tcp::stop_listening(Endpoint& e) {
   Listener& l = *e.listener;
   listeners_.erase(l.port);
+  cookie_path_.set_listener(l.port, false, false);
   // Half-open connections vanish silently; queued ones are reset, as Linux does.
   for (auto it = half_open_.begin(); it != half_open_.end();) {
     it = it->second.listener == &l ? half_open_.erase(it) : std::next(it);
@@ -295,7 +303,10 @@ Status Tcp::close(EndpointId id, bool abort) {
   if (e->in_accept_queue) {
     // Closing a connection nobody accepted yet takes it off its listener's queue.
     Endpoint* l = find_endpoint(e->connection->listener);
-    if (l && l->listener) std::erase(l->listener->accept_queue, id);
+    if (l && l->listener) {
+      std::erase(l->listener->accept_queue, id);
+      publish_listener(*l->listener);
+    }
   }
   if (!e->connection) {
     endpoints_.erase(id);  // gives back its port, if it held one

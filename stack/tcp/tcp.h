@@ -19,12 +19,14 @@
 #include "stack/random.h"
 #include "stack/stats.h"
 #include "stack/status.h"
+#include "stack/tcp/cookie_path.h"
 #include "stack/tcp/isn.h"
 #include "stack/tcp/key_source.h"
 #include "stack/tcp/port_table.h"
 #include "stack/tcp/records.h"
 #include "stack/tcp/segment.h"
 #include "stack/tcp/syn_cookies.h"
+#include "stack/tcp/tuple_table.h"
 #include "stack/timer_wheel.h"
 
 namespace tapstack::tcp {
@@ -38,8 +40,8 @@ class Tcp {
   using EventHandler = std::function<void(const Event&)>;
   void set_event_handler(EventHandler handler) { on_event_ = std::move(handler); }
 
-  TunableConfig& tunable() { return tunable_; }
   const TunableConfig& tunable() const { return tunable_; }
+  void set_tunable(const TunableConfig& tunable);
   SynCookies& cookies() { return cookies_; }
 
   // Every entry point takes the current time first.
@@ -67,6 +69,11 @@ class Tcp {
   size_t half_open_count() const { return half_open_.size(); }
   // Endpoints by state (index: TcpState), closed connections still finishing included.
   std::array<size_t, kTcpStateCount> count_by_state() const;
+
+  // tcp_cookie_mode.cc: shares cookie answering with the kernel cookie path (cookie_path.h).
+  void attach_cookie_path(const CookiePathMemory& memory);
+  // After the cookie secret rotated.
+  void publish_cookie_secrets() { cookie_path_.publish_secrets(cookies_); }
 
   // tcp_icmp.cc: an ICMP error (or a failed ARP resolution) quoting a segment we sent on
   // `tuple` with sequence number `quoted_seq`; `reason` is static text for the Connect call.
@@ -127,6 +134,14 @@ class Tcp {
   bool cookie_ack(Listener& listener, const Segment& seg, HalfOpen* superseded);
   bool accept_queue_full(const Listener& listener) const;
   bool cookies_checkable(const Listener& listener) const;
+
+  // tcp_cookie_mode.cc: which listeners answer every SYN with a cookie
+  bool in_cookie_mode(const Listener& listener) const;
+  void enter_cookie_mode(Listener& listener);
+  void cookie_mode_timer(Listener& listener);
+  // Tells the kernel cookie path this listener's mode and whether its accept queue is full;
+  // after every change of either.
+  void publish_listener(const Listener& listener);
   // Creates the established connection and queues it; null if the endpoint table is full.
   Connection* complete_passive(Listener& listener, const Segment& seg, const Negotiated& options,
                                uint32_t iss, uint32_t irs, uint32_t ts_offset,
@@ -186,7 +201,6 @@ class Tcp {
   Time now_{};
   uint16_t our_mss_;
   uint8_t our_window_scale_;
-  uint16_t ip_id_ = 0;
 
   EndpointId next_id_ = 1;
   PortTable ports_;  // before everything that holds a lease, so it outlives them
@@ -194,9 +208,10 @@ class Tcp {
   // Connections the user closed that still finish their FIN exchange or TIME-WAIT.
   std::unordered_map<EndpointId, std::unique_ptr<Connection>> orphans_;
   FourTupleHash tuple_hash_;
-  std::unordered_map<FourTuple, Connection*, FourTupleHash> connections_;
-  std::unordered_map<FourTuple, HalfOpen, FourTupleHash> half_open_;
-  std::unordered_map<FourTuple, TimeWait, FourTupleHash> time_wait_;
+  CookiePath cookie_path_;  // before the tables that count into it
+  TupleTable<Connection*> connections_;
+  TupleTable<HalfOpen> half_open_;
+  TupleTable<TimeWait> time_wait_;
   std::unordered_map<uint16_t, Listener*> listeners_;
 };
 

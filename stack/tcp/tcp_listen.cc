@@ -41,7 +41,7 @@ bool Tcp::cookies_checkable(const Listener& l) const {
     case SynCookieMode::kAuto:
       // Only while cookies this listener sent can still be valid: otherwise every stray ACK
       // would be a free guess at a cookie.
-      return l.last_cookie_sent && now_ - *l.last_cookie_sent < 2 * kCookieTick;
+      return l.cookie_mode || (l.last_cookie_sent && now_ - *l.last_cookie_sent < 2 * kCookieTick);
   }
   return false;
 }
@@ -83,7 +83,7 @@ void Tcp::answer_syn(Listener& l, const Segment& seg, std::optional<uint32_t> is
     create_half_open(l, seg, *iss);
     return;
   }
-  if (tunable_.syncookies == SynCookieMode::kAlways) {
+  if (in_cookie_mode(l)) {
     send_cookie_synack(l, seg);
     return;
   }
@@ -94,6 +94,7 @@ void Tcp::answer_syn(Listener& l, const Segment& seg, std::optional<uint32_t> is
     stats_.syn_queue_full.add();
     if (table_full) stats_.half_open_table_full.add();
     if (tunable_.syncookies == SynCookieMode::kAuto) {
+      enter_cookie_mode(l);
       send_cookie_synack(l, seg);
       return;
     }
@@ -105,7 +106,7 @@ void Tcp::answer_syn(Listener& l, const Segment& seg, std::optional<uint32_t> is
 }
 
 void Tcp::create_half_open(Listener& l, const Segment& seg, uint32_t iss) {
-  HalfOpen& h = half_open_[seg.tuple];
+  HalfOpen& h = half_open_.insert(seg.tuple);
   h.kind = kHalfOpenTimer;
   h.tuple = seg.tuple;
   h.listener = &l;
@@ -122,6 +123,7 @@ void Tcp::create_half_open(Listener& l, const Segment& seg, uint32_t iss) {
 
 void Tcp::send_cookie_synack(Listener& l, const Segment& seg) {
   l.last_cookie_sent = now_;
+  ++l.cookie_synacks;
   HalfOpen reply;  // never stored: the cookie is all the state there is
   reply.tuple = seg.tuple;
   reply.irs = seg.seq;
@@ -285,8 +287,9 @@ Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotia
   c.state = TcpState::kEstablished;
   c.last_received = now_;
   if (e.keepalive) arm_keepalive(c);  // most listeners have none: no lookup per passive open
-  connections_[c.tuple] = &c;
+  connections_.insert(c.tuple) = &c;
   l.accept_queue.push_back(id);
+  publish_listener(l);
   stats_.passive_opens.add();
   emit(Event::Kind::kEstablished, id, l.id, TcpState::kEstablished, now_ - handshake_start);
   process_data_and_fin(c, seg);  // data (and even FIN) may ride on the final ACK

@@ -14,6 +14,10 @@ namespace {
 constexpr size_t kMaxOptions = 40;
 constexpr size_t kIpHeader = 20;
 constexpr uint8_t kTtl = 64;
+// Every segment goes out with DF, and RFC 6864 lets an atomic datagram carry any ID: 0, as
+// Linux sends its SYN-ACKs and RSTs (ip_build_and_send_pkt, ip_send_unicast_reply), so that the
+// kernel cookie path builds the same bytes with no counter shared with the engine.
+constexpr uint16_t kIpId = 0;
 }  // namespace
 
 void Tcp::send_segment(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8_t flags,
@@ -26,7 +30,7 @@ void Tcp::send_segment(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8
   header::write_tcp(tcp, {tuple.local_port, tuple.remote_port, seq, ack, flags, window},
                     options.size(), segment_length, tuple.local, tuple.remote);
   header::write_ipv4(ip, tuple.local, tuple.remote, header::kProtocolTcp,
-                     static_cast<uint16_t>(kIpHeader + segment_length), ip_id_++, kTtl);
+                     static_cast<uint16_t>(kIpHeader + segment_length), kIpId, kTtl);
   stats_.segments_sent.add();
   if (flags & kRst) stats_.resets_sent.add();
   output_.send_ipv4(tuple.remote, {frame, net::kLinkHeadroom + kIpHeader + segment_length});

@@ -20,7 +20,7 @@ void Tcp::enter_time_wait(Connection& c) {
     forget(c);
     return;
   }
-  TimeWait& tw = time_wait_[c.tuple];
+  TimeWait& tw = time_wait_.insert(c.tuple);
   tw.kind = kTimeWaitTimer;
   tw.tuple = c.tuple;
   tw.snd_nxt = c.snd_nxt;
