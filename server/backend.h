@@ -1,6 +1,6 @@
 // What the gRPC services share: the engine loop, the event hub and log, the call limiter, the
-// daemon's options, the SYN shield (null without one), and whether the daemon is shutting down
-// (new calls are then refused with UNAVAILABLE).
+// daemon's options, and whether the daemon is shutting down (new calls are then refused with
+// UNAVAILABLE).
 #pragma once
 
 #include <grpcpp/support/status.h>
@@ -12,7 +12,6 @@
 #include "server/event_log.h"
 #include "server/flags.h"
 #include "stack/engine_loop.h"
-#include "stack/link/syn_shield.h"
 
 namespace tapstack::server {
 
@@ -22,7 +21,6 @@ struct Backend {
   EventLog& log;
   CallLimiter& limiter;
   const DaemonOptions& options;
-  const link::SynShield* shield;
   std::atomic<bool> draining{false};
 
   // A slot for one call of `ctx`'s client, held until the call ends: not OK (UNAVAILABLE)

@@ -69,17 +69,6 @@ Status Daemon::start() {
   if (!tap.is_ok())
     return error(tap.status().code, "--tap " + options_.tap + ": " + tap.status().message);
 
-  std::string shield_state = "off";
-  if (options_.syn_shield) {
-    auto shield = link::SynShield::attach(tap.value());
-    if (shield.is_ok()) {
-      shield_ = std::move(shield.value());
-      shield_state = "on";
-    } else {
-      shield_state = "unavailable";
-      log_warning("running without the SYN shield: " + shield.status().message);
-    }
-  }
   try {
     loop_ = std::make_unique<EngineLoop>(options_.engine_config(), std::move(tap.value()),
                                          tcp::KeySource::system(), options_.link);
@@ -90,12 +79,11 @@ Status Daemon::start() {
   hub_ = std::make_unique<EventHub>(*loop_, histogram_, *log_);
   hub_->attach();
   loop_->start();
-  backend_ = std::make_unique<Backend>(*loop_, *hub_, *log_, limiter_, options_, shield_.get());
+  backend_ = std::make_unique<Backend>(*loop_, *hub_, *log_, limiter_, options_);
 
   if (Status s = start_grpc(); !s.is_ok()) return s;
   if (metrics_enabled(options_)) {
-    auto metrics =
-        MetricsExporter::start(options_.metrics_listen, *loop_, histogram_, shield_.get());
+    auto metrics = MetricsExporter::start(options_.metrics_listen, *loop_, histogram_);
     if (!metrics.is_ok()) return metrics.status();
     metrics_ = std::move(metrics.value());
   }
@@ -111,7 +99,7 @@ Status Daemon::start() {
            config.mac.to_string() + "; gRPC " + options_.grpc_listen +
            (options_.grpc_tls_cert.empty() ? "" : " (TLS)") + "; metrics " +
            options_.metrics_listen + "; syncookies " +
-           std::string(to_string(config.tunable.syncookies)) + "; SYN shield " + shield_state);
+           std::string(to_string(config.tunable.syncookies)));
   return Status::ok();
 }
 
@@ -221,9 +209,8 @@ void Daemon::stop() {
   metrics_stopper.join();
   if (loop_) loop_->stop();  // before the hub it calls into goes away
   hub_.reset();
-  log_.reset();  // after the server: no watcher reads it any more
-  shield_.reset();  // detaches the filter and lets go of its descriptor of the TAP
-  loop_.reset();    // closes the TAP: one the daemon created disappears with it
+  log_.reset();   // after the server: no watcher reads it any more
+  loop_.reset();  // closes the TAP: one the daemon created disappears with it
 }
 
 }  // namespace tapstack::server

@@ -19,7 +19,6 @@
 #include "server/metrics.h"
 #include "server/stack_service.h"
 #include "stack/engine_loop.h"
-#include "stack/link/syn_shield.h"
 
 namespace tapstack::server {
 
@@ -50,7 +49,6 @@ class Daemon {
   HandshakeHistogram histogram_;
   CallLimiter limiter_;
   HealthService health_;
-  std::unique_ptr<link::SynShield> shield_;  // null when off or not allowed here
   std::unique_ptr<EngineLoop> loop_;
   std::unique_ptr<EventLog> log_;
   std::unique_ptr<EventHub> hub_;

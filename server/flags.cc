@@ -278,14 +278,14 @@ const std::vector<Flag>& flags() {
          o.link.busy_poll = microseconds(us);
          return std::nullopt;
        }},
-      {"syn-shield", "on|off",
-       "While a SYN flood overflows the TAP's queue, an eBPF filter on the TAP drops each SYN "
-       "the first time it is seen and passes its retransmission, so spoofed floods stop in the "
-       "kernel and real clients connect a retransmission later (README, SYN shield). Needs "
-       "CAP_BPF; without it the daemon warns and runs without. Default on.",
+      {"kernel-cookies", "on|off",
+       "Answer SYNs to listeners in SYN-cookie mode, and check their cookie ACKs, in a tc BPF "
+       "program on the TAP's egress, in the sender's context, so that a SYN flood never reaches "
+       "the TAP's queue (README, Kernel cookie path). Needs CAP_BPF and CAP_NET_ADMIN; without "
+       "them the daemon logs one warning and answers cookies itself. Default on.",
        [](DaemonOptions& o, std::string_view v) -> Error {
-         if (v != "on" && v != "off") return "--syn-shield must be on or off";
-         o.syn_shield = v == "on";
+         if (v != "on" && v != "off") return "--kernel-cookies must be on or off";
+         o.kernel_cookies = v == "on";
          return std::nullopt;
        }},
       {"log-level", "error|warning|info|debug", "What to log on stderr. Default info.",

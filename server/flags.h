@@ -35,7 +35,7 @@ struct DaemonOptions {
   std::optional<uint16_t> demo_listener;
   LogLevel log_level = LogLevel::kInfo;
   link::LinkOptions link;
-  bool syn_shield = true;
+  bool kernel_cookies = true;  // the kernel cookie path (stack/link/cookie_path_program.h)
   Duration shutdown_grace = seconds(2);
   // The control plane's limits (README, "The control plane under load").
   size_t grpc_max_calls = 1024;

@@ -6,6 +6,7 @@
 
 #include "server/engine_snapshot.h"
 #include "server/log.h"
+#include "stack/link/tap_queue_drops.h"
 
 namespace tapstack::server {
 namespace {
@@ -140,14 +141,14 @@ void add_snapshot(const EngineSnapshot& snapshot, std::vector<MetricFamily>& out
   }
 }
 
-void add_shield(const link::SynShieldStats& stats, std::vector<MetricFamily>& out) {
-  family(out, "syn_shield_active",
-         "1 while the SYN shield drops first SYNs (the TAP's queue overflowed), else 0",
-         MetricType::Gauge)
-      .metric.push_back(sample(stats.active ? 1 : 0, MetricType::Gauge));
-  stats.for_each_counter([&](std::string_view counter, std::string_view help, uint64_t value) {
-    add_counter(out, counter, help, value);
-  });
+// Frames lost before the engine could read them: not one of the engine's counters.
+void add_tap_queue_drops(const std::string& tap_name, std::vector<MetricFamily>& out) {
+  if (auto drops = link::tap_queue_drops(tap_name)) {
+    add_counter(out, "tap_queue_drops",
+                "Frames the kernel dropped on their way to tapstackd because the TAP's queue was "
+                "full (its transmit drops in /proc/net/dev)",
+                *drops);
+  }
 }
 
 }  // namespace
@@ -155,7 +156,7 @@ void add_shield(const link::SynShieldStats& stats, std::vector<MetricFamily>& ou
 std::vector<MetricFamily> MetricsCollector::Collect() const {
   std::vector<MetricFamily> out;
   add_counters(loop_.stats(), out);
-  if (shield_) add_shield(shield_->stats(), out);
+  add_tap_queue_drops(loop_.tap_name(), out);
   add_histogram(histogram_, out);
   if (auto snapshot = take_snapshot(loop_, kSnapshotTimeout)) {
     add_snapshot(*snapshot, out);
@@ -165,17 +166,15 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   return out;
 }
 
-Result<std::unique_ptr<MetricsExporter>> MetricsExporter::start(const std::string& listen,
-                                                                EngineLoop& loop,
-                                                                const HandshakeHistogram& histogram,
-                                                                const link::SynShield* shield) {
+Result<std::unique_ptr<MetricsExporter>> MetricsExporter::start(
+    const std::string& listen, EngineLoop& loop, const HandshakeHistogram& histogram) {
   std::unique_ptr<prometheus::Exposer> exposer;
   try {
     exposer = std::make_unique<prometheus::Exposer>(listen, 2);
   } catch (const std::exception& e) {
     return error(ErrorCode::kUnavailable, "cannot serve metrics on " + listen + ": " + e.what());
   }
-  auto collector = std::make_shared<MetricsCollector>(loop, histogram, shield);
+  auto collector = std::make_shared<MetricsCollector>(loop, histogram);
   exposer->RegisterCollectable(collector);
   return std::unique_ptr<MetricsExporter>(
       new MetricsExporter(std::move(exposer), std::move(collector)));

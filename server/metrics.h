@@ -14,31 +14,27 @@
 
 #include "server/handshake_histogram.h"
 #include "stack/engine_loop.h"
-#include "stack/link/syn_shield.h"
 #include "stack/status.h"
 
 namespace tapstack::server {
 
 class MetricsCollector final : public prometheus::Collectable {
  public:
-  MetricsCollector(EngineLoop& loop, const HandshakeHistogram& histogram,
-                   const link::SynShield* shield)
-      : loop_(loop), histogram_(histogram), shield_(shield) {}
+  MetricsCollector(EngineLoop& loop, const HandshakeHistogram& histogram)
+      : loop_(loop), histogram_(histogram) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
   EngineLoop& loop_;
   const HandshakeHistogram& histogram_;
-  const link::SynShield* shield_;  // null: no shield families
 };
 
 class MetricsExporter {
  public:
   // Serves /metrics on `listen` (HOST:PORT); the address was checked beforehand.
   static Result<std::unique_ptr<MetricsExporter>> start(const std::string& listen, EngineLoop& loop,
-                                                        const HandshakeHistogram& histogram,
-                                                        const link::SynShield* shield);
+                                                        const HandshakeHistogram& histogram);
 
  private:
   MetricsExporter(std::unique_ptr<prometheus::Exposer> exposer,

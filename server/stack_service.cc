@@ -57,7 +57,6 @@ grpc::Status StackService::stats(v1::Stats* response) {
     c->set_value(value);
   };
   stats.for_each_counter(add_counter);
-  if (backend_.shield) backend_.shield->stats().for_each_counter(add_counter);
   for (size_t i = 0; i < kDropReasons.size(); ++i) {
     v1::Counter* c = response->add_drops();
     c->set_name(std::string(kDropReasons[i].name));

@@ -1,11 +1,11 @@
-// tap_queue_drops reads the transmit-drop column of /proc/net/dev, the SYN shield's trigger.
+// tap_queue_drops reads the transmit-drop column of /proc/net/dev: frames the full TAP queue lost.
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 #include <string>
 
-#include "stack/link/syn_shield.h"
+#include "stack/link/tap_queue_drops.h"
 
 namespace tapstack::link {
 namespace {
