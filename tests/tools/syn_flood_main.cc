@@ -1,5 +1,5 @@
-// tapstack_synflood: the SYN-flood generator as a command (see syn_flood.h). Run it inside the
-// engine's network namespace, e.g.
+// tapstack_synflood: the SYN-flood generator as a command (see syn_flood.h), or with --ack a
+// spoofed ACK flood. Run it inside the engine's network namespace, e.g.
 //   ip netns exec NS tapstack_synflood --interface tap1 --dst-ip 198.18.1.2 --dst-port 80
 #include <charconv>
 #include <cstdio>
@@ -22,16 +22,19 @@ sources, ports and sequence numbers through an AF_PACKET socket on NAME, the ker
 the engine's TAP. Runs only inside a network namespace of its own: use `ip netns exec NS`
 (tests/integration/in_netns.sh makes one). Every address must be inside 198.18.0.0/15.
 A SYN the TAP refuses (its queue full, or a filter's drop) is lost, as on a wire; the next is new.
+With --ack it sends bare ACKs (NOP, NOP, timestamps) with random sequence and acknowledgment
+numbers and timestamps from the same random sources instead: forged cookie ACKs.
 
+  --ack                 send spoofed bare ACKs instead of SYNs
   --interface NAME      interface to send on (must exist in this namespace)
   --dst-ip ADDRESS      the engine's IPv4 address
   --dst-mac MAC         the engine's MAC (default 02:00:00:00:00:02)
   --dst-port PORT       the listener's port (default 80)
   --src-prefix A.B.C.D/N  spoofed sources, off-link for the engine (default 198.19.0.0/16)
-  --count N             stop after offering N SYNs (default 100000)
+  --count N             stop after offering N segments (default 100000)
   --duration SECONDS    stop after this long (default 10)
-  --rate PPS            at most PPS SYNs per second (default 0: as fast as possible)
-  --batch N             SYNs per sendmmsg call, 1..1024 (default 64)
+  --rate PPS            at most PPS segments per second (default 0: as fast as possible)
+  --batch N             segments per sendmmsg call, 1..1024 (default 64)
   --seed N              seed of the random sources (default: from the kernel)
   --help                this text
 )";
@@ -103,6 +106,10 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     }
+    if (name == "--ack") {
+      config.kind = tapstack::tools::FloodKind::kAck;
+      continue;
+    }
     if (i + 1 >= argc || !apply(config, name, argv[i + 1])) {
       std::fprintf(stderr, "tapstack_synflood: bad or incomplete option '%s'\n\n%s", argv[i],
                    kUsage);
@@ -120,11 +127,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tapstack_synflood: %s\n", report.status().message.c_str());
     return 1;
   }
+  const char* what = config.kind == tapstack::tools::FloodKind::kAck ? "ACKs" : "SYNs";
   std::printf(
-      "offered %llu SYNs in %.3f s: %.0f SYNs/s; the TAP took %llu (%.0f/s) and refused "
+      "offered %llu %s in %.3f s: %.0f %s/s; the TAP took %llu (%.0f/s) and refused "
       "%llu\n",
-      static_cast<unsigned long long>(report->sent + report->refused),
-      std::chrono::duration<double>(report->elapsed).count(), report->offered_per_second(),
+      static_cast<unsigned long long>(report->sent + report->refused), what,
+      std::chrono::duration<double>(report->elapsed).count(), report->offered_per_second(), what,
       static_cast<unsigned long long>(report->sent), report->packets_per_second(),
       static_cast<unsigned long long>(report->refused));
   return 0;
