@@ -13,6 +13,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   clang libclang-rt-14-dev                       # libFuzzer and sanitizer runtimes
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libbpf-dev bpftool                             # the kernel cookie path (clang builds it)
   liburing-dev libtins-dev libgtest-dev libgmock-dev prometheus-cpp-dev libbenchmark-dev
   python3 python3-grpcio python3-grpc-tools      # the end-to-end tests' gRPC client
   prometheus                                     # real Prometheus server and promtool

@@ -16,6 +16,9 @@
 
 /* Slots of the live-tuple counts: a power of two. */
 #define COOKIE_PATH_LIVE_SLOTS (1u << 20)
+/* The "live" map holds them in entries of this many (its elements are 8-byte aligned, so single
+ * __u32 slots would not map back to back); mapped, the slots are one array all the same. */
+#define COOKIE_PATH_LIVE_SLOTS_PER_ENTRY (1u << 18)
 
 /* The two SipHash keys of one SYN-cookie secret (SynCookies::Secret). */
 struct cookie_path_secret {
@@ -66,10 +69,10 @@ struct cookie_path_listener {
   __u64 syns_dropped;       /* SYNs dropped because the accept queue was full */
 };
 
-/* Map "live", COOKIE_PATH_LIVE_SLOTS entries of __u32: how many of the engine's connections,
- * half-open records and TIME-WAIT records hash to each slot (FourTupleHash with tuple_seed,
- * masked). A segment whose slot is 0 belongs to no state of the engine's, so on a port in
- * cookie mode the program answers it as the listener would; any other passes to the engine. */
+/* Map "live", COOKIE_PATH_LIVE_SLOTS __u32 slots (mapped as one array): how many of the engine's
+ * connections, half-open records and TIME-WAIT records hash to each slot (FourTupleHash with
+ * tuple_seed, masked). A segment whose slot is 0 belongs to no state of the engine's, so on a port
+ * in cookie mode the program answers it as the listener would; any other passes to the engine. */
 
 /* Map "stats", per CPU, indexed by this enum: what the program did with frames that were not
  * counted per listener. */
