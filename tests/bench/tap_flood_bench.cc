@@ -125,6 +125,7 @@ int run(int argc, char** argv) {
   flood.batch = static_cast<uint32_t>(batch);
   flood.seed = Random::system_seed();
   flood.resend_refused = true;  // every SYN is to reach the engine: its read rate is measured
+  flood.bypass_qdisc = true;    // so that every refusal is reported and the SYN offered again
 
   uint64_t rss_before = proc_status_kb("VmRSS");
   uint64_t dropped_before = tap_tx_dropped();

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "stack/link/tap_queue_drops.h"
 #include "stack/random.h"
 #include "tests/tools/tcp_frames.h"
 
@@ -188,10 +189,11 @@ Result<SynFloodReport> run_syn_flood(const SynFloodConfig& config, const std::at
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
-  // Straight to the TAP's queue, skipping the qdisc: a full queue is then reported (ENOBUFS)
-  // rather than a frame dropped silently behind the qdisc, so `sent` counts what was queued.
-  int one = 1;
-  setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
+  if (config.bypass_qdisc) {
+    // A full queue is then reported (ENOBUFS) rather than a frame dropped behind the qdisc.
+    int one = 1;
+    setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
+  }
   auto source_mac = interface_mac(fd, config.interface);
   if (!source_mac.is_ok()) return source_mac.status();
 
@@ -203,6 +205,7 @@ Result<SynFloodReport> run_syn_flood(const SynFloodConfig& config, const std::at
   SpoofedSource frames(config, *source_mac);
 
   SynFloodReport report;
+  const uint64_t dropped_before = link::tap_queue_drops(config.interface).value_or(0);
   uint32_t built = 0;  // frames in the batch
   uint32_t next = 0;   // the first of them the kernel has not taken yet
   auto start = std::chrono::steady_clock::now();
@@ -245,6 +248,7 @@ Result<SynFloodReport> run_syn_flood(const SynFloodConfig& config, const std::at
     }
   }
   report.elapsed = std::chrono::steady_clock::now() - start;
+  report.link_dropped = link::tap_queue_drops(config.interface).value_or(0) - dropped_before;
   return report;
 }
 

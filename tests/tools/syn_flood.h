@@ -48,6 +48,12 @@ struct SynFloodConfig {
   // offered again, the CPU given away meanwhile, until it is taken: for measuring how fast the
   // engine reads when every SYN must reach it.
   bool resend_refused = false;
+  // Off (the default): the frames take the kernel's ordinary transmit path, as any frame routed
+  // to the TAP does: its tc egress programs (the kernel cookie path) and its qdisc. A frame the
+  // TAP's queue drops behind the qdisc is not reported to the sender; the report counts those
+  // from the interface's transmit drops. On: straight to the TAP's queue, past tc and the qdisc,
+  // so that every refusal is reported (resend_refused needs that), but no tc program sees them.
+  bool bypass_qdisc = false;
 };
 
 struct SynFloodReport {
@@ -56,6 +62,9 @@ struct SynFloodReport {
   // sendmmsg calls that stopped at a refused frame (the TAP's queue was full or a filter
   // dropped the frame).
   uint64_t send_errors = 0;
+  // The interface's transmit drops while the flood ran (the TAP's queue was full behind the
+  // qdisc): frames sent that never reached the engine, the legitimate ones' included.
+  uint64_t link_dropped = 0;
   Duration elapsed{};
   double packets_per_second() const;  // taken
   double offered_per_second() const;  // taken or refused

@@ -21,7 +21,9 @@ Sends Linux-like SYNs (MSS 1460, SACK-permitted, timestamps, window scale 7) wit
 sources, ports and sequence numbers through an AF_PACKET socket on NAME, the kernel side of
 the engine's TAP. Runs only inside a network namespace of its own: use `ip netns exec NS`
 (tests/integration/in_netns.sh makes one). Every address must be inside 198.18.0.0/15.
-A SYN the TAP refuses (its queue full, or a filter's drop) is lost, as on a wire; the next is new.
+The frames take the kernel's ordinary transmit path (tc egress programs such as the kernel
+cookie path, then the qdisc), as frames routed to the TAP do. A SYN the TAP refuses (its queue
+full, or a filter's drop) is lost, as on a wire; the next is new.
 With --ack it sends bare ACKs (NOP, NOP, timestamps) with random sequence and acknowledgment
 numbers and timestamps from the same random sources instead: forged cookie ACKs.
 
@@ -130,10 +132,11 @@ int main(int argc, char** argv) {
   const char* what = config.kind == tapstack::tools::FloodKind::kAck ? "ACKs" : "SYNs";
   std::printf(
       "offered %llu %s in %.3f s: %.0f %s/s; the TAP took %llu (%.0f/s) and refused "
-      "%llu\n",
+      "%llu; its queue dropped %llu\n",
       static_cast<unsigned long long>(report->sent + report->refused), what,
       std::chrono::duration<double>(report->elapsed).count(), report->offered_per_second(), what,
       static_cast<unsigned long long>(report->sent), report->packets_per_second(),
-      static_cast<unsigned long long>(report->refused));
+      static_cast<unsigned long long>(report->refused),
+      static_cast<unsigned long long>(report->link_dropped));
   return 0;
 }
