@@ -3,7 +3,8 @@
 //   - every range function uses $__rate_interval, never a fixed window;
 //   - the panels the issue asks for are there (handshake rate, SYN cookies sent/validated/failed,
 //     backlog depth for both queues per listener, drops by reason, handshake p50/p99,
-//     retransmits, resets);
+//     retransmits, resets; the kernel cookie path's SYN-ACKs and ACKs passed/refused per
+//     listener, and each listener's cookie mode);
 //   - panel ids are unique and panels fit the 24-column grid;
 //   - the provisioning file is a file provider.
 //   - with --promql-rules FILE: writes every query, Grafana variables replaced by plain values,
@@ -86,6 +87,14 @@ const required = [
    (e) => e.includes("histogram_quantile(0.99,") && e.includes("tapstack_handshake_duration_seconds_bucket")],
   ["retransmits", (e) => e.includes("tapstack_syn_retransmits_total")],
   ["resets", (e) => e.includes("tapstack_resets_sent_total")],
+  ["kernel-path SYN-ACKs per listener",
+   (e) => e.includes("tapstack_kernel_cookie_synacks_total") && /by \([^)]*\bport\b/.test(e)],
+  ["kernel-path ACKs passed per listener",
+   (e) => e.includes("tapstack_kernel_cookie_acks_passed_total") && /by \([^)]*\bport\b/.test(e)],
+  ["kernel-path ACKs refused per listener",
+   (e) => e.includes("tapstack_kernel_cookie_acks_refused_total") && /by \([^)]*\bport\b/.test(e)],
+  ["cookie mode per listener",
+   (e) => e.includes("tapstack_listener_cookie_mode") && /by \([^)]*\bport\b/.test(e)],
 ];
 for (const [what, test] of required) {
   if (!queries.some((q) => test(q.expr))) fail(`no panel shows ${what}`);
