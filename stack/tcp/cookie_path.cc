@@ -70,11 +70,6 @@ void CookiePath::set_listener(uint16_t port, bool cookie_mode, bool accept_queue
   store<__u32>(l.mode, cookie_mode ? COOKIE_PATH_ON : COOKIE_PATH_OFF);
 }
 
-uint64_t CookiePath::synacks(uint16_t port) const {
-  if (!attached()) return 0;
-  return std::atomic_ref<__u64>(memory_.listeners[port].synacks).load(std::memory_order_relaxed);
-}
-
 void CookiePath::adjust_live(const FourTuple& tuple, uint32_t delta) {
   if (!attached()) return;
   uint32_t& slot = memory_.live[hash_(tuple) & (COOKIE_PATH_LIVE_SLOTS - 1)];

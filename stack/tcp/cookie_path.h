@@ -55,8 +55,6 @@ class CookiePath {
   void publish_secrets(const SynCookies& cookies);
 
   void set_listener(uint16_t port, bool cookie_mode, bool accept_queue_full);
-  // SYN-ACKs the program sent for `port` so far.
-  uint64_t synacks(uint16_t port) const;
 
   // One more (or one fewer) record of the engine's on `tuple`.
   void add_live(const FourTuple& tuple) { adjust_live(tuple, 1); }

@@ -21,7 +21,6 @@ namespace tapstack::tcp {
 inline constexpr uint8_t kHalfOpenTimer = 10;
 inline constexpr uint8_t kConnectionTimer = 11;
 inline constexpr uint8_t kTimeWaitTimer = 12;
-inline constexpr uint8_t kCookieModeTimer = 13;
 
 struct Listener;
 
@@ -77,8 +76,7 @@ struct Connection : TimerNode {
   uint64_t bytes_received = 0;
 };
 
-// The listener's timer checks, while it is in cookie mode, whether the flood has ended.
-struct Listener : TimerNode {
+struct Listener {
   EndpointId id = 0;
   uint16_t port = 0;
   uint32_t backlog = 0;
@@ -88,12 +86,9 @@ struct Listener : TimerNode {
   // When this listener last answered with a cookie: in auto mode a bare ACK is checked as a
   // cookie only while cookies it sent may still be valid (Linux's tcp_synq_no_recent_overflow).
   std::optional<Time> last_cookie_sent;
-  // With the kernel cookie path attached (and syncookies auto): set when the SYN-RCVD table
-  // overflows; while set, every SYN is answered with a cookie, by the program or, for the few
-  // that still reach the engine, here (tcp_cookie_mode.cc).
-  bool cookie_mode = false;
-  uint64_t cookie_synacks = 0;    // sent by the engine itself
-  uint64_t synacks_at_check = 0;  // by both paths, when the last cookie-mode period began
+  // The cookie mode last told to the kernel cookie path (tcp_cookie_mode.cc); while it is on,
+  // the program answers this listener's SYNs with cookies, so ACKs are checked as cookies.
+  bool cookie_mode_published = false;
 };
 
 // A connection in TIME-WAIT, reduced to what answering its peer needs. It is no endpoint: the

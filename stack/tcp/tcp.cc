@@ -87,8 +87,6 @@ void Tcp::receive(const header::Ipv4View& ip) {
 void Tcp::on_timer(TimerNode& node) {
   if (node.kind == kHalfOpenTimer) {
     half_open_timer(static_cast<HalfOpen&>(node));
-  } else if (node.kind == kCookieModeTimer) {
-    cookie_mode_timer(static_cast<Listener&>(node));
   } else if (node.kind == kTimeWaitTimer) {
     FourTuple tuple = static_cast<TimeWait&>(node).tuple;  // the key dies with the record
     time_wait_.erase(tuple);
@@ -177,7 +175,6 @@ Status Tcp::listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_
                                                      std::string(to_string(e->state())) + ")");
   }
   e->listener = std::make_unique<Listener>();
-  e->listener->kind = kCookieModeTimer;
   e->listener->id = id;
   e->listener->port = e->port.port();
   e->listener->backlog = backlog;
@@ -277,6 +274,7 @@ void Tcp::stop_listening(Endpoint& e) {
   for (auto it = half_open_.begin(); it != half_open_.end();) {
     it = it->second.listener == &l ? half_open_.erase(it) : std::next(it);
   }
+  half_open_table_changed();
   for (EndpointId queued : l.accept_queue) {
     Endpoint* q = find_endpoint(queued);
     if (!q || !q->connection) continue;

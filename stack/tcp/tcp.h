@@ -135,13 +135,21 @@ class Tcp {
   bool accept_queue_full(const Listener& listener) const;
   bool cookies_checkable(const Listener& listener) const;
 
+  // The listener answers SYNs with cookies, not half-open records.
+  bool syn_table_full(const Listener& listener) const;
+  bool half_open_table_full() const;
+
   // tcp_cookie_mode.cc: which listeners answer every SYN with a cookie
   bool in_cookie_mode(const Listener& listener) const;
-  void enter_cookie_mode(Listener& listener);
-  void cookie_mode_timer(Listener& listener);
   // Tells the kernel cookie path this listener's mode and whether its accept queue is full;
   // after every change of either.
-  void publish_listener(const Listener& listener);
+  void publish_listener(Listener& listener);
+  void publish_listeners();
+  // After a half-open record of `listener` was made or erased.
+  void half_open_changed(Listener& listener);
+  // After the table of all half-open records changed size; true if every listener was
+  // published again.
+  bool half_open_table_changed();
   // Creates the established connection and queues it; null if the endpoint table is full.
   Connection* complete_passive(Listener& listener, const Segment& seg, const Negotiated& options,
                                uint32_t iss, uint32_t irs, uint32_t ts_offset,
@@ -213,6 +221,7 @@ class Tcp {
   TupleTable<HalfOpen> half_open_;
   TupleTable<TimeWait> time_wait_;
   std::unordered_map<uint16_t, Listener*> listeners_;
+  bool half_open_table_full_published_ = false;
 };
 
 }  // namespace tapstack::tcp

@@ -1,18 +1,14 @@
-// Cookie mode: which listeners answer every SYN with a cookie, shared with the kernel cookie
-// path (cookie_path.h) that answers them before the TAP's queue.
+// Cookie mode: which listeners answer every SYN with a cookie, published to the kernel cookie
+// path (cookie_path.h), which then answers those SYNs before the TAP's queue.
 //
-// Linux answers with cookies while a listener's SYN queue is full. With the SYNs answered in the
-// kernel that queue stays empty, so the rule becomes a mode: a listener enters it when its
-// SYN-RCVD table overflows and stays in it while the SYNs it is sent in one second (the initial
-// RTO, the time a half-open record waits before its first retransmission) would still fill its
-// SYN backlog; then it leaves, and the engine answers its SYNs from half-open records again.
+// Linux's rule, unchanged: a listener answers with cookies while its SYN-RCVD table (or the
+// table of all half-open records) is full, and always with syncookies `always`. With the SYNs
+// answered in the kernel, the table keeps the records it had when it filled; as they complete or
+// time out the mode goes off, the next SYNs reach the engine and refill it, as new SYNs refill
+// Linux's queue under a flood.
 #include "stack/tcp/tcp.h"
 
 namespace tapstack::tcp {
-
-namespace {
-constexpr Duration kCookieModeCheck = seconds(1);
-}  // namespace
 
 void Tcp::attach_cookie_path(const CookiePathMemory& memory) {
   cookie_path_.attach(memory,
@@ -22,12 +18,16 @@ void Tcp::attach_cookie_path(const CookiePathMemory& memory) {
   connections_.count_live();
   half_open_.count_live();
   time_wait_.count_live();
-  for (const auto& [port, listener] : listeners_) publish_listener(*listener);
+  publish_listeners();
 }
 
 void Tcp::set_tunable(const TunableConfig& tunable) {
   tunable_ = tunable;
-  for (const auto& [port, listener] : listeners_) publish_listener(*listener);
+  publish_listeners();
+}
+
+bool Tcp::half_open_table_full() const {
+  return half_open_.size() >= config_.max_half_open;
 }
 
 bool Tcp::in_cookie_mode(const Listener& l) const {
@@ -37,38 +37,41 @@ bool Tcp::in_cookie_mode(const Listener& l) const {
     case SynCookieMode::kAlways:
       return true;
     case SynCookieMode::kAuto:
-      return l.cookie_mode;
+      return syn_table_full(l);
   }
   return false;
 }
 
-void Tcp::publish_listener(const Listener& l) {
-  cookie_path_.set_listener(l.port, in_cookie_mode(l), accept_queue_full(l));
-}
-
-void Tcp::enter_cookie_mode(Listener& l) {
-  // Without the kernel path the engine sees every SYN, so Linux's rule holds as it is.
-  if (!cookie_path_.attached() || l.cookie_mode) return;
-  l.cookie_mode = true;
-  l.synacks_at_check = l.cookie_synacks + cookie_path_.synacks(l.port);
-  stats_.cookie_mode_entered.add();
-  timers_.arm(l, now_ + kCookieModeCheck);
-  publish_listener(l);
-}
-
-void Tcp::cookie_mode_timer(Listener& l) {
-  uint64_t synacks = l.cookie_synacks + cookie_path_.synacks(l.port);
-  if (tunable_.syncookies == SynCookieMode::kAuto &&
-      synacks - l.synacks_at_check >= l.syn_backlog) {
-    l.synacks_at_check = synacks;
-    timers_.arm(l, now_ + kCookieModeCheck);
-    return;
+void Tcp::publish_listener(Listener& l) {
+  if (!cookie_path_.attached()) return;
+  bool on = in_cookie_mode(l);
+  if (on != l.cookie_mode_published) {
+    if (on) {
+      stats_.cookie_mode_entered.add();
+    } else {
+      stats_.cookie_mode_left.add();
+      // The program may have sent cookies until now: they stay checkable for their lifetime.
+      l.last_cookie_sent = now_;
+    }
+    l.cookie_mode_published = on;
   }
-  l.cookie_mode = false;
-  // Cookies sent until now stay checkable for their lifetime (cookies_checkable).
-  l.last_cookie_sent = now_;
-  stats_.cookie_mode_left.add();
-  publish_listener(l);
+  cookie_path_.set_listener(l.port, on, accept_queue_full(l));
+}
+
+void Tcp::publish_listeners() {
+  for (const auto& [port, listener] : listeners_) publish_listener(*listener);
+}
+
+bool Tcp::half_open_table_changed() {
+  // The table of all half-open records filling or emptying changes every listener's mode.
+  if (half_open_table_full() == half_open_table_full_published_) return false;
+  half_open_table_full_published_ = !half_open_table_full_published_;
+  publish_listeners();
+  return true;
+}
+
+void Tcp::half_open_changed(Listener& l) {
+  if (!half_open_table_changed()) publish_listener(l);
 }
 
 }  // namespace tapstack::tcp

@@ -32,6 +32,12 @@ bool Tcp::accept_queue_full(const Listener& l) const {
   return l.accept_queue.size() >= l.backlog;
 }
 
+bool Tcp::syn_table_full(const Listener& l) const {
+  // Half-open records are bounded per listener and, so that many listeners cannot add up to
+  // gigabytes under a spoofed flood, in total; either bound turns SYNs into cookies.
+  return l.syn_received >= l.syn_backlog || half_open_table_full();
+}
+
 bool Tcp::cookies_checkable(const Listener& l) const {
   switch (tunable_.syncookies) {
     case SynCookieMode::kNever:
@@ -41,7 +47,8 @@ bool Tcp::cookies_checkable(const Listener& l) const {
     case SynCookieMode::kAuto:
       // Only while cookies this listener sent can still be valid: otherwise every stray ACK
       // would be a free guess at a cookie.
-      return l.cookie_mode || (l.last_cookie_sent && now_ - *l.last_cookie_sent < 2 * kCookieTick);
+      return l.cookie_mode_published ||
+             (l.last_cookie_sent && now_ - *l.last_cookie_sent < 2 * kCookieTick);
   }
   return false;
 }
@@ -83,18 +90,14 @@ void Tcp::answer_syn(Listener& l, const Segment& seg, std::optional<uint32_t> is
     create_half_open(l, seg, *iss);
     return;
   }
-  if (in_cookie_mode(l)) {
+  if (tunable_.syncookies == SynCookieMode::kAlways) {
     send_cookie_synack(l, seg);
     return;
   }
-  // Half-open records are bounded per listener and, so that many listeners cannot add up to
-  // gigabytes under a spoofed flood, in total; either bound turns SYNs into cookies.
-  bool table_full = half_open_.size() >= config_.max_half_open;
-  if (l.syn_received >= l.syn_backlog || table_full) {
+  if (syn_table_full(l)) {
     stats_.syn_queue_full.add();
-    if (table_full) stats_.half_open_table_full.add();
+    if (half_open_table_full()) stats_.half_open_table_full.add();
     if (tunable_.syncookies == SynCookieMode::kAuto) {
-      enter_cookie_mode(l);
       send_cookie_synack(l, seg);
       return;
     }
@@ -117,13 +120,13 @@ void Tcp::create_half_open(Listener& l, const Segment& seg, uint32_t iss) {
   h.ts_offset = isn_.timestamp_offset(seg.tuple);
   h.syn_time = now_;
   ++l.syn_received;
+  half_open_changed(l);
   send_synack(h);
   timers_.arm(h, now_ + config_.initial_rto);
 }
 
 void Tcp::send_cookie_synack(Listener& l, const Segment& seg) {
   l.last_cookie_sent = now_;
-  ++l.cookie_synacks;
   HalfOpen reply;  // never stored: the cookie is all the state there is
   reply.tuple = seg.tuple;
   reply.irs = seg.seq;
@@ -297,9 +300,11 @@ Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotia
 }
 
 void Tcp::erase_half_open(HalfOpen& h) {
-  --h.listener->syn_received;
+  Listener& l = *h.listener;
+  --l.syn_received;
   FourTuple tuple = h.tuple;  // the key dies with the record
   half_open_.erase(tuple);
+  half_open_changed(l);
 }
 
 void Tcp::half_open_timer(HalfOpen& h) {

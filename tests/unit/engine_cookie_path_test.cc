@@ -140,45 +140,57 @@ TEST_F(EngineCookiePath, LiveCountsFollowEveryRecordOfTheEngine) {
   EXPECT_EQ(shared_.live_total(), 0u);
 }
 
-TEST_F(EngineCookiePath, ListenerEntersCookieModeOnOverflowAndLeavesWhenSynsFall) {
-  EndpointId listener = listen(kPort, 8, 1);
+TEST_F(EngineCookiePath, ListenerIsInCookieModeWhileItsSynReceivedTableIsFull) {
+  EndpointId listener = listen(kPort, 8, 2);
   EXPECT_EQ(slot(kPort).mode, COOKIE_PATH_OFF);
-  syn(client(1), kPort, linux_syn(1000));  // fills the SYN-RCVD table
+  syn(client(1), kPort, linux_syn(1000));
+  EXPECT_EQ(slot(kPort).mode, COOKIE_PATH_OFF);
   mark();
-  SentSegment cookie = syn(client(2), kPort, linux_syn(2000));
-  expect_counters({{"syns_received", 1},
-                   {"syn_queue_full", 1},
-                   {"syncookies_sent", 1},
-                   {"synacks_sent", 1},
-                   {"cookie_mode_entered", 1}});
+  syn(client(2), kPort, linux_syn(2000));  // fills the SYN-RCVD table: Linux's rule
+  expect_counters({{"syns_received", 1}, {"synacks_sent", 1}, {"cookie_mode_entered", 1}});
   EXPECT_EQ(slot(kPort).mode, COOKIE_PATH_ON);
 
-  // In cookie mode every SYN gets a cookie, with room in the table or not.
-  send(client(1), kPort, {.flags = kRst, .seq = 1001});  // frees the table
-  EXPECT_EQ(listener_info(listener).syn_received, 0u);
+  // The few SYNs that still reach the engine get cookies, as without the program.
   mark();
-  syn(client(3), kPort, linux_syn(3000));
-  expect_counters({{"syns_received", 1}, {"syncookies_sent", 1}, {"synacks_sent", 1}});
-  EXPECT_EQ(listener_info(listener).syn_received, 0u);
+  SentSegment cookie = syn(client(3), kPort, linux_syn(3000));
+  expect_counters(
+      {{"syns_received", 1}, {"syn_queue_full", 1}, {"syncookies_sent", 1}, {"synacks_sent", 1}});
 
-  // The program answered a flood in the first second: the mode stays.
-  shared_.listeners[kPort].synacks += 5;
-  advance_by(seconds(1));
-  EXPECT_EQ(slot(kPort).mode, COOKIE_PATH_ON);
-  // Fewer SYNs than the SYN backlog in the next second: it ends.
+  // A record that goes (here a RST; a completed handshake or a timeout alike) ends the mode,
+  // and the next SYN makes a half-open record again.
   mark();
-  advance_by(seconds(1));
-  expect_counters({{"cookie_mode_left", 1}});
+  send(client(1), kPort, {.flags = kRst, .seq = 1001});
+  expect_counters({{"resets_received", 1}, {"attempt_fails", 1}, {"cookie_mode_left", 1}});
   EXPECT_EQ(slot(kPort).mode, COOKIE_PATH_OFF);
 
-  // A cookie sent while the mode was on is still good for its lifetime.
+  // A cookie sent while the mode was on (by the program, or here) is good for its lifetime.
+  advance_by(seconds(30));
+  take_frames();  // client 2's SYN-ACK retransmissions
   mark();
-  send(client(2), kPort, final_ack(cookie));
+  send(client(3), kPort, final_ack(cookie));
   expect_nothing_sent();
   expect_counters({{"syncookies_validated", 1}, {"passive_opens", 1}});
-  // And SYNs make half-open records again.
   syn(client(4), kPort, linux_syn(4000));
-  EXPECT_EQ(listener_info(listener).syn_received, 1u);
+  EXPECT_EQ(listener_info(listener).syn_received, 2u);
+  EXPECT_EQ(slot(kPort).mode, COOKIE_PATH_ON);
+}
+
+TEST_F(EngineCookiePath, TheTableOfAllHalfOpenRecordsFillingPutsEveryListenerInCookieMode) {
+  EngineConfig config;
+  config.max_half_open = 2;
+  restart(config);
+  attach(peer_);
+  engine().attach_cookie_path(shared_.memory());
+  listen(kPort, 8);
+  listen(kPort + 1, 8);
+  syn(client(1), kPort, linux_syn(1000));
+  EXPECT_EQ(slot(kPort + 1).mode, COOKIE_PATH_OFF);
+  syn(client(2), kPort, linux_syn(2000));
+  EXPECT_EQ(slot(kPort).mode, COOKIE_PATH_ON);
+  EXPECT_EQ(slot(kPort + 1).mode, COOKIE_PATH_ON);
+  send(client(2), kPort, {.flags = kRst, .seq = 2001});
+  EXPECT_EQ(slot(kPort).mode, COOKIE_PATH_OFF);
+  EXPECT_EQ(slot(kPort + 1).mode, COOKIE_PATH_OFF);
 }
 
 TEST_F(EngineCookiePath, AlwaysPutsEveryListenerInCookieModeAndNeverNone) {
