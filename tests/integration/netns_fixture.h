@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "stack/engine_loop.h"
+#include "stack/link/cookie_path_program.h"
 #include "stack/random.h"
 
 namespace tapstack::testing {
@@ -114,16 +116,29 @@ class NetnsTest : public ::testing::Test {
     config_.address = {*Ipv4Address::parse(engine_address_), 24};
     configure(config_);
     on_tap(tap.value());
+    if (kernel_cookie_path()) {
+      // As tapstackd does (--kernel-cookies on): attached before the loop takes the TAP, and
+      // answering nothing until the engine has published its configuration.
+      auto program = link::CookiePathProgram::load();
+      ASSERT_TRUE(program.is_ok()) << program.status().message;
+      Status attached = program.value()->attach(static_cast<int>(if_nametoindex(tap_name.c_str())));
+      ASSERT_TRUE(attached.is_ok()) << attached.message;
+      cookie_path_ = std::move(program.value());
+    }
     link::LinkOptions link = link_options();
     configure_link(link);
     loop_ = std::make_unique<EngineLoop>(config_, std::move(tap.value()), tcp::KeySource::system(),
                                          link);
     loop_->set_event_handler([this](const Event& e) { events_.record(e); });
     loop_->start();
+    if (cookie_path_) {
+      loop_->call([memory = cookie_path_->memory()](Engine& e) { e.attach_cookie_path(memory); });
+    }
   }
   void TearDown() override {
     if (loop_) loop_->stop();
     loop_.reset();
+    cookie_path_.reset();  // after the engine, which writes into its memory
   }
   // ctest runs the suite once per link I/O (TAPSTACK_LINK_IO=epoll|io_uring; unset: auto), and
   // once more busy-polling (TAPSTACK_BUSY_POLL_US).
@@ -142,6 +157,9 @@ class NetnsTest : public ::testing::Test {
   virtual void configure_link(link::LinkOptions&) {}
   // Sees the TAP before the loop takes it over.
   virtual void on_tap(const link::TapDevice&) {}
+  // True: the kernel cookie path (link/cookie_path_program.h) on the TAP's egress, shared with
+  // the engine, as tapstackd runs by default.
+  virtual bool kernel_cookie_path() const { return false; }
 
   EndpointId make_listener(uint16_t port, uint32_t backlog) {
     return loop_->call([&](Engine& e) {
@@ -159,6 +177,7 @@ class NetnsTest : public ::testing::Test {
   std::string kernel_address_;
   std::string engine_address_;
   EngineConfig config_;
+  std::unique_ptr<link::CookiePathProgram> cookie_path_;  // with kernel_cookie_path()
   std::unique_ptr<EngineLoop> loop_;
   EventLog events_;
 };
