@@ -1,6 +1,6 @@
 // What the gRPC services share: the engine loop, the event hub and log, the call limiter, the
-// daemon's options, and whether the daemon is shutting down (new calls are then refused with
-// UNAVAILABLE).
+// daemon's options, the kernel cookie path (null without one), and whether the daemon is shutting
+// down (new calls are then refused with UNAVAILABLE).
 #pragma once
 
 #include <grpcpp/support/status.h>
@@ -12,6 +12,7 @@
 #include "server/event_log.h"
 #include "server/flags.h"
 #include "stack/engine_loop.h"
+#include "stack/link/cookie_path_program.h"
 
 namespace tapstack::server {
 
@@ -21,6 +22,7 @@ struct Backend {
   EventLog& log;
   CallLimiter& limiter;
   const DaemonOptions& options;
+  const link::CookiePathProgram* cookie_path;
   std::atomic<bool> draining{false};
 
   // A slot for one call of `ctx`'s client, held until the call ends: not OK (UNAVAILABLE)

@@ -5,6 +5,7 @@
 #include <net/if.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <future>
 #include <thread>
 
@@ -22,6 +23,15 @@ constexpr auto kServerShutdownDeadline = std::chrono::milliseconds(300);
 
 bool metrics_enabled(const DaemonOptions& o) {
   return o.metrics_listen != "off";
+}
+
+// The loader's reason may carry libbpf's own lines; the daemon logs one line per event.
+std::string one_line(std::string text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  for (size_t at = text.find('\n'); at != std::string::npos; at = text.find('\n', at)) {
+    text.replace(at, 1, "; ");
+  }
+  return text;
 }
 
 int to_ms(Duration d) {
@@ -69,6 +79,7 @@ Status Daemon::start() {
   if (!tap.is_ok())
     return error(tap.status().code, "--tap " + options_.tap + ": " + tap.status().message);
 
+  std::string cookie_path_state = options_.kernel_cookies ? start_cookie_path(tap.value()) : "off";
   try {
     loop_ = std::make_unique<EngineLoop>(options_.engine_config(), std::move(tap.value()),
                                          tcp::KeySource::system(), options_.link);
@@ -79,11 +90,19 @@ Status Daemon::start() {
   hub_ = std::make_unique<EventHub>(*loop_, histogram_, *log_);
   hub_->attach();
   loop_->start();
-  backend_ = std::make_unique<Backend>(*loop_, *hub_, *log_, limiter_, options_);
+  // Before any listener exists: the program answers nothing until the engine has filled in its
+  // configuration, and from then on the engine publishes each listener's mode as it changes.
+  if (cookie_path_) {
+    loop_->call(
+        [memory = cookie_path_->memory()](Engine& engine) { engine.attach_cookie_path(memory); });
+  }
+  backend_ =
+      std::make_unique<Backend>(*loop_, *hub_, *log_, limiter_, options_, cookie_path_.get());
 
   if (Status s = start_grpc(); !s.is_ok()) return s;
   if (metrics_enabled(options_)) {
-    auto metrics = MetricsExporter::start(options_.metrics_listen, *loop_, histogram_);
+    auto metrics =
+        MetricsExporter::start(options_.metrics_listen, *loop_, histogram_, cookie_path_.get());
     if (!metrics.is_ok()) return metrics.status();
     metrics_ = std::move(metrics.value());
   }
@@ -99,8 +118,23 @@ Status Daemon::start() {
            config.mac.to_string() + "; gRPC " + options_.grpc_listen +
            (options_.grpc_tls_cert.empty() ? "" : " (TLS)") + "; metrics " +
            options_.metrics_listen + "; syncookies " +
-           std::string(to_string(config.tunable.syncookies)));
+           std::string(to_string(config.tunable.syncookies)) + "; kernel cookie path " +
+           cookie_path_state);
   return Status::ok();
+}
+
+std::string Daemon::start_cookie_path(const link::TapDevice& tap) {
+  auto program = link::CookiePathProgram::load();
+  Status s = program.is_ok()
+                 ? program.value()->attach(static_cast<int>(::if_nametoindex(tap.name().c_str())))
+                 : program.status();
+  if (!s.is_ok()) {
+    log_warning("kernel cookie path unavailable, SYN cookies answered in user space: " +
+                one_line(s.message));
+    return "unavailable";
+  }
+  cookie_path_ = std::move(program.value());
+  return "on";
 }
 
 Status Daemon::start_grpc() {
@@ -211,6 +245,9 @@ void Daemon::stop() {
   hub_.reset();
   log_.reset();   // after the server: no watcher reads it any more
   loop_.reset();  // closes the TAP: one the daemon created disappears with it
+  // After the engine, which writes into its maps until it goes; detaches the program from a
+  // TAP that outlives us.
+  cookie_path_.reset();
 }
 
 }  // namespace tapstack::server

@@ -19,6 +19,7 @@
 #include "server/metrics.h"
 #include "server/stack_service.h"
 #include "stack/engine_loop.h"
+#include "stack/link/cookie_path_program.h"
 
 namespace tapstack::server {
 
@@ -39,6 +40,9 @@ class Daemon {
   bool shutdown();
 
  private:
+  // Loads the kernel cookie path and attaches it to the TAP: "on", or "unavailable" after one
+  // warning saying why (the engine then answers every SYN itself).
+  std::string start_cookie_path(const link::TapDevice& tap);
   Status start_grpc();
   Status start_demo_listener();
   void start_watchdog();
@@ -49,6 +53,9 @@ class Daemon {
   HandshakeHistogram histogram_;
   CallLimiter limiter_;
   HealthService health_;
+  // Null when --kernel-cookies is off or the path is unavailable here. Outlives the engine, which
+  // writes into its maps until it is destroyed.
+  std::unique_ptr<link::CookiePathProgram> cookie_path_;
   std::unique_ptr<EngineLoop> loop_;
   std::unique_ptr<EventLog> log_;
   std::unique_ptr<EventHub> hub_;

@@ -13,8 +13,8 @@ std::optional<EngineSnapshot> take_snapshot(EngineLoop& loop, Duration timeout) 
     EngineSnapshot s;
     for (const EndpointInfo& e : engine.list()) {
       if (!e.listener) continue;
-      s.listeners.push_back(
-          {e.id, e.local_address.to_string() + ":" + std::to_string(e.local_port), *e.listener});
+      s.listeners.push_back({e.id, e.local_address.to_string() + ":" + std::to_string(e.local_port),
+                             e.local_port, *e.listener});
     }
     s.endpoints_by_state = engine.count_by_state();
     promise->set_value(std::move(s));

@@ -15,6 +15,7 @@ namespace tapstack::server {
 struct ListenerSnapshot {
   EndpointId id = 0;
   std::string local;  // "198.18.0.2:8080"
+  uint16_t port = 0;
   ListenerInfo queues;
 };
 

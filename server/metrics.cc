@@ -4,9 +4,10 @@
 #include <cctype>
 #include <limits>
 
+#include "server/cookie_path_listeners.h"
 #include "server/engine_snapshot.h"
+#include "server/link_counters.h"
 #include "server/log.h"
-#include "stack/link/tap_queue_drops.h"
 
 namespace tapstack::server {
 namespace {
@@ -141,13 +142,33 @@ void add_snapshot(const EngineSnapshot& snapshot, std::vector<MetricFamily>& out
   }
 }
 
-// Frames lost before the engine could read them: not one of the engine's counters.
-void add_tap_queue_drops(const std::string& tap_name, std::vector<MetricFamily>& out) {
-  if (auto drops = link::tap_queue_drops(tap_name)) {
-    add_counter(out, "tap_queue_drops",
-                "Frames the kernel dropped on their way to tapstackd because the TAP's queue was "
-                "full (its transmit drops in /proc/net/dev)",
-                *drops);
+// Whether the kernel cookie path is on, and per listening port its mode and counters.
+void add_cookie_path(const link::CookiePathProgram* cookie_path, const EngineSnapshot* snapshot,
+                     std::vector<MetricFamily>& out) {
+  family(out, "kernel_cookie_path_attached",
+         "1 when the kernel cookie path is attached to the TAP's egress (--kernel-cookies on and "
+         "allowed here), else 0",
+         MetricType::Gauge)
+      .metric.push_back(sample(cookie_path ? 1 : 0, MetricType::Gauge));
+  if (!cookie_path || !snapshot) return;
+  std::vector<CookiePathListener> listeners =
+      cookie_path_listeners(cookie_path->memory(), *snapshot);
+  auto port = [](const CookiePathListener& l) {
+    return std::vector<ClientMetric::Label>{{"port", std::to_string(l.port)}};
+  };
+  MetricFamily& mode = family(out, "listener_cookie_mode",
+                              "1 while a listening port answers every SYN with a cookie in the "
+                              "kernel cookie path (cookie mode), else 0",
+                              MetricType::Gauge);
+  for (const CookiePathListener& l : listeners) {
+    mode.metric.push_back(sample(l.cookie_mode ? 1 : 0, MetricType::Gauge, port(l)));
+  }
+  for (const CookiePathListenerCounter& c : kCookiePathListenerCounters) {
+    MetricFamily& f =
+        family(out, "kernel_cookie_" + std::string(c.name) + "_total", c.help, MetricType::Counter);
+    for (const CookiePathListener& l : listeners) {
+      f.metric.push_back(sample(static_cast<double>(l.*c.value), MetricType::Counter, port(l)));
+    }
   }
 }
 
@@ -156,25 +177,30 @@ void add_tap_queue_drops(const std::string& tap_name, std::vector<MetricFamily>&
 std::vector<MetricFamily> MetricsCollector::Collect() const {
   std::vector<MetricFamily> out;
   add_counters(loop_.stats(), out);
-  add_tap_queue_drops(loop_.tap_name(), out);
+  for (const LinkCounter& c : link_counters(loop_.tap_name(), cookie_path_)) {
+    add_counter(out, c.name, c.help, c.value);
+  }
   add_histogram(histogram_, out);
-  if (auto snapshot = take_snapshot(loop_, kSnapshotTimeout)) {
+  auto snapshot = take_snapshot(loop_, kSnapshotTimeout);
+  if (snapshot) {
     add_snapshot(*snapshot, out);
   } else {
     log_warning("metrics: the engine loop did not answer; scrape without listener gauges");
   }
+  add_cookie_path(cookie_path_, snapshot ? &*snapshot : nullptr, out);
   return out;
 }
 
 Result<std::unique_ptr<MetricsExporter>> MetricsExporter::start(
-    const std::string& listen, EngineLoop& loop, const HandshakeHistogram& histogram) {
+    const std::string& listen, EngineLoop& loop, const HandshakeHistogram& histogram,
+    const link::CookiePathProgram* cookie_path) {
   std::unique_ptr<prometheus::Exposer> exposer;
   try {
     exposer = std::make_unique<prometheus::Exposer>(listen, 2);
   } catch (const std::exception& e) {
     return error(ErrorCode::kUnavailable, "cannot serve metrics on " + listen + ": " + e.what());
   }
-  auto collector = std::make_shared<MetricsCollector>(loop, histogram);
+  auto collector = std::make_shared<MetricsCollector>(loop, histogram, cookie_path);
   exposer->RegisterCollectable(collector);
   return std::unique_ptr<MetricsExporter>(
       new MetricsExporter(std::move(exposer), std::move(collector)));

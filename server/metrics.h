@@ -1,7 +1,8 @@
 // The Prometheus exporter. The collector builds every family at scrape time from the engine's
 // own counters (stack/stats.h, walked through its X-macros, so a new counter is exported
-// without touching this file), the handshake histogram, and one snapshot of the listeners'
-// queues taken on the engine loop with a timeout.
+// without touching this file), the counters kept outside the engine (link_counters.h), the
+// handshake histogram, one snapshot of the listeners' queues taken on the engine loop with a
+// timeout, and the kernel cookie path's counters per listening port (cookie_path_listeners.h).
 #pragma once
 
 #include <prometheus/collectable.h>
@@ -14,27 +15,31 @@
 
 #include "server/handshake_histogram.h"
 #include "stack/engine_loop.h"
+#include "stack/link/cookie_path_program.h"
 #include "stack/status.h"
 
 namespace tapstack::server {
 
 class MetricsCollector final : public prometheus::Collectable {
  public:
-  MetricsCollector(EngineLoop& loop, const HandshakeHistogram& histogram)
-      : loop_(loop), histogram_(histogram) {}
+  MetricsCollector(EngineLoop& loop, const HandshakeHistogram& histogram,
+                   const link::CookiePathProgram* cookie_path)
+      : loop_(loop), histogram_(histogram), cookie_path_(cookie_path) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
   EngineLoop& loop_;
   const HandshakeHistogram& histogram_;
+  const link::CookiePathProgram* cookie_path_;  // null: not attached
 };
 
 class MetricsExporter {
  public:
   // Serves /metrics on `listen` (HOST:PORT); the address was checked beforehand.
   static Result<std::unique_ptr<MetricsExporter>> start(const std::string& listen, EngineLoop& loop,
-                                                        const HandshakeHistogram& histogram);
+                                                        const HandshakeHistogram& histogram,
+                                                        const link::CookiePathProgram* cookie_path);
 
  private:
   MetricsExporter(std::unique_ptr<prometheus::Exposer> exposer,

@@ -1,6 +1,8 @@
 #include "server/stack_service.h"
 
+#include "server/cookie_path_listeners.h"
 #include "server/engine_snapshot.h"
+#include "server/link_counters.h"
 #include "server/proto_convert.h"
 #include "server/tunables.h"
 
@@ -57,6 +59,9 @@ grpc::Status StackService::stats(v1::Stats* response) {
     c->set_value(value);
   };
   stats.for_each_counter(add_counter);
+  for (const LinkCounter& c : link_counters(backend_.loop.tap_name(), backend_.cookie_path)) {
+    add_counter(c.name, c.help, c.value);
+  }
   for (size_t i = 0; i < kDropReasons.size(); ++i) {
     v1::Counter* c = response->add_drops();
     c->set_name(std::string(kDropReasons[i].name));
@@ -69,6 +74,19 @@ grpc::Status StackService::stats(v1::Stats* response) {
     v1::StateCount* s = response->add_endpoints();
     s->set_state(to_proto(static_cast<TcpState>(i)));
     s->set_count(snapshot->endpoints_by_state[i]);
+  }
+  response->set_kernel_cookie_path_attached(backend_.cookie_path != nullptr);
+  if (backend_.cookie_path) {
+    for (const CookiePathListener& l :
+         cookie_path_listeners(backend_.cookie_path->memory(), *snapshot)) {
+      v1::KernelCookieListener* k = response->add_kernel_cookie_listeners();
+      k->set_port(l.port);
+      k->set_cookie_mode(l.cookie_mode);
+      k->set_synacks(l.synacks);
+      k->set_acks_passed(l.acks_passed);
+      k->set_acks_refused(l.acks_refused);
+      k->set_syns_dropped(l.syns_dropped);
+    }
   }
   return grpc::Status::OK;
 }

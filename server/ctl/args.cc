@@ -176,7 +176,8 @@ Commands:
                                   for a listener Recv-Q is the accept queue and Send-Q the
                                   backlog, Syn-Q the SYN-RCVD table (depth/limit)
   rotate-cookie-secret            new SYN-cookie secret (cookies in flight stay valid)
-  stats                           counters, drops by reason, endpoints by state
+  stats                           counters, drops by reason, endpoints by state, and the
+                                  kernel cookie path per listening port
   config [KEY=VALUE...]           show the configuration, or change tunables:
                                   syncookies=never|auto|always, syn_retries=N,
                                   synack_retries=N, abort_on_overflow=true|false

@@ -148,6 +148,17 @@ void print_stats(const v1::Stats& stats) {
   for (const v1::StateCount& s : stats.endpoints()) {
     rows.push_back({"  " + state_name(s.state()), std::to_string(s.count())});
   }
+  rows.push_back({});
+  rows.push_back({"kernel cookie path:", stats.kernel_cookie_path_attached() ? "attached" : "off"});
+  if (stats.kernel_cookie_listeners_size() > 0) {
+    rows.push_back(
+        {"  port", "cookie mode", "SYN-ACKs", "ACKs passed", "ACKs refused", "SYNs dropped"});
+  }
+  for (const v1::KernelCookieListener& l : stats.kernel_cookie_listeners()) {
+    rows.push_back({"  " + std::to_string(l.port()), l.cookie_mode() ? "on" : "off",
+                    std::to_string(l.synacks()), std::to_string(l.acks_passed()),
+                    std::to_string(l.acks_refused()), std::to_string(l.syns_dropped())});
+  }
   print_table(rows);
 }
 

@@ -9,7 +9,6 @@ import subprocess
 import tempfile
 import threading
 import unittest
-import urllib.request
 
 import grpc
 
@@ -40,7 +39,7 @@ class DaemonProcess(unittest.TestCase):
             "--grpc-tls-cert", "--grpc-tls-key", "--grpc-client-ca", "--metrics-listen",
             "--syncookies", "--syn-retries", "--synack-retries", "--abort-on-overflow",
             "--backlog", "--max-endpoints", "--demo-listener", "--shutdown-grace", "--link-io",
-            "--busy-poll-us", "--syn-shield", "--log-level", "--grpc-allow-insecure",
+            "--busy-poll-us", "--kernel-cookies", "--log-level", "--grpc-allow-insecure",
             "--grpc-max-calls", "--grpc-max-calls-per-client", "--grpc-watch-buffer",
             "--grpc-keepalive-ms", "--grpc-keepalive-timeout-ms", "--grpc-max-connection-idle-ms",
             "--loop-stall-timeout", "--max-time-wait", "--max-half-open", "--max-orphans",
@@ -66,7 +65,7 @@ class DaemonProcess(unittest.TestCase):
             (["--grpc-tls-key", "/nonexistent"], "--grpc-tls-cert"),
             (["--busy-poll-us", "1000001"], "--busy-poll-us"),
             (["--busy-poll-us", "-5"], "--busy-poll-us"),
-            (["--syn-shield", "maybe"], "--syn-shield"),
+            (["--kernel-cookies", "maybe"], "--kernel-cookies"),
             (["--frobnicate"], "unknown flag"),
         ]
         for flags, fragment in cases:
@@ -185,22 +184,6 @@ class DaemonProcess(unittest.TestCase):
             self.assertEqual(daemon.process.wait(timeout=20), 0)
         self.assertTrue(h.link_exists(tap))
         h.run_ip("link", "delete", tap)
-
-    def test_syn_shield_is_on_by_default_and_off_by_flag(self):
-        for flags, state in (((), "on"), (("--syn-shield", "off"), "off")):
-            with self.subTest(flags=flags):
-                with h.Daemon(*flags, tap="tse2sh", metrics_listen="127.0.0.1:9466") as daemon:
-                    daemon.start()
-                    with urllib.request.urlopen("http://127.0.0.1:9466/metrics",
-                                                timeout=5) as response:
-                        metrics = response.read().decode()
-                    self.assertIn(f"SYN shield {state}", daemon.log())
-                    if state == "on":
-                        self.assertIn("tapstack_syn_shield_active 0", metrics)
-                        self.assertIn("tapstack_syn_shield_first_syns_dropped_total 0", metrics)
-                    else:
-                        self.assertNotIn("tapstack_syn_shield", metrics)
-                    daemon.stop()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,36 @@
+#include "server/link_counters.h"
+
+#include "stack/link/tap_queue_drops.h"
+
+namespace tapstack::server {
+
+std::vector<LinkCounter> link_counters(const std::string& tap_name,
+                                       const link::CookiePathProgram* cookie_path) {
+  std::vector<LinkCounter> out;
+  if (auto drops = link::tap_queue_drops(tap_name)) {
+    out.push_back({"tap_queue_drops",
+                   "Frames the kernel dropped on their way to tapstackd because the TAP's queue "
+                   "was full (its transmit drops in /proc/net/dev)",
+                   *drops});
+  }
+  if (cookie_path) {
+    link::CookiePathStats s = cookie_path->stats();
+    out.push_back({"kernel_cookie_bad_checksums",
+                   "Frames the kernel cookie path dropped for a wrong IPv4 or TCP checksum",
+                   s.bad_checksum});
+    out.push_back({"kernel_cookie_invalid_sources",
+                   "Segments the kernel cookie path dropped for a source no peer can have",
+                   s.invalid_source});
+    out.push_back({"kernel_cookie_ignored",
+                   "RSTs and flagless segments to a listener in cookie mode that the kernel cookie "
+                   "path dropped, as the listener would",
+                   s.ignored});
+    out.push_back({"kernel_cookie_resets_sent",
+                   "RSTs the kernel cookie path sent: to SYN-ACKs for a listener and to ACKs "
+                   "without a valid cookie",
+                   s.resets});
+  }
+  return out;
+}
+
+}  // namespace tapstack::server
