@@ -174,6 +174,9 @@ expect_series 'drops by reason (unsupported_ethertype)' \
   '^tapstack_dropped_packets_total\{.*reason="unsupported_ethertype"'
 expect_series 'endpoints, state="established"' '^tapstack_endpoints\{.*state="established"'
 expect_series 'handshake histogram +Inf bucket' '^tapstack_handshake_duration_seconds_bucket\{.*le="\+Inf"'
+expect_series 'kernel cookie path attached' '^tapstack_kernel_cookie_path_attached 1$'
+expect_series 'kernel-path SYN-ACKs, port="8080"' '^tapstack_kernel_cookie_synacks_total\{.*port="8080"'
+expect_series 'cookie mode, port="8080"' '^tapstack_listener_cookie_mode\{.*port="8080"'
 
 # 3. The connections above were counted.
 value() { awk -v n="$1" '$1 == n {print $2; exit}' "$scratch/metrics"; }
