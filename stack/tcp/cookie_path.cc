@@ -40,6 +40,7 @@ void CookiePath::attach(const CookiePathMemory& memory, const CookiePathIdentity
   c.tuple_seed = identity.tuple_seed;
   c.address = identity.address.address.value;
   c.netmask = identity.address.mask();
+  c.gateway = identity.gateway ? identity.gateway->value : 0;
   std::copy(identity.mac.bytes.begin(), identity.mac.bytes.end(), c.mac);
   c.mss = identity.mss;
   c.syn_window = identity.syn_window;

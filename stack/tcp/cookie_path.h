@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 
 #include "stack/clock.h"
 #include "stack/link/bpf/cookie_path_abi.h"
@@ -35,6 +36,7 @@ struct CookiePathMemory {
 struct CookiePathIdentity {
   MacAddress mac;
   Ipv4Subnet address;
+  std::optional<Ipv4Address> gateway;  // without one, off-link peers get no answer
   uint16_t mss = 0;
   uint16_t syn_window = 0;
   uint8_t window_scale = 0;

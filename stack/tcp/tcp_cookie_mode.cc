@@ -12,8 +12,8 @@ namespace tapstack::tcp {
 
 void Tcp::attach_cookie_path(const CookiePathMemory& memory) {
   cookie_path_.attach(memory,
-                      {config_.mac, config_.address, our_mss_, syn_window(), our_window_scale_,
-                       isn_.key(), tuple_hash_.seed},
+                      {config_.mac, config_.address, config_.gateway, our_mss_, syn_window(),
+                       our_window_scale_, isn_.key(), tuple_hash_.seed},
                       cookies_);
   connections_.count_live();
   half_open_.count_live();
