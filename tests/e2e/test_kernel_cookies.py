@@ -18,11 +18,15 @@ from test_prometheus import checksum
 TAP = "tse2kc"
 PORT = 8080
 METRICS_URL = f"http://{h.METRICS_ADDRESS}/metrics"
-# What the program needs from the kernel (CAP_SYS_ADMIN would do for both; CAP_PERFMON lets
-# an unprivileged loader do more but is no substitute). Dropped from the bounding set, they are
-# not in root's capabilities after exec.
+# Dropped from the bounding set, capabilities are not in root's after exec. Without CAP_BPF
+# (or CAP_SYS_ADMIN) nothing can be loaded.
 WITHOUT_BPF = ["setpriv", "--bounding-set=-bpf,-sys_admin,-perfmon",
                "--inh-caps=-bpf,-sys_admin,-perfmon", "--"]
+# What the Kubernetes material and the Dockerfile grant tapstackd, and nothing else: CAP_BPF
+# (maps, loading), CAP_NET_ADMIN (a tc program, attaching it), CAP_PERFMON (the verifier allows
+# the program's variable offsets into the packet only with it).
+ONLY_GRANTED = ["setpriv", "--bounding-set=-all,+bpf,+net_admin,+perfmon", "--inh-caps=-all",
+                "--"]
 
 
 def scrape():
@@ -55,9 +59,15 @@ def forged_ack(source, source_port, destination_port):
     return ip + tcp
 
 
-class WithoutBpf(h.Daemon):
+class Wrapped(h.Daemon):
+    """tapstackd started through `wrapper` (setpriv: the capabilities it runs with)."""
+
+    def __init__(self, wrapper, *flags, **kwargs):
+        super().__init__(*flags, **kwargs)
+        self.wrapper = wrapper
+
     def command(self):
-        return [*WITHOUT_BPF, *super().command()]
+        return [*self.wrapper, *super().command()]
 
 
 class KernelCookiePath(unittest.TestCase):
@@ -104,6 +114,13 @@ class KernelCookiePath(unittest.TestCase):
         # The TAP outlives the daemon (the test made it): no program is left on it.
         self.assertEqual(egress_filters(TAP).strip(), "")
 
+    def test_attaches_with_only_the_capabilities_the_deployment_grants(self):
+        with Wrapped(ONLY_GRANTED, tap=TAP) as daemon:
+            daemon.start()
+            self.assertIn("kernel cookie path on", daemon.log())
+            self.assertEqual(self.cookie_path_warnings(daemon.log()), [])
+            self.assertIn("direct-action", egress_filters(TAP))
+
     def test_off_by_flag(self):
         with h.Daemon("--kernel-cookies", "off", "--demo-listener", str(PORT), tap=TAP) as daemon:
             daemon.start()
@@ -116,7 +133,7 @@ class KernelCookiePath(unittest.TestCase):
             self.assertEqual(egress_filters(TAP).strip(), "")
 
     def test_without_cap_bpf_one_warning_and_cookies_in_user_space(self):
-        with WithoutBpf("--demo-listener", str(PORT), tap=TAP) as daemon:
+        with Wrapped(WITHOUT_BPF, "--demo-listener", str(PORT), tap=TAP) as daemon:
             daemon.start()
             log = daemon.log()
             self.assertIn("kernel cookie path unavailable", log)
