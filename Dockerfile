@@ -19,6 +19,21 @@
 #     (then every container must have NET_ADMIN in its bounding set, or exec fails with EPERM).
 # Either way the container needs /dev/net/tun (--device /dev/net/tun), and the TAP is created in
 # the container's network namespace: never run it with --network host.
+#
+# The kernel cookie path (README, Kernel cookie path; --kernel-cookies, on by default) is a tc BPF
+# program on the TAP's egress that answers SYN floods before they reach the TAP's queue. Loading
+# and attaching it needs CAP_BPF (its maps, loading it), CAP_NET_ADMIN (a tc program, attaching
+# it) and CAP_PERFMON (the verifier accepts its variable offsets into the packet only with it),
+# and a seccomp profile that lets a process with CAP_BPF call bpf() (Docker's default does from
+# 23.0, containerd's from 1.7). Without them tapstackd logs one warning and answers SYN cookies
+# in user space, as well as the TAP's queue lets it. To have it:
+#   docker run --user 0 --cap-drop ALL --cap-add BPF --cap-add NET_ADMIN --cap-add PERFMON \
+#     --security-opt no-new-privileges --device /dev/net/tun tapstack ...
+# (as root because Docker and Kubernetes give added capabilities to uid 0 only; podman gives
+# them to 10001 too), or build with
+# --build-arg TAPSTACKD_FILE_CAPS=cap_bpf,cap_net_admin,cap_perfmon+ep (file capabilities are not
+# gained under no-new-privileges, Kubernetes' allowPrivilegeEscalation: false). The Kubernetes
+# material (deploy/kubernetes/base/deployment.yaml) runs it as root with only these three.
 ARG BASE=debian:bookworm
 ARG RUNTIME_BASE=debian:bookworm-slim
 
@@ -27,6 +42,7 @@ RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
        g++ make cmake ninja-build pkg-config libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev \
        protobuf-compiler prometheus-cpp-dev libssl-dev liburing-dev libtins-dev libgtest-dev libgmock-dev \
+       clang libbpf-dev bpftool \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./

@@ -7,9 +7,11 @@
 #      deploy/kubernetes/base/deployment.yaml (tap-setup, the tapstackd sidecar, the example app)
 #      run with podman in one network namespace (tapstack-e2e-img-<random>), each with the user,
 #      capabilities and flags its securityContext, command, args and ConfigMap give it: tap-setup
-#      (root, NET_ADMIN only) makes the TAP, tapstackd runs with no capabilities and answers the
-#      health check the kubelet's gRPC probes make, the app connects through the TAP and lists the
-#      listeners over gRPC, and tapstackd exits 0 on SIGTERM;
+#      (root, NET_ADMIN only) makes the TAP, tapstackd runs as root with exactly BPF, NET_ADMIN and
+#      PERFMON (the kernel cookie path; on, or off after one warning where podman's seccomp
+#      profile refuses bpf()) and answers the health check the kubelet's gRPC probes make, the
+#      app connects through the TAP and lists the listeners over gRPC, and tapstackd exits 0 on
+#      SIGTERM;
 #   4. tapstackd as the non-root user creating its own TAP with podman's --cap-add NET_ADMIN, and
 #      removing it again on exit.
 # Slow (debootstrap once, then a C++ build in the image); not part of every CI run.
@@ -251,11 +253,22 @@ done
 ok "sidecar (${flag[*]}) reports SERVING to grpc.health.v1 (what the gRPC probes ask)"
 pid=$(podman inspect -f '{{.State.Pid}}' "$sidecar")
 status=$(cat "/proc/$pid/status")
-if grep -Eq '^Uid:\s+10001\s' <<<"$status" && grep -Eq '^CapEff:\s+0+$' <<<"$status" &&
-   grep -Eq '^CapPrm:\s+0+$' <<<"$status" && grep -Eq '^NoNewPrivs:\s+1$' <<<"$status"; then
-  ok "tapstackd runs as uid 10001 with no capabilities (CapEff = CapPrm = 0, NoNewPrivs)"
+# CAP_NET_ADMIN (12), CAP_PERFMON (38), CAP_BPF (39): the kernel cookie path's, nothing else.
+cookie_path_caps=000000c000001000
+if grep -Eq '^Uid:\s+0\s' <<<"$status" && grep -Eq "^CapEff:\s+$cookie_path_caps$" <<<"$status" &&
+   grep -Eq "^CapPrm:\s+$cookie_path_caps$" <<<"$status" && grep -Eq '^NoNewPrivs:\s+1$' <<<"$status"; then
+  ok "tapstackd runs as uid 0 with BPF, NET_ADMIN and PERFMON only (CapEff = CapPrm = $cookie_path_caps, NoNewPrivs)"
 else
   fail "tapstackd's credentials:"; grep -E '^(Uid|Gid|Cap|NoNewPrivs)' <<<"$status" | indent
+fi
+sidecar_log=$(podman logs "$sidecar" 2>&1)
+if grep -q "kernel cookie path on" <<<"$sidecar_log"; then
+  ok "the kernel cookie path is attached"
+elif grep -q "kernel cookie path unavailable" <<<"$sidecar_log" &&
+     (($(grep -c "warning: kernel cookie path" <<<"$sidecar_log") == 1)); then
+  ok "the kernel cookie path is unavailable here, said in one warning: $(grep "warning: kernel cookie path" <<<"$sidecar_log" | cut -c1-200)"
+else
+  fail "the kernel cookie path is neither on nor unavailable with one warning:"; indent <<<"$sidecar_log"
 fi
 
 # The example app.
