@@ -64,11 +64,25 @@ void CookiePath::publish_secrets(const SynCookies& cookies) {
   store<__u32>(c.current, next, std::memory_order_release);
 }
 
-void CookiePath::set_listener(uint16_t port, bool cookie_mode, bool accept_queue_full) {
+void CookiePath::set_listener(uint16_t port, const ListenerState& state) {
   if (!attached()) return;
   cookie_path_listener& l = memory_.listeners[port];
-  store<__u32>(l.accept_queue_full, accept_queue_full ? 1 : 0);
-  store<__u32>(l.mode, cookie_mode ? COOKIE_PATH_ON : COOKIE_PATH_OFF);
+  store<__u64>(l.cookies_checkable_until,
+               state.cookies_checkable_until
+                   ? static_cast<__u64>(std::max<Time>(*state.cookies_checkable_until, {}).count())
+                   : ~__u64{0});
+  store<__u32>(l.accept_queue_full, state.accept_queue_full ? 1 : 0);
+  store<__u32>(l.mode, state.cookie_mode ? COOKIE_PATH_ON : COOKIE_PATH_OFF);
+  store<__u32>(l.listening, 1, std::memory_order_release);
+}
+
+void CookiePath::clear_listener(uint16_t port) {
+  if (!attached()) return;
+  cookie_path_listener& l = memory_.listeners[port];
+  store<__u32>(l.listening, 0);
+  store<__u32>(l.mode, COOKIE_PATH_OFF);
+  store<__u32>(l.accept_queue_full, 0);
+  store<__u64>(l.cookies_checkable_until, 0);
 }
 
 void CookiePath::adjust_live(const FourTuple& tuple, uint32_t delta) {

@@ -56,7 +56,15 @@ class CookiePath {
   // After SynCookies::rotate: the new secret in the free slot, then the switch to it.
   void publish_secrets(const SynCookies& cookies);
 
-  void set_listener(uint16_t port, bool cookie_mode, bool accept_queue_full);
+  // What the program needs to answer segments for `port` that belong to no record.
+  struct ListenerState {
+    bool cookie_mode = false;
+    bool accept_queue_full = false;
+    std::optional<Time> cookies_checkable_until;  // nullopt: always
+  };
+  void set_listener(uint16_t port, const ListenerState& state);
+  // The port has no listener any more: its segments are answered with RST.
+  void clear_listener(uint16_t port);
 
   // One more (or one fewer) record of the engine's on `tuple`.
   void add_live(const FourTuple& tuple) { adjust_live(tuple, 1); }

@@ -269,7 +269,7 @@ Result<EndpointId> Tcp::accept(EndpointId listener_id) {
 void Tcp::stop_listening(Endpoint& e) {
   Listener& l = *e.listener;
   listeners_.erase(l.port);
-  cookie_path_.set_listener(l.port, false, false);
+  cookie_path_.clear_listener(l.port);
   // Half-open connections vanish silently; queued ones are reset, as Linux does.
   for (auto it = half_open_.begin(); it != half_open_.end();) {
     it = it->second.listener == &l ? half_open_.erase(it) : std::next(it);

@@ -134,6 +134,9 @@ class Tcp {
   bool cookie_ack(Listener& listener, const Segment& seg, HalfOpen* superseded);
   bool accept_queue_full(const Listener& listener) const;
   bool cookies_checkable(const Listener& listener) const;
+  // Until when ACKs to this listener are checked as cookies outside cookie mode (nullopt:
+  // always, with syncookies `always`).
+  std::optional<Time> cookies_checkable_until(const Listener& listener) const;
 
   // The listener answers SYNs with cookies, not half-open records.
   bool syn_table_full(const Listener& listener) const;

@@ -55,7 +55,7 @@ void Tcp::publish_listener(Listener& l) {
     }
     l.cookie_mode_published = on;
   }
-  cookie_path_.set_listener(l.port, on, accept_queue_full(l));
+  cookie_path_.set_listener(l.port, {on, accept_queue_full(l), cookies_checkable_until(l)});
 }
 
 void Tcp::publish_listeners() {

@@ -39,18 +39,24 @@ bool Tcp::syn_table_full(const Listener& l) const {
 }
 
 bool Tcp::cookies_checkable(const Listener& l) const {
+  // In cookie mode the program answers SYNs with cookies the engine never sees.
+  if (l.cookie_mode_published) return true;
+  auto until = cookies_checkable_until(l);
+  return !until || now_ < *until;
+}
+
+std::optional<Time> Tcp::cookies_checkable_until(const Listener& l) const {
   switch (tunable_.syncookies) {
     case SynCookieMode::kNever:
-      return false;
+      return Time{};
     case SynCookieMode::kAlways:
-      return true;
+      return std::nullopt;
     case SynCookieMode::kAuto:
       // Only while cookies this listener sent can still be valid: otherwise every stray ACK
       // would be a free guess at a cookie.
-      return l.cookie_mode_published ||
-             (l.last_cookie_sent && now_ - *l.last_cookie_sent < 2 * kCookieTick);
+      return l.last_cookie_sent ? *l.last_cookie_sent + 2 * kCookieTick : Time{};
   }
-  return false;
+  return Time{};
 }
 
 void Tcp::listener_receive(Listener& l, const Segment& seg, std::optional<uint32_t> iss) {
@@ -127,7 +133,8 @@ void Tcp::create_half_open(Listener& l, const Segment& seg, uint32_t iss) {
 
 void Tcp::send_cookie_synack(Listener& l, const Segment& seg) {
   l.last_cookie_sent = now_;
-  HalfOpen reply;  // never stored: the cookie is all the state there is
+  publish_listener(l);  // ACKs are checkable for longer now
+  HalfOpen reply;       // never stored: the cookie is all the state there is
   reply.tuple = seg.tuple;
   reply.irs = seg.seq;
   reply.iss = cookies_.make_isn(seg.tuple, seg.seq, seg.options.mss.value_or(kDefaultMss), now_);

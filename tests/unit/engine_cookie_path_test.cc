@@ -219,6 +219,29 @@ TEST_F(EngineCookiePath, FullAcceptQueueIsPublishedAndClosingTheListenerTurnsIts
   EXPECT_EQ(slot(kPort).mode, COOKIE_PATH_OFF);
 }
 
+TEST_F(EngineCookiePath, ListenersPublishWhetherTheirPortListensAndUntilWhenAcksAreCookies) {
+  EXPECT_EQ(slot(kPort).listening, 0u);  // no listener: the program answers with RST
+  EndpointId listener = listen(kPort, 8, 1);
+  EXPECT_EQ(slot(kPort).listening, 1u);
+  EXPECT_EQ(slot(kPort).cookies_checkable_until, 0u);  // auto, and no cookie sent yet
+
+  syn(client(1), kPort, linux_syn(1000));
+  syn(client(2), kPort, linux_syn(2000));  // a cookie: ACKs are cookies for two minutes
+  send(client(1), kPort, {.flags = kRst, .seq = 1001});
+  EXPECT_EQ(slot(kPort).mode, COOKIE_PATH_OFF);
+  EXPECT_EQ(slot(kPort).cookies_checkable_until,
+            static_cast<uint64_t>((now() + std::chrono::minutes(2)).count()));
+
+  set_syncookies(tcp::SynCookieMode::kNever);
+  EXPECT_EQ(slot(kPort).cookies_checkable_until, 0u);
+  set_syncookies(tcp::SynCookieMode::kAlways);
+  EXPECT_EQ(slot(kPort).cookies_checkable_until, ~uint64_t{0});
+
+  ASSERT_TRUE(engine().close(listener, false).is_ok());
+  EXPECT_EQ(slot(kPort).listening, 0u);
+  EXPECT_EQ(slot(kPort).mode, COOKIE_PATH_OFF);
+}
+
 TEST_F(EngineCookiePath, EverySegmentCarriesIpId0SoTheProgramNeedsNoCounter) {
   set_syncookies(tcp::SynCookieMode::kAlways);
   listen(kPort, 8);

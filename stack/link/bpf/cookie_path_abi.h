@@ -51,17 +51,25 @@ struct cookie_path_config {
   __u8 pad[3];
 };
 
-/* Modes of a listener's port (cookie_path_listener.mode). */
+/* Cookie modes of a listener's port (cookie_path_listener.mode). */
 enum cookie_path_mode {
-  COOKIE_PATH_OFF = 0, /* no listener, or one the engine answers itself: frames pass */
-  COOKIE_PATH_ON = 1,  /* the program answers SYNs with cookies and checks cookie ACKs */
+  COOKIE_PATH_OFF = 0, /* SYNs pass: the engine answers them from half-open records */
+  COOKIE_PATH_ON = 1,  /* the program answers SYNs with cookies */
 };
 
-/* Map "listeners", one entry per port. */
+/* Map "listeners", one entry per port. A segment for no state of the engine's (its live slot is
+ * 0) is answered here as Tcp::receive would: on a port without a listener with RST; on a
+ * listener's port as listener_receive does (SYNs pass unless in cookie mode or the accept queue
+ * is full, ACKs are checked as cookies while checkable, else RST). */
 struct cookie_path_listener {
   /* Written by the engine. */
   __u32 mode;
   __u32 accept_queue_full; /* non-zero: SYNs are dropped, as the engine drops them */
+  __u32 listening;         /* non-zero: a listener holds the port */
+  __u32 pad;
+  /* While mode is OFF, ACKs are checked as cookies until then (ns; ~0: always, with
+   * syncookies `always`), as cookies_checkable says: the lifetime of the last cookie sent. */
+  __u64 cookies_checkable_until;
   /* Counted by the program. */
   __u64 synacks;            /* SYNs answered with a cookie SYN-ACK */
   __u64 acks_passed;        /* ACKs with a valid cookie, passed to the engine */
