@@ -14,9 +14,14 @@
 #    first and the clients read to EOF, then close, from 4 source addresses each, so TIME-WAIT
 #    lands on the server side across many tuples. Connections per second, p50 of connect and
 #    of connect-to-EOF.
-# 3. Under SYN flood (spoofed sources, 198.19.0.0/16): tapstackd and the kernel listener at
-#    100k SYN/s and at the highest rate the machine can push; legitimate success and rate,
-#    SYN-ACKs per second, resident memory growth.
+# 3. Under flood (spoofed sources, 198.19.0.0/16), of SYNs and then of bare ACKs (forged
+#    cookies): tapstackd with its defaults (the kernel cookie path on), tapstackd answering cookies
+#    in user space (--kernel-cookies off) and the kernel listener, at 100k segments/s and at the
+#    highest rate the machine can push, while 2 kernel client threads connect (ACKs to a listener
+#    put in cookie mode by a SYN burst first, and, for comparison, to one that is not): legitimate rate,
+#    failures, p50 connect, the clients' SYN retransmissions (their namespace's TcpExtTCPSynRetrans),
+#    resident memory growth, the kernel cookie path's counters and its own timing per run
+#    (bpftool's run_time_ns / run_cnt with kernel.bpf_stats_enabled=1, restored afterwards).
 # Everything runs in two network namespaces this script creates and deletes (also on failure),
 # with addresses from 198.18.0.0/15 only. Run as root on Debian bookworm.
 set -euo pipefail
@@ -41,7 +46,7 @@ done
 wanted() { [[ ,$workloads, == *,$1,* ]]; }
 # Results of workloads not run this time are not reported.
 mkdir -p "$out"
-for w in rst:e2e.jsonl server-close:server_close.jsonl flood:flood.jsonl engine:engine.json; do
+for w in rst:e2e.jsonl server-close:server_close.jsonl flood:flood.jsonl flood:kernel_path_timing.txt engine:engine.json; do
   wanted "${w%%:*}" || rm -f "$out/${w#*:}"
 done
 
@@ -51,6 +56,9 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 # Only what the chosen workloads run.
 build_targets=(tapstackd tapstackctl tapstack_connect_load tapstack_kernel_listener tapstack_synflood)
 wanted engine && build_targets+=(engine_bench)
+# The flood workload also reports the kernel cookie path's time per frame as BPF_PROG_TEST_RUN
+# measures it (tests/integration/cookie_path_program_test.cc, KernelTimePerFrame).
+wanted flood && build_targets+=(integration_tests)
 cmake --build "$build" -j 2 --target "${build_targets[@]}" >/dev/null
 mkdir -p "$build/peers" "$out"
 cc -O2 -o "$build/peers/tap_bound" "$root/../shared/peers/tap-bound/tap_bound.c"
@@ -60,7 +68,9 @@ bin=$build/tests
 cli=tapstack-bench-$$-c   # clients, the TAP and the TAP-attached servers
 srv=tapstack-bench-$$-s   # the kernel listener, reached over veth
 pids=()
+restore_bpf_stats() { :; }  # the flood workload sets kernel.bpf_stats_enabled and restores it
 cleanup() {
+  restore_bpf_stats
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   ip netns delete "$cli" 2>/dev/null || true
@@ -117,10 +127,11 @@ consumer_delay_us=1000
 ctl=("$build/server/tapstackctl" --server "unix:$out/tapstackd.sock")
 start_server() {  # target -> address clients use
   case $1 in
-    tapstack | tapstack-busy-poll)
+    tapstack | tapstack-busy-poll | tapstack-user-cookies)
       rm -f "$out/tapstackd.sock"
       local tuning=()
       [ "$1" = tapstack-busy-poll ] && tuning=(--busy-poll-us 50)
+      [ "$1" = tapstack-user-cookies ] && tuning=(--kernel-cookies off)
       ip netns exec "$cli" "$build/server/tapstackd" --tap tap0 --address 198.18.0.2/24 --gateway 198.18.0.1 \
         --mac 02:00:00:00:00:02 --grpc-listen "unix:$out/tapstackd.sock" --metrics-listen off \
         --log-level warning "${tuning[@]}" >"$out/tapstackd.log" 2>&1 &
@@ -201,39 +212,126 @@ if wanted server-close; then
 fi
 
 if wanted flood; then
-  echo "== under SYN flood: ${flood_seconds}s per run" >&2
+  echo "== under flood (spoofed SYNs, then spoofed ACKs): ${flood_seconds}s per run" >&2
   flood_results=$out/flood.jsonl
   : >"$flood_results"
   rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
-  for target in tapstack tapstack-busy-poll kernel; do
-    for rate in 100000 0; do
-      start_server "$target"
-      # Frames the server sent, read off its link: nearly all SYN-ACKs while the flood runs.
-      if [ "$target" != kernel ]; then
-        iface=tap0; mac=02:00:00:00:00:02; dst=198.18.0.2; rss_pid=$server_pid
-        server_frames() { in_cli cat /sys/class/net/tap0/statistics/rx_packets; }
-      else
-        iface=vc; mac=$srv_mac; dst=198.18.1.2; rss_pid=""
-        server_frames() { in_srv cat /sys/class/net/vs/statistics/tx_packets; }
-      fi
-      before_synacks=$(server_frames)
-      rss_before=$([ -n "$rss_pid" ] && rss_kb "$rss_pid" || echo 0)
-      ip netns exec "$cli" "$bin/tapstack_synflood" --interface "$iface" --dst-ip "$dst" --dst-mac "$mac" \
-        --dst-port 8080 --rate "$rate" --duration "$flood_seconds" --count 100000000 \
-        >"$out/flood-$target-$rate.log" 2>&1 &
-      flood=$!
-      line=$(in_cli "$bin/tapstack_connect_load" --address "$dst" --threads 1 --seconds "$((flood_seconds - 2))")
-      wait "$flood" || true
-      after_synacks=$(server_frames)
-      rss_after=$([ -n "$rss_pid" ] && rss_kb "$rss_pid" || echo 0)
-      synacks_per_s=$(((after_synacks - before_synacks) / flood_seconds))
-      # "offered N SYNs in T s: X SYNs/s; the TAP took M (Y/s) and refused R"
-      offered_per_s=$(sed -n 's/^offered .*: \([0-9]*\) SYNs\/s;.*/\1/p' "$out/flood-$target-$rate.log")
-      echo "{\"target\":\"$target\",\"flood_rate\":$rate,\"flood_offered_per_s\":${offered_per_s:-0},\"synacks_per_s\":$synacks_per_s,\"rss_before_kb\":$rss_before,\"rss_after_kb\":$rss_after,${line:1}" >>"$flood_results"
-      echo "  $target flood=$rate synacks/s=$synacks_per_s $line" >&2
-      stop_server
+  # The legitimate clients' SYN retransmissions, from their namespace's own SNMP counters: the
+  # flood's frames never touch that stack (AF_PACKET), so every one counted is a client's. Failed
+  # connects included, which TCP_INFO in tapstack_connect_load cannot see.
+  syn_retransmits() { in_cli nstat -asz TcpExtTCPSynRetrans | awk '$1 == "TcpExtTCPSynRetrans" {print $2}'; }
+  # tapstackd's counters the flood moves: the engine's, the TAP's queue drops, and the kernel
+  # cookie path's for the listener's port (kernel_*), as one JSON object.
+  server_counters() {
+    "${ctl[@]}" -o json stats | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+names = ("frames_received", "syns_received", "synacks_sent", "syncookies_sent", "syncookies_validated",
+         "syncookies_failed", "resets_sent", "syn_queue_full", "tap_queue_drops",
+         "kernel_cookie_resets_sent", "cookie_mode_entered")
+out = {c["name"]: int(c["value"]) for c in s["counters"] if c["name"] in names}
+for l in s.get("kernel_cookie_listeners", []):
+    if l["port"] == 8080:
+        out |= {"kernel_" + k: int(l[k]) for k in ("synacks", "acks_passed", "acks_refused", "syns_dropped")}
+        out["kernel_cookie_mode"] = bool(l["cookie_mode"])
+print(json.dumps(out))'
+  }
+  # The kernel path's own timing while the flood runs: run_cnt and run_time_ns of the program on
+  # tap0's egress (kernel.bpf_stats_enabled, set for this workload only); {} without one.
+  bpf_run_stats() {
+    local id
+    id=$(in_cli bpftool -j net show dev tap0 | python3 -c '
+import json, sys
+print(next((p.get("prog_id", p.get("id")) for d in json.load(sys.stdin) for p in d.get("tc", [])
+            if p.get("kind") == "clsact/egress"), ""))')
+    if [ -z "$id" ]; then echo '{}'; return; fi
+    bpftool -j prog show id "$id" | python3 -c '
+import json, sys
+p = json.load(sys.stdin)
+print(json.dumps({"run_cnt": p.get("run_cnt", 0), "run_time_ns": p.get("run_time_ns", 0)}))'
+  }
+  bpf_stats_were=$(sysctl -n kernel.bpf_stats_enabled)
+  restore_bpf_stats() { sysctl -qw kernel.bpf_stats_enabled="$bpf_stats_were"; }
+  sysctl -qw kernel.bpf_stats_enabled=1
+  # Whether the listener is in cookie mode: its SYN table overflowed (ours: syn_queue_full;
+  # Linux: it sent cookies), which holds while the spoofed requests wait out their retries.
+  in_cookie_mode() {
+    if [ "$target" = kernel ]; then
+      (($(in_srv nstat -asz TcpExtSyncookiesSent | awk '$1 == "TcpExtSyncookiesSent" {print $2}') > 0))
+    else
+      (($(server_counters | python3 -c 'import json,sys; print(json.load(sys.stdin)["syn_queue_full"])') > 0))
+    fi
+  }
+  # A listener in cookie mode, as a SYN flood leaves it: 10,000 spoofed SYNs at 100k/s, then a
+  # bounded wait until the server shows it.
+  enter_cookie_mode() {
+    ip netns exec "$cli" "$bin/tapstack_synflood" --interface "$iface" --dst-ip "$dst" --dst-mac "$mac" \
+      --dst-port 8080 --rate 100000 --count 10000 >/dev/null
+    for _ in $(seq 100); do
+      in_cookie_mode && return 0
+      sleep 0.05
+    done
+    echo "the $target listener never entered cookie mode" >&2
+    return 1
+  }
+  # syn: spoofed SYNs. ack: spoofed bare ACKs (forged cookies) to a listener in cookie mode, the
+  # issue's case. ack-no-cookie-mode: the same ACKs alone, to a listener whose SYN table never
+  # overflowed (Linux then answers each with RST, cookies unchecked).
+  for kind in syn ack ack-no-cookie-mode; do
+    flood_kind=()
+    [ "$kind" != syn ] && flood_kind=(--ack)
+    # tapstackd with its defaults (the kernel cookie path on, syncookies auto), the same with
+    # cookies answered in user space (--kernel-cookies off), and the kernel's own listener.
+    for target in tapstack tapstack-user-cookies kernel; do
+      for rate in 100000 0; do
+        start_server "$target"
+        # Frames the server sent, read off its link: the engine's SYN-ACKs (and RSTs) while the
+        # flood runs. The kernel path's answers go back into the TAP from the sender's context,
+        # past these counters; it counts them itself (kernel_synacks, kernel_cookie_resets_sent).
+        if [ "$target" != kernel ]; then
+          iface=tap0; mac=02:00:00:00:00:02; dst=198.18.0.2; rss_pid=$server_pid
+          server_frames() { in_cli cat /sys/class/net/tap0/statistics/rx_packets; }
+          counters() { server_counters; }
+        else
+          iface=vc; mac=$srv_mac; dst=198.18.1.2; rss_pid=""
+          server_frames() { in_srv cat /sys/class/net/vs/statistics/tx_packets; }
+          counters() { echo '{}'; }
+        fi
+        [ "$kind" = ack ] && enter_cookie_mode
+        before_frames=$(server_frames)
+        before_counters=$(counters)
+        before_bpf=$(bpf_run_stats)
+        before_retrans=$(syn_retransmits)
+        rss_before=$([ -n "$rss_pid" ] && rss_kb "$rss_pid" || echo 0)
+        ip netns exec "$cli" "$bin/tapstack_synflood" --interface "$iface" --dst-ip "$dst" --dst-mac "$mac" \
+          --dst-port 8080 --rate "$rate" --duration "$flood_seconds" --count 100000000 "${flood_kind[@]}" \
+          >"$out/flood-$kind-$target-$rate.log" 2>&1 &
+        flood=$!
+        # The clients start once the flood runs and stop before it does.
+        sleep 1
+        line=$(in_cli "$bin/tapstack_connect_load" --address "$dst" --threads 2 --seconds "$((flood_seconds - 2))")
+        wait "$flood" || true
+        after_frames=$(server_frames)
+        after_counters=$(counters)
+        after_bpf=$(bpf_run_stats)
+        after_retrans=$(syn_retransmits)
+        rss_after=$([ -n "$rss_pid" ] && rss_kb "$rss_pid" || echo 0)
+        # "offered N SYNs in T s: X SYNs/s; the TAP took M (Y/s) and refused R; its queue dropped D"
+        flood_log=$out/flood-$kind-$target-$rate.log
+        offered=$(sed -n 's/^offered \([0-9]*\) .*/\1/p' "$flood_log")
+        offered_per_s=$(sed -n 's/^offered .*: \([0-9]*\) [A-Z]*s\/s;.*/\1/p' "$flood_log")
+        refused=$(sed -n 's/.* and refused \([0-9]*\);.*/\1/p' "$flood_log")
+        dropped=$(sed -n 's/.* its queue dropped \([0-9]*\)$/\1/p' "$flood_log")
+        echo "{\"flood\":\"$kind\",\"target\":\"$target\",\"flood_rate\":$rate,\"flood_seconds\":$flood_seconds,\"flood_offered\":${offered:-0},\"flood_offered_per_s\":${offered_per_s:-0},\"flood_refused\":${refused:-0},\"flood_link_dropped\":${dropped:-0},\"server_frames\":$((after_frames - before_frames)),\"syn_retransmits\":$((after_retrans - before_retrans)),\"counters_before\":$before_counters,\"counters_after\":$after_counters,\"bpf_before\":$before_bpf,\"bpf_after\":$after_bpf,\"rss_before_kb\":$rss_before,\"rss_after_kb\":$rss_after,${line:1}" >>"$flood_results"
+        echo "  $kind flood=$rate $target syn-retransmits=$((after_retrans - before_retrans)) $line" >&2
+        stop_server
+      done
     done
   done
+  restore_bpf_stats
+  # The kernel's own timing of the program outside any flood: BPF_PROG_TEST_RUN on crafted frames.
+  "$root/tests/integration/in_netns.sh" "$bin/integration_tests" --gtest_filter='*KernelTimePerFrame*' |
+    grep '^kernel cookie path' >"$out/kernel_path_timing.txt" || true
 fi
 
 if wanted engine; then
