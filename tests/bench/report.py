@@ -70,7 +70,7 @@ def flood_table(rows):
     """One row per (flood, rate, target); ratios against the kernel listener of the same flood."""
     kernel = {(r["flood"], r["flood_rate"]): r for r in rows if r["target"] == "kernel"}
     out = ["| flood | rate (offered/s) | target | legit conn/s | failures | p50 connect µs | "
-           "SYN retransmissions | conn/s ÷ kernel | p50 ÷ kernel | kernel path | ns per run "
+           "SYN retransmissions (input backlog drops) | conn/s ÷ kernel | p50 ÷ kernel | kernel path | ns per run "
            "(kernel's timing) | engine: frames read, cookies failed | refused, dropped by the link | "
            "RSS before → after (KiB) |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -84,7 +84,7 @@ def flood_table(rows):
         engine = (f"{delta(r, 'frames_received')}, {delta(r, 'syncookies_failed')}" if ours else "n/a")
         rss = f"{r['rss_before_kb']} → {r['rss_after_kb']}" if r["rss_before_kb"] else "n/a"
         out.append(f"| {r['flood']} | {rate} | {r['target']} | {r['rate']:.0f} | {r['failures']} | "
-                   f"{r['p50_us']} | {r['syn_retransmits']} | {ratio} | {p50} | {kernel_path_cell(r)} | "
+                   f"{r['p50_us']} | {r['syn_retransmits']} ({r.get('backlog_drops', 0)}) | {ratio} | {p50} | {kernel_path_cell(r)} | "
                    f"{ns_per_run_cell(r)} | {engine} | {r['flood_refused']}, {r.get('flood_link_dropped', 0)} | {rss} |")
     return "\n".join(out)
 

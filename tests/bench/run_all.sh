@@ -220,6 +220,10 @@ if wanted flood; then
   # flood's frames never touch that stack (AF_PACKET), so every one counted is a client's. Failed
   # connects included, which TCP_INFO in tapstack_connect_load cannot see.
   syn_retransmits() { in_cli nstat -asz TcpExtTCPSynRetrans | awk '$1 == "TcpExtTCPSynRetrans" {print $2}'; }
+  # Frames the kernel dropped because a CPU's input backlog (netdev_max_backlog) was full, the whole
+  # machine's (/proc/net/softnet_stat, second column): where a SYN-ACK for a client can be lost
+  # among the flood's answers, whichever server sent it.
+  backlog_drops() { python3 -c 'print(sum(int(l.split()[1], 16) for l in open("/proc/net/softnet_stat")))'; }
   # tapstackd's counters the flood moves: the engine's, the TAP's queue drops, and the kernel
   # cookie path's for the listener's port (kernel_*), as one JSON object.
   server_counters() {
@@ -302,6 +306,7 @@ print(json.dumps({"run_cnt": p.get("run_cnt", 0), "run_time_ns": p.get("run_time
         before_counters=$(counters)
         before_bpf=$(bpf_run_stats)
         before_retrans=$(syn_retransmits)
+        before_backlog=$(backlog_drops)
         rss_before=$([ -n "$rss_pid" ] && rss_kb "$rss_pid" || echo 0)
         ip netns exec "$cli" "$bin/tapstack_synflood" --interface "$iface" --dst-ip "$dst" --dst-mac "$mac" \
           --dst-port 8080 --rate "$rate" --duration "$flood_seconds" --count 100000000 "${flood_kind[@]}" \
@@ -315,6 +320,7 @@ print(json.dumps({"run_cnt": p.get("run_cnt", 0), "run_time_ns": p.get("run_time
         after_counters=$(counters)
         after_bpf=$(bpf_run_stats)
         after_retrans=$(syn_retransmits)
+        after_backlog=$(backlog_drops)
         rss_after=$([ -n "$rss_pid" ] && rss_kb "$rss_pid" || echo 0)
         # "offered N SYNs in T s: X SYNs/s; the TAP took M (Y/s) and refused R; its queue dropped D"
         flood_log=$out/flood-$kind-$target-$rate.log
@@ -322,7 +328,7 @@ print(json.dumps({"run_cnt": p.get("run_cnt", 0), "run_time_ns": p.get("run_time
         offered_per_s=$(sed -n 's/^offered .*: \([0-9]*\) [A-Z]*s\/s;.*/\1/p' "$flood_log")
         refused=$(sed -n 's/.* and refused \([0-9]*\);.*/\1/p' "$flood_log")
         dropped=$(sed -n 's/.* its queue dropped \([0-9]*\)$/\1/p' "$flood_log")
-        echo "{\"flood\":\"$kind\",\"target\":\"$target\",\"flood_rate\":$rate,\"flood_seconds\":$flood_seconds,\"flood_offered\":${offered:-0},\"flood_offered_per_s\":${offered_per_s:-0},\"flood_refused\":${refused:-0},\"flood_link_dropped\":${dropped:-0},\"server_frames\":$((after_frames - before_frames)),\"syn_retransmits\":$((after_retrans - before_retrans)),\"counters_before\":$before_counters,\"counters_after\":$after_counters,\"bpf_before\":$before_bpf,\"bpf_after\":$after_bpf,\"rss_before_kb\":$rss_before,\"rss_after_kb\":$rss_after,${line:1}" >>"$flood_results"
+        echo "{\"flood\":\"$kind\",\"target\":\"$target\",\"flood_rate\":$rate,\"flood_seconds\":$flood_seconds,\"flood_offered\":${offered:-0},\"flood_offered_per_s\":${offered_per_s:-0},\"flood_refused\":${refused:-0},\"flood_link_dropped\":${dropped:-0},\"server_frames\":$((after_frames - before_frames)),\"syn_retransmits\":$((after_retrans - before_retrans)),\"backlog_drops\":$((after_backlog - before_backlog)),\"counters_before\":$before_counters,\"counters_after\":$after_counters,\"bpf_before\":$before_bpf,\"bpf_after\":$after_bpf,\"rss_before_kb\":$rss_before,\"rss_after_kb\":$rss_after,${line:1}" >>"$flood_results"
         echo "  $kind flood=$rate $target syn-retransmits=$((after_retrans - before_retrans)) $line" >&2
         stop_server
       done
