@@ -281,8 +281,9 @@ const std::vector<Flag>& flags() {
       {"kernel-cookies", "on|off",
        "Answer SYNs to listeners in SYN-cookie mode, and check their cookie ACKs, in a tc BPF "
        "program on the TAP's egress, in the sender's context, so that a SYN flood never reaches "
-       "the TAP's queue (README, Kernel cookie path). Needs CAP_BPF and CAP_NET_ADMIN; without "
-       "them the daemon logs one warning and answers cookies itself. Default on.",
+       "the TAP's queue (README, Kernel cookie path). Needs CAP_BPF, CAP_NET_ADMIN and "
+       "CAP_PERFMON; without them the daemon logs one warning and answers cookies itself. "
+       "Default on.",
        [](DaemonOptions& o, std::string_view v) -> Error {
          if (v != "on" && v != "off") return "--kernel-cookies must be on or off";
          o.kernel_cookies = v == "on";
