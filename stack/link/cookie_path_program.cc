@@ -179,6 +179,8 @@ CookiePathStats CookiePathProgram::stats() const {
   s.invalid_source = total(COOKIE_PATH_STAT_INVALID_SOURCE);
   s.ignored = total(COOKIE_PATH_STAT_IGNORED);
   s.resets = total(COOKIE_PATH_STAT_RESETS);
+  s.closed_port_resets = total(COOKIE_PATH_STAT_CLOSED_PORT_RESETS);
+  s.no_route = total(COOKIE_PATH_STAT_NO_ROUTE);
   return s;
 }
 

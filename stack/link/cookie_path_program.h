@@ -24,6 +24,8 @@ struct CookiePathStats {
   uint64_t invalid_source = 0;
   uint64_t ignored = 0;
   uint64_t resets = 0;
+  uint64_t closed_port_resets = 0;  // of resets
+  uint64_t no_route = 0;
 };
 
 // One BPF_PROG_TEST_RUN of the program on a frame of the caller's.

@@ -1,13 +1,18 @@
 /* The kernel cookie path: a tc clsact egress program on the TAP (direct action).
  *
- * Frames on the TAP's egress are frames on their way to the engine. For a segment to a listener
- * the engine has put in cookie mode, and to no tuple the engine holds state for, this program
- * does what the engine would do, in the sender's context, before the frame is queued: it answers
- * a SYN with the engine's cookie SYN-ACK, byte for byte, sent back into the TAP's ingress; it
- * checks a cookie ACK with the engine's secrets and passes a valid one on (the engine makes the
- * connection) or answers a forged one with the engine's RST; it drops what the engine would drop
- * (bad checksums, martian sources, RSTs and other segments a listener ignores). Every other frame
- * passes untouched: when in doubt, the engine decides.
+ * Frames on the TAP's egress are frames on their way to the engine. For a TCP segment to no tuple
+ * the engine holds state for, the engine's answer depends only on what it publishes (secrets,
+ * listeners, their modes), so this program gives it, in the sender's context, before the frame
+ * is queued, and an attacker cannot fill the queue with segments the engine answers without
+ * state: to a port without a listener, RST as Tcp::send_reset_for writes it; to a listener in
+ * cookie mode, a SYN gets the engine's cookie SYN-ACK, byte for byte, sent back into the TAP's
+ * ingress; an ACK is checked as a cookie while the listener's cookies are checkable, a valid one
+ * passed on (the engine makes the connection), any other answered with the engine's RST; it drops
+ * what the engine would drop (bad checksums, martian sources, RSTs and other segments a listener
+ * ignores, SYNs to a full accept queue) and answers the engine would not send (no route). What
+ * makes state in the engine passes untouched (a SYN to a listener not in cookie mode, a valid
+ * cookie ACK, any segment on a tuple it holds), and so does every frame this program does not
+ * follow: when in doubt, the engine decides.
  *
  * Each step mirrors a piece of the engine, named where it is done; the differential test
  * (tests/integration/cookie_path_program_test.cc) holds the two to the same bytes. */
@@ -60,6 +65,7 @@ struct {
 #define ETH_LEN 14
 #define IP_LEN 20
 #define TCP_LEN 20
+#define MAX_IP_LEN 60
 #define HEADERS_LEN (ETH_LEN + IP_LEN + TCP_LEN)
 /* Longer segments pass to the engine: the checksum loop is bounded, and no SYN or cookie ACK of
  * a flood needs more (GSO super-packets from the local stack are far longer and are data). */
@@ -122,15 +128,19 @@ static __always_inline __u64 pseudo_header_sum(__u32 src, __u32 dst, __u32 lengt
   return (__u64)(src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6 + length;
 }
 
-/* checksum_add over the TCP segment's `length` bytes, folded; 0x10000 when they are not all in
- * the linear data. A function of its own (verified once), so that the loop's exits do not
- * multiply the states of the rest of the program. */
-__noinline __u32 segment_sum(struct __sk_buff* skb, __u64 length) {
+/* checksum_add over the TCP segment's `length` bytes at `at` in the frame, folded; 0x10000 when
+ * they are not all in the linear data. A function of its own (verified once), so that the loop's
+ * exits do not multiply the states of the rest of the program. */
+__noinline __u32 segment_sum(struct __sk_buff* skb, __u64 at, __u64 length) {
   const __u8* data = (const __u8*)(long)skb->data;
   const __u8* end = (const __u8*)(long)skb->data_end;
-  if (length > MAX_SEGMENT) return 0x10000;
+  if (length > MAX_SEGMENT || at > ETH_LEN + MAX_IP_LEN) return 0x10000;
+  /* The loop below walks from a pointer the compiler cannot see through: it would otherwise
+   * work out the trip count from `end`, arithmetic the verifier refuses. */
+  data += at;
+  barrier_var(data);
   __u64 sum = 0;
-  __u32 offset = ETH_LEN + IP_LEN;
+  __u32 offset = 0;
   /* Big-endian 32-bit words: x << 16 is x in a 16-bit ones'-complement sum, so this is the sum
    * of the 16-bit words, half the loads. */
   for (__u32 i = 0; i < MAX_SEGMENT / 4; ++i) {
@@ -264,18 +274,20 @@ struct syn_options {
 };
 
 /* header::parse_tcp_options, rule for rule, over the segment's `length` option bytes (at most
- * 40): an option whose length byte is missing, below 2 or past the end stops parsing (what came
- * before is kept); a known option with the wrong length is skipped; unknown options are skipped;
- * EOL ends the list; the last of repeated options wins. Returns non-zero if the bytes could not
- * be read. A function of its own (verified once), like segment_sum. */
-__noinline int parse_syn_options(struct __sk_buff* skb, __u64 length, struct syn_options* out) {
+ * 40) at `offset` in the frame: an option whose length byte is missing, below 2 or past the
+ * end stops parsing (what came before is kept); a known option with the wrong length is skipped;
+ * unknown options are skipped; EOL ends the list; the last of repeated options wins. Returns
+ * non-zero if the bytes could not be read. A function of its own (verified once), like
+ * segment_sum. */
+__noinline int parse_syn_options(struct __sk_buff* skb, __u32 offset, __u64 length,
+                                 struct syn_options* out) {
   /* 1..40, in a form the verifier follows (clang would merge two checks into this one and then
    * hand the helper the unchecked register). */
   __u64 last = length - 1;
   if (!out || last >= MAX_OPTIONS) return 1;
   barrier_var(last);
   __u8 o[64] = {};
-  if (bpf_skb_load_bytes(skb, HEADERS_LEN, o, last + 1)) return 1;
+  if (bpf_skb_load_bytes(skb, offset, o, last + 1)) return 1;
   /* Walked position by position, each a constant, so that the verifier sees fixed offsets and
    * one state per position; `next` is where the parser's index i stands. */
   __u32 next = 0;
@@ -373,12 +385,25 @@ static __always_inline int send_reply(struct __sk_buff* skb, const struct reply*
   return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
 }
 
-/* Tcp::send_reset_for a segment with ACK: RST <SEQ=SEG.ACK>, nothing else. */
-static __always_inline int send_reset(struct __sk_buff* skb, const struct cookie_path_config* c,
-                                      const __u8 peer_mac[6], const struct tuple* t, __u32 ack) {
+/* What the engine would answer goes nowhere (Engine::send_ipv4 has no route to the peer): the
+ * segment is dropped, and nothing sent. */
+static __always_inline int no_route(void) {
+  count(COOKIE_PATH_STAT_NO_ROUTE);
+  return TC_ACT_SHOT;
+}
+
+/* Tcp::send_reset_for: RST <SEQ=SEG.ACK> for a segment with ACK, else
+ * RST|ACK <SEQ=0><ACK=SEG.SEQ+SEG.LEN>; nothing else. */
+static __always_inline int send_reset_for(struct __sk_buff* skb, const struct cookie_path_config* c,
+                                          const __u8 peer_mac[6], const struct tuple* t, __u8 flags,
+                                          __u32 seq, __u32 ack, __u32 sequence_length) {
   struct reply r;
   __builtin_memset(&r, 0, sizeof(r));
-  write_headers(&r, c, peer_mac, t, ack, 0, TCP_RST, 0, 0);
+  if (flags & TCP_ACK) {
+    write_headers(&r, c, peer_mac, t, ack, 0, TCP_RST, 0, 0);
+  } else {
+    write_headers(&r, c, peer_mac, t, 0, seq + sequence_length, TCP_RST | TCP_ACK, 0, 0);
+  }
   count(COOKIE_PATH_STAT_RESETS);
   return send_reply(skb, &r, HEADERS_LEN);
 }
@@ -453,15 +478,32 @@ static __always_inline int send_cookie_synack(struct __sk_buff* skb,
   return send_reply(skb, &r, HEADERS_LEN + n);
 }
 
+/* The IPv4 header's ones'-complement sum over its `length` bytes (20 to 60, whole 32-bit words:
+ * x << 16 is x in a 16-bit sum), folded: 0xffff when its checksum is right; 0x10000 when it is
+ * not all in the linear data. */
+static __always_inline __u32 ipv4_header_sum(const __u8* ip, const __u8* end, __u32 length) {
+  __u64 sum = 0;
+#pragma unroll
+  for (int i = 0; i < IP_LEN; i += 4) sum += load32(ip + i);
+  /* Options: rare, so a loop rather than more code on every frame's path. */
+  for (__u32 i = IP_LEN; i < length && i < MAX_IP_LEN; i += 4) {
+    const __u8* p = ip + i;
+    barrier_var(p); /* else compared as ip + i against end - 4: no arithmetic on `end` */
+    if (p + 4 > end) return 0x10000;
+    sum += load32(p);
+  }
+  return fold(sum);
+}
+
 SEC("tc")
 int cookie_path(struct __sk_buff* skb) {
   __u32 zero = 0;
   const struct cookie_path_config* c = bpf_map_lookup_elem(&config, &zero);
   if (!c || !*(volatile const __u32*)&c->ready) return TC_ACT_OK;
 
-  /* Engine::receive_frame and receive_ipv4, up to the listener. */
+  /* Engine::receive_frame and receive_ipv4, up to Tcp::receive. */
   __u32 frame_length = skb->len;
-  if (frame_length < HEADERS_LEN || frame_length > ETH_LEN + IP_LEN + MAX_SEGMENT) {
+  if (frame_length < HEADERS_LEN || frame_length > ETH_LEN + MAX_IP_LEN + MAX_SEGMENT) {
     return TC_ACT_OK;
   }
   if (skb->data_end - skb->data < frame_length && bpf_skb_pull_data(skb, frame_length)) {
@@ -472,16 +514,21 @@ int cookie_path(struct __sk_buff* skb) {
   if (data + HEADERS_LEN > end) return TC_ACT_OK;
   const __u8* eth = data;
   const __u8* ip = data + ETH_LEN;
-  const __u8* tcp = ip + IP_LEN;
   int broadcast = (eth[0] & eth[1] & eth[2] & eth[3] & eth[4] & eth[5]) == 0xff;
   int ours = eth[0] == c->mac[0] && eth[1] == c->mac[1] && eth[2] == c->mac[2] &&
              eth[3] == c->mac[3] && eth[4] == c->mac[4] && eth[5] == c->mac[5];
   if (!broadcast && !ours) return TC_ACT_OK;
   if (load16(eth + 12) != ETH_P_IP) return TC_ACT_OK;
-  /* IP options: rare, and left to the engine. */
-  if (ip[0] != 0x45 || ip[9] != 6) return TC_ACT_OK;
+  if ((ip[0] >> 4) != 4 || ip[9] != 6) return TC_ACT_OK;
+  /* IP options are read past and ignored, as the engine does; the answer carries none. */
+  __u32 ip_length = (ip[0] & 0x0f) * 4;
+  if (ip_length < IP_LEN) return TC_ACT_OK;
+  const __u8* tcp = ip + ip_length;
+  if (tcp + TCP_LEN > end) return TC_ACT_OK;
   __u32 total_length = load16(ip + 2);
-  if (total_length < IP_LEN + TCP_LEN || total_length > frame_length - ETH_LEN) return TC_ACT_OK;
+  if (total_length < ip_length + TCP_LEN || total_length > frame_length - ETH_LEN) {
+    return TC_ACT_OK;
+  }
   struct tuple t = {
       .local = load32(ip + 16),
       .remote = load32(ip + 12),
@@ -490,10 +537,7 @@ int cookie_path(struct __sk_buff* skb) {
   };
   if (t.local != c->address || (load16(ip + 6) & 0x3fff) != 0) return TC_ACT_OK;
 
-  /* Tcp::receive: only a segment the listener would get, in cookie mode. */
-  __u32 port = t.local_port;
-  struct cookie_path_listener* l = bpf_map_lookup_elem(&listeners, &port);
-  if (!l || *(volatile __u32*)&l->mode != COOKIE_PATH_ON) return TC_ACT_OK;
+  /* Tcp::receive: a tuple the engine holds a record for is the engine's. */
   __u32 slot = tuple_hash(c->tuple_seed, &t) & (COOKIE_PATH_LIVE_SLOTS - 1);
   __u32 entry = slot / COOKIE_PATH_LIVE_SLOTS_PER_ENTRY;
   __u32* records = bpf_map_lookup_elem(&live, &entry);
@@ -501,10 +545,9 @@ int cookie_path(struct __sk_buff* skb) {
   if (*(volatile __u32*)&records[slot % COOKIE_PATH_LIVE_SLOTS_PER_ENTRY] != 0) return TC_ACT_OK;
 
   /* The checks the engine makes before, in its order. */
-  __u64 ip_sum = 0;
-#pragma unroll
-  for (int i = 0; i < IP_LEN; i += 2) ip_sum += load16(ip + i);
-  if (fold(ip_sum) != 0xffff) {
+  __u32 ip_sum = ipv4_header_sum(ip, end, ip_length);
+  if (ip_sum > 0xffff) return TC_ACT_OK;
+  if (ip_sum != 0xffff) {
     count(COOKIE_PATH_STAT_BAD_CHECKSUM);
     return TC_ACT_SHOT;
   }
@@ -516,10 +559,11 @@ int cookie_path(struct __sk_buff* skb) {
     count(COOKIE_PATH_STAT_INVALID_SOURCE);
     return TC_ACT_SHOT;
   }
-  /* Engine::send_ipv4 sends nothing off-link without a gateway: leave that to the engine. */
-  if ((t.remote & c->netmask) != (c->address & c->netmask) && c->gateway == 0) return TC_ACT_OK;
+  /* Engine::send_ipv4 sends nothing to an off-link peer without a gateway: what it would answer
+   * is dropped here instead of sent. */
+  int routable = (t.remote & c->netmask) == (c->address & c->netmask) || c->gateway != 0;
 
-  __u32 segment_length = total_length - IP_LEN;
+  __u32 segment_length = total_length - ip_length;
   __u32 header_length = (tcp[12] >> 4) * 4;
   if (header_length < TCP_LEN || header_length > segment_length) return TC_ACT_OK;
   /* A segment from the local stack reaches tc before its checksum is finished
@@ -530,10 +574,13 @@ int cookie_path(struct __sk_buff* skb) {
   __u8 flags = tcp[13];
   __u32 seq = load32(tcp + 4);
   __u32 ack = load32(tcp + 8);
+  /* TcpView::sequence_length: the payload, and one each for SYN and FIN. */
+  __u32 sequence_length =
+      segment_length - header_length + !!(flags & TCP_SYN) + !!(flags & TCP_FIN);
   __u8 peer_mac[6];
   __builtin_memcpy(peer_mac, eth + 6, 6);
   if (field != pseudo) {
-    __u32 sum = segment_sum(skb, segment_length);
+    __u32 sum = segment_sum(skb, ETH_LEN + ip_length, segment_length);
     if (sum > 0xffff) return TC_ACT_OK;
     if (fold((__u64)sum + pseudo) != 0xffff) {
       count(COOKIE_PATH_STAT_BAD_CHECKSUM);
@@ -541,20 +588,39 @@ int cookie_path(struct __sk_buff* skb) {
     }
   }
 
+  __u32 port = t.local_port;
+  struct cookie_path_listener* l = bpf_map_lookup_elem(&listeners, &port);
+  if (!l) return TC_ACT_OK;
+  if (!*(volatile __u32*)&l->listening) {
+    /* Nobody listens: RFC 9293 3.10.7.1, RST for anything but RST. */
+    if (flags & TCP_RST) {
+      count(COOKIE_PATH_STAT_IGNORED);
+      return TC_ACT_SHOT;
+    }
+    if (!routable) return no_route();
+    count(COOKIE_PATH_STAT_CLOSED_PORT_RESETS);
+    return send_reset_for(skb, c, peer_mac, &t, flags, seq, ack, sequence_length);
+  }
+
   /* Tcp::listener_receive */
   if (flags & TCP_RST) {
     count(COOKIE_PATH_STAT_IGNORED);
     return TC_ACT_SHOT;
   }
+  __u32 mode = *(volatile __u32*)&l->mode;
   if (flags & TCP_ACK) {
     if (!(flags & TCP_SYN)) {
-      if (cookie_valid(c, &t, seq - 1, ack - 1, bpf_ktime_get_ns())) {
+      /* Tcp::cookies_checkable: in cookie mode, and for the lifetime of the last cookie sent. */
+      __u64 now = bpf_ktime_get_ns();
+      if ((mode == COOKIE_PATH_ON || now < *(volatile __u64*)&l->cookies_checkable_until) &&
+          cookie_valid(c, &t, seq - 1, ack - 1, now)) {
         __sync_fetch_and_add(&l->acks_passed, 1);
         return TC_ACT_OK;
       }
       __sync_fetch_and_add(&l->acks_refused, 1);
     }
-    return send_reset(skb, c, peer_mac, &t, ack);
+    if (!routable) return no_route();
+    return send_reset_for(skb, c, peer_mac, &t, flags, seq, ack, sequence_length);
   }
   if (!(flags & TCP_SYN) || (flags & TCP_FIN)) {
     count(COOKIE_PATH_STAT_IGNORED);
@@ -565,9 +631,15 @@ int cookie_path(struct __sk_buff* skb) {
     __sync_fetch_and_add(&l->syns_dropped, 1);
     return TC_ACT_SHOT;
   }
+  /* Not in cookie mode, the engine answers from a half-open record: state, so its own. */
+  if (mode != COOKIE_PATH_ON) return TC_ACT_OK;
   struct syn_options o = {};
   __u32 options_length = header_length - TCP_LEN;
-  if (options_length > 0 && parse_syn_options(skb, options_length, &o)) return TC_ACT_OK;
+  if (options_length > 0 &&
+      parse_syn_options(skb, ETH_LEN + ip_length + TCP_LEN, options_length, &o)) {
+    return TC_ACT_OK;
+  }
+  if (!routable) return no_route();
   __sync_fetch_and_add(&l->synacks, 1);
   return send_cookie_synack(skb, c, peer_mac, &t, seq, &o);
 }

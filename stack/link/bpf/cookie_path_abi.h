@@ -42,7 +42,7 @@ struct cookie_path_config {
   __u32 address; /* ours */
   __u32 netmask; /* of our subnet: its broadcast address is no peer */
   /* Next hop for peers outside our subnet; 0: none, so the engine sends them nothing and the
-   * program leaves their segments to it. */
+   * program drops what it would answer them. */
   __u32 gateway;
   __u8 mac[6];   /* ours */
   __u16 mss;     /* ours, sent in every SYN-ACK */
@@ -79,16 +79,21 @@ struct cookie_path_listener {
 
 /* Map "live", COOKIE_PATH_LIVE_SLOTS __u32 slots (mapped as one array): how many of the engine's
  * connections, half-open records and TIME-WAIT records hash to each slot (FourTupleHash with
- * tuple_seed, masked). A segment whose slot is 0 belongs to no state of the engine's, so on a port
- * in cookie mode the program answers it as the listener would; any other passes to the engine. */
+ * tuple_seed, masked). A segment whose slot is 0 belongs to no state of the engine's, so the
+ * program answers it as Tcp::receive would (listener or RST); any other passes to the engine. */
 
 /* Map "stats", per CPU, indexed by this enum: what the program did with frames that were not
  * counted per listener. */
 enum cookie_path_stat {
   COOKIE_PATH_STAT_BAD_CHECKSUM = 0, /* TCP or IPv4 checksum wrong: dropped, as the engine would */
   COOKIE_PATH_STAT_INVALID_SOURCE,   /* martian source: dropped, as the engine would */
-  COOKIE_PATH_STAT_IGNORED,          /* RST or flagless segment to a listener: dropped */
-  COOKIE_PATH_STAT_RESETS,           /* RSTs sent (SYN-ACK to a listener, bad cookie ACK) */
+  COOKIE_PATH_STAT_IGNORED,          /* RST to any port, or what a listener ignores: dropped */
+  COOKIE_PATH_STAT_RESETS,           /* RSTs sent (to a listener's port or a closed one) */
+  /* Of those, to a port without a listener. */
+  COOKIE_PATH_STAT_CLOSED_PORT_RESETS,
+  /* Answers dropped instead of sent: to an off-link peer without a gateway, the engine sends
+   * nothing. */
+  COOKIE_PATH_STAT_NO_ROUTE,
   COOKIE_PATH_STAT_COUNT,
 };
 
