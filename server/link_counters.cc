@@ -22,13 +22,21 @@ std::vector<LinkCounter> link_counters(const std::string& tap_name,
                    "Segments the kernel cookie path dropped for a source no peer can have",
                    s.invalid_source});
     out.push_back({"kernel_cookie_ignored",
-                   "RSTs and flagless segments to a listener in cookie mode that the kernel cookie "
-                   "path dropped, as the listener would",
+                   "RSTs to any port, and segments a listener ignores, that the kernel cookie "
+                   "path dropped as the engine would",
                    s.ignored});
     out.push_back({"kernel_cookie_resets_sent",
-                   "RSTs the kernel cookie path sent: to SYN-ACKs for a listener and to ACKs "
-                   "without a valid cookie",
+                   "RSTs the kernel cookie path sent, as the engine would: to segments for a port "
+                   "without a listener, to ACKs without a valid cookie and to SYN-ACKs for a "
+                   "listener",
                    s.resets});
+    out.push_back({"kernel_cookie_closed_port_resets",
+                   "Of the RSTs the kernel cookie path sent, those to a port without a listener",
+                   s.closed_port_resets});
+    out.push_back({"kernel_cookie_no_route",
+                   "Answers the kernel cookie path dropped instead of sending: an off-link peer "
+                   "and no gateway (the engine sends nothing either)",
+                   s.no_route});
   }
   return out;
 }

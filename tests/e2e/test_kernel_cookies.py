@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """End to end: the kernel cookie path in the real daemon. On by default it is attached to the
-TAP's egress (tc) and says so in the log and on /metrics; --kernel-cookies off and a daemon
+TAP's egress (tc), says so in the log and on /metrics, and answers a port without a listener; --kernel-cookies off and a daemon
 without CAP_BPF run without it (the latter after one warning) and still answer cookies in user
 space. With syncookies=always a listener is in cookie mode: its SYNs are answered by the
 program, its cookie ACKs passed to the engine, a forged ACK refused with an RST, each counted
@@ -17,6 +17,7 @@ from test_prometheus import checksum
 
 TAP = "tse2kc"
 PORT = 8080
+CLOSED_PORT = 8099
 METRICS_URL = f"http://{h.METRICS_ADDRESS}/metrics"
 # Dropped from the bounding set, capabilities are not in root's after exec. Without CAP_BPF
 # (or CAP_SYS_ADMIN) nothing can be loaded.
@@ -110,6 +111,13 @@ class KernelCookiePath(unittest.TestCase):
                                                   timeout=5)
             self.assertTrue(stats.kernel_cookie_path_attached)
             self.assertIn("kernel_cookie_resets_sent", [c.name for c in stats.counters])
+            # A port without a listener: the program sends the engine's RST, the engine sees
+            # nothing.
+            with self.assertRaises(ConnectionRefusedError):
+                h.kernel_connect(CLOSED_PORT)
+            self.expect_samples({"tapstack_kernel_cookie_closed_port_resets_total": 1,
+                                 "tapstack_kernel_cookie_resets_sent_total": 1,
+                                 "tapstack_resets_sent_total": 0})
             self.assertEqual(daemon.stop(), 0)
         # The TAP outlives the daemon (the test made it): no program is left on it.
         self.assertEqual(egress_filters(TAP).strip(), "")
