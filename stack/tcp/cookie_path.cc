@@ -87,10 +87,16 @@ void CookiePath::clear_listener(uint16_t port) {
 
 void CookiePath::adjust_live(const FourTuple& tuple, uint32_t delta) {
   if (!attached()) return;
-  uint32_t& slot = memory_.live[hash_(tuple) & (COOKIE_PATH_LIVE_SLOTS - 1)];
-  // Before the engine sends anything on a new record, so the program sees it before the
-  // answer to what the engine sent can arrive (the write to the TAP orders the two).
-  store<uint32_t>(slot, slot + delta, std::memory_order_release);
+  // Two slots per tuple, from the two halves of one 64-bit hash: the program takes a tuple for
+  // the engine's only when both are counted, so a spoofed segment passes by a collision with
+  // the records of n tuples about (2n / slots)^2 of the time rather than n / slots.
+  uint64_t hash = hash_(tuple);
+  for (uint64_t half : {hash, hash >> 32}) {
+    uint32_t& slot = memory_.live[half & (COOKIE_PATH_LIVE_SLOTS - 1)];
+    // Before the engine sends anything on a new record, so the program sees it before the
+    // answer to what the engine sent can arrive (the write to the TAP orders the two).
+    store<uint32_t>(slot, slot + delta, std::memory_order_release);
+  }
 }
 
 }  // namespace tapstack::tcp

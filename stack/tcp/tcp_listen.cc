@@ -179,9 +179,9 @@ bool Tcp::cookie_ack(Listener& l, const Segment& seg, HalfOpen* superseded) {
     stats_.drop(DropReason::accept_queue_full);
     return true;  // dropped silently: the client retransmits, or its data does
   }
-  if (superseded) erase_half_open(*superseded);
-  if (Connection* c =
-          complete_passive(l, seg, n, iss, irs, isn_.timestamp_offset(seg.tuple), now_)) {
+  Connection* c = complete_passive(l, seg, n, iss, irs, isn_.timestamp_offset(seg.tuple), now_);
+  if (superseded) erase_half_open(*superseded);  // after, as in half_open_receive
+  if (c) {
     c->from_syn_cookie = true;
     stats_.syncookies_validated.add();
     emit(Event::Kind::kConnectionReady, c->id, l.id, c->state);
@@ -249,19 +249,14 @@ void Tcp::half_open_receive(HalfOpen& h, const Segment& seg) {
     // ACK may find room (Linux's default).
     return;
   }
-  Negotiated options = h.options;
-  uint32_t iss = h.iss;
-  uint32_t irs = h.irs;
-  uint32_t ts_offset = h.ts_offset;
-  uint32_t ts_recent = h.ts_recent;
-  Time syn_time = h.syn_time;
-  erase_half_open(h);
+  Connection* c = complete_passive(l, seg, h.options, h.iss, h.irs, h.ts_offset, h.syn_time);
   // RFC 7323 says a segment without a timestamp, once they are on, should be dropped; Linux
   // (and so tapstack) accepts such a final ACK and keeps sending timestamps.
-  if (Connection* c = complete_passive(l, seg, options, iss, irs, ts_offset, syn_time)) {
-    if (!seg.options.timestamp) c->ts_recent = ts_recent;
-    emit(Event::Kind::kConnectionReady, c->id, l.id, c->state);
-  }
+  if (c && !seg.options.timestamp) c->ts_recent = h.ts_recent;
+  // Only now, so that the tuple is never without a record of the engine's in between: the
+  // kernel cookie path would answer the client's next segment as the listener's.
+  erase_half_open(h);
+  if (c) emit(Event::Kind::kConnectionReady, c->id, l.id, c->state);
 }
 
 Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotiated& options,

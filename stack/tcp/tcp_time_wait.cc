@@ -54,9 +54,11 @@ void Tcp::time_wait_receive(TimeWait& tw, const Segment& seg) {
     if (auto l = listeners_.find(seg.tuple.local_port); l != listeners_.end()) {
       uint32_t iss = tw.snd_nxt + 65535 + 2;
       FourTuple tuple = tw.tuple;  // the key dies with the record
-      time_wait_.erase(tuple);
       stats_.time_wait_reused.add();
       listener_receive(*l->second, seg, iss);
+      // Erased after the half-open record took the tuple over, so that the kernel cookie path
+      // never finds it without one (it would answer the SYN's retransmission with a cookie).
+      time_wait_.erase(tuple);
       return;
     }
   }

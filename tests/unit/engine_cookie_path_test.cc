@@ -21,10 +21,16 @@ struct SharedMemory {
   std::vector<uint32_t> live = std::vector<uint32_t>(COOKIE_PATH_LIVE_SLOTS);
 
   tcp::CookiePathMemory memory() { return {&config, listeners.data(), live.data()}; }
-  uint64_t live_total() const { return std::accumulate(live.begin(), live.end(), uint64_t{0}); }
+  // Records counted: each is counted in two slots.
+  uint64_t live_total() const {
+    return std::accumulate(live.begin(), live.end(), uint64_t{0}) / 2;
+  }
+  // The records of a tuple, as the program reads them: the lesser of its two slots.
   uint32_t live_at(const Peer& peer, uint16_t local_port) const {
     tcp::FourTuple t{to_engine(kOurIp), peer.address(), local_port, peer.port};
-    return live[tcp::FourTupleHash{config.tuple_seed}(t) & (COOKIE_PATH_LIVE_SLOTS - 1)];
+    uint64_t hash = tcp::FourTupleHash{config.tuple_seed}(t);
+    return std::min(live[hash & (COOKIE_PATH_LIVE_SLOTS - 1)],
+                    live[(hash >> 32) & (COOKIE_PATH_LIVE_SLOTS - 1)]);
   }
 };
 

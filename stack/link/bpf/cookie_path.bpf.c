@@ -232,6 +232,17 @@ static __always_inline __u64 tuple_hash(__u64 seed, const struct tuple* t) {
 }
 
 /* syn_cookies.cc cookie_hash: peer first. */
+/* The records counted in one of the tuple's two slots of the live-tuple counts (a counting Bloom
+ * filter: the engine counts each record in both, see cookie_path_abi.h); a map miss reads as
+ * "maybe", so the engine decides. */
+static __always_inline __u32 live_slot(__u64 hash) {
+  __u32 slot = (__u32)hash & (COOKIE_PATH_LIVE_SLOTS - 1);
+  __u32 entry = slot / COOKIE_PATH_LIVE_SLOTS_PER_ENTRY;
+  __u32* records = bpf_map_lookup_elem(&live, &entry);
+  if (!records) return 1;
+  return *(volatile __u32*)&records[slot % COOKIE_PATH_LIVE_SLOTS_PER_ENTRY];
+}
+
 static __always_inline __u32 cookie_hash(const __u64 key[2], const struct tuple* t, __u32 count) {
   return siphash_4u32(key, t->remote, t->local, (__u32)t->remote_port << 16 | t->local_port, count);
 }
@@ -537,12 +548,9 @@ int cookie_path(struct __sk_buff* skb) {
   };
   if (t.local != c->address || (load16(ip + 6) & 0x3fff) != 0) return TC_ACT_OK;
 
-  /* Tcp::receive: a tuple the engine holds a record for is the engine's. */
-  __u32 slot = tuple_hash(c->tuple_seed, &t) & (COOKIE_PATH_LIVE_SLOTS - 1);
-  __u32 entry = slot / COOKIE_PATH_LIVE_SLOTS_PER_ENTRY;
-  __u32* records = bpf_map_lookup_elem(&live, &entry);
-  if (!records) return TC_ACT_OK;
-  if (*(volatile __u32*)&records[slot % COOKIE_PATH_LIVE_SLOTS_PER_ENTRY] != 0) return TC_ACT_OK;
+  /* Tcp::receive: a tuple the engine may hold a record for is the engine's. */
+  __u64 hash = tuple_hash(c->tuple_seed, &t);
+  if (live_slot(hash) != 0 && live_slot(hash >> 32) != 0) return TC_ACT_OK;
 
   /* The checks the engine makes before, in its order. */
   __u32 ip_sum = ipv4_header_sum(ip, end, ip_length);

@@ -77,10 +77,11 @@ struct cookie_path_listener {
   __u64 syns_dropped;       /* SYNs dropped because the accept queue was full */
 };
 
-/* Map "live", COOKIE_PATH_LIVE_SLOTS __u32 slots (mapped as one array): how many of the engine's
- * connections, half-open records and TIME-WAIT records hash to each slot (FourTupleHash with
- * tuple_seed, masked). A segment whose slot is 0 belongs to no state of the engine's, so the
- * program answers it as Tcp::receive would (listener or RST); any other passes to the engine. */
+/* Map "live", COOKIE_PATH_LIVE_SLOTS __u32 slots (mapped as one array), a counting Bloom filter
+ * of the engine's connections, half-open records and TIME-WAIT records: each is counted in two
+ * slots, the low and the high 32 bits of its FourTupleHash (seed tuple_seed), masked. A segment
+ * with either of its slots at 0 belongs to no state of the engine's, so the program answers it
+ * as Tcp::receive would (listener or RST); any other passes to the engine. */
 
 /* Map "stats", per CPU, indexed by this enum: what the program did with frames that were not
  * counted per listener. */
