@@ -257,13 +257,17 @@ print(json.dumps({"run_cnt": p.get("run_cnt", 0), "run_time_ns": p.get("run_time
   bpf_stats_were=$(sysctl -n kernel.bpf_stats_enabled)
   restore_bpf_stats() { sysctl -qw kernel.bpf_stats_enabled="$bpf_stats_were"; }
   sysctl -qw kernel.bpf_stats_enabled=1
-  # Whether the listener is in cookie mode: its SYN table overflowed (ours: syn_queue_full;
-  # Linux: it sent cookies), which holds while the spoofed requests wait out their retries.
+  # Whether the listener is in cookie mode: its SYN table is full (ours: the mode the engine
+  # publishes to the kernel path, or with the path off a SYN that found the table full; Linux:
+  # it sent cookies), which holds while the spoofed requests wait out their retries.
   in_cookie_mode() {
     if [ "$target" = kernel ]; then
       (($(in_srv nstat -asz TcpExtSyncookiesSent | awk '$1 == "TcpExtSyncookiesSent" {print $2}') > 0))
     else
-      (($(server_counters | python3 -c 'import json,sys; print(json.load(sys.stdin)["syn_queue_full"])') > 0))
+      server_counters | python3 -c '
+import json, sys
+c = json.load(sys.stdin)
+sys.exit(0 if c.get("kernel_cookie_mode") or c["syn_queue_full"] > 0 else 1)'
     fi
   }
   # A listener in cookie mode, as a SYN flood leaves it: 10,000 spoofed SYNs at 100k/s, then a
