@@ -78,6 +78,13 @@ Status Daemon::start() {
   auto tap = link::TapDevice::open(options_.tap);
   if (!tap.is_ok())
     return error(tap.status().code, "--tap " + options_.tap + ": " + tap.status().message);
+  if (options_.tap_queue_length > 0) {
+    // A TAP made beforehand can be opened without CAP_NET_ADMIN, which this needs: then the
+    // queue stays as it was made, and the operator is told.
+    if (Status s = tap.value().set_queue_length(options_.tap_queue_length); !s.is_ok()) {
+      log_warning("--tap-queue-length not applied, the TAP keeps its queue: " + s.message);
+    }
+  }
 
   std::string cookie_path_state = options_.kernel_cookies ? start_cookie_path(tap.value()) : "off";
   try {

@@ -289,6 +289,14 @@ const std::vector<Flag>& flags() {
          o.kernel_cookies = v == "on";
          return std::nullopt;
        }},
+      {"tap-queue-length", "N",
+       "Frames the TAP's queue holds for tapstackd before the kernel drops what comes (its "
+       "txqueuelen; Linux's default is 1000): enough for the engine to be descheduled for a few "
+       "milliseconds under load without a legitimate segment lost (README, Kernel cookie path). "
+       "0 leaves the TAP's as it is. Default 10000.",
+       [](DaemonOptions& o, std::string_view v) {
+         return set_uint("--tap-queue-length", v, 0, 1000000, o.tap_queue_length);
+       }},
       {"log-level", "error|warning|info|debug", "What to log on stderr. Default info.",
        [](DaemonOptions& o, std::string_view v) -> Error {
          auto level = parse_log_level(v);

@@ -35,7 +35,9 @@ struct DaemonOptions {
   std::optional<uint16_t> demo_listener;
   LogLevel log_level = LogLevel::kInfo;
   link::LinkOptions link;
-  bool kernel_cookies = true;  // the kernel cookie path (stack/link/cookie_path_program.h)
+  bool kernel_cookies = true;
+  uint32_t tap_queue_length =
+      10000;  // 0: the TAP's own  // the kernel cookie path (stack/link/cookie_path_program.h)
   Duration shutdown_grace = seconds(2);
   // The control plane's limits (README, "The control plane under load").
   size_t grpc_max_calls = 1024;

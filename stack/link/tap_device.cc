@@ -16,21 +16,27 @@ Status system_error(const std::string& what) {
   return error(ErrorCode::kUnavailable, what + ": " + strerror(errno));
 }
 
-// Sets IFF_UP through an ordinary socket, as `ip link set dev NAME up` does.
-Status bring_up(const std::string& name) {
+// Runs `change` on an ordinary socket with an ifreq naming the interface, as `ip link` does.
+template <class Change>
+Status change_interface(const std::string& name, Change change) {
   int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sock < 0) return system_error("socket");
   ifreq ifr{};
   strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-  Status status;
-  if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) {
-    status = system_error("reading flags of " + name);
-  } else if (!(ifr.ifr_flags & IFF_UP)) {
-    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
-    if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) status = system_error("setting " + name + " up");
-  }
+  Status status = change(sock, ifr);
   ::close(sock);
   return status;
+}
+
+// Sets IFF_UP, as `ip link set dev NAME up` does.
+Status bring_up(const std::string& name) {
+  return change_interface(name, [&](int sock, ifreq& ifr) {
+    if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) return system_error("reading flags of " + name);
+    if (ifr.ifr_flags & IFF_UP) return Status::ok();
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) return system_error("setting " + name + " up");
+    return Status::ok();
+  });
 }
 
 }  // namespace
@@ -52,6 +58,16 @@ Result<TapDevice> TapDevice::open(const std::string& name) {
   TapDevice tap(fd, ifr.ifr_name);
   if (Status up = bring_up(tap.name_); !up.is_ok()) return up;
   return tap;
+}
+
+Status TapDevice::set_queue_length(uint32_t frames) const {
+  return change_interface(name_, [&](int sock, ifreq& ifr) {
+    ifr.ifr_qlen = static_cast<int>(frames);
+    if (ioctl(sock, SIOCSIFTXQLEN, &ifr) < 0) {
+      return system_error("setting the queue of " + name_ + " to " + std::to_string(frames));
+    }
+    return Status::ok();
+  });
 }
 
 TapDevice::TapDevice(TapDevice&& other) noexcept : fd_(other.fd_), name_(std::move(other.name_)) {

@@ -27,6 +27,9 @@ class TapDevice {
   ssize_t read(std::span<uint8_t> buffer) const;
   // False if the kernel refused the frame (errno set); a TAP never takes part of a frame.
   bool write(std::span<const uint8_t> frame) const;
+  // The frames the kernel holds for our reader before it drops what comes (the device's
+  // txqueuelen, as `ip link set dev NAME txqueuelen N` sets it; 1000 by default).
+  Status set_queue_length(uint32_t frames) const;
 
  private:
   TapDevice(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}

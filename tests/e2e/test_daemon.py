@@ -43,7 +43,7 @@ class DaemonProcess(unittest.TestCase):
             "--grpc-max-calls", "--grpc-max-calls-per-client", "--grpc-watch-buffer",
             "--grpc-keepalive-ms", "--grpc-keepalive-timeout-ms", "--grpc-max-connection-idle-ms",
             "--loop-stall-timeout", "--max-time-wait", "--max-half-open", "--max-orphans",
-            "--help"})
+            "--tap-queue-length", "--help"})
 
     def assert_one_line_error(self, result, returncode, *fragments):
         lines = result.stderr.strip().splitlines()
@@ -66,6 +66,7 @@ class DaemonProcess(unittest.TestCase):
             (["--busy-poll-us", "1000001"], "--busy-poll-us"),
             (["--busy-poll-us", "-5"], "--busy-poll-us"),
             (["--kernel-cookies", "maybe"], "--kernel-cookies"),
+            (["--tap-queue-length", "1000001"], "--tap-queue-length"),
             (["--frobnicate"], "unknown flag"),
         ]
         for flags, fragment in cases:

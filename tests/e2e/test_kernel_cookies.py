@@ -122,6 +122,24 @@ class KernelCookiePath(unittest.TestCase):
         # The TAP outlives the daemon (the test made it): no program is left on it.
         self.assertEqual(egress_filters(TAP).strip(), "")
 
+    def test_tap_queue_set_to_ten_thousand_frames_unless_told_otherwise(self):
+        # A queue that rides out the engine being descheduled for a few milliseconds while
+        # legitimate handshakes pour in (README, Kernel cookie path); 0 leaves the operator's.
+        def queue():
+            with open(f"/sys/class/net/{TAP}/tx_queue_len") as f:
+                return int(f.read())
+        self.assertEqual(queue(), 1000)  # Linux's default, as the test made the TAP
+        with h.Daemon(tap=TAP) as daemon:
+            daemon.start()
+            self.assertEqual(queue(), 10000)
+        h.run_ip("link", "set", TAP, "txqueuelen", "500")
+        with h.Daemon("--tap-queue-length", "0", tap=TAP) as daemon:
+            daemon.start()
+            self.assertEqual(queue(), 500)
+        with h.Daemon("--tap-queue-length", "2048", tap=TAP) as daemon:
+            daemon.start()
+            self.assertEqual(queue(), 2048)
+
     def test_attaches_with_only_the_capabilities_the_deployment_grants(self):
         with Wrapped(ONLY_GRANTED, tap=TAP) as daemon:
             daemon.start()
