@@ -413,6 +413,32 @@ TEST_F(CookiePathProgramTest, ACookieTheProgramIssuedMakesAConnectionInTheEngine
   expect_passed(frame_of(syn));
 }
 
+// The engine makes the connection only when it reads the cookie ACK from the queue; until then
+// the client's next segments find no record, yet they are the connection's: more data (whose
+// sequence number no longer checks as a cookie) and the client's RST must follow the ACK into
+// the queue, not get the listener's RST or be dropped as a RST to a listener.
+TEST_F(CookiePathProgramTest, SegmentsAfterAPassedCookieAckFollowItIntoTheQueue) {
+  Segment syn;
+  syn.options = linux_options(99);
+  Bytes synack = expect_same_answer(frame_of(syn));
+  Segment ack = final_ack(syn, synack);
+  expect_passed(frame_of(ack));  // the engine has not read it yet
+  Segment more = ack;
+  more.seq += 100;  // after 100 bytes of data the client sent with (or after) the ACK
+  more.payload = Bytes(50, 'x');
+  expect_passed(frame_of(more));
+  Segment reset = ack;
+  reset.flags = kRst | kAck;
+  reset.seq += 150;
+  expect_passed(frame_of(reset));
+  EXPECT_EQ(listener_memory(kPort).acks_passed, 1u);
+  EXPECT_EQ(listener_memory(kPort).acks_refused, 0u);
+  // Another client's segments get the listener's answers as before.
+  Segment stranger = more;
+  stranger.from = peer(3);
+  EXPECT_EQ(fields_of(expect_same_answer(frame_of(stranger))).flags, kRst);
+}
+
 TEST_F(CookiePathProgramTest, ACookieTheEngineIssuedPassesTheProgram) {
   Segment syn;
   syn.from = peer(2);
@@ -746,12 +772,13 @@ TEST_F(CookiePathProgramTest, SegmentsWithIpOptionsGetTheEnginesAnswerByteForByt
     syn.ip_options = ip_options;
     Bytes synack = expect_same_answer(frame_of(syn));
     EXPECT_EQ(synack.size(), 14u + 20 + 40);  // no IP options in the answer
-    // Its cookie ACK, with options too, passes; a forged one gets the RST.
+    // A forged cookie ACK, with options too, gets the RST; the real one passes (and after it,
+    // everything on its tuple, SegmentsAfterAPassedCookieAckFollowItIntoTheQueue).
     Segment ack = final_ack(syn, synack);
     Segment forged = ack;
     forged.ack ^= 0x00010000;
-    expect_passed(frame_of(ack));
     EXPECT_EQ(fields_of(expect_same_answer(frame_of(forged))).flags, kRst);
+    expect_passed(frame_of(ack));
     // To a port without a listener: RST|ACK.
     Segment closed = syn;
     closed.destination_port = 9090;

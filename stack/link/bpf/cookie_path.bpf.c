@@ -55,6 +55,29 @@ struct {
   __type(value, __u32[COOKIE_PATH_LIVE_SLOTS_PER_ENTRY]);
 } live SEC(".maps");
 
+/* FourTuple seen from the engine: host byte order. */
+struct tuple {
+  __u32 local;
+  __u32 remote;
+  __u16 local_port;
+  __u16 remote_port;
+};
+
+/* Tuples whose valid cookie ACK the program passed on, until when (ns). The engine makes the
+ * connection only when it reads that ACK from the queue, so the client's next segments (more
+ * data, its FIN or RST) can reach the program while the tuple still has no record; they must
+ * follow the ACK into the queue rather than be answered here as the listener's. Only a valid
+ * cookie enters a tuple, so a spoofed flood cannot fill this, and the oldest entries (long
+ * handed over) give way first. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct tuple);
+  __type(value, __u64);
+} handed_over SEC(".maps");
+/* Far longer than the TAP's queue takes to drain. */
+#define HANDOVER_NS 1000000000ull
+
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, COOKIE_PATH_STAT_COUNT);
@@ -213,13 +236,13 @@ static __always_inline __u32 siphash_4u32(const __u64 key[2], __u32 a, __u32 b, 
   return siphash_2u64(key[0], key[1], (__u64)b << 32 | a, (__u64)d << 32 | c);
 }
 
-/* FourTuple seen from the engine: host byte order. */
-struct tuple {
-  __u32 local;
-  __u32 remote;
-  __u16 local_port;
-  __u16 remote_port;
-};
+/* Whether the engine is about to make a connection on `t` from a cookie ACK the program passed:
+ * then whatever the program would answer or drop for the listener is the connection's, and
+ * passes. Asked only there, so a SYN flood costs no lookup. */
+static __always_inline int handed_over_now(const struct tuple* t) {
+  __u64* until = bpf_map_lookup_elem(&handed_over, t);
+  return until && bpf_ktime_get_ns() < *until;
+}
 
 /* FourTupleHash (four_tuple.h) */
 static __always_inline __u64 tuple_hash(__u64 seed, const struct tuple* t) {
@@ -600,6 +623,8 @@ int cookie_path(struct __sk_buff* skb) {
   struct cookie_path_listener* l = bpf_map_lookup_elem(&listeners, &port);
   if (!l) return TC_ACT_OK;
   if (!*(volatile __u32*)&l->listening) {
+    /* (The listener went after passing a cookie ACK: the connection's, all the same.) */
+    if (!(flags & TCP_SYN) && handed_over_now(&t)) return TC_ACT_OK;
     /* Nobody listens: RFC 9293 3.10.7.1, RST for anything but RST. */
     if (flags & TCP_RST) {
       count(COOKIE_PATH_STAT_IGNORED);
@@ -612,6 +637,7 @@ int cookie_path(struct __sk_buff* skb) {
 
   /* Tcp::listener_receive */
   if (flags & TCP_RST) {
+    if (handed_over_now(&t)) return TC_ACT_OK;
     count(COOKIE_PATH_STAT_IGNORED);
     return TC_ACT_SHOT;
   }
@@ -622,15 +648,20 @@ int cookie_path(struct __sk_buff* skb) {
       __u64 now = bpf_ktime_get_ns();
       if ((mode == COOKIE_PATH_ON || now < *(volatile __u64*)&l->cookies_checkable_until) &&
           cookie_valid(c, &t, seq - 1, ack - 1, now)) {
+        __u64 until = now + HANDOVER_NS;
+        bpf_map_update_elem(&handed_over, &t, &until, BPF_ANY);
         __sync_fetch_and_add(&l->acks_passed, 1);
         return TC_ACT_OK;
       }
+      /* Data after the cookie ACK no longer checks as a cookie (its sequence number moved). */
+      if (handed_over_now(&t)) return TC_ACT_OK;
       __sync_fetch_and_add(&l->acks_refused, 1);
     }
     if (!routable) return no_route();
     return send_reset_for(skb, c, peer_mac, &t, flags, seq, ack, sequence_length);
   }
   if (!(flags & TCP_SYN) || (flags & TCP_FIN)) {
+    if (!(flags & TCP_SYN) && handed_over_now(&t)) return TC_ACT_OK;
     count(COOKIE_PATH_STAT_IGNORED);
     return TC_ACT_SHOT;
   }
