@@ -653,8 +653,10 @@ int cookie_path(struct __sk_buff* skb) {
         __sync_fetch_and_add(&l->acks_passed, 1);
         return TC_ACT_OK;
       }
-      /* Data after the cookie ACK no longer checks as a cookie (its sequence number moved). */
-      if (handed_over_now(&t)) return TC_ACT_OK;
+      /* Data (or a FIN) after the cookie ACK no longer checks as a cookie: its sequence number
+       * moved. A bare ACK after it repeats its numbers and checked above, so a forged bare ACK,
+       * what a flood sends, costs no lookup. */
+      if (sequence_length > 0 && handed_over_now(&t)) return TC_ACT_OK;
       __sync_fetch_and_add(&l->acks_refused, 1);
     }
     if (!routable) return no_route();
