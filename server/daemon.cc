@@ -9,6 +9,7 @@
 #include <future>
 #include <thread>
 
+#include "server/cpu_quota.h"
 #include "server/listen_check.h"
 #include "server/log.h"
 #include "server/tls.h"
@@ -87,6 +88,7 @@ Status Daemon::start() {
   }
 
   std::string cookie_path_state = options_.kernel_cookies ? start_cookie_path(tap.value()) : "off";
+  std::string busy_poll_state = choose_busy_poll();
   try {
     loop_ = std::make_unique<EngineLoop>(options_.engine_config(), std::move(tap.value()),
                                          tcp::KeySource::system(), options_.link);
@@ -126,8 +128,23 @@ Status Daemon::start() {
            (options_.grpc_tls_cert.empty() ? "" : " (TLS)") + "; metrics " +
            options_.metrics_listen + "; syncookies " +
            std::string(to_string(config.tunable.syncookies)) + "; kernel cookie path " +
-           cookie_path_state);
+           cookie_path_state + "; busy polling " + busy_poll_state);
   return Status::ok();
+}
+
+std::string Daemon::choose_busy_poll() {
+  link::BusyPoll& poll = options_.link.busy_poll;
+  auto us = [](Duration d) {
+    return std::to_string(std::chrono::duration_cast<microseconds>(d).count()) + " us";
+  };
+  if (options_.busy_poll_auto) {
+    if (auto quota = cpu_quota_cores()) {
+      poll = {};
+      return "off (auto: CPU quota of " + std::to_string(*quota).substr(0, 4) + " cores)";
+    }
+    return "adaptive up to " + us(poll.window);
+  }
+  return poll.window > Duration::zero() ? us(poll.window) : "off";
 }
 
 std::string Daemon::start_cookie_path(const link::TapDevice& tap) {

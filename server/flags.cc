@@ -266,16 +266,23 @@ const std::vector<Flag>& flags() {
          }
          return std::nullopt;
        }},
-      {"busy-poll-us", "US",
+      {"busy-poll-us", "auto|US",
        "After each frame or command, the engine loop keeps looking for the next one this many "
        "microseconds before it sleeps, 0..1000000, yielding the core to any thread that wants "
-       "it: what comes in that window is handled without a thread wake-up (measured: 1.24-1.34x "
-       "the connections/s of one client thread at 50), at the price of the CPU the spin uses "
-       "while traffic flows. An idle loop sleeps. Default 0 (sleep at once).",
+       "it: what comes in that window is handled without a thread wake-up. auto (the default) "
+       "adapts the window, NAPI-style, between 5 and 50 us (halved after a spin that caught "
+       "nothing, doubled after one that caught input), and is off when the daemon runs under a "
+       "cgroup CPU quota (a Kubernetes CPU limit), which a spin would spend. An idle loop "
+       "sleeps. 0: sleep at once. (README, Busy polling.)",
        [](DaemonOptions& o, std::string_view v) -> Error {
+         o.busy_poll_auto = v == "auto";
+         if (o.busy_poll_auto) {
+           o.link.busy_poll = {kAutoBusyPollWindow, true};
+           return std::nullopt;
+         }
          uint32_t us = 0;
          if (auto e = set_uint("--busy-poll-us", v, 0, 1'000'000, us)) return e;
-         o.link.busy_poll = microseconds(us);
+         o.link.busy_poll = {microseconds(us), false};
          return std::nullopt;
        }},
       {"kernel-cookies", "on|off",

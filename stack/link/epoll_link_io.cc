@@ -12,7 +12,7 @@ namespace {
 constexpr int kFramesPerWake = 64;  // then commands and timers get their turn
 }  // namespace
 
-EpollLinkIo::EpollLinkIo(const TapDevice& tap, Duration busy_poll) : LinkIo(tap, busy_poll) {
+EpollLinkIo::EpollLinkIo(const TapDevice& tap, BusyPoll busy_poll) : LinkIo(tap, busy_poll) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) throw std::runtime_error("epoll_create1 failed");
   epoll_event ev{};
@@ -32,9 +32,12 @@ void EpollLinkIo::wait(std::optional<Time> deadline, Handler& handler) {
   std::array<epoll_event, 2> events;
   const int capacity = static_cast<int>(events.size());
   int ready = 0;
-  for (Time until = spin_until(deadline); ready == 0 && monotonic_now() < until;) {
-    ready = epoll_wait(epoll_fd_, events.data(), capacity, 0);
-    if (ready == 0) sched_yield();  // as UringLinkIo::spin does
+  if (Time until = spin_until(deadline); monotonic_now() < until) {
+    do {
+      ready = epoll_wait(epoll_fd_, events.data(), capacity, 0);
+      if (ready == 0) sched_yield();  // as UringLinkIo::spin does
+    } while (ready == 0 && monotonic_now() < until);
+    spun(ready > 0);
   }
   if (ready == 0) ready = epoll_wait(epoll_fd_, events.data(), capacity, timeout_ms(deadline));
   if (ready > 0) note_input();

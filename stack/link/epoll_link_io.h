@@ -7,7 +7,7 @@ namespace tapstack::link {
 
 class EpollLinkIo final : public LinkIo {
  public:
-  EpollLinkIo(const TapDevice& tap, Duration busy_poll);
+  EpollLinkIo(const TapDevice& tap, BusyPoll busy_poll);
   ~EpollLinkIo() override;
   void wait(std::optional<Time> deadline, Handler& handler) override;
   bool send_frame(std::span<const uint8_t> frame) override { return tap_.write(frame); }

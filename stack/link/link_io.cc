@@ -11,7 +11,7 @@
 
 namespace tapstack::link {
 
-LinkIo::LinkIo(const TapDevice& tap, Duration busy_poll) : tap_(tap), busy_poll_(busy_poll) {
+LinkIo::LinkIo(const TapDevice& tap, BusyPoll busy_poll) : tap_(tap), spin_(busy_poll) {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) throw std::runtime_error("eventfd failed");
 }
@@ -28,12 +28,6 @@ void LinkIo::wake() {
 void LinkIo::drain_wake() {
   uint64_t count;
   [[maybe_unused]] ssize_t n = ::read(wake_fd_, &count, sizeof count);
-}
-
-Time LinkIo::spin_until(std::optional<Time> deadline) const {
-  if (busy_poll_ <= Duration::zero()) return {};
-  Time end = last_input_ + busy_poll_;
-  return deadline ? std::min(end, *deadline) : end;
 }
 
 int LinkIo::timeout_ms(std::optional<Time> deadline) {

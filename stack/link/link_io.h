@@ -19,6 +19,7 @@
 
 #include "stack/clock.h"
 #include "stack/frame_sink.h"
+#include "stack/link/spin_window.h"
 #include "stack/link/tap_device.h"
 
 namespace tapstack::link {
@@ -30,10 +31,7 @@ enum class LinkKind { kAuto, kEpoll, kUring };
 
 struct LinkOptions {
   LinkKind kind = LinkKind::kAuto;  // kAuto tries io_uring and falls back to epoll
-  // How long after the last input (a frame or a wake()) waits spin, checking for more without
-  // sleeping, before they sleep. Zero: they sleep at once. A spin ends early at the wait's
-  // deadline; timers alone never start one, so an idle loop sleeps.
-  Duration busy_poll{};
+  BusyPoll busy_poll{};
 };
 
 class LinkIo : public FrameSink {
@@ -58,9 +56,11 @@ class LinkIo : public FrameSink {
   virtual std::string_view name() const = 0;
 
  protected:
-  LinkIo(const TapDevice& tap, Duration busy_poll);
+  LinkIo(const TapDevice& tap, BusyPoll busy_poll);
   // Until when a wait with `deadline` spins (in the past: it does not spin).
-  Time spin_until(std::optional<Time> deadline) const;
+  Time spin_until(std::optional<Time> deadline) { return spin_.until(last_input_, deadline); }
+  // A wait calls this after a spin that ran (to its end, or until input came).
+  void spun(bool caught) { spin_.spun(caught); }
   // A wait calls this when it delivered input: the busy-poll window starts again.
   void note_input() { last_input_ = monotonic_now(); }
   // Milliseconds until `deadline` for a poll-style timeout: -1 for none, rounded up.
@@ -68,7 +68,7 @@ class LinkIo : public FrameSink {
   void drain_wake();
 
   const TapDevice& tap_;
-  const Duration busy_poll_;
+  SpinWindow spin_;
   Time last_input_{};
   int wake_fd_ = -1;
   uint64_t write_errors_ = 0;

@@ -22,7 +22,7 @@ constexpr uint8_t kOpReadMultishot = IORING_OP_SENDMSG_ZC + 1;
 
 }  // namespace
 
-std::unique_ptr<UringLinkIo> UringLinkIo::create(const TapDevice& tap, Duration busy_poll) {
+std::unique_ptr<UringLinkIo> UringLinkIo::create(const TapDevice& tap, BusyPoll busy_poll) {
   // Probe with a throwaway ring: io_uring may be compiled out or blocked by seccomp.
   io_uring probe;
   if (io_uring_queue_init(4, &probe, 0) != 0) return nullptr;
@@ -30,7 +30,7 @@ std::unique_ptr<UringLinkIo> UringLinkIo::create(const TapDevice& tap, Duration 
   return std::unique_ptr<UringLinkIo>(new UringLinkIo(tap, busy_poll));
 }
 
-UringLinkIo::UringLinkIo(const TapDevice& tap, Duration busy_poll)
+UringLinkIo::UringLinkIo(const TapDevice& tap, BusyPoll busy_poll)
     : LinkIo(tap, busy_poll), rx_buffers_(size_t{kRxBuffers} * kRxBufferSize), tx_slots_(kTxSlots) {
   free_tx_.reserve(kTxSlots);
   for (size_t i = 0; i < kTxSlots; ++i) free_tx_.push_back(static_cast<uint16_t>(kTxSlots - 1 - i));
@@ -188,7 +188,10 @@ bool UringLinkIo::spin(Time until) {
   if (monotonic_now() >= until) return false;
   io_uring_submit(&ring_);
   do {
-    if (io_uring_cq_ready(&ring_) > 0) return true;
+    if (io_uring_cq_ready(&ring_) > 0) {
+      spun(true);
+      return true;
+    }
     // A frame's read completes as task work, which runs only when we enter the kernel.
     if (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) {
       io_uring_get_events(&ring_);
@@ -198,7 +201,9 @@ bool UringLinkIo::spin(Time until) {
       sched_yield();
     }
   } while (monotonic_now() < until);
-  return io_uring_cq_ready(&ring_) > 0;
+  bool caught = io_uring_cq_ready(&ring_) > 0;
+  spun(caught);
+  return caught;
 }
 
 void UringLinkIo::wait(std::optional<Time> deadline, Handler& handler) {

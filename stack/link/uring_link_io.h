@@ -17,7 +17,7 @@ namespace tapstack::link {
 class UringLinkIo final : public LinkIo {
  public:
   // Null when this kernel or its seccomp profile does not allow io_uring.
-  static std::unique_ptr<UringLinkIo> create(const TapDevice& tap, Duration busy_poll);
+  static std::unique_ptr<UringLinkIo> create(const TapDevice& tap, BusyPoll busy_poll);
   ~UringLinkIo() override;
   // Cancels the reads and waits for them, so that the TAP is free the moment this returns
   // (a ring torn down with requests in flight releases its files later, asynchronously).
@@ -34,7 +34,7 @@ class UringLinkIo final : public LinkIo {
   static constexpr unsigned kRxBuffers = 64;      // a power of two, as the buffer ring needs
   static constexpr size_t kRxBufferSize = 16384;  // frames up to the largest --mtu and more
 
-  UringLinkIo(const TapDevice& tap, Duration busy_poll);
+  UringLinkIo(const TapDevice& tap, BusyPoll busy_poll);
   // The ring is set up on the loop thread, the only one that ever submits (SINGLE_ISSUER).
   void ensure_ring();
   io_uring_sqe* next_sqe();

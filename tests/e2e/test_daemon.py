@@ -24,6 +24,26 @@ def fnv1a_mac(name):
     return ":".join(f"{b:02x}" for b in b"\x02" + tail)
 
 
+def cgroup_cpu_quota():
+    """The tightest cpu.max quota (in cores) up this process's cgroup v2 path, or None."""
+    with open("/proc/self/cgroup") as f:
+        paths = [line.strip()[3:] for line in f if line.startswith("0::")]
+    if not paths:
+        return None
+    tightest = None
+    parts = [p for p in paths[0].split("/") if p]
+    for depth in range(len(parts), -1, -1):
+        try:
+            with open(os.path.join("/sys/fs/cgroup", *parts[:depth], "cpu.max")) as f:
+                quota, period = f.read().split()
+        except (OSError, ValueError):
+            continue
+        if quota != "max":
+            cores = int(quota) / int(period)
+            tightest = cores if tightest is None else min(tightest, cores)
+    return tightest
+
+
 class DaemonProcess(unittest.TestCase):
     def run_daemon(self, *flags, timeout=20):
         return subprocess.run([h.Paths.tapstackd, *flags], capture_output=True, text=True,
@@ -65,6 +85,7 @@ class DaemonProcess(unittest.TestCase):
             (["--grpc-tls-key", "/nonexistent"], "--grpc-tls-cert"),
             (["--busy-poll-us", "1000001"], "--busy-poll-us"),
             (["--busy-poll-us", "-5"], "--busy-poll-us"),
+            (["--busy-poll-us", "automatic"], "--busy-poll-us"),
             (["--kernel-cookies", "maybe"], "--kernel-cookies"),
             (["--tap-queue-length", "1000001"], "--tap-queue-length"),
             (["--frobnicate"], "unknown flag"),
@@ -105,6 +126,19 @@ class DaemonProcess(unittest.TestCase):
             self.run_daemon("--tap", "tse2ex", *free, "--grpc-listen", "127.0.0.1:99999"), 1,
             "--grpc-listen")
         self.assertFalse(h.link_exists("tse2ex"))
+
+    def test_busy_polling_adaptive_by_default_off_under_a_cpu_quota(self):
+        # --busy-poll-us auto reads the CPU quota up the daemon's cgroup v2 path (as
+        # server/cpu_quota.cc does, here from the test's own process, which the daemon inherits).
+        quota = cgroup_cpu_quota()
+        default = ("busy polling off (auto: CPU quota" if quota is not None
+                   else "busy polling adaptive up to 50 us")
+        for flags, expected in [((), default), (("--busy-poll-us", "auto"), default),
+                                (("--busy-poll-us", "0"), "busy polling off"),
+                                (("--busy-poll-us", "20"), "busy polling 20 us")]:
+            with self.subTest(flags=flags), h.Daemon(*flags, tap="tse2bp") as daemon:
+                daemon.start()
+                self.assertIn(expected, daemon.log())
 
     def test_sigterm_shuts_down_cleanly(self):
         tap = "tse2ed"  # does not exist: the daemon creates it, and must remove it

@@ -25,7 +25,7 @@ std::chrono::microseconds process_cpu_time() {
 class BusyPoll : public NetnsTest {
  protected:
   static constexpr auto kWindow = 20ms;
-  void configure_link(link::LinkOptions& link) override { link.busy_poll = kWindow; }
+  void configure_link(link::LinkOptions& link) override { link.busy_poll = {kWindow, false}; }
 };
 
 TEST_F(BusyPoll, LoopSleepsOnceTheWindowAfterTheLastInputHasPassed) {

@@ -148,7 +148,9 @@ class NetnsTest : public ::testing::Test {
       options.kind = std::string(kind) == "epoll" ? link::LinkKind::kEpoll : link::LinkKind::kUring;
     }
     if (const char* us = std::getenv("TAPSTACK_BUSY_POLL_US")) {
-      options.busy_poll = microseconds(std::atoi(us));
+      // "auto": adaptive, as tapstackd's default; a number: a fixed window.
+      bool adaptive = std::string(us) == "auto";
+      options.busy_poll = {adaptive ? microseconds(50) : microseconds(std::atoi(us)), adaptive};
     }
     return options;
   }
