@@ -8,6 +8,7 @@
 
 #include "stack/clock.h"
 #include "stack/header/addresses.h"
+#include "stack/tcp/siphash.h"
 #include "stack/tcp/syn_cookies.h"
 
 namespace tapstack {
@@ -65,6 +66,13 @@ struct EngineConfig {
   // ICMP output (echo replies): a token bucket like Linux's icmp_msgs_per_sec/icmp_msgs_burst.
   uint32_t icmp_messages_per_second = 1000;
   uint32_t icmp_burst = 50;
+
+  // One engine loop per TAP queue: this engine reads queue `queue` of `queues`, and picks for
+  // an active open a local port whose frames the TAP's steering program (keyed with
+  // steering_key, the same for every loop) sends to that queue (stack/tcp/queue_steering.h).
+  uint32_t queue = 0;
+  uint32_t queues = 1;
+  tcp::SipKey steering_key{};
 };
 
 }  // namespace tapstack

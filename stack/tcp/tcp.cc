@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "stack/tcp/queue_steering.h"
 #include "stack/tcp/seqnum.h"
 
 namespace tapstack::tcp {
@@ -191,6 +192,12 @@ Result<uint16_t> Tcp::pick_ephemeral_port(Ipv4Address remote, uint16_t remote_po
   for (uint32_t i = 0; i < range; ++i) {
     auto port = static_cast<uint16_t>(config_.ephemeral_port_first + (start + i) % range);
     FourTuple t{config_.address.address, remote, port, remote_port};
+    // With one engine loop per TAP queue, only a port whose answers the TAP steers to our
+    // queue will do (about one in `queues`).
+    if (config_.queues > 1 &&
+        steering_queue(steering_hash(t, config_.steering_key), config_.queues) != config_.queue) {
+      continue;
+    }
     if (!ports_.exclusive(port) && !tuple_in_use(t)) return port;
   }
   return error(
