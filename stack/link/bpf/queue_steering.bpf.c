@@ -53,7 +53,7 @@ int queue_steering(struct __sk_buff* skb) {
   __u64 destination = (__u64)load32(ip + 16) << 16 | load16(ports + 2);
   __u64 first = source < destination ? source : destination;
   __u64 second = source < destination ? destination : source;
-  __u32 first_ports = (__u32)(first & 0xffff) << 16 | (__u32)(second & 0xffff);
+  __u32 both_ports = (__u32)(first & 0xffff) << 16 | (__u32)(second & 0xffff);
   return (__u32)siphash_4u32(steering_key[0], steering_key[1], (__u32)(first >> 16),
-                             (__u32)(second >> 16), first_ports, 0);
+                             (__u32)(second >> 16), both_ports, 0);
 }
