@@ -1,6 +1,6 @@
-// What the gRPC services share: the engine loop, the event hub and log, the call limiter, the
-// daemon's options, the kernel cookie path (null without one), and whether the daemon is shutting
-// down (new calls are then refused with UNAVAILABLE).
+// What the gRPC services share: the engine loops with their event hubs, the event log, the call
+// limiter, the daemon's options, the kernel cookie path (null without one), and whether the daemon
+// is shutting down (new calls are then refused with UNAVAILABLE).
 #pragma once
 
 #include <grpcpp/support/status.h>
@@ -11,14 +11,14 @@
 #include "server/event_hub.h"
 #include "server/event_log.h"
 #include "server/flags.h"
+#include "server/shards.h"
 #include "stack/engine_loop.h"
 #include "stack/link/cookie_path_program.h"
 
 namespace tapstack::server {
 
 struct Backend {
-  EngineLoop& loop;
-  EventHub& hub;
+  Shards& shards;
   EventLog& log;
   CallLimiter& limiter;
   const DaemonOptions& options;

@@ -61,6 +61,12 @@ class Completion {
     std::lock_guard lock(mutex_);
     return abandoned_;
   }
+  // Neither completed nor given up: still waiting. (Several loops may hold one Accept's
+  // completion; once one completes it, the others find it no longer waiting.)
+  bool waiting() const {
+    std::lock_guard lock(mutex_);
+    return deliver_ != nullptr;
+  }
 
  private:
   mutable std::mutex mutex_;

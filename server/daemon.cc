@@ -12,6 +12,7 @@
 #include "server/cpu_quota.h"
 #include "server/listen_check.h"
 #include "server/log.h"
+#include "server/shard_commands.h"
 #include "server/tls.h"
 #include "server/tunables.h"
 
@@ -76,59 +77,84 @@ Status Daemon::start() {
     }
   }
   created_tap_ = ::if_nametoindex(options_.tap.c_str()) == 0;
-  auto tap = link::TapDevice::open(options_.tap);
-  if (!tap.is_ok())
-    return error(tap.status().code, "--tap " + options_.tap + ": " + tap.status().message);
+  auto taps = link::TapDevice::open_queues(options_.tap, options_.queues);
+  if (!taps.is_ok())
+    return error(taps.status().code, "--tap " + options_.tap + ": " + taps.status().message);
+  link::TapDevice& first = taps.value().front();
   if (options_.tap_queue_length > 0) {
     // A TAP made beforehand can be opened without CAP_NET_ADMIN, which this needs: then the
     // queue stays as it was made, and the operator is told.
-    if (Status s = tap.value().set_queue_length(options_.tap_queue_length); !s.is_ok()) {
+    if (Status s = first.set_queue_length(options_.tap_queue_length); !s.is_ok()) {
       log_warning("--tap-queue-length not applied, the TAP keeps its queue: " + s.message);
     }
   }
-
-  std::string cookie_path_state = options_.kernel_cookies ? start_cookie_path(tap.value()) : "off";
+  EngineConfig config = options_.engine_config();
+  config.queues = options_.queues;
+  config.steering_key = tcp::KeySource::system().next_key();
+  if (options_.queues > 1) {
+    if (Status s = start_steering(first, config.steering_key); !s.is_ok()) return s;
+  }
+  std::string cookie_path_state = "off";
+  if (options_.kernel_cookies && options_.queues > 1) {
+    log_warning("kernel cookie path off: it serves one engine loop, and --queues is " +
+                std::to_string(options_.queues));
+    cookie_path_state = "off (several queues)";
+  } else if (options_.kernel_cookies) {
+    cookie_path_state = start_cookie_path(first);
+  }
   std::string busy_poll_state = choose_busy_poll();
+  log_ = std::make_unique<EventLog>(options_.grpc_watch_buffer);
+  std::vector<Shard> shards;
   try {
-    loop_ = std::make_unique<EngineLoop>(options_.engine_config(), std::move(tap.value()),
-                                         tcp::KeySource::system(), options_.link);
+    for (uint32_t q = 0; q < options_.queues; ++q) {
+      config.queue = q;
+      loops_.push_back(std::make_unique<EngineLoop>(config, std::move(taps.value()[q]),
+                                                    tcp::KeySource::system(), options_.link));
+      histograms_.push_back(std::make_unique<HandshakeHistogram>());
+      hubs_.push_back(std::make_unique<EventHub>(*loops_[q], *histograms_[q], *log_));
+      shards.push_back({*loops_[q], *hubs_[q], *histograms_[q], q});
+    }
   } catch (const std::exception& e) {
     return error(ErrorCode::kUnavailable, std::string("cannot start the engine loop: ") + e.what());
   }
-  log_ = std::make_unique<EventLog>(options_.grpc_watch_buffer);
-  hub_ = std::make_unique<EventHub>(*loop_, histogram_, *log_);
-  hub_->attach();
-  loop_->start();
+  shards_ = std::make_unique<Shards>(std::move(shards));
+  for (Shard& shard : *shards_) {
+    if (options_.queues > 1) {
+      shard.hub.set_publishes([this, &shard](EndpointId id) { return shards_->owns(shard, id); });
+    }
+    shard.hub.attach();
+    shard.loop.start();
+  }
+  if (options_.queues > 1) share_arp();
   // Before any listener exists: the program answers nothing until the engine has filled in its
   // configuration, and from then on the engine publishes each listener's mode as it changes.
   if (cookie_path_) {
-    loop_->call(
+    loops_.front()->call(
         [memory = cookie_path_->memory()](Engine& engine) { engine.attach_cookie_path(memory); });
   }
-  backend_ =
-      std::make_unique<Backend>(*loop_, *hub_, *log_, limiter_, options_, cookie_path_.get());
+  backend_ = std::make_unique<Backend>(*shards_, *log_, limiter_, options_, cookie_path_.get());
 
   if (Status s = start_grpc(); !s.is_ok()) return s;
   if (metrics_enabled(options_)) {
-    auto metrics =
-        MetricsExporter::start(options_.metrics_listen, *loop_, histogram_, cookie_path_.get());
+    auto metrics = MetricsExporter::start(options_.metrics_listen, *shards_, cookie_path_.get());
     if (!metrics.is_ok()) return metrics.status();
     metrics_ = std::move(metrics.value());
   }
   if (Status s = start_demo_listener(); !s.is_ok()) return s;
 
-  // The loop has answered a call by now (the demo listener's, or this one): the TAP is up.
-  loop_->call([](Engine&) {});
+  // The loops have answered a call by now (the demo listener's, or these): the TAP is up.
+  for (auto& loop : loops_) loop->call([](Engine&) {});
   health_.set_serving(true);
   start_watchdog();
-  const EngineConfig& config = loop_->config();
-  log_info("serving: TAP " + options_.tap + (created_tap_ ? " (created)" : "") + " over " +
-           std::string(loop_->io_name()) + ", " + config.address.to_string() + ", MAC " +
-           config.mac.to_string() + "; gRPC " + options_.grpc_listen +
-           (options_.grpc_tls_cert.empty() ? "" : " (TLS)") + "; metrics " +
-           options_.metrics_listen + "; syncookies " +
-           std::string(to_string(config.tunable.syncookies)) + "; kernel cookie path " +
-           cookie_path_state + "; busy polling " + busy_poll_state);
+  log_info(
+      "serving: TAP " + options_.tap + (created_tap_ ? " (created)" : "") + " over " +
+      std::string(loops_.front()->io_name()) +
+      (options_.queues > 1 ? ", " + std::to_string(options_.queues) + " queues and loops" : "") +
+      ", " + config.address.to_string() + ", MAC " + config.mac.to_string() + "; gRPC " +
+      options_.grpc_listen + (options_.grpc_tls_cert.empty() ? "" : " (TLS)") + "; metrics " +
+      options_.metrics_listen + "; syncookies " +
+      std::string(to_string(config.tunable.syncookies)) + "; kernel cookie path " +
+      cookie_path_state + "; busy polling " + busy_poll_state);
   return Status::ok();
 }
 
@@ -145,6 +171,30 @@ std::string Daemon::choose_busy_poll() {
     return "adaptive up to " + us(poll.window);
   }
   return poll.window > Duration::zero() ? us(poll.window) : "off";
+}
+
+Status Daemon::start_steering(const link::TapDevice& tap, const tcp::SipKey& key) {
+  auto program = link::QueueSteeringProgram::load(key);
+  Status s = program.is_ok() ? program.value()->attach(tap.fd()) : program.status();
+  if (!s.is_ok()) {
+    return error(s.code, "--queues " + std::to_string(options_.queues) +
+                             ": cannot steer the TAP's queues: " + one_line(s.message));
+  }
+  steering_ = std::move(program.value());
+  return Status::ok();
+}
+
+void Daemon::share_arp() {
+  // The steering program sends ARP to queue 0; the other loops learn from copies of it.
+  loops_.front()->call([this](Engine& engine) {
+    engine.set_arp_observer([this](std::span<const uint8_t> frame) {
+      for (size_t q = 1; q < loops_.size(); ++q) {
+        loops_[q]->post([copy = std::vector<uint8_t>(frame.begin(), frame.end())](Engine& other) {
+          other.receive_arp_copy(copy, monotonic_now());
+        });
+      }
+    });
+  });
 }
 
 std::string Daemon::start_cookie_path(const link::TapDevice& tap) {
@@ -189,52 +239,70 @@ Status Daemon::start_demo_listener() {
   uint16_t port = *options_.demo_listener;
   // Takes every connection and closes it gracefully, without anyone reading the stream.
   auto acceptor = std::make_shared<AcceptStream>(AfterAccept::kClose, 0, 0, false);
-  Status s = loop_->call([&](Engine& engine) -> Status {
-    auto id = engine.create_endpoint();
-    if (!id.is_ok()) return id.status();
-    if (Status b = engine.bind(*id, Ipv4Address{}, port); !b.is_ok()) return b;
-    if (Status l = engine.listen(*id, options_.backlog); !l.is_ok()) return l;
-    hub_->add_accept_stream(engine, *id, acceptor);
-    return Status::ok();
-  });
+  auto id = create_endpoint(*shards_);
+  Status s = id.status();
+  if (s.is_ok()) s = bind_endpoint(*shards_, *id, Ipv4Address{}, port);
+  if (s.is_ok()) s = listen_endpoint(*shards_, *id, options_.backlog, std::nullopt);
   if (!s.is_ok())
     return error(s.code, "--demo-listener " + std::to_string(port) + ": " + s.message);
+  for (Shard& shard : *shards_) {
+    shard.loop.call([&](Engine& engine) { shard.hub.add_accept_stream(engine, *id, acceptor); });
+  }
   return Status::ok();
 }
 
 void Daemon::close_everything() {
-  auto fins = std::make_shared<std::promise<void>>();
-  auto acked = fins->get_future();
-  loop_->call([&](Engine& engine) {
-    hub_->shutdown({grpc::StatusCode::UNAVAILABLE, "tapstackd is shutting down"});
-    // Listeners first, so that nothing new arrives while the connections close.
-    for (const EndpointInfo& e : engine.list()) {
-      if (e.listener) engine.close(e.id, false);
-    }
-    for (const EndpointInfo& e : engine.list()) engine.close(e.id, false);
-    hub_->when_fins_acked([fins] { fins->set_value(); });
-  });
-  if (acked.wait_for(options_.shutdown_grace) != std::future_status::ready) {
-    log_warning("some peers did not acknowledge our FIN within --shutdown-grace; exiting anyway");
+  std::vector<std::future<void>> acked;
+  for (Shard& shard : *shards_) {
+    auto fins = std::make_shared<std::promise<void>>();
+    acked.push_back(fins->get_future());
+    shard.loop.call([&](Engine& engine) {
+      shard.hub.shutdown({grpc::StatusCode::UNAVAILABLE, "tapstackd is shutting down"});
+      // Listeners first, so that nothing new arrives while the connections close.
+      for (const EndpointInfo& e : engine.list()) {
+        if (e.listener) engine.close(e.id, false);
+      }
+      for (const EndpointInfo& e : engine.list()) engine.close(e.id, false);
+      shard.hub.when_fins_acked([fins] { fins->set_value(); });
+    });
   }
-  loop_->call([&](Engine&) { hub_->close_watchers(); });
+  auto deadline = std::chrono::steady_clock::now() + options_.shutdown_grace;
+  for (auto& a : acked) {
+    if (a.wait_until(deadline) != std::future_status::ready) {
+      log_warning("some peers did not acknowledge our FIN within --shutdown-grace; exiting anyway");
+      break;
+    }
+  }
+  // Watchers read one log: closing it from any loop ends them all.
+  loops_.front()->call([&](Engine&) { hubs_.front()->close_watchers(); });
 }
 
 void Daemon::start_watchdog() {
   Duration timeout = options_.loop_stall_timeout;
+  // One heartbeat passes through every loop in turn: it comes back only if each one turns.
   watchdog_ = std::make_unique<LoopWatchdog>(
-      [this](std::function<void()> beat) { loop_->post([beat](Engine&) { beat(); }); },
+      [this](std::function<void()> beat) { relay_beat(0, std::move(beat)); },
       [this, timeout](bool alive) {
         if (alive) {
-          log_warning("the engine loop is turning again: health SERVING");
+          log_warning("the engine loops are turning again: health SERVING");
         } else {
-          log_error("the engine loop has not run a command for " +
+          log_error("an engine loop has not run a command for " +
                     std::to_string(timeout.count() / 1'000'000) +
                     " ms (--loop-stall-timeout): health NOT_SERVING");
         }
         health_.set_loop_alive(alive);
       },
       std::min<Duration>(seconds(1), timeout / 4), timeout);
+}
+
+void Daemon::relay_beat(size_t q, std::function<void()> beat) {
+  loops_[q]->post([this, q, beat = std::move(beat)](Engine&) {
+    if (q + 1 == loops_.size()) {
+      beat();
+    } else {
+      relay_beat(q + 1, beat);
+    }
+  });
 }
 
 bool Daemon::shutdown() {
@@ -265,10 +333,12 @@ void Daemon::stop() {
     if (options_.grpc_listen.starts_with("unix:")) ::unlink(options_.grpc_listen.substr(5).c_str());
   }
   metrics_stopper.join();
-  if (loop_) loop_->stop();  // before the hub it calls into goes away
-  hub_.reset();
-  log_.reset();   // after the server: no watcher reads it any more
-  loop_.reset();  // closes the TAP: one the daemon created disappears with it
+  for (auto& loop : loops_) loop->stop();  // before the hubs they call into go away
+  backend_.reset();
+  shards_.reset();
+  hubs_.clear();
+  log_.reset();    // after the server: no watcher reads it any more
+  loops_.clear();  // closes the TAP: one the daemon created disappears with it
   // After the engine, which writes into its maps until it goes; detaches the program from a
   // TAP that outlives us.
   cookie_path_.reset();

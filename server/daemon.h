@@ -20,6 +20,7 @@
 #include "server/stack_service.h"
 #include "stack/engine_loop.h"
 #include "stack/link/cookie_path_program.h"
+#include "stack/link/queue_steering_program.h"
 
 namespace tapstack::server {
 
@@ -45,6 +46,12 @@ class Daemon {
   // Resolves --busy-poll-us auto; what the startup line says about it.
   std::string choose_busy_poll();
   std::string start_cookie_path(const link::TapDevice& tap);
+  // --queues > 1: loads and attaches the steering program, or says why it cannot.
+  Status start_steering(const link::TapDevice& tap, const tcp::SipKey& key);
+  // --queues > 1: the first loop, which receives ARP, passes copies to the others.
+  void share_arp();
+  // The watchdog's heartbeat through loop q and those after it.
+  void relay_beat(size_t q, std::function<void()> beat);
   Status start_grpc();
   Status start_demo_listener();
   void start_watchdog();
@@ -52,15 +59,19 @@ class Daemon {
   void stop();
 
   DaemonOptions options_;
-  HandshakeHistogram histogram_;
   CallLimiter limiter_;
   HealthService health_;
   // Null when --kernel-cookies is off or the path is unavailable here. Outlives the engine, which
   // writes into its maps until it is destroyed.
   std::unique_ptr<link::CookiePathProgram> cookie_path_;
-  std::unique_ptr<EngineLoop> loop_;
+  // With --queues N > 1: the TAP's steering program (stack/link/queue_steering_program.h).
+  std::unique_ptr<link::QueueSteeringProgram> steering_;
+  // One engine loop per TAP queue, each with its histogram and hub (server/shards.h).
+  std::vector<std::unique_ptr<EngineLoop>> loops_;
+  std::vector<std::unique_ptr<HandshakeHistogram>> histograms_;
   std::unique_ptr<EventLog> log_;
-  std::unique_ptr<EventHub> hub_;
+  std::vector<std::unique_ptr<EventHub>> hubs_;
+  std::unique_ptr<Shards> shards_;
   std::unique_ptr<LoopWatchdog> watchdog_;
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<EndpointsService> endpoints_;

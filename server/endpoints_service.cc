@@ -1,12 +1,12 @@
 #include "server/endpoints_service.h"
 
 #include <charconv>
-#include <unordered_map>
 
 #include "server/endpoint_wait.h"
 #include "server/finished_stream.h"
 #include "server/listener_check.h"
 #include "server/proto_convert.h"
+#include "server/shard_commands.h"
 #include "server/stream_accept_call.h"
 #include "server/watcher.h"
 
@@ -19,12 +19,6 @@ constexpr size_t kMaxWatchQueue = 65536;
 // Every call names an endpoint; 0 is never one.
 grpc::Status check_id(uint64_t id) {
   if (id == 0) return {grpc::StatusCode::INVALID_ARGUMENT, "id is required (endpoints start at 1)"};
-  return grpc::Status::OK;
-}
-
-grpc::Status reply(const Result<EndpointInfo>& info, v1::Endpoint* response) {
-  if (!info.is_ok()) return to_grpc(info.status());
-  to_proto(*info, response);
   return grpc::Status::OK;
 }
 
@@ -49,31 +43,25 @@ grpc::ServerUnaryReactor* EndpointsService::now(grpc::CallbackServerContext* ctx
   return reactor;
 }
 
-template <class Command>
-grpc::Status EndpointsService::command_then_query(EndpointId id, Command command,
-                                                  v1::Endpoint* response) {
-  if (auto s = check_id(id); !s.ok()) return s;
-  uint32_t waiters = 0;
-  auto info = backend_.loop.call([&](Engine& engine) -> Result<EndpointInfo> {
-    if (Status s = command(engine); !s.is_ok()) return s;
-    waiters = backend_.hub.accept_waiters(id);
-    return engine.query(id);
-  });
-  grpc::Status status = reply(info, response);
-  if (response->has_listener()) response->mutable_listener()->set_accept_waiters(waiters);
-  return status;
+grpc::Status EndpointsService::answer(const Status& command, EndpointId id,
+                                      v1::Endpoint* response) {
+  if (!command.is_ok()) return to_grpc(command);
+  auto queried = query_endpoint(backend_.shards, id);
+  if (!queried.is_ok()) return to_grpc(queried.status());
+  to_proto(queried->info, response);
+  if (response->has_listener()) {
+    response->mutable_listener()->set_accept_waiters(queried->accept_waiters);
+  }
+  return grpc::Status::OK;
 }
 
 grpc::ServerUnaryReactor* EndpointsService::CreateEndpoint(grpc::CallbackServerContext* ctx,
                                                            const v1::CreateEndpointRequest*,
                                                            v1::Endpoint* response) {
   return now(ctx, [&] {
-    auto info = backend_.loop.call([](Engine& engine) -> Result<EndpointInfo> {
-      auto id = engine.create_endpoint();
-      if (!id.is_ok()) return id.status();
-      return engine.query(*id);
-    });
-    return reply(info, response);
+    auto id = create_endpoint(backend_.shards);
+    if (!id.is_ok()) return to_grpc(id.status());
+    return answer(Status::ok(), *id, response);
   });
 }
 
@@ -81,8 +69,8 @@ grpc::ServerUnaryReactor* EndpointsService::GetEndpoint(grpc::CallbackServerCont
                                                         const v1::GetEndpointRequest* request,
                                                         v1::Endpoint* response) {
   return now(ctx, [&] {
-    return command_then_query(
-        request->id(), [](Engine&) { return Status::ok(); }, response);
+    if (auto s = check_id(request->id()); !s.ok()) return s;
+    return answer(Status::ok(), request->id(), response);
   });
 }
 
@@ -108,15 +96,8 @@ grpc::Status EndpointsService::list(const v1::ListEndpointsRequest& request,
   if (request.state() != v1::TCP_STATE_UNSPECIFIED && !state) {
     return {grpc::StatusCode::INVALID_ARGUMENT, "unknown state filter"};
   }
-  std::unordered_map<EndpointId, uint32_t> waiters;  // of listeners
-  auto all = backend_.loop.call([&](Engine& engine) {
-    auto list = engine.list();  // in id order
-    for (const EndpointInfo& e : list) {
-      if (e.listener) waiters[e.id] = backend_.hub.accept_waiters(e.id);
-    }
-    return list;
-  });
-  for (const EndpointInfo& e : all) {
+  for (const QueriedEndpoint& q : list_endpoints(backend_.shards)) {  // in id order
+    const EndpointInfo& e = q.info;
     if (e.id <= after || (state && e.state != *state)) continue;
     if (request.page_size() != 0 &&
         static_cast<uint32_t>(response->endpoints_size()) == request.page_size()) {
@@ -125,7 +106,7 @@ grpc::Status EndpointsService::list(const v1::ListEndpointsRequest& request,
     }
     v1::Endpoint* endpoint = response->add_endpoints();
     to_proto(e, endpoint);
-    if (e.listener) endpoint->mutable_listener()->set_accept_waiters(waiters[e.id]);
+    if (e.listener) endpoint->mutable_listener()->set_accept_waiters(q.accept_waiters);
   }
   return grpc::Status::OK;
 }
@@ -138,9 +119,9 @@ grpc::ServerUnaryReactor* EndpointsService::Bind(grpc::CallbackServerContext* ct
     if (!address.is_ok()) return to_grpc(address.status());
     auto port = parse_port("port", request->port(), true);
     if (!port.is_ok()) return to_grpc(port.status());
-    return command_then_query(
-        request->id(), [&](Engine& engine) { return engine.bind(request->id(), *address, *port); },
-        response);
+    if (auto s = check_id(request->id()); !s.ok()) return s;
+    return answer(bind_endpoint(backend_.shards, request->id(), *address, *port), request->id(),
+                  response);
   });
 }
 
@@ -154,9 +135,9 @@ grpc::ServerUnaryReactor* EndpointsService::SetKeepalive(grpc::CallbackServerCon
       if (!parsed.is_ok()) return to_grpc(parsed.status());
       keepalive = *parsed;
     }
-    return command_then_query(
-        request->id(),
-        [&](Engine& engine) { return engine.set_keepalive(request->id(), keepalive); }, response);
+    if (auto s = check_id(request->id()); !s.ok()) return s;
+    return answer(set_endpoint_keepalive(backend_.shards, request->id(), keepalive), request->id(),
+                  response);
   });
 }
 
@@ -168,10 +149,9 @@ grpc::ServerUnaryReactor* EndpointsService::Listen(grpc::CallbackServerContext* 
         request->has_backlog() ? request->backlog().value() : backend_.options.backlog;
     std::optional<uint32_t> syn_backlog;
     if (request->has_syn_backlog()) syn_backlog = request->syn_backlog().value();
-    return command_then_query(
-        request->id(),
-        [&](Engine& engine) { return engine.listen(request->id(), backlog, syn_backlog); },
-        response);
+    if (auto s = check_id(request->id()); !s.ok()) return s;
+    return answer(listen_endpoint(backend_.shards, request->id(), backlog, syn_backlog),
+                  request->id(), response);
   });
 }
 
@@ -186,6 +166,11 @@ grpc::ServerUnaryReactor* EndpointsService::Connect(grpc::CallbackServerContext*
   if (invalid.ok()) invalid = check_id(id);
   if (invalid.ok() && !address.is_ok()) invalid = to_grpc(address.status());
   if (invalid.ok() && !port.is_ok()) invalid = to_grpc(port.status());
+  Result<Shard*> shard = nullptr;
+  if (invalid.ok()) {
+    shard = connect_shard(backend_.shards, id, *address, *port);
+    if (!shard.is_ok()) invalid = to_grpc(shard.status());
+  }
   if (!invalid.ok()) {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     reactor->Finish(invalid);
@@ -197,11 +182,12 @@ grpc::ServerUnaryReactor* EndpointsService::Connect(grpc::CallbackServerContext*
                                     " keeps trying: Close it, or follow it with GetEndpoint",
                                 nullptr);
   // Starting the handshake and watching for its end in one loop turn: no event can slip by.
-  backend_.loop.post([this, done = wait->completion(), id, address = *address, port = *port,
-                      peer](Engine& engine) {
+  EventHub& hub = (*shard)->hub;
+  (*shard)->loop.post([&hub, done = wait->completion(), id, address = *address, port = *port,
+                       peer](Engine& engine) {
     Status s = engine.connect(id, address, port);
     if (s.is_ok()) {
-      backend_.hub.watch_connect(id, peer, done);
+      hub.watch_connect(id, peer, done);
     } else {
       done->complete({to_grpc(s), {}});
     }
@@ -219,19 +205,28 @@ grpc::ServerUnaryReactor* EndpointsService::Accept(grpc::CallbackServerContext* 
     return reactor;
   }
   const EndpointId id = request->id();
-  EventHub& hub = backend_.hub;
-  EngineLoop& loop = backend_.loop;
-  // Abandoned under the completion's lock: the loop will not take a connection for it.
-  auto* wait =
-      new EndpointWait(*ctx, response, std::move(slot),
-                       "before a connection arrived on listener " + std::to_string(id),
-                       [&hub, &loop, id] { loop.post([&hub, id](Engine&) { hub.prune(id); }); });
-  backend_.loop.post([&hub, done = wait->completion(), id](Engine& engine) {
+  Shards& shards = backend_.shards;
+  // Abandoned under the completion's lock: no loop will take a connection for it.
+  auto* wait = new EndpointWait(*ctx, response, std::move(slot),
+                                "before a connection arrived on listener " + std::to_string(id),
+                                [&shards, id] {
+                                  for (Shard& s : shards)
+                                    s.loop.post([&hub = s.hub, id](Engine&) { hub.prune(id); });
+                                });
+  // Every loop of a group serves it, whichever has a connection first (the completion takes
+  // one connection at most).
+  Shard& owner = shards.of(id);
+  owner.loop.post([&shards, &owner, done = wait->completion(), id](Engine& engine) {
     if (Status s = check_listener(engine, id); !s.is_ok()) {
       done->complete({to_grpc(s), {}});
       return;
     }
-    hub.add_accept(engine, id, done);
+    owner.hub.add_accept(engine, id, done);
+    if (!shards.is_group(id)) return;
+    for (Shard& s : shards) {
+      if (&s == &owner) continue;
+      s.loop.post([&hub = s.hub, done, id](Engine& replica) { hub.add_accept(replica, id, done); });
+    }
   });
   return wait;
 }
@@ -258,8 +253,7 @@ grpc::ServerUnaryReactor* EndpointsService::Close(grpc::CallbackServerContext* c
                                                   v1::CloseResponse*) {
   return now(ctx, [&] {
     if (auto s = check_id(request->id()); !s.ok()) return s;
-    return to_grpc(backend_.loop.call(
-        [&](Engine& engine) { return engine.close(request->id(), request->abort()); }));
+    return to_grpc(close_endpoint(backend_.shards, request->id(), request->abort()));
   });
 }
 
@@ -273,8 +267,8 @@ grpc::ServerWriteReactor<v1::WatchEventsResponse>* EndpointsService::WatchEvents
          "queue_limit must be at most " + std::to_string(kMaxWatchQueue)});
   }
   size_t limit = request->queue_limit() == 0 ? kDefaultWatchQueue : request->queue_limit();
-  return Watcher::start(backend_.loop, backend_.log, std::move(slot), request->endpoint_id(),
-                        limit);
+  return Watcher::start(backend_.shards[0].loop, backend_.log, std::move(slot),
+                        request->endpoint_id(), limit);
 }
 
 }  // namespace tapstack::server

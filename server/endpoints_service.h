@@ -1,5 +1,5 @@
-// tapstack.v1.Endpoints on gRPC's callback API. Commands run on the engine loop
-// (EngineLoop::call) and finish inline; the calls that wait (Connect, Accept, StreamAccept,
+// tapstack.v1.Endpoints on gRPC's callback API. Commands run on the engine loops
+// (server/shard_commands.h) and finish inline; the calls that wait (Connect, Accept, StreamAccept,
 // WatchEvents) register with the EventHub or EventLog and hold no thread while they wait.
 // Every call holds a CallLimiter slot for as long as it runs.
 #pragma once
@@ -47,9 +47,8 @@ class EndpointsService final : public v1::Endpoints::CallbackService {
   // Admits the call, runs `body` (which returns the call's status) and finishes at once.
   template <class Body>
   grpc::ServerUnaryReactor* now(grpc::CallbackServerContext* ctx, Body body);
-  // Runs `command` on the loop, then answers with the endpoint's snapshot.
-  template <class Command>
-  grpc::Status command_then_query(EndpointId id, Command command, v1::Endpoint* response);
+  // The command's error, or the endpoint's snapshot after it.
+  grpc::Status answer(const Status& command, EndpointId id, v1::Endpoint* response);
   grpc::Status list(const v1::ListEndpointsRequest& request, v1::ListEndpointsResponse* response);
 
   Backend& backend_;

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "stack/engine_loop.h"
+#include "server/shards.h"
 
 namespace tapstack::server {
 
@@ -24,7 +24,8 @@ struct EngineSnapshot {
   std::array<size_t, kTcpStateCount> endpoints_by_state{};
 };
 
-// Nothing if the loop did not answer within `timeout`.
-std::optional<EngineSnapshot> take_snapshot(EngineLoop& loop, Duration timeout);
+// Every loop's, as one stack's: a group's listener once, with the queues of all its replicas.
+// Nothing if a loop did not answer within `timeout`.
+std::optional<EngineSnapshot> take_snapshot(Shards& shards, Duration timeout);
 
 }  // namespace tapstack::server

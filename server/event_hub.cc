@@ -26,8 +26,10 @@ void EventHub::on_event(const Event& event) {
   if (event.kind == Event::Kind::kEstablished && event.handshake_duration > Duration::zero()) {
     histogram_.observe(event.handshake_duration);
   }
-  publish({0, to_proto(event.kind), event.endpoint, event.listener, event.state,
-           event.handshake_duration});
+  if (!publishes_ || publishes_(event.endpoint)) {
+    publish({0, to_proto(event.kind), event.endpoint, event.listener, event.state,
+             event.handshake_duration});
+  }
   if (shut_down_) track_fin(event);
 
   bool wanted =
@@ -116,7 +118,7 @@ void EventHub::add_accept(Engine& engine, EndpointId listener,
     return;
   }
   ListenerWaits& waits = listeners_[listener];
-  std::erase_if(waits.accepts, [](const auto& a) { return a->abandoned(); });
+  std::erase_if(waits.accepts, [](const auto& a) { return !a->waiting(); });
   waits.accepts.push_back(std::move(done));
   serve_listener(engine, listener);
 }
@@ -165,7 +167,7 @@ void EventHub::serve_listener(Engine& engine, EndpointId listener) {
 void EventHub::prune(EndpointId listener) {
   auto it = listeners_.find(listener);
   if (it == listeners_.end()) return;
-  std::erase_if(it->second.accepts, [](const auto& a) { return a->abandoned(); });
+  std::erase_if(it->second.accepts, [](const auto& a) { return !a->waiting(); });
   std::erase_if(it->second.streams, [](const auto& s) { return s->abandoned(); });
   if (it->second.accepts.empty() && it->second.streams.empty()) listeners_.erase(it);
 }
@@ -174,7 +176,7 @@ uint32_t EventHub::accept_waiters(EndpointId listener) const {
   auto it = listeners_.find(listener);
   if (it == listeners_.end()) return 0;
   auto waiting = std::count_if(it->second.accepts.begin(), it->second.accepts.end(),
-                               [](const auto& a) { return !a->abandoned(); });
+                               [](const auto& a) { return a->waiting(); });
   return static_cast<uint32_t>(waiting + static_cast<ptrdiff_t>(it->second.streams.size()));
 }
 

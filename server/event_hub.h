@@ -43,6 +43,11 @@ class EventHub {
 
   // Before loop.start(): becomes the loop's event handler.
   void attach();
+  // Before loop.start(), with several loops: which endpoints' events this hub publishes to the
+  // log (a replica's are its group's, which its own loop publishes). Unset: all.
+  void set_publishes(std::function<bool(EndpointId)> publishes) {
+    publishes_ = std::move(publishes);
+  }
 
   // --- Loop thread only, from here on.
 
@@ -99,6 +104,7 @@ class EventHub {
   std::optional<grpc::Status> shut_down_;
   std::unordered_set<EndpointId> fin_pending_;
   std::function<void()> fins_acked_;
+  std::function<bool(EndpointId)> publishes_;
 };
 
 }  // namespace tapstack::server

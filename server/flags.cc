@@ -285,6 +285,14 @@ const std::vector<Flag>& flags() {
          o.link.busy_poll = {microseconds(us), false};
          return std::nullopt;
        }},
+      {"queues", "N",
+       "Engine loops, each on its own queue of the TAP (opened with IFF_MULTI_QUEUE; a TAP made "
+       "beforehand must be multi_queue) and each owning the connections its queue carries, "
+       "shared-nothing; a steering program (CAP_BPF) sends every TCP flow to one queue. 1..64. "
+       "Default 1 (one loop, no steering).",
+       [](DaemonOptions& o, std::string_view v) {
+         return set_uint("--queues", v, 1, 64, o.queues);
+       }},
       {"kernel-cookies", "on|off",
        "Answer SYNs to listeners in SYN-cookie mode, and check their cookie ACKs, in a tc BPF "
        "program on the TAP's egress, in the sender's context, so that a SYN flood never reaches "

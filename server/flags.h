@@ -42,6 +42,8 @@ struct DaemonOptions {
   // runs under a CPU quota (server/cpu_quota.h), then off; Daemon::start decides.
   link::LinkOptions link{.busy_poll = {kAutoBusyPollWindow, true}};
   bool busy_poll_auto = true;
+  // Engine loops, one per TAP queue (server/shards.h).
+  uint32_t queues = 1;
   bool kernel_cookies = true;
   uint32_t tap_queue_length =
       10000;  // 0: the TAP's own  // the kernel cookie path (stack/link/cookie_path_program.h)

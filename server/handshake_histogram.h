@@ -22,9 +22,16 @@ class HandshakeHistogram {
     std::array<uint64_t, kBounds.size() + 1> buckets{};  // per bucket (not cumulative), +Inf last
     uint64_t count = 0;
     double sum_seconds = 0;
+
+    // Another loop's observations joined to these.
+    void add(const Snapshot& other) {
+      for (size_t i = 0; i < buckets.size(); ++i) buckets[i] += other.buckets[i];
+      count += other.count;
+      sum_seconds += other.sum_seconds;
+    }
   };
 
-  // One writer: the engine loop thread.
+  // One writer: the engine loop thread (each loop has its own histogram).
   void observe(Duration duration);
   // Any thread.
   Snapshot snapshot() const;

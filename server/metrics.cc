@@ -88,8 +88,7 @@ void add_counters(const Stats& stats, std::vector<MetricFamily>& out) {
   }
 }
 
-void add_histogram(const HandshakeHistogram& histogram, std::vector<MetricFamily>& out) {
-  HandshakeHistogram::Snapshot s = histogram.snapshot();
+void add_histogram(const HandshakeHistogram::Snapshot& s, std::vector<MetricFamily>& out) {
   ClientMetric m;
   m.histogram.sample_count = s.count;
   m.histogram.sample_sum = s.sum_seconds;
@@ -172,16 +171,37 @@ void add_cookie_path(const link::CookiePathProgram* cookie_path, const EngineSna
   }
 }
 
+// Per engine loop (--queues): how the TAP's queues share the traffic.
+void add_loops(Shards& shards, std::vector<MetricFamily>& out) {
+  MetricFamily& in = family(out, "loop_frames_received_total",
+                            "Ethernet frames an engine loop read from its TAP queue, by queue",
+                            MetricType::Counter);
+  MetricFamily& sent =
+      family(out, "loop_frames_sent_total", "Ethernet frames an engine loop wrote, by queue",
+             MetricType::Counter);
+  for (Shard& shard : shards) {
+    std::vector<ClientMetric::Label> queue = {{"queue", std::to_string(shard.index)}};
+    const Stats& stats = shard.loop.stats();
+    in.metric.push_back(
+        sample(static_cast<double>(stats.frames_received.get()), MetricType::Counter, queue));
+    sent.metric.push_back(
+        sample(static_cast<double>(stats.frames_sent.get()), MetricType::Counter, queue));
+  }
+}
+
 }  // namespace
 
 std::vector<MetricFamily> MetricsCollector::Collect() const {
   std::vector<MetricFamily> out;
-  add_counters(loop_.stats(), out);
-  for (const LinkCounter& c : link_counters(loop_.tap_name(), cookie_path_)) {
+  Stats stats;
+  shards_.add_stats(stats);
+  add_counters(stats, out);
+  for (const LinkCounter& c : link_counters(shards_[0].loop.tap_name(), cookie_path_)) {
     add_counter(out, c.name, c.help, c.value);
   }
-  add_histogram(histogram_, out);
-  auto snapshot = take_snapshot(loop_, kSnapshotTimeout);
+  add_loops(shards_, out);
+  add_histogram(shards_.histogram(), out);
+  auto snapshot = take_snapshot(shards_, kSnapshotTimeout);
   if (snapshot) {
     add_snapshot(*snapshot, out);
   } else {
@@ -192,15 +212,14 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
 }
 
 Result<std::unique_ptr<MetricsExporter>> MetricsExporter::start(
-    const std::string& listen, EngineLoop& loop, const HandshakeHistogram& histogram,
-    const link::CookiePathProgram* cookie_path) {
+    const std::string& listen, Shards& shards, const link::CookiePathProgram* cookie_path) {
   std::unique_ptr<prometheus::Exposer> exposer;
   try {
     exposer = std::make_unique<prometheus::Exposer>(listen, 2);
   } catch (const std::exception& e) {
     return error(ErrorCode::kUnavailable, "cannot serve metrics on " + listen + ": " + e.what());
   }
-  auto collector = std::make_shared<MetricsCollector>(loop, histogram, cookie_path);
+  auto collector = std::make_shared<MetricsCollector>(shards, cookie_path);
   exposer->RegisterCollectable(collector);
   return std::unique_ptr<MetricsExporter>(
       new MetricsExporter(std::move(exposer), std::move(collector)));

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "server/handshake_histogram.h"
-#include "stack/engine_loop.h"
+#include "server/shards.h"
 #include "stack/link/cookie_path_program.h"
 #include "stack/status.h"
 
@@ -22,23 +22,20 @@ namespace tapstack::server {
 
 class MetricsCollector final : public prometheus::Collectable {
  public:
-  MetricsCollector(EngineLoop& loop, const HandshakeHistogram& histogram,
-                   const link::CookiePathProgram* cookie_path)
-      : loop_(loop), histogram_(histogram), cookie_path_(cookie_path) {}
+  MetricsCollector(Shards& shards, const link::CookiePathProgram* cookie_path)
+      : shards_(shards), cookie_path_(cookie_path) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
-  EngineLoop& loop_;
-  const HandshakeHistogram& histogram_;
+  Shards& shards_;
   const link::CookiePathProgram* cookie_path_;  // null: not attached
 };
 
 class MetricsExporter {
  public:
   // Serves /metrics on `listen` (HOST:PORT); the address was checked beforehand.
-  static Result<std::unique_ptr<MetricsExporter>> start(const std::string& listen, EngineLoop& loop,
-                                                        const HandshakeHistogram& histogram,
+  static Result<std::unique_ptr<MetricsExporter>> start(const std::string& listen, Shards& shards,
                                                         const link::CookiePathProgram* cookie_path);
 
  private:

@@ -51,7 +51,8 @@ grpc::ServerUnaryReactor* StackService::GetStats(grpc::CallbackServerContext* ct
 }
 
 grpc::Status StackService::stats(v1::Stats* response) {
-  const Stats& stats = backend_.loop.stats();
+  Stats stats;
+  backend_.shards.add_stats(stats);
   auto add_counter = [&](std::string_view name, std::string_view help, uint64_t value) {
     v1::Counter* c = response->add_counters();
     c->set_name(std::string(name));
@@ -59,7 +60,8 @@ grpc::Status StackService::stats(v1::Stats* response) {
     c->set_value(value);
   };
   stats.for_each_counter(add_counter);
-  for (const LinkCounter& c : link_counters(backend_.loop.tap_name(), backend_.cookie_path)) {
+  for (const LinkCounter& c :
+       link_counters(backend_.shards[0].loop.tap_name(), backend_.cookie_path)) {
     add_counter(c.name, c.help, c.value);
   }
   for (size_t i = 0; i < kDropReasons.size(); ++i) {
@@ -68,7 +70,7 @@ grpc::Status StackService::stats(v1::Stats* response) {
     c->set_help(std::string(kDropReasons[i].help));
     c->set_value(stats.drops[i].get());
   }
-  auto snapshot = take_snapshot(backend_.loop, kSnapshotTimeout);
+  auto snapshot = take_snapshot(backend_.shards, kSnapshotTimeout);
   if (!snapshot) return {grpc::StatusCode::UNAVAILABLE, "the engine loop did not answer in time"};
   for (size_t i = 0; i < snapshot->endpoints_by_state.size(); ++i) {
     v1::StateCount* s = response->add_endpoints();
@@ -93,8 +95,8 @@ grpc::Status StackService::stats(v1::Stats* response) {
 
 void StackService::fill_config(const TunableConfig& tunable, v1::Config* out) const {
   const DaemonOptions& o = backend_.options;
-  const EngineConfig& engine = backend_.loop.config();  // immutable after start
-  out->set_tap(backend_.loop.tap_name());
+  const EngineConfig& engine = backend_.shards[0].loop.config();  // immutable after start
+  out->set_tap(backend_.shards[0].loop.tap_name());
   out->set_address(engine.address.to_string());
   out->set_mac(engine.mac.to_string());
   out->set_gateway(engine.gateway ? engine.gateway->to_string() : "");
@@ -114,7 +116,8 @@ grpc::ServerUnaryReactor* StackService::GetConfig(grpc::CallbackServerContext* c
                                                   const v1::GetConfigRequest*,
                                                   v1::Config* response) {
   return now(ctx, [&] {
-    TunableConfig tunable = backend_.loop.call([](Engine& engine) { return engine.tunable(); });
+    TunableConfig tunable =
+        backend_.shards[0].loop.call([](Engine& engine) { return engine.tunable(); });
     fill_config(tunable, response);
     return grpc::Status::OK;
   });
@@ -126,12 +129,12 @@ grpc::ServerUnaryReactor* StackService::UpdateConfig(grpc::CallbackServerContext
   return now(ctx, [&] {
     if (auto e = validate(request->tunables()))
       return grpc::Status{grpc::StatusCode::INVALID_ARGUMENT, *e};
-    TunableConfig tunable = backend_.loop.call([&](Engine& engine) {
-      TunableConfig t = engine.tunable();
-      apply(request->tunables(), t);
-      engine.update_tunable(t);
-      return t;
-    });
+    TunableConfig tunable =
+        backend_.shards[0].loop.call([](Engine& engine) { return engine.tunable(); });
+    apply(request->tunables(), tunable);
+    for (Shard& shard : backend_.shards) {
+      shard.loop.call([&](Engine& engine) { engine.update_tunable(tunable); });
+    }
     fill_config(tunable, response);
     return grpc::Status::OK;
   });
@@ -141,7 +144,9 @@ grpc::ServerUnaryReactor* StackService::RotateSynCookieSecret(
     grpc::CallbackServerContext* ctx, const v1::RotateSynCookieSecretRequest*,
     v1::RotateSynCookieSecretResponse*) {
   return now(ctx, [&] {
-    backend_.loop.call([](Engine& engine) { engine.rotate_cookie_secret(); });
+    for (Shard& shard : backend_.shards) {
+      shard.loop.call([](Engine& engine) { engine.rotate_cookie_secret(); });
+    }
     return grpc::Status::OK;
   });
 }

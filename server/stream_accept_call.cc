@@ -15,7 +15,9 @@ StreamAcceptCall* StreamAcceptCall::start(Backend& backend, CallLimiter::Slot sl
   auto call = std::make_shared<StreamAcceptCall>(backend, std::move(slot), options);
   call->self_ = call;
   call->stream_->set_reader(call);
-  backend.loop.post([call](Engine& engine) { call->registered(engine); });
+  backend.shards.of(options.listener).loop.post([call](Engine& engine) {
+    call->registered(engine);
+  });
   return call.get();
 }
 
@@ -38,7 +40,18 @@ void StreamAcceptCall::registered(Engine& engine) {
     finish(to_grpc(s), {});
     return;
   }
-  backend_.hub.add_accept_stream(engine, options_.listener, stream_);
+  // Every loop of a group fills the one stream with the connections its queue carries.
+  Shards& shards = backend_.shards;
+  Shard& owner = shards.of(options_.listener);
+  owner.hub.add_accept_stream(engine, options_.listener, stream_);
+  if (shards.is_group(options_.listener)) {
+    for (Shard& s : shards) {
+      if (&s == &owner) continue;
+      s.loop.post([&hub = s.hub, stream = stream_, id = options_.listener](Engine& replica) {
+        hub.add_accept_stream(replica, id, stream);
+      });
+    }
+  }
   {
     std::lock_guard lock(mutex_);
     registered_ = true;
@@ -65,9 +78,11 @@ void StreamAcceptCall::pump(bool delayed) {
   std::optional<AcceptStream::Batch> batch = stream_->take();
   if (!batch) return;  // ready() comes when there is something
   if (batch->freed_room) {
-    EventHub& hub = backend_.hub;
-    backend_.loop.post(
-        [&hub, id = options_.listener](Engine& engine) { hub.serve_listener(engine, id); });
+    for (Shard& s : backend_.shards) {
+      s.loop.post([&hub = s.hub, id = options_.listener](Engine& engine) {
+        hub.serve_listener(engine, id);
+      });
+    }
   }
   if (batch->connections.empty()) {
     lock.unlock();
@@ -119,21 +134,25 @@ void StreamAcceptCall::finish(const grpc::Status& status, std::vector<EndpointIn
   std::vector<EndpointInfo> held = stream_->abandon();
   undelivered.insert(undelivered.end(), held.begin(), held.end());
   close_all(undelivered, options_.after == AfterAccept::kAbort);
-  if (first) {  // the hub forgets the stream now, not at the listener's next connection
-    EventHub& hub = backend_.hub;
-    backend_.loop.post([&hub, id = options_.listener](Engine&) { hub.prune(id); });
+  if (first) {  // the hubs forget the stream now, not at the listener's next connection
+    for (Shard& s : backend_.shards) {
+      s.loop.post([&hub = s.hub, id = options_.listener](Engine&) { hub.prune(id); });
+    }
   }
   if (first) Finish(status);
 }
 
 void StreamAcceptCall::close_all(const std::vector<EndpointInfo>& connections, bool abort) {
   if (connections.empty()) return;
-  std::vector<EndpointId> ids;
-  ids.reserve(connections.size());
-  for (const EndpointInfo& e : connections) ids.push_back(e.id);
-  backend_.loop.post([ids = std::move(ids), abort](Engine& engine) {
-    for (EndpointId c : ids) engine.close(c, abort);
-  });
+  // One post per loop that holds some of them.
+  std::vector<std::vector<EndpointId>> by_loop(backend_.shards.size());
+  for (const EndpointInfo& e : connections) by_loop[backend_.shards.of(e.id).index].push_back(e.id);
+  for (Shard& s : backend_.shards) {
+    if (by_loop[s.index].empty()) continue;
+    s.loop.post([ids = std::move(by_loop[s.index]), abort](Engine& engine) {
+      for (EndpointId c : ids) engine.close(c, abort);
+    });
+  }
 }
 
 void StreamAcceptCall::OnDone() {

@@ -39,6 +39,13 @@ struct ListenerInfo {
   uint32_t accept_queue = 0;  // established connections waiting for accept
 };
 
+// A listener group (one replica per engine loop) holds what its replicas hold; its limits are
+// each replica's, as each socket of a SO_REUSEPORT group has the backlog it was given.
+inline void add_queues(ListenerInfo& sum, const ListenerInfo& replica) {
+  sum.syn_received += replica.syn_received;
+  sum.accept_queue += replica.accept_queue;
+}
+
 struct ConnectionInfo {
   EndpointId listener = 0;                      // 0 for an active open
   uint16_t mss = 0;                             // what we send with: min(peer's MSS, ours)

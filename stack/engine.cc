@@ -62,6 +62,7 @@ void Engine::receive_frame(std::span<const uint8_t> frame, Time now) {
     case header::kEtherTypeArp:
       if (auto arp = header::ArpView::parse(eth->payload())) {
         arp_.receive(*arp, now_);
+        if (arp_observer_) arp_observer_(frame);
       } else {
         stats_.drop(DropReason::bad_arp);
       }
@@ -73,6 +74,13 @@ void Engine::receive_frame(std::span<const uint8_t> frame, Time now) {
       stats_.drop(DropReason::unsupported_ethertype);
       return;
   }
+}
+
+void Engine::receive_arp_copy(std::span<const uint8_t> frame, Time now) {
+  set_now(now);
+  auto eth = header::EthernetView::parse(frame);
+  if (!eth) return;
+  if (auto arp = header::ArpView::parse(eth->payload())) arp_.learn_from_copy(*arp, now_);
 }
 
 void Engine::receive_ipv4(std::span<const uint8_t> packet) {

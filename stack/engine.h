@@ -31,6 +31,13 @@ class Engine final : private net::Ipv4Output {
 
   // Input: one Ethernet frame as read from the link.
   void receive_frame(std::span<const uint8_t> frame, Time now);
+  // A copy of an ARP frame another loop of the same stack received (net::Arp::learn_from_copy).
+  void receive_arp_copy(std::span<const uint8_t> frame, Time now);
+  // Called with every well-formed ARP frame for us that receive_frame() took, after it: with
+  // several queues, the loop that receives ARP passes it on to the others.
+  void set_arp_observer(std::function<void(std::span<const uint8_t>)> observer) {
+    arp_observer_ = std::move(observer);
+  }
   // Fires every timer due at `now` (retransmissions, TIME-WAIT, ARP).
   void advance(Time now);
   // When advance() next has work, if ever.
@@ -58,6 +65,8 @@ class Engine final : private net::Ipv4Output {
 
   // Commands. They act at the time of the last receive_frame()/advance().
   Result<EndpointId> create_endpoint() { return tcp_.create_endpoint(); }
+  Result<EndpointId> create_replica(EndpointId id) { return tcp_.create_replica(id); }
+  Status unbind(EndpointId id) { return tcp_.unbind(id); }
   // `address` 0.0.0.0 or this stack's address; port 0 picks an ephemeral port.
   Status bind(EndpointId id, Ipv4Address address, uint16_t port) {
     return tcp_.bind(id, address, port);
@@ -108,6 +117,7 @@ class Engine final : private net::Ipv4Output {
   net::Arp arp_;
   tcp::Tcp tcp_;
   net::Icmp icmp_;
+  std::function<void(std::span<const uint8_t>)> arp_observer_;
 };
 
 }  // namespace tapstack

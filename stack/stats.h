@@ -132,6 +132,14 @@ struct Stats {
   void drop(DropReason reason) { drops[static_cast<size_t>(reason)].add(); }
   uint64_t dropped(DropReason reason) const { return drops[static_cast<size_t>(reason)].get(); }
 
+  // Adds every counter, drops included, into `sum`: several loops' counters as one stack's.
+  void add_into(Stats& sum) const {
+#define TAPSTACK_ADD_COUNTER(name, help) sum.name.add(name.get());
+    TAPSTACK_COUNTERS(TAPSTACK_ADD_COUNTER)
+#undef TAPSTACK_ADD_COUNTER
+    for (size_t i = 0; i < drops.size(); ++i) sum.drops[i].add(drops[i].get());
+  }
+
   // Visits every counter as (name, help, value), drops excluded.
   template <class F>
   void for_each_counter(F&& f) const {

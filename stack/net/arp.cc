@@ -223,6 +223,13 @@ void Arp::receive(const ArpView& arp, Time now) {
   reply(arp);
 }
 
+void Arp::learn_from_copy(const ArpView& arp, Time now) {
+  Ipv4Address sender = arp.sender_ip();
+  if (sender.is_unspecified() || !plausible_neighbour(sender)) return;
+  if (auto it = entries_.find(sender); it != entries_.end())
+    update(it->second, arp.sender_mac(), now);
+}
+
 void Arp::fail(Entry& entry) {
   std::deque<std::vector<uint8_t>> waiting = std::move(entry.pending);
   entry.pending.clear();

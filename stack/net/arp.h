@@ -46,6 +46,10 @@ class Arp {
   // `next_hop`, now if its address is known, else once resolution completes.
   void send_ipv4(Ipv4Address next_hop, std::span<uint8_t> frame, Time now);
   void receive(const header::ArpView& arp, Time now);
+  // What another loop of the same stack received (with several queues, ARP reaches only the
+  // first): entries this loop has learn the sender's MAC, resolving what waits on them; nothing
+  // is answered, created or counted, which the receiving loop did.
+  void learn_from_copy(const header::ArpView& arp, Time now);
   void on_timer(TimerNode& node, Time now);
 
   size_t pending_bytes() const { return pending_bytes_; }

@@ -29,6 +29,7 @@ Tcp::Tcp(const EngineConfig& config, Stats& stats, TimerWheel& timers, net::Ipv4
       cookies_({keys.next_key(), keys.next_key()}),
       our_mss_(static_cast<uint16_t>(config.mtu - 40)),
       our_window_scale_(window_scale_for(config.receive_buffer)),
+      next_id_(config.queue == 0 ? config.queues : config.queue),
       tuple_hash_{keys.next_u64()},
       connections_(tuple_hash_, cookie_path_),
       half_open_(tuple_hash_, cookie_path_),
@@ -115,11 +116,28 @@ Status Tcp::check_endpoint_room() const {
   return Status::ok();
 }
 
+EndpointId Tcp::allocate_id() {
+  EndpointId id = next_id_;
+  next_id_ += config_.queues;
+  return id;
+}
+
 Result<EndpointId> Tcp::create_endpoint() {
   if (Status room = check_endpoint_room(); !room.is_ok()) return room;
-  EndpointId id = next_id_++;
+  EndpointId id = allocate_id();
   Endpoint& e = endpoints_[id];
   e.id = id;
+  return id;
+}
+
+Result<EndpointId> Tcp::create_replica(EndpointId id) {
+  if (id == 0 || id % config_.queues == config_.queue || endpoints_.contains(id)) {
+    return error(ErrorCode::kInvalidArgument, "endpoint " + std::to_string(id) +
+                                                  " cannot be replicated on loop " +
+                                                  std::to_string(config_.queue));
+  }
+  if (Status room = check_endpoint_room(); !room.is_ok()) return room;
+  endpoints_[id].id = id;
   return id;
 }
 
@@ -151,6 +169,17 @@ Status Tcp::bind(EndpointId id, Ipv4Address address, uint16_t port) {
   }
   e->port = std::move(*lease);
   emit(Event::Kind::kStateChanged, id, 0, TcpState::kBound);
+  return Status::ok();
+}
+
+Status Tcp::unbind(EndpointId id) {
+  Endpoint* e = find_endpoint(id);
+  if (!e || e->state() != TcpState::kBound) {
+    return error(ErrorCode::kFailedPrecondition,
+                 "endpoint " + std::to_string(id) + " is not bound");
+  }
+  e->port.reset();
+  emit(Event::Kind::kStateChanged, id, 0, TcpState::kInitial);
   return Status::ok();
 }
 

@@ -51,6 +51,12 @@ class Tcp {
 
   // Commands (see Engine for their contracts).
   Result<EndpointId> create_endpoint();
+  // The same endpoint as another loop's `id` (a listener group spans every loop, so that each
+  // accepts the connections its queue carries): `id` belongs to another loop's ids and is not
+  // in use here.
+  Result<EndpointId> create_replica(EndpointId id);
+  // Undoes bind() on a bound endpoint: a group that could not bind in every loop.
+  Status unbind(EndpointId id);
   Status bind(EndpointId id, Ipv4Address address, uint16_t port);
   Status listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_backlog);
   Status connect(EndpointId id, Ipv4Address address, uint16_t port);
@@ -90,6 +96,9 @@ class Tcp {
   }
   Result<uint16_t> pick_ephemeral_port(Ipv4Address remote, uint16_t remote_port);
   Status check_endpoint_room() const;
+  // The next id of this loop's class: ids are congruent to config_.queue modulo
+  // config_.queues, so that the control plane finds an endpoint's loop from its id alone.
+  EndpointId allocate_id();
   void emit(Event::Kind kind, EndpointId endpoint, EndpointId listener, TcpState state,
             Duration handshake = {}, std::string_view reason = {});
   void stop_listening(Endpoint& endpoint);
@@ -213,8 +222,8 @@ class Tcp {
   uint16_t our_mss_;
   uint8_t our_window_scale_;
 
-  EndpointId next_id_ = 1;
-  PortTable ports_;  // before everything that holds a lease, so it outlives them
+  EndpointId next_id_;  // of this loop's class (allocate_id)
+  PortTable ports_;     // before everything that holds a lease, so it outlives them
   std::unordered_map<EndpointId, Endpoint> endpoints_;
   // Connections the user closed that still finish their FIN exchange or TIME-WAIT.
   std::unordered_map<EndpointId, std::unique_ptr<Connection>> orphans_;

@@ -267,7 +267,7 @@ Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotia
     stats_.drop(DropReason::endpoint_table_full);
     return nullptr;
   }
-  EndpointId id = next_id_++;
+  EndpointId id = allocate_id();
   Endpoint& e = endpoints_[id];
   e.id = id;
   e.in_accept_queue = true;

@@ -1,0 +1,37 @@
+// What an Endpoints command means across the daemon's engine loops (server/shards.h): on a group
+// it runs on every replica, and a query sums what the replicas queue. With one loop each is the
+// engine's own command. Blocking: they wait for the loops (EngineLoop::call), as unary
+// commands always did.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "server/shards.h"
+#include "stack/endpoint_info.h"
+#include "stack/header/addresses.h"
+#include "stack/status.h"
+
+namespace tapstack::server {
+
+struct QueriedEndpoint {
+  EndpointInfo info;
+  uint32_t accept_waiters = 0;  // a listener's Accepts and streams, over every loop
+};
+
+Result<EndpointId> create_endpoint(Shards& shards);
+Result<QueriedEndpoint> query_endpoint(Shards& shards, EndpointId id);
+// Every endpoint, a group once, in id order.
+std::vector<QueriedEndpoint> list_endpoints(Shards& shards);
+// A bound endpoint becomes a group: a replica bound to the same port in every other loop, so
+// that a port is taken in every loop or in none.
+Status bind_endpoint(Shards& shards, EndpointId id, Ipv4Address address, uint16_t port);
+Status listen_endpoint(Shards& shards, EndpointId id, uint32_t backlog,
+                       std::optional<uint32_t> syn_backlog);
+Status set_endpoint_keepalive(Shards& shards, EndpointId id, std::optional<Keepalive> keepalive);
+Status close_endpoint(Shards& shards, EndpointId id, bool abort);
+// The loop `id` connects from: its own; for a bound group, the loop its 4-tuple steers to (the
+// answers arrive there), whose replica it becomes while the others close.
+Result<Shard*> connect_shard(Shards& shards, EndpointId id, Ipv4Address remote, uint16_t port);
+
+}  // namespace tapstack::server
