@@ -40,10 +40,10 @@ class Daemon {
   bool shutdown();
 
  private:
-  // Loads the kernel cookie path and attaches it to the TAP: "on", or "unavailable" after one
-  // warning saying why (the engine then answers every SYN itself).
   // Resolves --busy-poll-us auto; what the startup line says about it.
   std::string choose_busy_poll();
+  // Loads the kernel cookie path and attaches it to the TAP: "on", or "unavailable" after one
+  // warning saying why (the engine then answers every SYN itself).
   std::string start_cookie_path(const link::TapDevice& tap);
   Status start_grpc();
   Status start_demo_listener();
