@@ -4,15 +4,22 @@
 
 namespace tapstack::server {
 
-std::vector<LinkCounter> link_counters(const std::string& tap_name,
+std::vector<LinkCounter> link_counters(const EngineLoop& loop,
                                        const link::CookiePathProgram* cookie_path) {
   std::vector<LinkCounter> out;
-  if (auto drops = link::tap_queue_drops(tap_name)) {
+  if (auto drops = link::tap_queue_drops(loop.tap_name())) {
     out.push_back({"tap_queue_drops",
                    "Frames the kernel dropped on their way to tapstackd because the TAP's queue "
                    "was full (its transmit drops in /proc/net/dev)",
                    *drops});
   }
+  out.push_back({"busy_poll_spins_caught",
+                 "Busy-poll spins that a frame or command ended: handled without a wake-up",
+                 loop.busy_poll().caught()});
+  out.push_back({"busy_poll_spins_missed",
+                 "Busy-poll spins that ran their whole window without input (then the loop "
+                 "slept; with --busy-poll-us auto the window halved)",
+                 loop.busy_poll().missed()});
   if (cookie_path) {
     link::CookiePathStats s = cookie_path->stats();
     out.push_back({"kernel_cookie_bad_checksums",

@@ -177,7 +177,7 @@ void add_cookie_path(const link::CookiePathProgram* cookie_path, const EngineSna
 std::vector<MetricFamily> MetricsCollector::Collect() const {
   std::vector<MetricFamily> out;
   add_counters(loop_.stats(), out);
-  for (const LinkCounter& c : link_counters(loop_.tap_name(), cookie_path_)) {
+  for (const LinkCounter& c : link_counters(loop_, cookie_path_)) {
     add_counter(out, c.name, c.help, c.value);
   }
   add_histogram(histogram_, out);
