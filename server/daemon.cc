@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cstdio>
 #include <future>
 #include <thread>
 
@@ -166,7 +167,9 @@ std::string Daemon::choose_busy_poll() {
   if (options_.busy_poll_auto) {
     if (auto quota = cpu_quota_cores()) {
       poll = {};
-      return "off (auto: CPU quota of " + std::to_string(*quota).substr(0, 4) + " cores)";
+      char cores[32];
+      std::snprintf(cores, sizeof cores, "%.2f", *quota);
+      return std::string("off (auto: CPU quota of ") + cores + " cores)";
     }
     return "adaptive up to " + us(poll.window);
   }

@@ -41,10 +41,10 @@ class Daemon {
   bool shutdown();
 
  private:
-  // Loads the kernel cookie path and attaches it to the TAP: "on", or "unavailable" after one
-  // warning saying why (the engine then answers every SYN itself).
   // Resolves --busy-poll-us auto; what the startup line says about it.
   std::string choose_busy_poll();
+  // Loads the kernel cookie path and attaches it to the TAP: "on", or "unavailable" after one
+  // warning saying why (the engine then answers every SYN itself).
   std::string start_cookie_path(const link::TapDevice& tap);
   // --queues > 1: loads and attaches the steering program, or says why it cannot.
   Status start_steering(const link::TapDevice& tap, const tcp::SipKey& key);

@@ -272,8 +272,8 @@ const std::vector<Flag>& flags() {
        "it: what comes in that window is handled without a thread wake-up. auto (the default) "
        "adapts the window, NAPI-style, between 5 and 50 us (halved after a spin that caught "
        "nothing, doubled after one that caught input), and is off when the daemon runs under a "
-       "cgroup CPU quota (a Kubernetes CPU limit), which a spin would spend. An idle loop "
-       "sleeps. 0: sleep at once. (README, Busy polling.)",
+       "cgroup CPU quota (a Kubernetes CPU limit; v2 cpu.max or v1 cpu.cfs_quota_us), which a "
+       "spin would spend. An idle loop sleeps. 0: sleep at once. (README, Busy polling.)",
        [](DaemonOptions& o, std::string_view v) -> Error {
          o.busy_poll_auto = v == "auto";
          if (o.busy_poll_auto) {

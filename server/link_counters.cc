@@ -4,15 +4,27 @@
 
 namespace tapstack::server {
 
-std::vector<LinkCounter> link_counters(const std::string& tap_name,
+std::vector<LinkCounter> link_counters(Shards& shards,
                                        const link::CookiePathProgram* cookie_path) {
   std::vector<LinkCounter> out;
-  if (auto drops = link::tap_queue_drops(tap_name)) {
+  uint64_t caught = 0, missed = 0;
+  for (Shard& shard : shards) {
+    caught += shard.loop.busy_poll().caught();
+    missed += shard.loop.busy_poll().missed();
+  }
+  if (auto drops = link::tap_queue_drops(shards[0].loop.tap_name())) {
     out.push_back({"tap_queue_drops",
                    "Frames the kernel dropped on their way to tapstackd because the TAP's queue "
                    "was full (its transmit drops in /proc/net/dev)",
                    *drops});
   }
+  out.push_back({"busy_poll_spins_caught",
+                 "Busy-poll spins that a frame or command ended: handled without a wake-up",
+                 caught});
+  out.push_back({"busy_poll_spins_missed",
+                 "Busy-poll spins that ran their whole window without input (then the loop "
+                 "slept; with --busy-poll-us auto the window halved)",
+                 missed});
   if (cookie_path) {
     link::CookiePathStats s = cookie_path->stats();
     out.push_back({"kernel_cookie_bad_checksums",

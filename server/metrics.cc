@@ -196,7 +196,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   Stats stats;
   shards_.add_stats(stats);
   add_counters(stats, out);
-  for (const LinkCounter& c : link_counters(shards_[0].loop.tap_name(), cookie_path_)) {
+  for (const LinkCounter& c : link_counters(shards_, cookie_path_)) {
     add_counter(out, c.name, c.help, c.value);
   }
   add_loops(shards_, out);

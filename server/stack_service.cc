@@ -60,8 +60,7 @@ grpc::Status StackService::stats(v1::Stats* response) {
     c->set_value(value);
   };
   stats.for_each_counter(add_counter);
-  for (const LinkCounter& c :
-       link_counters(backend_.shards[0].loop.tap_name(), backend_.cookie_path)) {
+  for (const LinkCounter& c : link_counters(backend_.shards, backend_.cookie_path)) {
     add_counter(c.name, c.help, c.value);
   }
   for (size_t i = 0; i < kDropReasons.size(); ++i) {

@@ -54,6 +54,8 @@ class EngineLoop : private link::LinkIo::Handler {
   const std::string& tap_name() const { return tap_.name(); }
   // "io_uring" or "epoll".
   std::string_view io_name() const { return io_->name(); }
+  // Busy polling (--busy-poll-us): its counts from any thread, its length on the loop thread.
+  const link::SpinWindow& busy_poll() const { return io_->spin_window(); }
 
  private:
   void on_frame(std::span<const uint8_t> frame) override;

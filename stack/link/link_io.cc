@@ -30,6 +30,12 @@ void LinkIo::drain_wake() {
   [[maybe_unused]] ssize_t n = ::read(wake_fd_, &count, sizeof count);
 }
 
+Time LinkIo::spin_until(std::optional<Time> deadline) {
+  Time from = input_since_wait_ ? monotonic_now() : last_input_;
+  input_since_wait_ = false;
+  return spin_.until(from, deadline);
+}
+
 int LinkIo::timeout_ms(std::optional<Time> deadline) {
   if (!deadline) return -1;
   auto wait = std::chrono::duration_cast<milliseconds>(*deadline - monotonic_now()).count();

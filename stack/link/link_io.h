@@ -54,15 +54,23 @@ class LinkIo : public FrameSink {
   // Frames the kernel refused after send_frame() had taken them (asynchronous sends).
   uint64_t take_write_errors() { return std::exchange(write_errors_, 0); }
   virtual std::string_view name() const = 0;
+  // The busy-poll window (it adapts with --busy-poll-us auto) and what its spins caught.
+  const SpinWindow& spin_window() const { return spin_; }
 
  protected:
   LinkIo(const TapDevice& tap, BusyPoll busy_poll);
-  // Until when a wait with `deadline` spins (in the past: it does not spin).
-  Time spin_until(std::optional<Time> deadline) { return spin_.until(last_input_, deadline); }
+  // Until when a wait with `deadline` spins (in the past: it does not spin). The window runs
+  // from the start of the first wait after input, once that input has been handled (however
+  // long that took), and from the input itself for later waits: a timer's wait-up does not
+  // start a spin, and a window shorter than the handling of a frame still gets its spins.
+  Time spin_until(std::optional<Time> deadline);
   // A wait calls this after a spin that ran (to its end, or until input came).
   void spun(bool caught) { spin_.spun(caught); }
   // A wait calls this when it delivered input: the busy-poll window starts again.
-  void note_input() { last_input_ = monotonic_now(); }
+  void note_input() {
+    last_input_ = monotonic_now();
+    input_since_wait_ = true;
+  }
   // Milliseconds until `deadline` for a poll-style timeout: -1 for none, rounded up.
   static int timeout_ms(std::optional<Time> deadline);
   void drain_wake();
@@ -70,6 +78,7 @@ class LinkIo : public FrameSink {
   const TapDevice& tap_;
   SpinWindow spin_;
   Time last_input_{};
+  bool input_since_wait_ = false;  // the last wait delivered input
   int wake_fd_ = -1;
   uint64_t write_errors_ = 0;
 };

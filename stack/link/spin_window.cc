@@ -12,6 +12,11 @@ Time SpinWindow::until(Time last_input, std::optional<Time> deadline) {
 }
 
 void SpinWindow::spun(bool caught) {
+  if (caught) {
+    caught_.add();
+  } else if (!cut_by_deadline_) {
+    missed_.add();
+  }
   if (!policy_.adaptive) return;
   if (caught) {
     length_ = std::min(length_ * 2, policy_.window);

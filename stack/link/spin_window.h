@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "stack/clock.h"
+#include "stack/stats.h"
 
 namespace tapstack::link {
 
@@ -31,11 +32,16 @@ class SpinWindow {
   Time until(Time last_input, std::optional<Time> deadline);
   // After a spin that ran, to its end or until input came.
   void spun(bool caught);
+  // The loop thread's; the counts may be read from any thread.
   Duration length() const { return length_; }
+  uint64_t caught() const { return caught_.get(); }  // spins that input ended
+  uint64_t missed() const { return missed_.get(); }  // spins that ran their length for nothing
 
  private:
   const BusyPoll policy_;
   Duration length_;
+  Counter caught_;
+  Counter missed_;
   bool cut_by_deadline_ = false;  // the last spin's end was the wait's deadline, not its window
 };
 

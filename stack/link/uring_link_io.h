@@ -41,6 +41,8 @@ class UringLinkIo final : public LinkIo {
   // Submits what is queued, then polls the completion queue without sleeping until `until`;
   // true if completions are ready.
   bool spin(Time until);
+  // A read's or a wake's completion waits in the completion queue (not only a write's).
+  bool input_ready();
   void arm_reads();
   bool arm_multishot_read();
   bool arm_single_read();

@@ -11,30 +11,48 @@ def load_lines(path):
 
 
 def e2e_table(rows, targets, eof=False):
-    """Medians per (target, threads); eof adds the server-close workload's connect-to-EOF p50."""
-    by = {}
+    """Medians per (target, queues, threads), ratios only between rows of the same queue and thread
+    counts; a target that could not serve a queue count (a "skipped" line) gets a row saying why.
+    eof adds the server-close workload's connect-to-EOF p50. Results from before queue counts
+    existed ran on one queue."""
+    by, skipped = {}, {}
     for r in rows:
-        by.setdefault((r["target"], r["threads"]), []).append(r)
+        key = (r["target"], r.get("queues", 1), r["threads"])
+        if "skipped" in r:
+            skipped[key] = r["skipped"]
+        else:
+            by.setdefault(key, []).append(r)
     metrics = ("rate", "p50_us", "p99_us") + (("p50_eof_us",) if eof else ())
     med = {k: {m: statistics.median(x.get(m, 0) for x in v) for m in metrics}
            | {"failures": sum(x["failures"] for x in v)} for k, v in by.items()}
     ours = ("tapstack", "tapstack-busy-poll")
+    # The queue count gets its column once the results hold another than 1: a default run's
+    # tables keep the shape the README's have.
+    queue_counts = sorted({k[1] for k in med} | {k[1] for k in skipped})
+    queues_head, queues_rule = (" queues |", "---|") if queue_counts != [1] else ("", "")
     eof_head = " p50 to EOF µs |" if eof else ""
-    out = ["| target | threads | conn/s | p50 µs | p99 µs |" + eof_head + " failures | "
+    out = ["| target |" + queues_head + " threads | conn/s | p50 µs | p99 µs |" + eof_head + " failures | "
            + " | ".join(f"{t} ÷ target" for t in ours) + " |",
-           "|---|---|---|---|---|" + ("---|" if eof else "") + "---|---|---|"]
-    for threads in sorted({k[1] for k in med}):
-        for target in targets:
-            m = med.get((target, threads))
-            if not m:
-                continue
-            ratios = []
-            for t in ours:
-                mine = med.get((t, threads))
-                ratios.append(f"{mine['rate'] / m['rate']:.2f}" if mine and m["rate"] else "n/a")
-            eof_cell = f" {m['p50_eof_us']:.0f} |" if eof else ""
-            out.append(f"| {target} | {threads} | {m['rate']:.0f} | {m['p50_us']:.0f} | "
-                       f"{m['p99_us']:.0f} |{eof_cell} {m['failures']} | " + " | ".join(ratios) + " |")
+           "|---|" + queues_rule + "---|---|---|---|" + ("---|" if eof else "") + "---|---|---|"]
+    for queues in queue_counts:
+        for threads in sorted({k[2] for k in med if k[1] == queues} | {k[2] for k in skipped if k[1] == queues}):
+            for target in targets:
+                key = (target, queues, threads)
+                queues_cell = f" {queues} |" if queues_head else ""
+                m = med.get(key)
+                if not m:
+                    if key in skipped:
+                        # Every cell after conn/s: the other metrics, failures, the ratios.
+                        na = " n/a |" * (len(metrics) + len(ours))
+                        out.append(f"| {target} |{queues_cell} {threads} | n/a ({skipped[key]}) |{na}")
+                    continue
+                ratios = []
+                for t in ours:
+                    mine = med.get((t, queues, threads))
+                    ratios.append(f"{mine['rate'] / m['rate']:.2f}" if mine and m["rate"] else "n/a")
+                eof_cell = f" {m['p50_eof_us']:.0f} |" if eof else ""
+                out.append(f"| {target} |{queues_cell} {threads} | {m['rate']:.0f} | {m['p50_us']:.0f} | "
+                           f"{m['p99_us']:.0f} |{eof_cell} {m['failures']} | " + " | ".join(ratios) + " |")
     return "\n".join(out)
 
 

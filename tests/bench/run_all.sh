@@ -3,17 +3,24 @@
 #
 #   tests/bench/run_all.sh [--rounds N] [--seconds S] [--flood-seconds S] [--out DIR]
 #                          [--workloads rst,server-close,flood,engine]
+#                          [--threads 1,4] [--queues 1]
 #
 # 1. Engine alone: Google Benchmark on an in-memory link, one core.
-# 2. End to end over the TAP: kernel client threads (1 and 4) connect and abort (RST) as fast as
-#    they can against, interleaved round by round: tapstackd with its defaults and busy-polling
-#    (accepted connections consumed through the gRPC streaming accept), gVisor's netstack on the same TAP, tap_bound (the
-#    stateless ceiling of the TAP path) and the Linux kernel's own listener reached over a veth
-#    pair. Connections per second, connect latency p50/p99, ratios.
+# 2. End to end over the TAP: kernel client threads (each count of --threads) connect and abort
+#    (RST) as fast as they can against, interleaved round by round: tapstackd with its defaults
+#    and busy-polling (accepted connections consumed through the gRPC streaming accept), gVisor's
+#    netstack on the same TAP, tap_bound (the stateless ceiling of the TAP path) and the Linux
+#    kernel's own listener reached over a veth pair. Connections per second, connect latency
+#    p50/p99, ratios (between rows of the same queue and thread counts).
+#    Each count Q of --queues runs the servers at that scale: the TAP created with multi_queue
+#    when Q > 1, tap_bound serving Q queues (one thread each), the kernel listener with Q accept
+#    threads (one SO_REUSEPORT socket each). tapstackd (no --queues yet) and gVisor's netstack
+#    open the TAP without IFF_MULTI_QUEUE, which a multi-queue TAP refuses (EINVAL): for Q > 1
+#    their rows say so ("skipped" in the results, n/a in the tables).
 # 2b. Server close (HTTP/1.0 style): the same servers but tap_bound (it keeps no state) close
 #    first and the clients read to EOF, then close, from 4 source addresses each, so TIME-WAIT
 #    lands on the server side across many tuples. Connections per second, p50 of connect and
-#    of connect-to-EOF.
+#    of connect-to-EOF. Thread and queue counts as in 2.
 # 3. Under flood (spoofed sources, 198.19.0.0/16), of SYNs and then of bare ACKs (forged
 #    cookies): tapstackd with its defaults (the kernel cookie path on), tapstackd answering cookies
 #    in user space (--kernel-cookies off) and the kernel listener, at 100k segments/s and at the
@@ -22,6 +29,7 @@
 #    failures, p50 connect, the clients' SYN retransmissions (their namespace's TcpExtTCPSynRetrans),
 #    resident memory growth, the kernel cookie path's counters and its own timing per run
 #    (bpftool's run_time_ns / run_cnt with kernel.bpf_stats_enabled=1, restored afterwards).
+#    On a single-queue TAP, whatever --queues says.
 # Everything runs in two network namespaces this script creates and deletes (also on failure),
 # with addresses from 198.18.0.0/15 only. Run as root on Debian bookworm.
 set -euo pipefail
@@ -32,6 +40,9 @@ seconds=5
 flood_seconds=8
 out=$root/build-bench/results
 workloads=rst,server-close,flood,engine
+thread_counts=1,4
+queue_counts=1
+usage="usage: $0 [--rounds N] [--seconds S] [--flood-seconds S] [--out DIR] [--workloads LIST] [--threads LIST] [--queues LIST]"
 while (($#)); do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
@@ -39,9 +50,15 @@ while (($#)); do
     --flood-seconds) flood_seconds=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --workloads) workloads=$2; shift 2 ;;
-    *) echo "usage: $0 [--rounds N] [--seconds S] [--flood-seconds S] [--out DIR] [--workloads LIST]" >&2; exit 2 ;;
+    --threads) thread_counts=$2; shift 2 ;;
+    --queues) queue_counts=$2; shift 2 ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
 done
+# Comma-separated counts; tap_bound serves at most 64 queues.
+[[ $thread_counts =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || { echo "$usage" >&2; exit 2; }
+[[ $queue_counts =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || { echo "$usage" >&2; exit 2; }
+for q in ${queue_counts//,/ }; do ((q <= 64)) || { echo "--queues: at most 64" >&2; exit 2; }; done
 
 wanted() { [[ ,$workloads, == *,$1,* ]]; }
 # Results of workloads not run this time are not reported.
@@ -61,7 +78,7 @@ wanted engine && build_targets+=(engine_bench)
 wanted flood && build_targets+=(integration_tests)
 cmake --build "$build" -j 2 --target "${build_targets[@]}" >/dev/null
 mkdir -p "$build/peers" "$out"
-cc -O2 -o "$build/peers/tap_bound" "$root/../shared/peers/tap-bound/tap_bound.c"
+cc -O2 -pthread -o "$build/peers/tap_bound" "$root/../shared/peers/tap-bound/tap_bound.c"
 [ -x "$build/peers/gvisor-netstack" ] || bash "$root/../shared/peers/gvisor-netstack/build.sh" "$build/peers/gvisor-netstack" >/dev/null
 
 bin=$build/tests
@@ -87,9 +104,6 @@ in_srv() { ip netns exec "$srv" "$@"; }
 # is a subshell, and $! would name that shell instead of the server to stop.
 in_cli ip link set lo up
 in_srv ip link set lo up
-in_cli ip tuntap add dev tap0 mode tap
-in_cli ip addr add 198.18.0.1/24 dev tap0
-in_cli ip link set tap0 up
 in_cli ip link add vc type veth peer name vs netns "$srv"
 in_cli ip addr add 198.18.1.1/24 dev vc
 in_cli ip link set vc up
@@ -101,12 +115,36 @@ in_srv ip route add 198.19.0.0/16 via 198.18.1.1
 # Four client source addresses on each link, for the server-close workload.
 tap_sources=198.18.0.11,198.18.0.12,198.18.0.13,198.18.0.14
 veth_sources=198.18.1.11,198.18.1.12,198.18.1.13,198.18.1.14
-for a in ${tap_sources//,/ }; do in_cli ip addr add "$a/24" dev tap0; done
 for a in ${veth_sources//,/ }; do in_cli ip addr add "$a/24" dev vc; done
 # Every port: Linux's connect() takes even ports only, so the default range gives 14k ports per
 # address, four addresses 56k tuples, fewer than tapstackd's 65,536 endpoints; this gives 128k.
 in_cli sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
 srv_mac=$(in_srv cat /sys/class/net/vs/address)
+
+# The TAP with $1 queues (multi_queue when more than one), made anew when the count changes:
+# a TAP's kind is fixed at creation.
+tap_queues=0
+use_tap() {
+  [ "$tap_queues" = "$1" ] && return 0
+  in_cli ip link delete tap0 2>/dev/null || true
+  local kind=()
+  (($1 > 1)) && kind=(multi_queue)
+  in_cli ip tuntap add dev tap0 mode tap "${kind[@]}"
+  in_cli ip addr add 198.18.0.1/24 dev tap0
+  for a in ${tap_sources//,/ }; do in_cli ip addr add "$a/24" dev tap0; done
+  in_cli ip link set tap0 up
+  tap_queues=$1
+}
+use_tap 1
+# Why TARGET cannot serve a TAP of $2 queues, or nothing when it can. A multi-queue TAP refuses
+# an attach without IFF_MULTI_QUEUE (EINVAL), and these open one queue that way.
+cannot_serve() {
+  (($2 == 1)) && return 0
+  case $1 in
+    tapstack*) echo "no --queues yet" ;;
+    gvisor) echo "opens one queue only" ;;
+  esac
+}
 
 # Waits (bounded) until one connection to $1:8080 completes.
 wait_ready() {
@@ -121,6 +159,7 @@ wait_ready() {
 }
 
 server_pid=""
+queues=1  # the scale of the TAP servers and the kernel listener (start_server)
 # How long the gRPC consumer may hold a connection to deliver more with it: 1 ms when the clients
 # reset (nobody waits for the server's close), none when they wait for it (server close).
 consumer_delay_us=1000
@@ -150,10 +189,10 @@ start_server() {  # target -> address clients use
         -gateway 198.18.0.1 >"$out/gvisor.log" 2>&1 &
       server_pid=$!; pids+=("$server_pid"); addr=198.18.0.2 ;;
     tap_bound)
-      ip netns exec "$cli" "$build/peers/tap_bound" tap0 198.18.0.2 >"$out/tap_bound.log" 2>&1 &
+      ip netns exec "$cli" "$build/peers/tap_bound" tap0 198.18.0.2 "$queues" >"$out/tap_bound.log" 2>&1 &
       server_pid=$!; pids+=("$server_pid"); addr=198.18.0.2 ;;
     kernel)
-      ip netns exec "$srv" "$bin/tapstack_kernel_listener" 198.18.1.2 8080 >"$out/kernel.log" 2>&1 &
+      ip netns exec "$srv" "$bin/tapstack_kernel_listener" 198.18.1.2 8080 "$queues" >"$out/kernel.log" 2>&1 &
       server_pid=$!; pids+=("$server_pid"); addr=198.18.1.2 ;;
   esac
   wait_ready "$addr"
@@ -172,29 +211,40 @@ stop_server() {
   pids=()
 }
 
-# run_rounds FILE CLOSE TARGET...: every target, both thread counts, round by round.
+# run_rounds FILE CLOSE TARGET...: every target, queue count and thread count, round by round.
 run_rounds() {
   local results=$1 close=$2
   shift 2
-  local targets=("$@") round shift_by order target threads sources line
+  local targets=("$@") round shift_by order target threads sources line why
   : >"$results"
   for round in $(seq "$rounds"); do
     # Rotate the order each round so no target always runs first (or last) on a warm machine.
     shift_by=$(((round - 1) % ${#targets[@]}))
     order=("${targets[@]:shift_by}" "${targets[@]:0:shift_by}")
-    for target in "${order[@]}"; do
-      start_server "$target"
-      sources=()
-      if [ "$close" = server ]; then
-        [ "$target" = kernel ] && sources=(--sources "$veth_sources") || sources=(--sources "$tap_sources")
-      fi
-      for threads in 1 4; do
-        line=$(in_cli "$bin/tapstack_connect_load" --address "$addr" --threads "$threads" \
-          --seconds "$seconds" --close "$close" "${sources[@]}")
-        echo "{\"round\":$round,\"target\":\"$target\",${line:1}" >>"$results"
-        echo "  round $round $target threads=$threads $line" >&2
+    for queues in ${queue_counts//,/ }; do
+      use_tap "$queues"
+      for target in "${order[@]}"; do
+        why=$(cannot_serve "$target" "$queues")
+        if [ -n "$why" ]; then
+          for threads in ${thread_counts//,/ }; do
+            echo "{\"round\":$round,\"target\":\"$target\",\"queues\":$queues,\"threads\":$threads,\"skipped\":\"$why\"}" >>"$results"
+          done
+          echo "  round $round $target queues=$queues skipped: $why" >&2
+          continue
+        fi
+        start_server "$target"
+        sources=()
+        if [ "$close" = server ]; then
+          [ "$target" = kernel ] && sources=(--sources "$veth_sources") || sources=(--sources "$tap_sources")
+        fi
+        for threads in ${thread_counts//,/ }; do
+          line=$(in_cli "$bin/tapstack_connect_load" --address "$addr" --threads "$threads" \
+            --seconds "$seconds" --close "$close" "${sources[@]}")
+          echo "{\"round\":$round,\"target\":\"$target\",\"queues\":$queues,${line:1}" >>"$results"
+          echo "  round $round $target queues=$queues threads=$threads $line" >&2
+        done
+        stop_server
       done
-      stop_server
     done
   done
 }
@@ -215,6 +265,8 @@ if wanted flood; then
   echo "== under flood (spoofed SYNs, then spoofed ACKs): ${flood_seconds}s per run" >&2
   flood_results=$out/flood.jsonl
   : >"$flood_results"
+  queues=1
+  use_tap 1
   rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
   # The legitimate clients' SYN retransmissions, from their namespace's own SNMP counters: the
   # flood's frames never touch that stack (AF_PACKET), so every one counted is a client's. Failed
@@ -332,7 +384,7 @@ sys.exit(0 if c.get("kernel_cookie_mode") or c["syn_queue_full"] > 0 else 1)'
         offered_per_s=$(sed -n 's/^offered .*: \([0-9]*\) [A-Z]*s\/s;.*/\1/p' "$flood_log")
         refused=$(sed -n 's/.* and refused \([0-9]*\);.*/\1/p' "$flood_log")
         dropped=$(sed -n 's/.* its queue dropped \([0-9]*\)$/\1/p' "$flood_log")
-        echo "{\"flood\":\"$kind\",\"target\":\"$target\",\"flood_rate\":$rate,\"flood_seconds\":$flood_seconds,\"flood_offered\":${offered:-0},\"flood_offered_per_s\":${offered_per_s:-0},\"flood_refused\":${refused:-0},\"flood_link_dropped\":${dropped:-0},\"server_frames\":$((after_frames - before_frames)),\"syn_retransmits\":$((after_retrans - before_retrans)),\"backlog_drops\":$((after_backlog - before_backlog)),\"counters_before\":$before_counters,\"counters_after\":$after_counters,\"bpf_before\":$before_bpf,\"bpf_after\":$after_bpf,\"rss_before_kb\":$rss_before,\"rss_after_kb\":$rss_after,${line:1}" >>"$flood_results"
+        echo "{\"flood\":\"$kind\",\"target\":\"$target\",\"queues\":$queues,\"flood_rate\":$rate,\"flood_seconds\":$flood_seconds,\"flood_offered\":${offered:-0},\"flood_offered_per_s\":${offered_per_s:-0},\"flood_refused\":${refused:-0},\"flood_link_dropped\":${dropped:-0},\"server_frames\":$((after_frames - before_frames)),\"syn_retransmits\":$((after_retrans - before_retrans)),\"backlog_drops\":$((after_backlog - before_backlog)),\"counters_before\":$before_counters,\"counters_after\":$after_counters,\"bpf_before\":$before_bpf,\"bpf_after\":$after_bpf,\"rss_before_kb\":$rss_before,\"rss_after_kb\":$rss_after,${line:1}" >>"$flood_results"
         echo "  $kind flood=$rate $target syn-retransmits=$((after_retrans - before_retrans)) $line" >&2
         stop_server
       done

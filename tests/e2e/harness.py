@@ -190,6 +190,15 @@ def configure_kernel_side(name):
     run_ip("link", "set", name, "up")
 
 
+def read_text(path):
+    """A file's text, or "" when it cannot be read."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def link_exists(name):
     return run_ip("link", "show", "dev", name, check=False).returncode == 0
 

@@ -3,6 +3,7 @@
 line, non-zero exit), health on start and shutdown, and what SIGTERM/SIGINT leave behind."""
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -24,24 +25,53 @@ def fnv1a_mac(name):
     return ":".join(f"{b:02x}" for b in b"\x02" + tail)
 
 
-def cgroup_cpu_quota():
-    """The tightest cpu.max quota (in cores) up this process's cgroup v2 path, or None."""
-    with open("/proc/self/cgroup") as f:
-        paths = [line.strip()[3:] for line in f if line.startswith("0::")]
-    if not paths:
-        return None
-    tightest = None
-    parts = [p for p in paths[0].split("/") if p]
-    for depth in range(len(parts), -1, -1):
-        try:
-            with open(os.path.join("/sys/fs/cgroup", *parts[:depth], "cpu.max")) as f:
-                quota, period = f.read().split()
-        except (OSError, ValueError):
-            continue
-        if quota != "max":
-            cores = int(quota) / int(period)
-            tightest = cores if tightest is None else min(tightest, cores)
-    return tightest
+class CpuCgroup:
+    """A cgroup of its own under the root of the CPU controller's hierarchy (v1's cpu, or v2),
+    with a quota or none: the daemon started in it sees exactly that quota. `ip netns exec`
+    gives the test a /sys without cgroups, so the hierarchy is mounted again in the test's own
+    mount namespace (the host's mounts are untouched)."""
+
+    def __init__(self, quota_fraction):
+        self.path = None
+        self.mount = tempfile.mkdtemp(prefix="tapstack-e2e-cgroup-")
+        name = "tapstack-e2e-" + secrets.token_hex(4)
+        if subprocess.run(["mount", "-t", "cgroup", "-o", "cpu", "cgroup", self.mount],
+                          capture_output=True).returncode == 0:
+            self.path = os.path.join(self.mount, name)
+            os.mkdir(self.path)
+            self.write("cpu.cfs_period_us", "100000")
+            self.write("cpu.cfs_quota_us",
+                       str(int(quota_fraction * 100000)) if quota_fraction else "-1")
+        elif subprocess.run(["mount", "-t", "cgroup2", "cgroup2", self.mount],
+                            capture_output=True).returncode == 0 and \
+                "cpu" in h.read_text(os.path.join(self.mount, "cgroup.subtree_control")).split():
+            self.path = os.path.join(self.mount, name)
+            os.mkdir(self.path)
+            self.write("cpu.max",
+                       f"{int(quota_fraction * 100000)} 100000" if quota_fraction else "max")
+
+    def write(self, name, value):
+        with open(os.path.join(self.path, name), "w") as f:
+            f.write(value)
+
+    def wrapper(self):
+        """Runs the command in the cgroup: the shell joins it, then becomes the command."""
+        return ["sh", "-c", f'echo $$ > {self.path}/cgroup.procs && exec "$@"', "sh"]
+
+    def remove(self):
+        if self.path:
+            os.rmdir(self.path)  # empty once the daemon has exited
+        subprocess.run(["umount", self.mount], capture_output=True)
+        os.rmdir(self.mount)
+
+
+class InCgroup(h.Daemon):
+    def __init__(self, cgroup, *flags, **kwargs):
+        super().__init__(*flags, **kwargs)
+        self.cgroup = cgroup
+
+    def command(self):
+        return [*self.cgroup.wrapper(), *super().command()]
 
 
 class DaemonProcess(unittest.TestCase):
@@ -128,17 +158,23 @@ class DaemonProcess(unittest.TestCase):
         self.assertFalse(h.link_exists("tse2ex"))
 
     def test_busy_polling_adaptive_by_default_off_under_a_cpu_quota(self):
-        # --busy-poll-us auto reads the CPU quota up the daemon's cgroup v2 path (as
-        # server/cpu_quota.cc does, here from the test's own process, which the daemon inherits).
-        quota = cgroup_cpu_quota()
-        default = ("busy polling off (auto: CPU quota" if quota is not None
-                   else "busy polling adaptive up to 50 us")
-        for flags, expected in [((), default), (("--busy-poll-us", "auto"), default),
-                                (("--busy-poll-us", "0"), "busy polling off"),
-                                (("--busy-poll-us", "20"), "busy polling 20 us")]:
-            with self.subTest(flags=flags), h.Daemon(*flags, tap="tse2bp") as daemon:
-                daemon.start()
-                self.assertIn(expected, daemon.log())
+        for quota, flags, expected in [
+                (None, (), "busy polling adaptive up to 50 us"),
+                (None, ("--busy-poll-us", "0"), "busy polling off"),
+                (None, ("--busy-poll-us", "20"), "busy polling 20 us"),
+                (0.5, (), "busy polling off (auto: CPU quota of 0.50 cores)"),
+                (0.5, ("--busy-poll-us", "30"), "busy polling 30 us")]:  # asked for: no guess
+            cgroup = CpuCgroup(quota)
+            if not cgroup.path:
+                self.skipTest("no CPU controller to make a cgroup with (v1 cpu or v2 cpu)")
+            try:
+                with self.subTest(quota=quota, flags=flags), \
+                        InCgroup(cgroup, *flags, tap="tse2bp") as daemon:
+                    daemon.start()
+                    self.assertIn(expected, daemon.log())
+                    self.assertEqual(daemon.stop(), 0)
+            finally:
+                cgroup.remove()
 
     def test_sigterm_shuts_down_cleanly(self):
         tap = "tse2ed"  # does not exist: the daemon creates it, and must remove it
