@@ -89,7 +89,7 @@ class DaemonProcess(unittest.TestCase):
             "--grpc-tls-cert", "--grpc-tls-key", "--grpc-client-ca", "--metrics-listen",
             "--syncookies", "--syn-retries", "--synack-retries", "--abort-on-overflow",
             "--backlog", "--max-endpoints", "--demo-listener", "--shutdown-grace", "--link-io",
-            "--busy-poll-us", "--kernel-cookies", "--log-level", "--grpc-allow-insecure",
+            "--busy-poll-us", "--queues", "--kernel-cookies", "--log-level", "--grpc-allow-insecure",
             "--grpc-max-calls", "--grpc-max-calls-per-client", "--grpc-watch-buffer",
             "--grpc-keepalive-ms", "--grpc-keepalive-timeout-ms", "--grpc-max-connection-idle-ms",
             "--loop-stall-timeout", "--max-time-wait", "--max-half-open", "--max-orphans",
@@ -117,6 +117,8 @@ class DaemonProcess(unittest.TestCase):
             (["--busy-poll-us", "-5"], "--busy-poll-us"),
             (["--busy-poll-us", "automatic"], "--busy-poll-us"),
             (["--kernel-cookies", "maybe"], "--kernel-cookies"),
+            (["--queues", "0"], "--queues"),
+            (["--queues", "65"], "--queues"),
             (["--tap-queue-length", "1000001"], "--tap-queue-length"),
             (["--frobnicate"], "unknown flag"),
         ]
