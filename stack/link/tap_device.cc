@@ -39,25 +39,60 @@ Status bring_up(const std::string& name) {
   });
 }
 
-}  // namespace
-
-Result<TapDevice> TapDevice::open(const std::string& name) {
+Status check_name(const std::string& name) {
   if (name.empty() || name.size() >= IFNAMSIZ) {
     return error(ErrorCode::kInvalidArgument, "TAP name must be 1-15 characters: '" + name + "'");
   }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<TapDevice> TapDevice::attach(const std::string& name, short flags) {
   int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return system_error("opening /dev/net/tun");
   ifreq ifr{};
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = static_cast<short>(IFF_TAP | IFF_NO_PI | flags);
   strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    const int err = errno;
     Status s = system_error("attaching to TAP " + name);
+    // tun_set_iff refuses a queue whose IFF_MULTI_QUEUE differs from the device's.
+    if (err == EINVAL && (flags & IFF_MULTI_QUEUE)) {
+      s.message += " (is it a single-queue TAP? create it with `ip tuntap add dev " + name +
+                   " mode tap multi_queue`)";
+    }
     ::close(fd);
     return s;
   }
-  TapDevice tap(fd, ifr.ifr_name);
-  if (Status up = bring_up(tap.name_); !up.is_ok()) return up;
+  return TapDevice(fd, ifr.ifr_name);
+}
+
+Result<TapDevice> TapDevice::open(const std::string& name) {
+  if (Status valid = check_name(name); !valid.is_ok()) return valid;
+  auto tap = attach(name, 0);
+  if (!tap.is_ok()) return tap;
+  if (Status up = bring_up(tap->name_); !up.is_ok()) return up;
   return tap;
+}
+
+Result<std::vector<TapDevice>> TapDevice::open_queues(const std::string& name, size_t queues) {
+  std::vector<TapDevice> taps;
+  if (queues == 1) {
+    auto tap = open(name);
+    if (!tap.is_ok()) return tap.status();
+    taps.push_back(std::move(tap.value()));
+    return taps;
+  }
+  if (Status valid = check_name(name); !valid.is_ok()) return valid;
+  if (queues == 0) return error(ErrorCode::kInvalidArgument, "a TAP needs at least one queue");
+  for (size_t k = 0; k < queues; ++k) {
+    auto tap = attach(name, IFF_MULTI_QUEUE);
+    if (!tap.is_ok()) return tap.status();
+    taps.push_back(std::move(tap.value()));
+  }
+  if (Status up = bring_up(taps.front().name_); !up.is_ok()) return up;
+  return taps;
 }
 
 Status TapDevice::set_queue_length(uint32_t frames) const {

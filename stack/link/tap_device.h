@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "stack/status.h"
 
@@ -15,6 +16,12 @@ class TapDevice {
  public:
   // Non-blocking; the caller waits for readability with epoll.
   static Result<TapDevice> open(const std::string& name);
+  // `queues` descriptors of one TAP, queue k the k-th (the kernel numbers queues in the order
+  // they attach). One queue is open(); more open the device with IFF_MULTI_QUEUE, creating it
+  // multi-queue if it does not exist. An existing single-queue TAP cannot take more queues: the
+  // error says how to create it multi-queue. A multi-queue TAP whose queues others hold too
+  // would number ours after theirs, so the caller must own the device.
+  static Result<std::vector<TapDevice>> open_queues(const std::string& name, size_t queues);
   TapDevice(TapDevice&& other) noexcept;
   TapDevice& operator=(TapDevice&& other) noexcept;
   TapDevice(const TapDevice&) = delete;
@@ -33,6 +40,8 @@ class TapDevice {
 
  private:
   TapDevice(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  // A new descriptor attached to TAP `name` (TUNSETIFF with IFF_TAP | IFF_NO_PI | `flags`).
+  static Result<TapDevice> attach(const std::string& name, short flags);
   int fd_ = -1;
   std::string name_;
 };
