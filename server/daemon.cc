@@ -106,11 +106,16 @@ Status Daemon::start() {
   std::string busy_poll_state = choose_busy_poll();
   log_ = std::make_unique<EventLog>(options_.grpc_watch_buffer);
   std::vector<Shard> shards;
+  // One ISN key and one SYN-cookie secret for the stack: with several loops, copies of one keyed
+  // source.
+  tcp::KeySource keys = options_.queues > 1
+                            ? tcp::KeySource::keyed(tcp::KeySource::system().next_key())
+                            : tcp::KeySource::system();
   try {
     for (uint32_t q = 0; q < options_.queues; ++q) {
       config.queue = q;
-      loops_.push_back(std::make_unique<EngineLoop>(config, std::move(taps.value()[q]),
-                                                    tcp::KeySource::system(), options_.link));
+      loops_.push_back(
+          std::make_unique<EngineLoop>(config, std::move(taps.value()[q]), keys, options_.link));
       histograms_.push_back(std::make_unique<HandshakeHistogram>());
       hubs_.push_back(std::make_unique<EventHub>(*loops_[q], *histograms_[q], *log_));
       shards.push_back({*loops_[q], *hubs_[q], *histograms_[q], q});

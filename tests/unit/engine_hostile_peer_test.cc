@@ -302,6 +302,17 @@ TEST(KeySource, SeededKeysAreReproducibleAndDistinct) {
   EXPECT_NE(tcp::KeySource::seeded(2).next_u64(), tcp::KeySource::seeded(1).next_u64());
 }
 
+TEST(KeySource, KeyedCopiesGiveEveryLoopTheSameKeysAndOtherKeysDiffer) {
+  // The daemon's loops (--queues) get copies of one keyed source: one ISN key and one cookie
+  // secret for the stack, however many loops.
+  auto shared = tcp::KeySource::keyed({0x1234, 0x5678});
+  auto loop0 = shared;
+  auto loop1 = shared;
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(loop0.next_key(), loop1.next_key());
+  EXPECT_NE(tcp::KeySource::keyed({0x1234, 0x5679}).next_key(),
+            tcp::KeySource::keyed({0x1234, 0x5678}).next_key());
+}
+
 TEST(KeySource, SystemKeysComeFromTheKernelAndDiffer) {
   auto a = tcp::KeySource::system();
   auto b = tcp::KeySource::system();
