@@ -172,6 +172,50 @@ class TwoQueues(unittest.TestCase):
             self.get(listener.id)
         self.assertEqual(caught.exception.code(), grpc.StatusCode.NOT_FOUND)
 
+    def test_icmp_errors_reach_the_loop_of_the_connection_they_quote(self):
+        # A daemon of its own, with the kernel as its gateway (the class's has none) on a TAP
+        # and subnet of its own. The kernel routes 198.19.0.0/24 to `unreachable`, so it answers
+        # each SYN there with ICMP host unreachable, which quotes the SYN; the steering program
+        # must hand it to the loop that owns the connection, or that Connect waits out its SYN
+        # retries. Four Connects: within the burst of the kernel router's limit on errors per
+        # source (net.ipv4.route.error_burst, 5), once the second limit, which would spend the
+        # same source's tokens again, is lifted for unreachables in this namespace.
+        tap, subnet = "tse2q1", "198.18.1"
+        daemon = h.Daemon("--queues", "2", "--address", f"{subnet}.2/24", "--gateway",
+                          f"{subnet}.1", tap=tap, grpc_listen="127.0.0.1:50052",
+                          metrics_listen="127.0.0.1:9465")
+        daemon.__enter__()
+        self.addCleanup(daemon.__exit__, None, None, None)
+        daemon.start()
+        h.run_ip("addr", "add", f"{subnet}.1/24", "dev", tap)
+        h.run_ip("link", "set", tap, "up")
+
+        def sysctl(name, value=None):  # this namespace's
+            with open(f"/proc/sys/net/ipv4/{name}", "r" if value is None else "w") as f:
+                return int(f.read()) if value is None else f.write(str(value))
+
+        sysctl(f"conf/{tap}/forwarding", 1)
+        mask = sysctl("icmp_ratemask")
+        sysctl("icmp_ratemask", mask & ~(1 << 3))  # no icmp_ratelimit for unreachables
+        self.addCleanup(sysctl, "icmp_ratemask", mask)
+        h.run_ip("route", "add", "unreachable", "198.19.0.0/24")
+        self.addCleanup(h.run_ip, "route", "del", "unreachable", "198.19.0.0/24", check=False)
+        endpoints = daemon.stubs().endpoints
+        ids = []
+        for i in range(4):  # new endpoints go to the loops in turn
+            e = endpoints.CreateEndpoint(self.pb.CreateEndpointRequest(), timeout=5)
+            ids.append(e.id)
+            remote = self.pb.SocketAddress(address=f"198.19.0.{10 + i}", port=80)
+            # Within 3 s, not the two minutes of SYN retries: DEADLINE_EXCEEDED otherwise.
+            with self.assertRaises(grpc.RpcError) as caught:
+                endpoints.Connect(self.pb.ConnectRequest(id=e.id, remote=remote), timeout=3)
+            self.assertEqual(caught.exception.code(), grpc.StatusCode.UNAVAILABLE,
+                             f"endpoint {e.id}: {caught.exception.details()}")
+            self.assertIn("host unreachable (ICMP)", caught.exception.details())
+            state = endpoints.GetEndpoint(self.pb.GetEndpointRequest(id=e.id), timeout=5).state
+            self.assertEqual(state, self.pb.TCP_STATE_CLOSED)
+        self.assertEqual({i % 2 for i in ids}, {0, 1})
+
 
 if __name__ == "__main__":
     h.run()
