@@ -7,10 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdarg>
-#include <cstdio>
-#include <cstring>
 #include <string>
+
+#include "stack/link/bpf_errors.h"
 
 // bpftool's skeleton embeds the object file as one long string literal.
 #pragma GCC diagnostic push
@@ -21,29 +20,6 @@
 
 namespace tapstack::link {
 namespace {
-
-// libbpf's warnings while loading, kept for the error message instead of printed to stderr
-// (a daemon without the capabilities logs one warning, not libbpf's dozen lines).
-thread_local std::string* libbpf_log = nullptr;
-
-int keep_libbpf_warnings(enum libbpf_print_level level, const char* format, va_list args) {
-  if (level == LIBBPF_DEBUG || !libbpf_log) return 0;
-  char line[512];
-  int n = std::vsnprintf(line, sizeof(line), format, args);
-  if (libbpf_log->size() < 4096 && n > 0) libbpf_log->append(line);
-  return 0;
-}
-
-std::string describe(int err, const std::string& what) {
-  err = err < 0 ? -err : err;
-  std::string message = what + ": " + std::strerror(err);
-  if (err == EPERM || err == EACCES) {
-    message +=
-        " (needs CAP_BPF and CAP_NET_ADMIN, or CAP_SYS_ADMIN, and no seccomp filter "
-        "blocking bpf())";
-  }
-  return message;
-}
 
 size_t page_rounded(size_t bytes) {
   const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
@@ -60,9 +36,9 @@ Result<void*> map_memory(const bpf_map* map) {
   void* memory =
       mmap(nullptr, mapped_size(map), PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
   if (memory == MAP_FAILED) {
-    return error(
-        ErrorCode::kUnavailable,
-        describe(errno, std::string("mapping the cookie path's map ") + bpf_map__name(map)));
+    return error(ErrorCode::kUnavailable,
+                 describe_bpf_error(
+                     errno, std::string("mapping the cookie path's map ") + bpf_map__name(map)));
   }
   return memory;
 }
@@ -91,16 +67,11 @@ bpf_tc_opts filter_opts(int program_fd) {
 }  // namespace
 
 Result<std::unique_ptr<CookiePathProgram>> CookiePathProgram::load() {
-  std::string log;
-  libbpf_log = &log;
-  libbpf_print_fn_t previous = libbpf_set_print(keep_libbpf_warnings);
+  LibbpfWarnings warnings;
   cookie_path_bpf* skeleton = cookie_path_bpf::open_and_load();
-  int err = errno;
-  libbpf_set_print(previous);
-  libbpf_log = nullptr;
   if (!skeleton) {
-    std::string message = describe(err, "loading the kernel cookie path (BPF)");
-    if (!log.empty()) message += "; libbpf: " + log;
+    std::string message = describe_bpf_error(errno, "loading the kernel cookie path (BPF)");
+    if (!warnings.text().empty()) message += "; libbpf: " + warnings.text();
     return error(ErrorCode::kUnavailable, message);
   }
   std::unique_ptr<CookiePathProgram> program(new CookiePathProgram());
@@ -145,7 +116,8 @@ Status CookiePathProgram::attach(int ifindex) {
   bpf_tc_hook hook = egress_hook(ifindex);
   int err = bpf_tc_hook_create(&hook);
   if (err && err != -EEXIST) {
-    return error(ErrorCode::kUnavailable, describe(err, "creating the TAP's clsact qdisc"));
+    return error(ErrorCode::kUnavailable,
+                 describe_bpf_error(err, "creating the TAP's clsact qdisc"));
   }
   bool created = err == 0;
   bpf_tc_opts opts = filter_opts(program_fd());
@@ -157,7 +129,7 @@ Status CookiePathProgram::attach(int ifindex) {
       bpf_tc_hook_destroy(&hook);
     }
     return error(ErrorCode::kUnavailable,
-                 describe(err, "attaching the kernel cookie path to the TAP's egress"));
+                 describe_bpf_error(err, "attaching the kernel cookie path to the TAP's egress"));
   }
   attached_ifindex_ = ifindex;
   created_qdisc_ = created;
@@ -197,7 +169,8 @@ Result<CookiePathTestRun> CookiePathProgram::run_once(std::span<const uint8_t> f
   opts.data_size_out = static_cast<uint32_t>(run.frame.size());
   opts.repeat = repeat;
   if (int err = bpf_prog_test_run_opts(program_fd(), &opts); err) {
-    return error(ErrorCode::kUnavailable, describe(err, "running the kernel cookie path"));
+    return error(ErrorCode::kUnavailable,
+                 describe_bpf_error(err, "running the kernel cookie path"));
   }
   run.verdict = static_cast<int>(opts.retval);
   run.frame.resize(opts.data_size_out);

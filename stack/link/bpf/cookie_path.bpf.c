@@ -24,6 +24,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "cookie_path_abi.h"
+#include "siphash.bpf.h"
 
 /* No GPL-only helper is used. */
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -189,53 +190,6 @@ __noinline __u32 segment_sum(struct __sk_buff* skb, __u64 at, __u64 length) {
   return fold(sum);
 }
 
-/* siphash_4u32 (siphash.cc) of the words whose little-endian layout is m0, m1. */
-#define ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND       \
-  do {                 \
-    v0 += v1;          \
-    v1 = ROTL(v1, 13); \
-    v1 ^= v0;          \
-    v0 = ROTL(v0, 32); \
-    v2 += v3;          \
-    v3 = ROTL(v3, 16); \
-    v3 ^= v2;          \
-    v0 += v3;          \
-    v3 = ROTL(v3, 21); \
-    v3 ^= v0;          \
-    v2 += v1;          \
-    v1 = ROTL(v1, 17); \
-    v1 ^= v2;          \
-    v2 = ROTL(v2, 32); \
-  } while (0)
-#define SIPCOMPRESS(m) \
-  do {                 \
-    v3 ^= (m);         \
-    SIPROUND;          \
-    SIPROUND;          \
-    v0 ^= (m);         \
-  } while (0)
-
-static __noinline __u64 siphash_2u64(__u64 k0, __u64 k1, __u64 m0, __u64 m1) {
-  __u64 v0 = k0 ^ 0x736f6d6570736575ull;
-  __u64 v1 = k1 ^ 0x646f72616e646f6dull;
-  __u64 v2 = k0 ^ 0x6c7967656e657261ull;
-  __u64 v3 = k1 ^ 0x7465646279746573ull;
-  SIPCOMPRESS(m0);
-  SIPCOMPRESS(m1);
-  SIPCOMPRESS(16ull << 56);
-  v2 ^= 0xff;
-  SIPROUND;
-  SIPROUND;
-  SIPROUND;
-  SIPROUND;
-  return v0 ^ v1 ^ v2 ^ v3;
-}
-
-static __always_inline __u32 siphash_4u32(const __u64 key[2], __u32 a, __u32 b, __u32 c, __u32 d) {
-  return siphash_2u64(key[0], key[1], (__u64)b << 32 | a, (__u64)d << 32 | c);
-}
-
 /* Whether the engine is about to make a connection on `t` from a cookie ACK the program passed:
  * then whatever the program would answer or drop for the listener is the connection's, and
  * passes. Asked only there, so a SYN flood costs no lookup. */
@@ -267,7 +221,8 @@ static __always_inline __u32 live_slot(__u64 hash) {
 }
 
 static __always_inline __u32 cookie_hash(const __u64 key[2], const struct tuple* t, __u32 count) {
-  return siphash_4u32(key, t->remote, t->local, (__u32)t->remote_port << 16 | t->local_port, count);
+  return siphash_4u32(key[0], key[1], t->remote, t->local,
+                      (__u32)t->remote_port << 16 | t->local_port, count);
 }
 
 /* syn_cookies.cc make_cookie */
@@ -465,7 +420,7 @@ static __always_inline int send_cookie_synack(struct __sk_buff* skb,
   n = 4;
   if (o->has_timestamp) {
     /* Tcp::ts_value with the tuple's timestamp offset, window scale and SACK in the low bits. */
-    __u32 offset = siphash_4u32(c->isn_key, t->local, t->remote,
+    __u32 offset = siphash_4u32(c->isn_key[0], c->isn_key[1], t->local, t->remote,
                                 (__u32)t->local_port << 16 | t->remote_port, TIMESTAMP_DOMAIN);
     __u32 ts = encode_timestamp((__u32)(now / 1000000) + offset, o);
     if (o->sack_permitted) {
