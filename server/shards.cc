@@ -3,6 +3,7 @@
 namespace tapstack::server {
 
 Shard& Shards::of(EndpointId id) {
+  if (shards_.size() == 1) return shards_[0];
   std::lock_guard lock(mutex_);
   if (auto it = moved_.find(id); it != moved_.end()) return shards_[it->second];
   return shards_[id % shards_.size()];

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 ENGINE_ADDRESS = "198.18.0.2"
 KERNEL_ADDRESS = "198.18.0.1"
@@ -188,6 +189,18 @@ def create_tap(name):
 def configure_kernel_side(name):
     run_ip("addr", "add", f"{KERNEL_ADDRESS}/{PREFIX}", "dev", name)
     run_ip("link", "set", name, "up")
+
+
+def scrape(address=METRICS_ADDRESS):
+    """/metrics as {sample: value}, sample being the name with its labels as exposed."""
+    with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
 
 
 def read_text(path):

@@ -10,7 +10,6 @@ import socket
 import struct
 import subprocess
 import unittest
-import urllib.request
 
 import harness as h
 from test_prometheus import checksum
@@ -18,7 +17,6 @@ from test_prometheus import checksum
 TAP = "tse2kc"
 PORT = 8080
 CLOSED_PORT = 8099
-METRICS_URL = f"http://{h.METRICS_ADDRESS}/metrics"
 # Dropped from the bounding set, capabilities are not in root's after exec. Without CAP_BPF
 # (or CAP_SYS_ADMIN) nothing can be loaded.
 WITHOUT_BPF = ["setpriv", "--bounding-set=-bpf,-sys_admin,-perfmon",
@@ -28,18 +26,6 @@ WITHOUT_BPF = ["setpriv", "--bounding-set=-bpf,-sys_admin,-perfmon",
 # the program's variable offsets into the packet only with it).
 ONLY_GRANTED = ["setpriv", "--bounding-set=-all,+bpf,+net_admin,+perfmon", "--inh-caps=-all",
                 "--"]
-
-
-def scrape():
-    """/metrics as {sample: value}, sample being the name with its labels as exposed."""
-    with urllib.request.urlopen(METRICS_URL, timeout=5) as response:
-        text = response.read().decode()
-    samples = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            samples[name] = float(value)
-    return samples
 
 
 def egress_filters(tap):
@@ -91,7 +77,7 @@ class KernelCookiePath(unittest.TestCase):
         last = {}
 
         def check():
-            last.update(scrape())
+            last.update(h.scrape())
             return all(last.get(name) == value for name, value in expected.items())
 
         try:
@@ -105,7 +91,7 @@ class KernelCookiePath(unittest.TestCase):
             daemon.start()
             self.assertIn("kernel cookie path on", daemon.log())
             self.assertEqual(self.cookie_path_warnings(daemon.log()), [])
-            self.assertEqual(scrape()["tapstack_kernel_cookie_path_attached"], 1)
+            self.assertEqual(h.scrape()["tapstack_kernel_cookie_path_attached"], 1)
             self.assertIn("direct-action", egress_filters(TAP))
             stats = daemon.stubs().stack.GetStats(h.protos().stack_pb2.GetStatsRequest(),
                                                   timeout=5)
@@ -152,7 +138,7 @@ class KernelCookiePath(unittest.TestCase):
             daemon.start()
             self.assertIn("kernel cookie path off", daemon.log())
             self.assertEqual(self.cookie_path_warnings(daemon.log()), [])
-            samples = scrape()
+            samples = h.scrape()
             self.assertEqual(samples["tapstack_kernel_cookie_path_attached"], 0)
             self.assertFalse([s for s in samples if s.startswith(
                 ("tapstack_kernel_cookie_synacks", "tapstack_listener_cookie_mode"))])
@@ -169,7 +155,7 @@ class KernelCookiePath(unittest.TestCase):
             for line in log.splitlines():
                 self.assertRegex(line, r"^\d\d:\d\d:\d\d\.\d{3} tapstackd ")
             self.assertIn("CAP_BPF", warnings[0])
-            self.assertEqual(scrape()["tapstack_kernel_cookie_path_attached"], 0)
+            self.assertEqual(h.scrape()["tapstack_kernel_cookie_path_attached"], 0)
             self.assertEqual(egress_filters(TAP).strip(), "")
             # The engine answers the cookie itself, and the connection is made from it.
             self.set_syncookies(daemon, h.protos().stack_pb2.SYN_COOKIE_MODE_ALWAYS)

@@ -7,7 +7,6 @@ both had queued."""
 
 import socket
 import unittest
-import urllib.request
 
 import grpc
 
@@ -16,17 +15,6 @@ import harness as h
 TAP = "tse2q0"  # does not exist: the daemon creates it, multi-queue
 PORT = 8080
 KERNEL_PORT = 9100
-
-
-def scrape():
-    with urllib.request.urlopen(f"http://{h.METRICS_ADDRESS}/metrics", timeout=5) as r:
-        text = r.read().decode()
-    samples = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            samples[name] = float(value)
-    return samples
 
 
 class TwoQueues(unittest.TestCase):
@@ -75,7 +63,7 @@ class TwoQueues(unittest.TestCase):
 
     def test_connections_spread_over_both_loops_and_every_one_is_accepted(self):
         listener = self.listener(PORT)
-        before = scrape()
+        before = h.scrape()
         socks = self.kernel_clients(64)
         h.poll("64 connections queued over both loops",
                lambda: self.get(listener.id).listener.accept_queue_depth == 64)
@@ -87,7 +75,7 @@ class TwoQueues(unittest.TestCase):
                          sorted(s.getsockname()[1] for s in socks))
         # An endpoint's id names its loop (id % 2): both loops accepted some.
         self.assertEqual({c.id % 2 for c in accepted}, {0, 1})
-        after = scrape()
+        after = h.scrape()
         for queue in ("0", "1"):
             name = f'tapstack_loop_frames_received_total{{queue="{queue}"}}'
             self.assertGreater(after[name] - before.get(name, 0), 0, name)
