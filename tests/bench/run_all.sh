@@ -14,9 +14,9 @@
 #    p50/p99, ratios (between rows of the same queue and thread counts).
 #    Each count Q of --queues runs the servers at that scale: the TAP created with multi_queue
 #    when Q > 1, tap_bound serving Q queues (one thread each), the kernel listener with Q accept
-#    threads (one SO_REUSEPORT socket each). tapstackd (no --queues yet) and gVisor's netstack
-#    open the TAP without IFF_MULTI_QUEUE, which a multi-queue TAP refuses (EINVAL): for Q > 1
-#    their rows say so ("skipped" in the results, n/a in the tables).
+#    threads (one SO_REUSEPORT socket each), tapstackd with --queues Q (one engine loop per
+#    queue). gVisor's netstack opens the TAP without IFF_MULTI_QUEUE, which a multi-queue TAP
+#    refuses (EINVAL): for Q > 1 its rows say so ("skipped" in the results, n/a in the tables).
 # 2b. Server close (HTTP/1.0 style): the same servers but tap_bound (it keeps no state) close
 #    first and the clients read to EOF, then close, from 4 source addresses each, so TIME-WAIT
 #    lands on the server side across many tuples. Connections per second, p50 of connect and
@@ -137,11 +137,10 @@ use_tap() {
 }
 use_tap 1
 # Why TARGET cannot serve a TAP of $2 queues, or nothing when it can. A multi-queue TAP refuses
-# an attach without IFF_MULTI_QUEUE (EINVAL), and these open one queue that way.
+# an attach without IFF_MULTI_QUEUE (EINVAL), and gVisor's netstack opens one queue that way.
 cannot_serve() {
   (($2 == 1)) && return 0
   case $1 in
-    tapstack*) echo "no --queues yet" ;;
     gvisor) echo "opens one queue only" ;;
   esac
 }
@@ -173,7 +172,7 @@ start_server() {  # target -> address clients use
       [ "$1" = tapstack-user-cookies ] && tuning=(--kernel-cookies off)
       ip netns exec "$cli" "$build/server/tapstackd" --tap tap0 --address 198.18.0.2/24 --gateway 198.18.0.1 \
         --mac 02:00:00:00:00:02 --grpc-listen "unix:$out/tapstackd.sock" --metrics-listen off \
-        --log-level warning "${tuning[@]}" >"$out/tapstackd.log" 2>&1 &
+        --log-level warning --queues "$queues" "${tuning[@]}" >"$out/tapstackd.log" 2>&1 &
       server_pid=$!
       pids+=("$server_pid")
       for _ in $(seq 100); do "${ctl[@]}" --timeout 1 health >/dev/null 2>&1 && break; done
