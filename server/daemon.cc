@@ -247,14 +247,15 @@ Status Daemon::start_demo_listener() {
   uint16_t port = *options_.demo_listener;
   // Takes every connection and closes it gracefully, without anyone reading the stream.
   auto acceptor = std::make_shared<AcceptStream>(AfterAccept::kClose, 0, 0, false);
-  auto id = create_endpoint(*shards_);
-  Status s = id.status();
-  if (s.is_ok()) s = bind_endpoint(*shards_, *id, Ipv4Address{}, port);
-  if (s.is_ok()) s = listen_endpoint(*shards_, *id, options_.backlog, std::nullopt);
+  Answer created = create_endpoint(*shards_);
+  Status s = created.status();
+  EndpointId id = created.is_ok() ? created->info.id : 0;
+  if (s.is_ok()) s = bind_endpoint(*shards_, id, Ipv4Address{}, port).status();
+  if (s.is_ok()) s = listen_endpoint(*shards_, id, options_.backlog, std::nullopt).status();
   if (!s.is_ok())
     return error(s.code, "--demo-listener " + std::to_string(port) + ": " + s.message);
   for (Shard& shard : *shards_) {
-    shard.loop.call([&](Engine& engine) { shard.hub.add_accept_stream(engine, *id, acceptor); });
+    shard.loop.call([&](Engine& engine) { shard.hub.add_accept_stream(engine, id, acceptor); });
   }
   return Status::ok();
 }

@@ -43,14 +43,11 @@ grpc::ServerUnaryReactor* EndpointsService::now(grpc::CallbackServerContext* ctx
   return reactor;
 }
 
-grpc::Status EndpointsService::answer(const Status& command, EndpointId id,
-                                      v1::Endpoint* response) {
-  if (!command.is_ok()) return to_grpc(command);
-  auto queried = query_endpoint(backend_.shards, id);
-  if (!queried.is_ok()) return to_grpc(queried.status());
-  to_proto(queried->info, response);
+grpc::Status EndpointsService::reply(const Answer& answer, v1::Endpoint* response) {
+  if (!answer.is_ok()) return to_grpc(answer.status());
+  to_proto(answer->info, response);
   if (response->has_listener()) {
-    response->mutable_listener()->set_accept_waiters(queried->accept_waiters);
+    response->mutable_listener()->set_accept_waiters(answer->accept_waiters);
   }
   return grpc::Status::OK;
 }
@@ -58,11 +55,7 @@ grpc::Status EndpointsService::answer(const Status& command, EndpointId id,
 grpc::ServerUnaryReactor* EndpointsService::CreateEndpoint(grpc::CallbackServerContext* ctx,
                                                            const v1::CreateEndpointRequest*,
                                                            v1::Endpoint* response) {
-  return now(ctx, [&] {
-    auto id = create_endpoint(backend_.shards);
-    if (!id.is_ok()) return to_grpc(id.status());
-    return answer(Status::ok(), *id, response);
-  });
+  return now(ctx, [&] { return reply(create_endpoint(backend_.shards), response); });
 }
 
 grpc::ServerUnaryReactor* EndpointsService::GetEndpoint(grpc::CallbackServerContext* ctx,
@@ -70,7 +63,7 @@ grpc::ServerUnaryReactor* EndpointsService::GetEndpoint(grpc::CallbackServerCont
                                                         v1::Endpoint* response) {
   return now(ctx, [&] {
     if (auto s = check_id(request->id()); !s.ok()) return s;
-    return answer(Status::ok(), request->id(), response);
+    return reply(query_endpoint(backend_.shards, request->id()), response);
   });
 }
 
@@ -120,8 +113,7 @@ grpc::ServerUnaryReactor* EndpointsService::Bind(grpc::CallbackServerContext* ct
     auto port = parse_port("port", request->port(), true);
     if (!port.is_ok()) return to_grpc(port.status());
     if (auto s = check_id(request->id()); !s.ok()) return s;
-    return answer(bind_endpoint(backend_.shards, request->id(), *address, *port), request->id(),
-                  response);
+    return reply(bind_endpoint(backend_.shards, request->id(), *address, *port), response);
   });
 }
 
@@ -136,8 +128,7 @@ grpc::ServerUnaryReactor* EndpointsService::SetKeepalive(grpc::CallbackServerCon
       keepalive = *parsed;
     }
     if (auto s = check_id(request->id()); !s.ok()) return s;
-    return answer(set_endpoint_keepalive(backend_.shards, request->id(), keepalive), request->id(),
-                  response);
+    return reply(set_endpoint_keepalive(backend_.shards, request->id(), keepalive), response);
   });
 }
 
@@ -150,8 +141,7 @@ grpc::ServerUnaryReactor* EndpointsService::Listen(grpc::CallbackServerContext* 
     std::optional<uint32_t> syn_backlog;
     if (request->has_syn_backlog()) syn_backlog = request->syn_backlog().value();
     if (auto s = check_id(request->id()); !s.ok()) return s;
-    return answer(listen_endpoint(backend_.shards, request->id(), backlog, syn_backlog),
-                  request->id(), response);
+    return reply(listen_endpoint(backend_.shards, request->id(), backlog, syn_backlog), response);
   });
 }
 
@@ -166,11 +156,6 @@ grpc::ServerUnaryReactor* EndpointsService::Connect(grpc::CallbackServerContext*
   if (invalid.ok()) invalid = check_id(id);
   if (invalid.ok() && !address.is_ok()) invalid = to_grpc(address.status());
   if (invalid.ok() && !port.is_ok()) invalid = to_grpc(port.status());
-  Result<Shard*> shard = nullptr;
-  if (invalid.ok()) {
-    shard = connect_shard(backend_.shards, id, *address, *port);
-    if (!shard.is_ok()) invalid = to_grpc(shard.status());
-  }
   if (!invalid.ok()) {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     reactor->Finish(invalid);
@@ -182,12 +167,14 @@ grpc::ServerUnaryReactor* EndpointsService::Connect(grpc::CallbackServerContext*
                                     " keeps trying: Close it, or follow it with GetEndpoint",
                                 nullptr);
   // Starting the handshake and watching for its end in one loop turn: no event can slip by.
-  EventHub& hub = (*shard)->hub;
-  (*shard)->loop.post([&hub, done = wait->completion(), id, address = *address, port = *port,
-                       peer](Engine& engine) {
+  Shards& shards = backend_.shards;
+  Shard& shard = connect_shard(shards, id, *address, *port);
+  shard.loop.post([&shards, &shard, done = wait->completion(), id, address = *address, port = *port,
+                   peer](Engine& engine) {
     Status s = engine.connect(id, address, port);
     if (s.is_ok()) {
-      hub.watch_connect(id, peer, done);
+      connect_started(shards, id, shard);
+      shard.hub.watch_connect(id, peer, done);
     } else {
       done->complete({to_grpc(s), {}});
     }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "server/backend.h"
+#include "server/shard_commands.h"
 #include "tapstack/v1/endpoints.grpc.pb.h"
 
 namespace tapstack::server {
@@ -48,7 +49,7 @@ class EndpointsService final : public v1::Endpoints::CallbackService {
   template <class Body>
   grpc::ServerUnaryReactor* now(grpc::CallbackServerContext* ctx, Body body);
   // The command's error, or the endpoint's snapshot after it.
-  grpc::Status answer(const Status& command, EndpointId id, v1::Endpoint* response);
+  static grpc::Status reply(const Answer& answer, v1::Endpoint* response);
   grpc::Status list(const v1::ListEndpointsRequest& request, v1::ListEndpointsResponse* response);
 
   Backend& backend_;

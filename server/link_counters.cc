@@ -4,8 +4,7 @@
 
 namespace tapstack::server {
 
-std::vector<LinkCounter> link_counters(Shards& shards,
-                                       const link::CookiePathProgram* cookie_path) {
+std::vector<LinkCounter> link_counters(Shards& shards, const link::CookiePathProgram* cookie_path) {
   std::vector<LinkCounter> out;
   uint64_t caught = 0, missed = 0;
   for (Shard& shard : shards) {

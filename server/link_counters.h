@@ -22,7 +22,6 @@ struct LinkCounter {
 
 // The TAP's queue drops (when /proc/net/dev has the TAP), the loops' busy-poll spins, then the
 // cookie path's counters (when `cookie_path` is not null: the daemon runs with it attached).
-std::vector<LinkCounter> link_counters(Shards& shards,
-                                       const link::CookiePathProgram* cookie_path);
+std::vector<LinkCounter> link_counters(Shards& shards, const link::CookiePathProgram* cookie_path);
 
 }  // namespace tapstack::server

@@ -8,35 +8,58 @@
 namespace tapstack::server {
 namespace {
 
-// Runs `command` on every replica of group `id` but the owner's, in loop order.
+// Runs `command` on every replica of group `id` but the owner's, in loop order; the first
+// failure, if any.
 template <class Command>
-void on_replicas(Shards& shards, EndpointId id, Command command) {
+Status on_replicas(Shards& shards, EndpointId id, Command command) {
   size_t owner = shards.of(id).index;
+  Status first = Status::ok();
   for (Shard& s : shards) {
-    if (s.index != owner) s.loop.call([&](Engine& engine) { command(engine); });
+    if (s.index == owner) continue;
+    Status r = s.loop.call([&](Engine& engine) -> Status { return command(engine); });
+    if (first.is_ok()) first = r;
   }
+  return first;
 }
 
-}  // namespace
-
-Result<EndpointId> create_endpoint(Shards& shards) {
-  return shards.next().loop.call([](Engine& engine) { return engine.create_endpoint(); });
-}
-
-Result<QueriedEndpoint> query_endpoint(Shards& shards, EndpointId id) {
+// `command`, then the endpoint's snapshot, in one turn of its own loop.
+template <class Command>
+Answer in_owner_turn(Shards& shards, EndpointId id, Command command) {
   Shard& owner = shards.of(id);
-  auto queried = owner.loop.call([&](Engine& engine) -> Result<QueriedEndpoint> {
+  return owner.loop.call([&](Engine& engine) -> Answer {
+    if (Status s = command(engine); !s.is_ok()) return s;
     auto info = engine.query(id);
     if (!info.is_ok()) return info.status();
     return QueriedEndpoint{*info, owner.hub.accept_waiters(id)};
   });
-  if (!queried.is_ok() || !queried->info.listener || !shards.is_group(id)) return queried;
+}
+
+// A group listener's answer holds what every replica queues.
+Answer with_replicas(Shards& shards, EndpointId id, Answer answer) {
+  if (!answer.is_ok() || !answer.value().info.listener || !shards.is_group(id)) return answer;
   on_replicas(shards, id, [&](Engine& engine) {
     auto replica = engine.query(id);
-    if (replica.is_ok() && replica->listener)
-      add_queues(*queried.value().info.listener, *replica->listener);
+    if (replica.is_ok() && replica->listener) {
+      add_queues(*answer.value().info.listener, *replica->listener);
+    }
+    return Status::ok();
   });
-  return queried;  // each Accept and stream waits in every loop of a group, the owner's too
+  return answer;  // each Accept and stream waits in every loop of a group, the owner's too
+}
+
+}  // namespace
+
+Answer create_endpoint(Shards& shards) {
+  Shard& loop = shards.next();
+  return loop.loop.call([&](Engine& engine) -> Answer {
+    auto id = engine.create_endpoint();
+    if (!id.is_ok()) return id.status();
+    return QueriedEndpoint{*engine.query(*id), 0};
+  });
+}
+
+Answer query_endpoint(Shards& shards, EndpointId id) {
+  return with_replicas(shards, id, in_owner_turn(shards, id, [](Engine&) { return Status::ok(); }));
 }
 
 std::vector<QueriedEndpoint> list_endpoints(Shards& shards) {
@@ -60,79 +83,81 @@ std::vector<QueriedEndpoint> list_endpoints(Shards& shards) {
   return out;
 }
 
-Status bind_endpoint(Shards& shards, EndpointId id, Ipv4Address address, uint16_t port) {
-  auto bound = shards.of(id).loop.call([&](Engine& engine) -> Result<uint16_t> {
-    if (Status s = engine.bind(id, address, port); !s.is_ok()) return s;
-    return engine.query(id)->local_port;  // port 0 picked one: the replicas take the same
-  });
-  if (!bound.is_ok() || shards.size() == 1) return bound.status();
-  Status failed = Status::ok();
-  on_replicas(shards, id, [&](Engine& engine) {
-    if (!failed.is_ok()) return;
+Answer bind_endpoint(Shards& shards, EndpointId id, Ipv4Address address, uint16_t port) {
+  Answer bound =
+      in_owner_turn(shards, id, [&](Engine& engine) { return engine.bind(id, address, port); });
+  if (!bound.is_ok() || shards.size() == 1) return bound;
+  uint16_t taken = bound->info.local_port;  // port 0 picked one: the replicas take the same
+  Status failed = on_replicas(shards, id, [&](Engine& engine) -> Status {
     auto replica = engine.create_replica(id);
-    if (!replica.is_ok()) {
-      failed = replica.status();
-    } else if (Status s = engine.bind(id, address, *bound); !s.is_ok()) {
-      engine.close(id, true);
-      failed = s;
-    }
+    if (!replica.is_ok()) return replica.status();
+    Status s = engine.bind(id, address, taken);
+    if (!s.is_ok()) engine.close(id, true);
+    return s;
   });
   if (failed.is_ok()) {
     shards.add_group(id);
-    return failed;
+    return bound;
   }
   // Taken in some loop (an active open's port there): in none, then.
-  on_replicas(shards, id, [&](Engine& engine) { engine.close(id, true); });
+  on_replicas(shards, id, [&](Engine& engine) {
+    engine.close(id, true);  // NOT_FOUND where no replica was made
+    return Status::ok();
+  });
   shards.of(id).loop.call([&](Engine& engine) { engine.unbind(id); });
   return failed;
 }
 
-Status listen_endpoint(Shards& shards, EndpointId id, uint32_t backlog,
+Answer listen_endpoint(Shards& shards, EndpointId id, uint32_t backlog,
                        std::optional<uint32_t> syn_backlog) {
-  Status s = shards.of(id).loop.call(
-      [&](Engine& engine) { return engine.listen(id, backlog, syn_backlog); });
-  if (s.is_ok() && shards.is_group(id)) {
-    // Each loop's replica has the whole backlog, as each socket of a SO_REUSEPORT group has.
-    on_replicas(shards, id, [&](Engine& engine) { engine.listen(id, backlog, syn_backlog); });
+  auto listen = [&](Engine& engine) { return engine.listen(id, backlog, syn_backlog); };
+  Answer answer = in_owner_turn(shards, id, listen);
+  // Each loop's replica has the whole backlog, as each socket of a SO_REUSEPORT group has.
+  if (answer.is_ok() && shards.is_group(id)) {
+    if (Status s = on_replicas(shards, id, listen); !s.is_ok()) return s;
   }
-  return s;
+  return with_replicas(shards, id, std::move(answer));
 }
 
-Status set_endpoint_keepalive(Shards& shards, EndpointId id, std::optional<Keepalive> keepalive) {
-  Status s =
-      shards.of(id).loop.call([&](Engine& engine) { return engine.set_keepalive(id, keepalive); });
-  if (s.is_ok() && shards.is_group(id)) {
-    on_replicas(shards, id, [&](Engine& engine) { engine.set_keepalive(id, keepalive); });
+Answer set_endpoint_keepalive(Shards& shards, EndpointId id, std::optional<Keepalive> keepalive) {
+  auto set = [&](Engine& engine) { return engine.set_keepalive(id, keepalive); };
+  Answer answer = in_owner_turn(shards, id, set);
+  if (answer.is_ok() && shards.is_group(id)) {
+    if (Status s = on_replicas(shards, id, set); !s.is_ok()) return s;
   }
-  return s;
+  return with_replicas(shards, id, std::move(answer));
 }
 
 Status close_endpoint(Shards& shards, EndpointId id, bool abort) {
   Status s = shards.of(id).loop.call([&](Engine& engine) { return engine.close(id, abort); });
   if (s.is_ok() && shards.is_group(id)) {
-    on_replicas(shards, id, [&](Engine& engine) { engine.close(id, abort); });
+    on_replicas(shards, id, [&](Engine& engine) { return engine.close(id, abort); });
   }
   if (s.is_ok()) shards.forget(id);
   return s;
 }
 
-Result<Shard*> connect_shard(Shards& shards, EndpointId id, Ipv4Address remote, uint16_t port) {
+Shard& connect_shard(Shards& shards, EndpointId id, Ipv4Address remote, uint16_t port) {
   Shard& owner = shards.of(id);
-  if (!shards.is_group(id)) return &owner;
-  auto local = owner.loop.call([&](Engine& engine) -> Result<tcp::FourTuple> {
+  if (!shards.is_group(id)) return owner;
+  auto local = owner.loop.call([&](Engine& engine) -> std::optional<tcp::FourTuple> {
     auto info = engine.query(id);
-    if (!info.is_ok()) return info.status();
+    if (!info.is_ok() || info->state != TcpState::kBound) return std::nullopt;  // it will refuse
     return tcp::FourTuple{engine.config().address.address, remote, info->local_port, port};
   });
-  if (!local.is_ok()) return local.status();
+  if (!local) return owner;
   const EngineConfig& config = owner.loop.config();
   size_t target = tcp::steering_queue(tcp::steering_hash(*local, config.steering_key),
                                       static_cast<uint32_t>(shards.size()));
+  return shards[target];
+}
+
+void connect_started(Shards& shards, EndpointId id, Shard& from) {
+  if (!shards.is_group(id)) return;
+  shards.move(id, from.index);  // first: the replicas' release is then not the endpoint's
   for (Shard& s : shards) {
-    if (s.index != target) s.loop.call([&](Engine& engine) { engine.close(id, true); });
+    if (&s != &from) s.loop.post([id](Engine& engine) { engine.close(id, true); });
   }
-  shards.move(id, target);
-  return &shards[target];
 }
 
 }  // namespace tapstack::server

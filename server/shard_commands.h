@@ -1,7 +1,8 @@
 // What an Endpoints command means across the daemon's engine loops (server/shards.h): on a group
-// it runs on every replica, and a query sums what the replicas queue. With one loop each is the
-// engine's own command. Blocking: they wait for the loops (EngineLoop::call), as unary
-// commands always did.
+// it runs on every replica, and the answer sums what the replicas queue. Each command and the
+// query of its answer run in one turn of the endpoint's own loop, so nothing comes between
+// them; with one loop each is exactly the engine's own command. Blocking: they wait for the
+// loops (EngineLoop::call), as unary commands always did.
 #pragma once
 
 #include <optional>
@@ -16,22 +17,25 @@ namespace tapstack::server {
 
 struct QueriedEndpoint {
   EndpointInfo info;
-  uint32_t accept_waiters = 0;  // a listener's Accepts and streams, over every loop
+  uint32_t accept_waiters = 0;  // a listener's Accepts and streams (each waits in every loop)
 };
+using Answer = Result<QueriedEndpoint>;
 
-Result<EndpointId> create_endpoint(Shards& shards);
-Result<QueriedEndpoint> query_endpoint(Shards& shards, EndpointId id);
+Answer create_endpoint(Shards& shards);
+Answer query_endpoint(Shards& shards, EndpointId id);
 // Every endpoint, a group once, in id order.
 std::vector<QueriedEndpoint> list_endpoints(Shards& shards);
 // A bound endpoint becomes a group: a replica bound to the same port in every other loop, so
 // that a port is taken in every loop or in none.
-Status bind_endpoint(Shards& shards, EndpointId id, Ipv4Address address, uint16_t port);
-Status listen_endpoint(Shards& shards, EndpointId id, uint32_t backlog,
+Answer bind_endpoint(Shards& shards, EndpointId id, Ipv4Address address, uint16_t port);
+Answer listen_endpoint(Shards& shards, EndpointId id, uint32_t backlog,
                        std::optional<uint32_t> syn_backlog);
-Status set_endpoint_keepalive(Shards& shards, EndpointId id, std::optional<Keepalive> keepalive);
+Answer set_endpoint_keepalive(Shards& shards, EndpointId id, std::optional<Keepalive> keepalive);
 Status close_endpoint(Shards& shards, EndpointId id, bool abort);
 // The loop `id` connects from: its own; for a bound group, the loop its 4-tuple steers to (the
-// answers arrive there), whose replica it becomes while the others close.
-Result<Shard*> connect_shard(Shards& shards, EndpointId id, Ipv4Address remote, uint16_t port);
+// answers arrive there). Nothing changes until the connect has started there:
+// connect_started() then moves the id to that loop and closes the other replicas.
+Shard& connect_shard(Shards& shards, EndpointId id, Ipv4Address remote, uint16_t port);
+void connect_started(Shards& shards, EndpointId id, Shard& from);
 
 }  // namespace tapstack::server

@@ -10,10 +10,11 @@ Shard& Shards::of(EndpointId id) {
 }
 
 bool Shards::owns(const Shard& shard, EndpointId id) const {
-  if (id % shards_.size() == shard.index) return true;  // the common case, without the lock
-  std::lock_guard lock(mutex_);
-  auto it = moved_.find(id);
-  return it != moved_.end() && it->second == shard.index;
+  if (moved_count_.load(std::memory_order_acquire) != 0) {
+    std::lock_guard lock(mutex_);
+    if (auto it = moved_.find(id); it != moved_.end()) return it->second == shard.index;
+  }
+  return id % shards_.size() == shard.index;
 }
 
 bool Shards::is_group(EndpointId id) const {
@@ -30,12 +31,14 @@ void Shards::forget(EndpointId id) {
   std::lock_guard lock(mutex_);
   groups_.erase(id);
   moved_.erase(id);
+  moved_count_.store(moved_.size(), std::memory_order_release);
 }
 
 void Shards::move(EndpointId id, size_t shard) {
   std::lock_guard lock(mutex_);
   groups_.erase(id);
   moved_[id] = shard;
+  moved_count_.store(moved_.size(), std::memory_order_release);
 }
 
 }  // namespace tapstack::server

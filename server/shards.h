@@ -70,6 +70,7 @@ class Shards {
   mutable std::mutex mutex_;  // control-plane calls only, never the packet path
   std::unordered_set<EndpointId> groups_;
   std::unordered_map<EndpointId, size_t> moved_;
+  std::atomic<size_t> moved_count_{0};  // moved_.size(): owns() looks only when there are some
 };
 
 }  // namespace tapstack::server

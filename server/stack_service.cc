@@ -128,11 +128,18 @@ grpc::ServerUnaryReactor* StackService::UpdateConfig(grpc::CallbackServerContext
   return now(ctx, [&] {
     if (auto e = validate(request->tunables()))
       return grpc::Status{grpc::StatusCode::INVALID_ARGUMENT, *e};
-    TunableConfig tunable =
-        backend_.shards[0].loop.call([](Engine& engine) { return engine.tunable(); });
-    apply(request->tunables(), tunable);
+    // One update at a time, read and applied in the first loop's turn (as with one loop), then
+    // the same values in every other: concurrent updates of different fields both stay.
+    std::lock_guard lock(update_mutex_);
+    TunableConfig tunable = backend_.shards[0].loop.call([&](Engine& engine) {
+      TunableConfig t = engine.tunable();
+      apply(request->tunables(), t);
+      engine.update_tunable(t);
+      return t;
+    });
     for (Shard& shard : backend_.shards) {
-      shard.loop.call([&](Engine& engine) { engine.update_tunable(tunable); });
+      if (shard.index != 0)
+        shard.loop.call([&](Engine& engine) { engine.update_tunable(tunable); });
     }
     fill_config(tunable, response);
     return grpc::Status::OK;

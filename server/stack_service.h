@@ -2,6 +2,8 @@
 // every call finishes inline and holds a CallLimiter slot while it runs.
 #pragma once
 
+#include <mutex>
+
 #include "server/backend.h"
 #include "tapstack/v1/stack.grpc.pb.h"
 
@@ -32,6 +34,7 @@ class StackService final : public v1::Stack::CallbackService {
   void fill_config(const TunableConfig& tunable, v1::Config* out) const;
 
   Backend& backend_;
+  std::mutex update_mutex_;  // UpdateConfig: one read-apply-write across the loops at a time
 };
 
 }  // namespace tapstack::server

@@ -61,8 +61,7 @@ void Engine::receive_frame(std::span<const uint8_t> frame, Time now) {
   switch (eth->ether_type()) {
     case header::kEtherTypeArp:
       if (auto arp = header::ArpView::parse(eth->payload())) {
-        arp_.receive(*arp, now_);
-        if (arp_observer_) arp_observer_(frame);
+        if (arp_.receive(*arp, now_) && arp_observer_) arp_observer_(frame);
       } else {
         stats_.drop(DropReason::bad_arp);
       }

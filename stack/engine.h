@@ -33,8 +33,9 @@ class Engine final : private net::Ipv4Output {
   void receive_frame(std::span<const uint8_t> frame, Time now);
   // A copy of an ARP frame another loop of the same stack received (net::Arp::learn_from_copy).
   void receive_arp_copy(std::span<const uint8_t> frame, Time now);
-  // Called with every well-formed ARP frame for us that receive_frame() took, after it: with
-  // several queues, the loop that receives ARP passes it on to the others.
+  // Called, after receive_frame() took it, with every ARP frame that names a sender the table
+  // may learn: with several queues, the loop that receives ARP passes those on to the others
+  // (martian and unspecified senders, which no loop learns, go no further).
   void set_arp_observer(std::function<void(std::span<const uint8_t>)> observer) {
     arp_observer_ = std::move(observer);
   }

@@ -186,7 +186,7 @@ void Arp::reply(const ArpView& request) {
   stats_.arp_replies_sent.add();
 }
 
-void Arp::receive(const ArpView& arp, Time now) {
+bool Arp::receive(const ArpView& arp, Time now) {
   Ipv4Address sender = arp.sender_ip();
   bool is_request = arp.operation() == header::kArpRequest;
   bool for_us = arp.target_ip() == config_.address.address;
@@ -199,11 +199,11 @@ void Arp::receive(const ArpView& arp, Time now) {
     } else if (is_request) {
       stats_.drop(DropReason::arp_not_for_us);
     }
-    return;
+    return false;
   }
   if (!plausible_neighbour(sender)) {
     stats_.drop(DropReason::arp_bad_sender);
-    return;
+    return false;
   }
   if (auto it = entries_.find(sender); it != entries_.end()) {
     update(it->second, arp.sender_mac(), now);
@@ -213,14 +213,15 @@ void Arp::receive(const ArpView& arp, Time now) {
   } else if (!is_request) {
     stats_.drop(DropReason::arp_unsolicited);  // a reply we did not ask for, or an announcement
   }
-  if (!is_request) return;
+  if (!is_request) return true;
   if (!for_us) {
     stats_.drop(DropReason::arp_not_for_us);
-    return;
+    return true;
   }
   // Answered even when the table had no room for the asker: the answer costs no memory, and
   // refusing it would let a flood of new senders make us unreachable.
   reply(arp);
+  return true;
 }
 
 void Arp::learn_from_copy(const ArpView& arp, Time now) {

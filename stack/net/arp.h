@@ -45,7 +45,8 @@ class Arp {
   // Sends `frame` (an IPv4 packet behind 14 bytes kept free for the Ethernet header) to
   // `next_hop`, now if its address is known, else once resolution completes.
   void send_ipv4(Ipv4Address next_hop, std::span<uint8_t> frame, Time now);
-  void receive(const header::ArpView& arp, Time now);
+  // True when the frame names a sender this table may learn (what other loops may learn from).
+  bool receive(const header::ArpView& arp, Time now);
   // What another loop of the same stack received (with several queues, ARP reaches only the
   // first): entries this loop has learn the sender's MAC, resolving what waits on them; nothing
   // is answered, created or counted, which the receiving loop did.

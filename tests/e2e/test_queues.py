@@ -135,6 +135,19 @@ class TwoQueues(unittest.TestCase):
             self.addCleanup(peer.close)
             self.assertEqual(address[1], port)
 
+    def test_a_connect_on_a_listener_is_refused_and_leaves_every_loop_listening(self):
+        listener = self.listener(PORT + 3)
+        remote = self.pb.SocketAddress(address=h.KERNEL_ADDRESS, port=KERNEL_PORT)
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.endpoints.Connect(self.pb.ConnectRequest(id=listener.id, remote=remote),
+                                   timeout=5)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
+        socks = [h.kernel_connect(PORT + 3) for _ in range(32)]  # flows to both loops
+        for s in socks:
+            self.addCleanup(s.close)
+        h.poll("32 connections queued over both loops",
+               lambda: self.get(listener.id).listener.accept_queue_depth == 32)
+
     def test_a_port_bound_in_one_loop_is_taken_in_all(self):
         first = self.endpoints.CreateEndpoint(self.pb.CreateEndpointRequest(), timeout=5)
         self.addCleanup(self.close_quietly, first.id)
