@@ -154,5 +154,35 @@ TEST_F(EngineQueueSteering, NoPortSteeredToTheQueueLeftIsExhaustion) {
   EXPECT_EQ(our_syn.source_port, config.ephemeral_port_first);
 }
 
+TEST_F(EngineQueueSteering, IdsNameTheirLoop) {
+  for (uint32_t queue = 0; queue < 4; ++queue) {
+    restart(loop_config(queue));
+    for (int i = 0; i < 5; ++i) {
+      auto id = engine().create_endpoint();
+      ASSERT_TRUE(id.is_ok());
+      EXPECT_NE(*id, 0u);
+      EXPECT_EQ(*id % 4, queue);
+    }
+  }
+}
+
+TEST_F(EngineQueueSteering, AReplicaTakesAnotherLoopsIdOnceAndUnbindUndoesABind) {
+  restart(loop_config(1));
+  EndpointId others = 4 * 7 + 2;  // loop 2's
+  ASSERT_TRUE(engine().create_replica(others).is_ok());
+  EXPECT_EQ(engine().create_replica(others).status().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(engine().create_replica(4 * 7 + 1).status().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(engine().create_replica(0).status().code, ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(engine().bind(others, Ipv4Address{}, 8080).is_ok());
+  EXPECT_EQ(engine().query(others)->state, TcpState::kBound);
+  ASSERT_TRUE(engine().unbind(others).is_ok());
+  EXPECT_EQ(engine().query(others)->state, TcpState::kInitial);
+  EXPECT_EQ(engine().unbind(others).code, ErrorCode::kFailedPrecondition);
+  // The port is free again: another endpoint of this loop binds it.
+  auto own = engine().create_endpoint();
+  ASSERT_TRUE(own.is_ok());
+  EXPECT_TRUE(engine().bind(*own, Ipv4Address{}, 8080).is_ok());
+}
+
 }  // namespace
 }  // namespace tapstack::engine_test
