@@ -2,19 +2,13 @@
 
 namespace tapstack::server {
 
-Shard& Shards::of(EndpointId id) {
-  if (shards_.size() == 1) return shards_[0];
-  std::lock_guard lock(mutex_);
-  if (auto it = moved_.find(id); it != moved_.end()) return shards_[it->second];
-  return shards_[id % shards_.size()];
-}
-
-bool Shards::owns(const Shard& shard, EndpointId id) const {
+size_t Shards::index_of(EndpointId id) const {
+  // The id names its loop unless it moved; the table is looked at only while some id has.
   if (moved_count_.load(std::memory_order_acquire) != 0) {
     std::lock_guard lock(mutex_);
-    if (auto it = moved_.find(id); it != moved_.end()) return it->second == shard.index;
+    if (auto it = moved_.find(id); it != moved_.end()) return it->second;
   }
-  return id % shards_.size() == shard.index;
+  return id % shards_.size();
 }
 
 bool Shards::is_group(EndpointId id) const {

@@ -41,7 +41,7 @@ class Shards {
   std::vector<Shard>::iterator end() { return shards_.end(); }
 
   // Where endpoint `id` (or, for a group, its owner replica) lives.
-  Shard& of(EndpointId id);
+  Shard& of(EndpointId id) { return shards_[index_of(id)]; }
   // The loop for a new endpoint: each in turn.
   Shard& next() { return shards_[next_.fetch_add(1, std::memory_order_relaxed) % size()]; }
 
@@ -56,7 +56,7 @@ class Shards {
     return sum;
   }
   // Whether `shard` holds `id` itself, not a replica of another loop's: what its hub publishes.
-  bool owns(const Shard& shard, EndpointId id) const;
+  bool owns(const Shard& shard, EndpointId id) const { return index_of(id) == shard.index; }
 
   // Groups: ids with a replica in every loop.
   bool is_group(EndpointId id) const;
@@ -65,6 +65,8 @@ class Shards {
   void move(EndpointId id, size_t shard);
 
  private:
+  size_t index_of(EndpointId id) const;
+
   std::vector<Shard> shards_;
   std::atomic<size_t> next_{0};
   mutable std::mutex mutex_;  // control-plane calls only, never the packet path
