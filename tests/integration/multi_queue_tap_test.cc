@@ -20,6 +20,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "stack/header/bytes.h"
@@ -99,12 +100,12 @@ TEST_F(MultiQueueTapTest, KernelSynsArriveOnTheQueueTheirTupleSteersTo) {
   std::array<size_t, kQueues> syns{};
   size_t misplaced = 0;
   size_t other_frames_off_queue_0 = 0;
-  std::vector<uint16_t> seen_ports;
+  std::vector<std::pair<uint16_t, uint16_t>> seen;  // source and destination port
   std::array<pollfd, kQueues> polls{};
   for (size_t k = 0; k < kQueues; ++k) polls[k] = {(*taps)[k].fd(), POLLIN, 0};
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   std::vector<uint8_t> buffer(65536);
-  while (seen_ports.size() < kConnects && std::chrono::steady_clock::now() < deadline) {
+  while (seen.size() < kConnects && std::chrono::steady_clock::now() < deadline) {
     if (poll(polls.data(), polls.size(), 100) <= 0) continue;
     for (size_t k = 0; k < kQueues; ++k) {
       ssize_t n;
@@ -116,9 +117,11 @@ TEST_F(MultiQueueTapTest, KernelSynsArriveOnTheQueueTheirTupleSteersTo) {
         }
         const uint32_t queue = tcp::steering_queue(tcp::steering_hash(frame->tuple, key), kQueues);
         misplaced += queue != k;
-        if (frame->flags == 0x02 && std::find(seen_ports.begin(), seen_ports.end(),
-                                              frame->tuple.local_port) == seen_ports.end()) {
-          seen_ports.push_back(frame->tuple.local_port);
+        // Keyed by both ports: Linux gives two connects the same ephemeral port when their
+        // destinations differ, so a source port alone does not name a socket.
+        const std::pair ports{frame->tuple.local_port, frame->tuple.remote_port};
+        if (frame->flags == 0x02 && std::find(seen.begin(), seen.end(), ports) == seen.end()) {
+          seen.push_back(ports);
           ++syns[k];
         }
       }
@@ -127,7 +130,7 @@ TEST_F(MultiQueueTapTest, KernelSynsArriveOnTheQueueTheirTupleSteersTo) {
   }
   for (int fd : sockets) close(fd);
 
-  EXPECT_EQ(seen_ports.size(), static_cast<size_t>(kConnects));
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kConnects));
   EXPECT_EQ(misplaced, 0u);
   EXPECT_EQ(other_frames_off_queue_0, 0u);
   for (size_t k = 0; k < kQueues; ++k) EXPECT_GT(syns[k], 0u) << "no SYN on queue " << k;
