@@ -90,6 +90,8 @@ struct Event {
     kUnreachable,      // connect ended by an ICMP error or no ARP reply; `reason` says which
     kReset,            // a synchronized connection was reset by the peer
     kReleased,         // the engine forgot the endpoint; its id is no longer valid
+    kReadable,         // data or the end of the stream became readable where nothing was
+    kWritable,         // a short write's send buffer is half free again
   };
   Kind kind = Kind::kStateChanged;
   EndpointId endpoint = 0;

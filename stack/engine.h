@@ -89,7 +89,20 @@ class Engine final : private net::Ipv4Output {
   Status close(EndpointId id, bool abort) { return tcp_.close(id, abort); }
   Result<EndpointInfo> query(EndpointId id) const { return tcp_.query(id); }
   std::vector<EndpointInfo> list() const { return tcp_.list(); }
+  // The data path of a connection. Errors: kNotFound (unknown id), kFailedPrecondition (not a
+  // connection, or its side shut), kUnavailable (refused, unreachable or reset: the message
+  // says which), kDeadlineExceeded (the handshake, the data or keepalive timed out).
+  // In-order received bytes, at most out.size(); 0 at the end of the stream (the peer's FIN,
+  // everything before it read); kWouldBlock while there is nothing yet. Reading reopens the
+  // window, and announces it once that matters to the peer.
   Result<size_t> read(EndpointId id, std::span<uint8_t> out) { return tcp_.read(id, out); }
+  // Queues bytes to send: how many the send buffer took (kWouldBlock if none, also before the
+  // handshake completed). A short write earns one kWritable event once half the buffer is free.
+  Result<size_t> write(EndpointId id, std::span<const uint8_t> data) {
+    return tcp_.write(id, data);
+  }
+  // Shuts the write side: the FIN follows the queued data; reading goes on.
+  Status shutdown(EndpointId id) { return tcp_.shutdown(id); }
   // Keepalive for a connection, or, on any other endpoint, for the connections it will make or
   // accept; nullopt turns it off. Idle and interval 1..32767 s, count 1..127 (Linux's limits).
   Status set_keepalive(EndpointId id, std::optional<Keepalive> keepalive) {

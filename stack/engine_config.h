@@ -34,8 +34,14 @@ struct EngineConfig {
   Duration time_wait = seconds(60);                     // Linux TCP_TIMEWAIT_LEN
   Duration fin_wait2_timeout = seconds(60);             // Linux tcp_fin_timeout
   Duration challenge_ack_interval = milliseconds(500);  // Linux tcp_invalid_ratelimit
-  size_t receive_buffer = 128 * 1024;     // per connection; the advertised window never exceeds it
-  size_t max_endpoints = 65536;           // listeners, connections and unbound endpoints together
+  size_t receive_buffer = 128 * 1024;  // per connection; the advertised window never exceeds it
+  size_t send_buffer = 256 * 1024;     // per connection: bytes written and not yet acknowledged
+  // Retransmissions of unacknowledged data before the connection is given up (Linux's
+  // tcp_retries2: about 15 minutes with a 200 ms RTO).
+  int data_retries = 15;
+  Duration min_rto = milliseconds(200);     // Linux TCP_RTO_MIN (RFC 6298 says 1 s)
+  Duration delayed_ack = milliseconds(40);  // Linux TCP_DELACK_MIN; RFC 1122 allows 500 ms
+  size_t max_endpoints = 65536;             // listeners, connections and unbound endpoints together
   // TIME-WAIT records (Linux's tcp_max_tw_buckets), about 150 bytes each; beyond it a closing
   // connection skips TIME-WAIT.
   size_t max_time_wait = 65536;
@@ -52,7 +58,7 @@ struct EngineConfig {
   Duration arp_retry_interval = seconds(1);
   int arp_retries = 3;
   Duration arp_entry_lifetime = seconds(60);
-  size_t arp_queue_limit = 64;  // frames waiting per unresolved next hop
+  size_t arp_queue_limit = 64;             // frames waiting per unresolved next hop
   size_t arp_queue_bytes_limit = 1 << 20;  // frames waiting for any next hop, in bytes
   // The neighbour table's bounds, as Linux's gc_thresh1/2/3: below thresh1 nothing is
   // collected; above thresh2 a forced collection runs at most every 5 s; at thresh3 new

@@ -73,7 +73,17 @@ class Counter {
   X(keepalive_timeouts, "Connections reset after their keepalive probes went unanswered")          \
   X(half_open_table_full, "SYNs that found the global half-open limit reached")                    \
   X(orphan_overflows, "Graceful closes turned into resets: too many closed connections finishing") \
-  X(connections_closed, "Connections that reached CLOSED and were released")
+  X(connections_closed, "Connections that reached CLOSED and were released")                       \
+  X(data_segments_sent, "TCP segments sent with data, retransmissions included")                   \
+  X(data_bytes_sent, "Bytes of data sent, retransmissions included")                               \
+  X(data_segments_retransmitted, "Segments of data (or a FIN) sent again")                         \
+  X(retransmit_timeouts, "Retransmission timer expiries (RTO) of connections with data in flight") \
+  X(fast_retransmits, "Losses repaired by fast retransmit (three duplicate ACKs or SACK)")         \
+  X(data_timeouts, "Connections ended because their data went unacknowledged (retries exhausted)") \
+  X(zero_window_probes_sent, "Probes of a peer's zero window (persist timer)")                     \
+  X(delayed_acks_sent, "ACKs sent by the delayed-ACK timer")                                       \
+  X(out_of_order_segments, "Segments that arrived ahead of a hole")                                \
+  X(aborts_on_close, "Connections reset by close() with unread data (Linux TCPAbortOnClose)")
 
 // X(name, help): why a frame or segment was dropped.
 #define TAPSTACK_DROP_REASONS(X)                                             \

@@ -7,10 +7,12 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "stack/clock.h"
 #include "stack/endpoint_info.h"
+#include "stack/tcp/byte_ring.h"
 #include "stack/tcp/four_tuple.h"
 #include "stack/tcp/port_table.h"
 #include "stack/timer_wheel.h"
@@ -21,6 +23,7 @@ namespace tapstack::tcp {
 inline constexpr uint8_t kHalfOpenTimer = 10;
 inline constexpr uint8_t kConnectionTimer = 11;
 inline constexpr uint8_t kTimeWaitTimer = 12;
+inline constexpr uint8_t kDelayedAckTimer = 13;
 
 struct Listener;
 
@@ -46,17 +49,41 @@ struct HalfOpen : TimerNode {
   std::optional<Time> last_oow_ack;  // rate limit of ACKs to out-of-window segments
 };
 
+struct Connection;
+
+// A connection's second timer: the delayed ACK runs alongside whatever the first one guards.
+struct DelayedAckTimer : TimerNode {
+  explicit DelayedAckTimer(Connection& c) : connection(c) { kind = kDelayedAckTimer; }
+  Connection& connection;
+};
+
+// Why a connection ended other than by the FIN exchange: what read() and write() report from
+// then on.
+enum class Ending : uint8_t { kNone, kRefused, kUnreachable, kReset, kTimedOut };
+
+// The connection's timer (the TimerNode it is) guards one thing at a time, chosen by
+// Tcp::schedule(): the SYN, the data or FIN in flight (RTO), a zero window (persist), keepalive,
+// or an orphan's FIN-WAIT-2.
 struct Connection : TimerNode {
+  Connection(size_t send_buffer, size_t receive_buffer)
+      : send_queue(send_buffer), receive_queue(receive_buffer) {
+    kind = kConnectionTimer;
+  }
+
   EndpointId id = 0;
   EndpointId listener = 0;  // the listener it came from; 0 for connect
   FourTuple tuple;
   TcpState state = TcpState::kClosed;
+  Ending ending = Ending::kNone;
   PortLease port;  // an active open's local port; passive connections share their listener's
 
   uint32_t iss = 0;
   uint32_t snd_una = 0;
-  uint32_t snd_nxt = 0;
+  uint32_t snd_nxt = 0;  // the highest sequence number sent (plus one): never moves back
   uint32_t snd_wnd = 0;
+  uint32_t snd_wl1 = 0;      // SEG.SEQ of the segment that last updated snd_wnd (RFC 9293)
+  uint32_t snd_wl2 = 0;      // and its SEG.ACK
+  uint32_t max_snd_wnd = 0;  // the largest window the peer offered (sender SWS avoidance)
   uint32_t irs = 0;
   uint32_t rcv_nxt = 0;
   Negotiated options;
@@ -65,14 +92,38 @@ struct Connection : TimerNode {
   uint32_t ts_offset = 0;
   bool from_syn_cookie = false;
 
-  uint8_t retransmits = 0;  // of whatever the timer now guards (SYN, SYN-ACK or FIN)
+  uint8_t retransmits = 0;  // of the SYN, the data or FIN in flight; backs off the timer
+  uint8_t probes = 0;       // keepalive or zero-window probes the peer has not answered
+  bool nodelay = false;     // Nagle off
   Time handshake_start{};
   // The last ACK sent for a segment we could not accept (challenge ACKs included): one per
   // challenge_ack_interval, as Linux's tcp_oow_rate_limited, so a spoofer cannot make us echo.
   std::optional<Time> last_oow_ack;
   Time last_received{};  // when the peer last sent anything: keepalive's idle time starts here
 
-  std::vector<uint8_t> receive_buffer;  // in-order data not yet read, bounded by the config
+  // Send side (tcp_send.cc). The queue holds the bytes from SND.UNA on: in flight, then unsent.
+  ByteRing send_queue;
+  uint32_t write_seq = 0;     // the sequence number after the last byte written (Linux's write_seq)
+  bool write_shut = false;    // shutdown() or close(): a FIN follows the queued data
+  bool writer_waits = false;  // a write() was cut short: kWritable is owed once there is room
+  uint32_t rtx_next = 0;      // the next sequence number to retransmit; == snd_nxt when none is due
+  uint8_t duplicate_acks = 0;
+  std::optional<uint32_t> recover;  // NewReno's recovery point while in fast recovery
+  Duration srtt{};                  // RFC 6298, once a sample came
+  Duration rttvar{};
+  Duration rto{};
+  std::optional<std::pair<uint32_t, Time>> timed;  // the segment being timed (no timestamps)
+  uint64_t bytes_acked = 0;
+  uint64_t segments_retransmitted = 0;
+
+  // Receive side (tcp_receive.cc). The queue holds in-order data not yet read.
+  ByteRing receive_queue;
+  uint32_t rcv_wnd_edge = 0;  // RCV.NXT + RCV.WND as last advertised: never moves left
+  uint32_t rcv_acked = 0;     // the ACK number last sent
+  // Data segments still acknowledged at once, as Linux's quickack mode starts a connection
+  // (TCP_MAX_QUICKACKS): the peer's slow start is not held back by delayed ACKs.
+  uint8_t quick_acks = 16;
+  DelayedAckTimer delayed_ack{*this};
   uint64_t bytes_received = 0;
 };
 

@@ -89,6 +89,8 @@ void Tcp::receive(const header::Ipv4View& ip) {
 void Tcp::on_timer(TimerNode& node) {
   if (node.kind == kHalfOpenTimer) {
     half_open_timer(static_cast<HalfOpen&>(node));
+  } else if (node.kind == kDelayedAckTimer) {
+    delayed_ack_timer(static_cast<DelayedAckTimer&>(node).connection);
   } else if (node.kind == kTimeWaitTimer) {
     FourTuple tuple = static_cast<TimeWait&>(node).tuple;  // the key dies with the record
     time_wait_.erase(tuple);
@@ -266,14 +268,13 @@ Status Tcp::connect(EndpointId id, Ipv4Address address, uint16_t port) {
                      " from port " + std::to_string(tuple.local_port) +
                      (time_wait_.contains(tuple) ? " is in TIME-WAIT" : " exists"));
   }
-  auto c = std::make_unique<Connection>();
-  c->kind = kConnectionTimer;
+  auto c = std::make_unique<Connection>(config_.send_buffer, config_.receive_buffer);
   c->id = id;
   c->port = lease ? std::move(lease) : std::move(e->port);
   c->tuple = tuple;
   c->iss = isn_.isn(tuple, now_);
   c->snd_una = c->iss;
-  c->snd_nxt = c->iss + 1;
+  c->snd_nxt = c->rtx_next = c->write_seq = c->iss + 1;
   c->ts_offset = isn_.timestamp_offset(tuple);
   c->handshake_start = now_;
   c->state = TcpState::kSynSent;
@@ -348,20 +349,35 @@ Status Tcp::close(EndpointId id, bool abort) {
     return Status::ok();
   }
   Connection& c = *e->connection;
-  // Nobody can read what is buffered any more (Linux frees it in tcp_close too).
-  std::vector<uint8_t>().swap(c.receive_buffer);
+  // Closing with data unread resets, as Linux's tcp_close does (TCPAbortOnClose): the peer
+  // must not take for delivered what nobody read.
+  const bool unread = !c.receive_queue.empty();
+  c.receive_queue.clear();
   switch (c.state) {
     case TcpState::kEstablished:
     case TcpState::kCloseWait:
-    case TcpState::kSynReceived:
-      if (!abort && orphans_.size() < config_.max_orphans) {
-        start_close(c);
+    case TcpState::kFinWait1:
+    case TcpState::kFinWait2:
+    case TcpState::kClosing:
+    case TcpState::kLastAck:
+      if (!abort && !unread && orphans_.size() < config_.max_orphans) {
+        // The FIN follows the data still queued; after shutdown() it is on its way already.
+        if (!c.write_shut) start_close(c);
         break;
       }
       // Beyond max_orphans a close is an abort, as Linux's tcp_close does past
       // tcp_max_orphans ("too many orphaned sockets"): a peer that never answers our FIN
       // cannot make us hold closed connections without bound.
-      if (!abort) stats_.orphan_overflows.add();
+      if (unread) {
+        stats_.aborts_on_close.add();
+      } else if (!abort) {
+        stats_.orphan_overflows.add();
+      }
+      send_control(c, header::tcp_flags::kRst | header::tcp_flags::kAck);
+      c.state = TcpState::kClosed;
+      break;
+    case TcpState::kSynReceived:
+      // A simultaneous open not yet complete: nothing was sent, so reset it.
       send_control(c, header::tcp_flags::kRst | header::tcp_flags::kAck);
       c.state = TcpState::kClosed;
       break;
@@ -371,26 +387,12 @@ Status Tcp::close(EndpointId id, bool abort) {
       break;
   }
   Connection& orphaned = orphan(*e);
-  if (orphaned.state == TcpState::kClosed) release(orphaned);
-  return Status::ok();
-}
-
-Result<size_t> Tcp::read(EndpointId id, std::span<uint8_t> out) {
-  Endpoint* e = find_endpoint(id);
-  if (!e) return error(ErrorCode::kNotFound, "no endpoint " + std::to_string(id));
-  if (!e->connection) {
-    return error(ErrorCode::kFailedPrecondition,
-                 "endpoint " + std::to_string(id) + " is not a connection");
+  if (orphaned.state == TcpState::kClosed) {
+    release(orphaned);
+  } else if (orphaned.state == TcpState::kFinWait2) {
+    schedule_idle(orphaned);  // FIN-WAIT-2 ends on a timer once nobody holds the connection
   }
-  Connection& c = *e->connection;
-  size_t n = std::min(out.size(), c.receive_buffer.size());
-  bool was_closed_window = advertised_window(c) == 0;
-  std::copy_n(c.receive_buffer.begin(), n, out.begin());
-  c.receive_buffer.erase(c.receive_buffer.begin(),
-                         c.receive_buffer.begin() + static_cast<ptrdiff_t>(n));
-  // Reopening a closed window must be announced, or the peer waits for its persist timer.
-  if (n > 0 && was_closed_window && c.state != TcpState::kClosed) send_ack(c);
-  return n;
+  return Status::ok();
 }
 
 EndpointInfo Tcp::describe(const Endpoint& e) const {
@@ -417,7 +419,7 @@ EndpointInfo Tcp::describe(const Endpoint& e) const {
                                      c.options.timestamps,
                                      c.from_syn_cookie,
                                      c.bytes_received,
-                                     static_cast<uint32_t>(c.receive_buffer.size())};
+                                     static_cast<uint32_t>(c.receive_queue.size())};
   }
   return info;
 }

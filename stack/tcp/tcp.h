@@ -31,6 +31,13 @@
 
 namespace tapstack::tcp {
 
+// Data a segment carries: `length` bytes from `offset` past the head of `from`.
+struct SegmentPayload {
+  const ByteRing* from = nullptr;
+  size_t offset = 0;
+  size_t length = 0;
+};
+
 class Tcp {
  public:
   Tcp(const EngineConfig& config, Stats& stats, TimerWheel& timers, net::Ipv4Output& output,
@@ -64,7 +71,10 @@ class Tcp {
   Status close(EndpointId id, bool abort);
   Result<EndpointInfo> query(EndpointId id) const;
   std::vector<EndpointInfo> list() const;
+  // tcp_receive.cc / tcp_send.cc: the data path (see Engine for the contracts).
   Result<size_t> read(EndpointId id, std::span<uint8_t> out);
+  Result<size_t> write(EndpointId id, std::span<const uint8_t> data);
+  Status shutdown(EndpointId id);
   // Nothing turns keepalive off; on a listener, sets what its future connections start with.
   Status set_keepalive(EndpointId id, std::optional<Keepalive> keepalive);
   // Endpoints the user holds. Closed connections still finishing (orphans) are bounded by
@@ -105,9 +115,12 @@ class Tcp {
   // Takes the connection away from its endpoint id: only the engine holds it from now on.
   Connection& orphan(Endpoint& endpoint);
 
+  static constexpr Duration kMaxRto = seconds(120);  // Linux TCP_RTO_MAX
+
   // tcp_output.cc: building and sending segments
   void send_segment(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8_t flags,
-                    uint16_t window, std::span<const uint8_t> options);
+                    uint16_t window, std::span<const uint8_t> options,
+                    const SegmentPayload& payload = {});
   void send_reset_for(const Segment& seg);  // RFC 9293 reset generation, no state
   // A segment without data whose only option is the timestamp, when `timestamps` were
   // negotiated (RFC 7323 §3.2 wants them on every non-RST segment): TSval from `ts_offset`,
@@ -117,15 +130,19 @@ class Tcp {
   void send_synack(const HalfOpen& half_open);
   void send_half_open_ack(HalfOpen& half_open);  // at ISS + 1, for an out-of-window segment
   void send_syn(const Connection& c, bool with_ack);
-  void send_ack(const Connection& c);
+  // Every segment of a synchronized connection carries the ACK and the window, so these all
+  // note what they acknowledged and cancel the delayed ACK.
+  void send_ack(Connection& c);
+  // `length` bytes of the send queue from `seq`, with the FIN after them if `fin`.
+  void send_data(Connection& c, uint32_t seq, size_t length, bool fin);
+  void acknowledged_by_us(Connection& c);
   // True if an ACK for an unacceptable segment may go out now (and records that it does): one
   // per challenge_ack_interval per connection or record, Linux's tcp_oow_rate_limited.
   bool oow_ack_allowed(std::optional<Time>& last_sent);
-  void send_control(const Connection& c, uint8_t flags);  // ACK, FIN|ACK or RST|ACK at snd_nxt
+  void send_control(Connection& c, uint8_t flags);  // ACK or RST|ACK at snd_nxt
   uint32_t ts_value(uint32_t offset) const;
   header::TcpOptions syn_options_for(const Negotiated& peer_offer, uint32_t ts_offset,
                                      uint32_t ts_echo) const;
-  uint16_t advertised_window(const Connection& c) const;
   // What a SYN or SYN-ACK offers: never scaled (RFC 7323 §2.2), so at most 65535.
   uint16_t syn_window() const {
     return static_cast<uint16_t>(std::min<size_t>(config_.receive_buffer, 0xffff));
@@ -175,7 +192,6 @@ class Tcp {
   void syn_sent_receive(Connection& c, const Segment& seg);
   void syn_received_receive(Connection& c, const Segment& seg);
   void synchronized_receive(Connection& c, const Segment& seg);
-  void process_data_and_fin(Connection& c, const Segment& seg);
   void challenge_ack(Connection& c);
   // An ACK for a segment we could not accept, rate-limited (see oow_ack_allowed), except for
   // data without SYN: its sender may be retransmitting for a lost ACK (Linux makes the same
@@ -185,15 +201,49 @@ class Tcp {
   void set_state(Connection& c, TcpState state);
   void connection_timer(Connection& c);
   void arm_retransmit(Connection& c);
-  // RTO after `retransmits` tries: doubling from initial_rto, capped at Linux's TCP_RTO_MAX
-  // (120 s) whatever the retry tunables say, so that no setting overflows the shift.
-  Duration backoff(int retransmits) const;
+  // RTO after `retransmits` tries: doubling from `base` (initial_rto by default), capped at
+  // Linux's TCP_RTO_MAX (120 s) whatever the retry tunables say, so that no setting overflows
+  // the shift.
+  Duration backoff(int retransmits, std::optional<Duration> base = {}) const;
   // Moves `c` to CLOSED and forgets it if nobody holds its id.
   void release(Connection& c);
   // Takes `c` out of the demux table and, if nobody holds its id, destroys it.
   void forget(Connection& c);
   // RFC 7323 §5.3: a segment whose TSval is older than ts_recent is an old duplicate.
   bool paws_reject(const Connection& c, const Segment& seg) const;
+
+  // tcp_send.cc: the send side
+  // The connection behind a data call, or the status that says why there is none to use.
+  Result<Connection*> data_connection(EndpointId id);
+  // Sends what the windows allow: retransmissions due first, then new data, then the FIN.
+  void transmit(Connection& c);
+  // One segment (or the FIN) again from `seq`.
+  void retransmit_from(Connection& c, uint32_t seq);
+  void process_ack(Connection& c, const Segment& seg);  // an acceptable segment's ACK field
+  void acknowledge(Connection& c, const Segment& seg);  // an ACK of new data
+  void duplicate_ack(Connection& c);
+  void rtt_sample(Connection& c, Duration rtt);
+  Duration current_rto(const Connection& c) const;
+  void arm_rto(Connection& c);
+  void retransmission_timeout(Connection& c);
+  void persist_timer(Connection& c);
+  // With nothing in flight: arms the timer for what it guards then (persist, keepalive, an
+  // orphan's FIN-WAIT-2) or cancels it.
+  void schedule_idle(Connection& c);
+  void start_close(Connection& c);  // FIN-WAIT-1 or LAST-ACK; the FIN follows the data
+  static bool fin_sent(const Connection& c);
+  static bool fin_acknowledged(const Connection& c);
+  static bool has_unsent(const Connection& c);  // data or the FIN not sent yet
+  size_t send_mss(const Connection& c) const;
+  uint32_t send_window(const Connection& c) const;
+
+  // tcp_receive.cc: the receive side
+  void process_data_and_fin(Connection& c, const Segment& seg);
+  void delayed_ack_timer(Connection& c);
+  // The window we may offer now (receiver SWS avoidance), in bytes.
+  uint32_t receive_window(const Connection& c) const;
+  // The window field of a segment about to go out; records the right edge it offers.
+  uint16_t advertise_window(Connection& c);
 
   // tcp_time_wait.cc: TIME-WAIT records
   // Hands the orphaned `c` over to a TimeWait record (or, with the table full, just releases
@@ -205,9 +255,8 @@ class Tcp {
   // Arms (or, with keepalive off, cancels) the timer of an established connection.
   void arm_keepalive(Connection& c);
   void keepalive_timer(Connection& c);
-  void send_keepalive_probe(const Connection& c);
+  void send_keepalive_probe(Connection& c);
   void send_time_wait_ack(TimeWait& tw);
-  void start_close(Connection& c);
 
   const EngineConfig& config_;
   Stats& stats_;

@@ -10,17 +10,8 @@ namespace tapstack::tcp {
 using namespace header::tcp_flags;
 
 namespace {
-constexpr Duration kMaxRto = seconds(120);  // Linux TCP_RTO_MAX
 // RFC 7323 §5.5: a ts_recent this old may have wrapped; PAWS forgets it (Linux TCP_PAWS_24DAYS).
 constexpr Duration kPawsIdle = seconds(24 * 24 * 3600);
-
-bool fin_sent(TcpState s) {
-  return s == TcpState::kFinWait1 || s == TcpState::kClosing || s == TcpState::kLastAck;
-}
-
-bool receives_data(TcpState s) {
-  return s == TcpState::kEstablished || s == TcpState::kFinWait1 || s == TcpState::kFinWait2;
-}
 
 // RFC 9293 3.10.7.4, first check: does the segment fall in [rcv_nxt, rcv_nxt + window)? A zero
 // window still takes ACKs and RSTs at RCV.NXT.
@@ -38,9 +29,9 @@ void Tcp::set_state(Connection& c, TcpState state) {
   emit(Event::Kind::kStateChanged, c.id, c.listener, state);
 }
 
-Duration Tcp::backoff(int retransmits) const {
-  return std::min<Duration>(config_.initial_rto * (int64_t{1} << std::clamp(retransmits, 0, 20)),
-                            kMaxRto);
+Duration Tcp::backoff(int retransmits, std::optional<Duration> base) const {
+  return std::min<Duration>(
+      base.value_or(config_.initial_rto) * (int64_t{1} << std::clamp(retransmits, 0, 20)), kMaxRto);
 }
 
 void Tcp::arm_retransmit(Connection& c) {
@@ -51,6 +42,7 @@ void Tcp::establish(Connection& c) {
   timers_.cancel(c);
   c.retransmits = 0;
   c.last_received = now_;
+  c.rcv_wnd_edge = c.rcv_nxt + syn_window();  // what our SYN or SYN-ACK offered
   set_state(c, TcpState::kEstablished);
   arm_keepalive(c);
   emit(Event::Kind::kEstablished, c.id, c.listener, c.state, now_ - c.handshake_start);
@@ -112,6 +104,7 @@ void Tcp::syn_sent_receive(Connection& c, const Segment& seg) {
     }
     stats_.resets_received.add();
     stats_.attempt_fails.add();
+    c.ending = Ending::kRefused;
     emit(Event::Kind::kRefused, c.id, 0, TcpState::kClosed);
     release(c);
     return;
@@ -127,7 +120,9 @@ void Tcp::syn_sent_receive(Connection& c, const Segment& seg) {
     c.ts_recent = seg.options.timestamp->value;
     c.ts_recent_stamp = now_;
   }
-  c.snd_wnd = seg.window;  // never scaled in a SYN
+  c.snd_wnd = c.max_snd_wnd = seg.window;  // never scaled in a SYN
+  c.snd_wl1 = seg.seq;
+  c.snd_wl2 = seg.ack;
   if (ack_acceptable) {
     c.snd_una = seg.ack;
     establish(c);
@@ -152,6 +147,7 @@ void Tcp::syn_received_receive(Connection& c, const Segment& seg) {
       // From an active open, a reset here means refused (RFC 9293 3.10.7.4).
       stats_.resets_received.add();
       stats_.attempt_fails.add();
+      c.ending = Ending::kRefused;
       emit(Event::Kind::kRefused, c.id, 0, TcpState::kClosed);
       release(c);
     } else if (seq_in_range(seg.seq, c.rcv_nxt, c.rcv_nxt + syn_window())) {
@@ -165,7 +161,9 @@ void Tcp::syn_received_receive(Connection& c, const Segment& seg) {
     if (seg.has(kAck) && seg.seq == c.irs && seg.ack == c.snd_nxt) {
       // The peer's SYN-ACK crossing ours completes the open (Linux accepts it the same way).
       c.snd_una = seg.ack;
-      c.snd_wnd = seg.window;
+      c.snd_wnd = c.max_snd_wnd = seg.window;  // never scaled in a SYN
+      c.snd_wl1 = seg.seq;
+      c.snd_wl2 = seg.ack;
       establish(c);
       send_ack(c);
       return;
@@ -190,7 +188,9 @@ void Tcp::syn_received_receive(Connection& c, const Segment& seg) {
     return;
   }
   c.snd_una = seg.ack;
-  c.snd_wnd = uint32_t{seg.window} << c.options.send_window_scale.value_or(0);
+  c.snd_wnd = c.max_snd_wnd = uint32_t{seg.window} << c.options.send_window_scale.value_or(0);
+  c.snd_wl1 = seg.seq;
+  c.snd_wl2 = seg.ack;
   establish(c);
   process_data_and_fin(c, seg);
 }
@@ -202,8 +202,7 @@ void Tcp::synchronized_receive(Connection& c, const Segment& seg) {
     ack_unacceptable(c, seg);
     return;
   }
-  uint32_t window = uint32_t{advertised_window(c)} << c.options.receive_window_scale.value_or(0);
-  if (!acceptable(seg, c.rcv_nxt, window)) {
+  if (!acceptable(seg, c.rcv_nxt, receive_window(c))) {
     stats_.drop(DropReason::out_of_window);
     if (!seg.has(kRst)) ack_unacceptable(c, seg);
     return;
@@ -218,6 +217,7 @@ void Tcp::synchronized_receive(Connection& c, const Segment& seg) {
     if (c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait) {
       stats_.established_resets.add();
     }
+    c.ending = Ending::kReset;
     emit(Event::Kind::kReset, c.id, c.listener, TcpState::kClosed);
     release(c);
     return;
@@ -227,9 +227,7 @@ void Tcp::synchronized_receive(Connection& c, const Segment& seg) {
     return;
   }
   c.last_received = now_;
-  if (c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait) {
-    c.retransmits = 0;  // the peer is alive: no keepalive probe is outstanding
-  }
+  c.probes = 0;  // the peer is alive: no keepalive or window probe is outstanding
   if (!seg.has(kAck)) return;
   if (seq_gt(seg.ack, c.snd_nxt)) {
     challenge_ack(c);  // acknowledges what we never sent (RFC 5961 §5.2)
@@ -242,14 +240,13 @@ void Tcp::synchronized_receive(Connection& c, const Segment& seg) {
     c.ts_recent = seg.options.timestamp->value;  // RFC 7323 §4.3
     c.ts_recent_stamp = now_;
   }
-  if (seq_gt(seg.ack, c.snd_una)) c.snd_una = seg.ack;
-  c.snd_wnd = uint32_t{seg.window} << c.options.send_window_scale.value_or(0);
-  if (fin_sent(c.state) && c.snd_una == c.snd_nxt) {
+  const bool fin_was_outstanding = fin_sent(c) && !fin_acknowledged(c);
+  process_ack(c, seg);
+  if (fin_was_outstanding && fin_acknowledged(c)) {
     switch (c.state) {
       case TcpState::kFinWait1:
-        timers_.cancel(c);
         set_state(c, TcpState::kFinWait2);
-        timers_.arm(c, now_ + config_.fin_wait2_timeout);  // only orphans reach FIN-WAIT-2
+        schedule_idle(c);
         break;
       case TcpState::kClosing:
         enter_time_wait(c);  // destroys c; the peer's FIN came already, nothing else can
@@ -260,60 +257,6 @@ void Tcp::synchronized_receive(Connection& c, const Segment& seg) {
     }
   }
   process_data_and_fin(c, seg);
-}
-
-void Tcp::process_data_and_fin(Connection& c, const Segment& seg) {
-  bool fin = seg.has(kFin);
-  if (seg.payload.empty() && !fin) return;
-  if (!receives_data(c.state)) return;  // the peer's FIN came already; RFC 9293 says ignore
-  uint32_t seq = seg.seq + (seg.has(kSyn) ? 1 : 0);
-  uint32_t fin_seq = seq + static_cast<uint32_t>(seg.payload.size());
-  std::span<const uint8_t> data = seg.payload;
-  if (c.state != TcpState::kEstablished && seq_gt(fin_seq, c.rcv_nxt)) {
-    // New data in FIN-WAIT-1/2. Only close() sends our FIN, so nobody will read it: reset
-    // instead of buffering it for nobody, as Linux does (tcp_rcv_state_process, TCPAbortOnData).
-    stats_.aborts_on_data.add();
-    send_control(c, kRst | kAck);
-    release(c);
-    return;
-  }
-  if (seq_gt(seq, c.rcv_nxt)) {
-    // Out of order: no reassembly queue; a duplicate ACK asks for what is missing.
-    send_ack(c);
-    return;
-  }
-  size_t already = c.rcv_nxt - seq;
-  data = data.subspan(std::min(already, data.size()));
-  size_t room = config_.receive_buffer - std::min(config_.receive_buffer, c.receive_buffer.size());
-  size_t take = std::min(room, data.size());
-  c.receive_buffer.insert(c.receive_buffer.end(), data.begin(),
-                          data.begin() + static_cast<ptrdiff_t>(take));
-  c.rcv_nxt += static_cast<uint32_t>(take);
-  c.bytes_received += take;
-  if (take < data.size()) stats_.drop(DropReason::receive_buffer_full);
-  bool time_wait = false;
-  if (fin && c.rcv_nxt == fin_seq) {
-    ++c.rcv_nxt;
-    switch (c.state) {
-      case TcpState::kEstablished:
-        set_state(c, TcpState::kCloseWait);
-        break;
-      case TcpState::kFinWait1:
-        if (c.snd_una == c.snd_nxt) {
-          time_wait = true;
-        } else {
-          set_state(c, TcpState::kClosing);
-        }
-        break;
-      default:  // FIN-WAIT-2
-        time_wait = true;
-        break;
-    }
-  }
-  send_ack(c);
-  // Last: the connection is handed over to a TIME-WAIT record and destroyed (as Linux's
-  // tcp_fin sends its ACK before tcp_time_wait).
-  if (time_wait) enter_time_wait(c);
 }
 
 void Tcp::ack_unacceptable(Connection& c, const Segment& seg) {
@@ -336,20 +279,13 @@ void Tcp::challenge_ack(Connection& c) {
   send_ack(c);
 }
 
-void Tcp::start_close(Connection& c) {
-  ++c.snd_nxt;  // the FIN's sequence number
-  set_state(c, c.state == TcpState::kCloseWait ? TcpState::kLastAck : TcpState::kFinWait1);
-  send_control(c, kFin | kAck);
-  c.retransmits = 0;
-  arm_retransmit(c);
-}
-
 void Tcp::connection_timer(Connection& c) {
   switch (c.state) {
     case TcpState::kSynSent:
     case TcpState::kSynReceived:
       if (c.retransmits >= std::min(tunable_.syn_retries, 255)) {  // an 8-bit count
         stats_.attempt_fails.add();
+        c.ending = Ending::kTimedOut;
         emit(Event::Kind::kTimedOut, c.id, 0, TcpState::kClosed);
         release(c);
         return;
@@ -359,24 +295,17 @@ void Tcp::connection_timer(Connection& c) {
       stats_.syn_retransmits.add();
       arm_retransmit(c);
       return;
-    case TcpState::kFinWait1:
-    case TcpState::kClosing:
-    case TcpState::kLastAck:
-      if (c.retransmits >= config_.fin_retries) {
-        release(c);
-        return;
+    default:
+      // What the timer guards follows from the connection (see Connection).
+      if (c.snd_una != c.snd_nxt) {
+        retransmission_timeout(c);
+      } else if (has_unsent(c) && c.snd_wnd == 0) {
+        persist_timer(c);
+      } else if (c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait) {
+        keepalive_timer(c);
+      } else if (c.state == TcpState::kFinWait2 && orphans_.contains(c.id)) {
+        release(c);  // FIN-WAIT-2 timeout
       }
-      ++c.retransmits;
-      send_control(c, kFin | kAck);
-      stats_.fin_retransmits.add();
-      arm_retransmit(c);
-      return;
-    case TcpState::kEstablished:
-    case TcpState::kCloseWait:
-      keepalive_timer(c);
-      return;
-    default:  // FIN-WAIT-2 timeout
-      release(c);
       return;
   }
 }

@@ -48,27 +48,28 @@ void Tcp::keepalive_timer(Connection& c) {
   const Endpoint* e = find_endpoint(c.id);
   if (!e || !e->keepalive) return;
   const Keepalive& k = *e->keepalive;
-  if (c.retransmits == 0 && now_ - c.last_received < k.idle) {
+  if (c.probes == 0 && now_ - c.last_received < k.idle) {
     arm_keepalive(c);  // the peer spoke since the timer was armed
     return;
   }
-  if (c.retransmits >= k.count) {
+  if (c.probes >= k.count) {
     stats_.keepalive_timeouts.add();
     send_control(c, kRst | kAck);  // as Linux does before it reports ETIMEDOUT
+    c.ending = Ending::kTimedOut;
     emit(Event::Kind::kTimedOut, c.id, c.listener, TcpState::kClosed);
     release(c);
     return;
   }
-  ++c.retransmits;
+  ++c.probes;
   send_keepalive_probe(c);
   stats_.keepalive_probes_sent.add();
   timers_.arm(c, now_ + k.interval);
 }
 
-void Tcp::send_keepalive_probe(const Connection& c) {
+void Tcp::send_keepalive_probe(Connection& c) {
   // SEG.SEQ = SND.UNA - 1: already acknowledged, so the peer must answer with an ACK
   // (RFC 1122), and no data of ours is needed for it.
-  send_bare(c.tuple, c.snd_una - 1, c.rcv_nxt, kAck, advertised_window(c), c.options.timestamps,
+  send_bare(c.tuple, c.snd_una - 1, c.rcv_nxt, kAck, advertise_window(c), c.options.timestamps,
             c.ts_offset, c.ts_recent);
 }
 

@@ -272,19 +272,20 @@ Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotia
   e.id = id;
   e.in_accept_queue = true;
   if (const Endpoint* listener = find_endpoint(l.id)) e.keepalive = listener->keepalive;
-  e.connection = std::make_unique<Connection>();
+  e.connection = std::make_unique<Connection>(config_.send_buffer, config_.receive_buffer);
   Connection& c = *e.connection;
-  c.kind = kConnectionTimer;
   c.id = id;
   c.listener = l.id;
   c.tuple = seg.tuple;
   c.iss = iss;
-  c.snd_una = iss + 1;
-  c.snd_nxt = iss + 1;
+  c.snd_una = c.snd_nxt = c.rtx_next = c.write_seq = iss + 1;
   c.irs = irs;
   c.rcv_nxt = irs + 1;
+  c.rcv_wnd_edge = c.rcv_nxt + syn_window();  // what the SYN-ACK offered
   c.options = options;
-  c.snd_wnd = uint32_t{seg.window} << options.send_window_scale.value_or(0);
+  c.snd_wnd = c.max_snd_wnd = uint32_t{seg.window} << options.send_window_scale.value_or(0);
+  c.snd_wl1 = seg.seq;
+  c.snd_wl2 = seg.ack;
   c.ts_offset = ts_offset;
   if (seg.options.timestamp) c.ts_recent = seg.options.timestamp->value;
   c.ts_recent_stamp = now_;

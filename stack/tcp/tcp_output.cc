@@ -13,6 +13,7 @@ using namespace header::tcp_flags;
 namespace {
 constexpr size_t kMaxOptions = 40;
 constexpr size_t kIpHeader = 20;
+constexpr size_t kMaxPacket = 9000;  // the largest MTU the daemon accepts
 constexpr uint8_t kTtl = 64;
 // Every segment goes out with DF, and RFC 6864 lets an atomic datagram carry any ID: 0, as
 // Linux sends its SYN-ACKs and RSTs (ip_build_and_send_pkt, ip_send_unicast_reply), so that the
@@ -21,12 +22,19 @@ constexpr uint16_t kIpId = 0;
 }  // namespace
 
 void Tcp::send_segment(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8_t flags,
-                       uint16_t window, std::span<const uint8_t> options) {
-  uint8_t frame[net::kLinkHeadroom + kIpHeader + header::TcpView::kMinSize + kMaxOptions];
+                       uint16_t window, std::span<const uint8_t> options, const SegmentPayload& payload) {
+  uint8_t frame[net::kLinkHeadroom + kMaxPacket];
   uint8_t* ip = frame + net::kLinkHeadroom;
   uint8_t* tcp = ip + kIpHeader;
-  size_t segment_length = header::TcpView::kMinSize + options.size();
+  size_t header_length = header::TcpView::kMinSize + options.size();
   std::copy(options.begin(), options.end(), tcp + header::TcpView::kMinSize);
+  if (payload.length) {
+    // Straight from the send queue into the frame: the one copy data makes on its way out.
+    payload.from->peek(payload.offset, {tcp + header_length, payload.length});
+    stats_.data_segments_sent.add();
+    stats_.data_bytes_sent.add(payload.length);
+  }
+  size_t segment_length = header_length + payload.length;
   header::write_tcp(tcp, {tuple.local_port, tuple.remote_port, seq, ack, flags, window},
                     options.size(), segment_length, tuple.local, tuple.remote);
   header::write_ipv4(ip, tuple.local, tuple.remote, header::kProtocolTcp,
@@ -106,20 +114,34 @@ void Tcp::send_syn(const Connection& c, bool with_ack) {
                syn_window(), {options, n});
 }
 
-uint16_t Tcp::advertised_window(const Connection& c) const {
-  size_t free = config_.receive_buffer - std::min(config_.receive_buffer, c.receive_buffer.size());
-  size_t scaled = free >> c.options.receive_window_scale.value_or(0);
-  return static_cast<uint16_t>(std::min<size_t>(scaled, 0xffff));
+void Tcp::send_data(Connection& c, uint32_t seq, size_t length, bool fin) {
+  uint8_t options[header::kTimestampOptionLength];
+  size_t n = 0;
+  if (c.options.timestamps) {
+    n = header::write_timestamp_option(options, {ts_value(c.ts_offset), c.ts_recent});
+  }
+  uint8_t flags = kAck | (fin ? kFin : 0);
+  // PSH on the last segment of what is queued, as Linux marks the end of a write.
+  if (length && seq + length == c.write_seq) flags |= kPsh;
+  const uint16_t window = advertise_window(c);
+  acknowledged_by_us(c);
+  send_segment(c.tuple, seq, c.rcv_nxt, flags, window, {options, n},
+               {&c.send_queue, static_cast<size_t>(seq - c.snd_una), length});
 }
 
-void Tcp::send_control(const Connection& c, uint8_t flags) {
-  // A FIN occupies the sequence number just before snd_nxt once it has been sent.
-  uint32_t seq = (flags & kFin) ? c.snd_nxt - 1 : c.snd_nxt;
-  send_bare(c.tuple, seq, c.rcv_nxt, flags, (flags & kRst) ? 0 : advertised_window(c),
-            c.options.timestamps, c.ts_offset, c.ts_recent);
+void Tcp::send_control(Connection& c, uint8_t flags) {
+  const uint16_t window = (flags & kRst) ? 0 : advertise_window(c);
+  acknowledged_by_us(c);
+  send_bare(c.tuple, c.snd_nxt, c.rcv_nxt, flags, window, c.options.timestamps, c.ts_offset,
+            c.ts_recent);
 }
 
-void Tcp::send_ack(const Connection& c) {
+void Tcp::acknowledged_by_us(Connection& c) {
+  c.rcv_acked = c.rcv_nxt;
+  timers_.cancel(c.delayed_ack);  // this segment carries the ACK
+}
+
+void Tcp::send_ack(Connection& c) {
   send_control(c, kAck);
 }
 

@@ -11,6 +11,9 @@ using namespace header::tcp_flags;
 
 // Consumes `c`: it is destroyed before this returns.
 void Tcp::enter_time_wait(Connection& c) {
+  // After shutdown() the user still holds the connection, to read what is left: it ends
+  // CLOSED, as Linux's tcp_done leaves a socket whose TIME-WAIT went to a timewait sock.
+  const bool held = !orphans_.contains(c.id);
   set_state(c, TcpState::kTimeWait);
   stats_.time_wait_entered.add();
   if (time_wait_.size() >= config_.max_time_wait) {
@@ -18,6 +21,7 @@ void Tcp::enter_time_wait(Connection& c) {
     // tuple loses TIME-WAIT's protection, but new connections are never refused for it.
     stats_.time_wait_overflows.add();
     forget(c);
+    if (held) set_state(c, TcpState::kClosed);
     return;
   }
   TimeWait& tw = time_wait_.insert(c.tuple);
@@ -28,11 +32,12 @@ void Tcp::enter_time_wait(Connection& c) {
   tw.timestamps = c.options.timestamps;
   tw.ts_recent = c.ts_recent;
   tw.ts_offset = c.ts_offset;
-  tw.window = advertised_window(c);
+  tw.window = advertise_window(c);
   tw.port = std::move(c.port);
   tw.ends = now_ + 2 * config_.time_wait;
   timers_.arm(tw, now_ + config_.time_wait);
-  forget(c);  // an orphan, since only close() sends our FIN: its endpoint id is released here
+  forget(c);  // an orphan's endpoint id is released here
+  if (held) set_state(c, TcpState::kClosed);
 }
 
 void Tcp::time_wait_receive(TimeWait& tw, const Segment& seg) {

@@ -253,7 +253,9 @@ TEST_F(EngineConnection, UnacknowledgedFinIsRetransmitted) {
     SCOPED_TRACE("at +" + std::to_string(at) + " ms");
     expect_segment(expect_segment_at(kStart + milliseconds(at)), kFin | kAck, fin.seq, fin.ack);
   }
-  expect_counters({{"fin_retransmits", 3}});
+  // A lone FIN is retransmitted as data is: on the retransmission timer.
+  expect_counters(
+      {{"fin_retransmits", 3}, {"data_segments_retransmitted", 3}, {"retransmit_timeouts", 3}});
   peer_sends(from_peer(kAck, kIrs + 1, {}, iss_ + 2));
   EXPECT_EQ(state_changes(id_).back(), TcpState::kFinWait2);
   advance_by(seconds(30));

@@ -1,0 +1,308 @@
+// The send side of a synchronized connection: write() and shutdown(), segmentation by the
+// effective MSS, Nagle (RFC 896) and sender silly-window avoidance (RFC 9293 3.8.6.2.1), the
+// FIN after the data, ACK processing (RFC 9293 3.10.7.4, SND.WL1/WL2), the retransmission
+// timer (RFC 6298, Karn), fast retransmit (RFC 5681, RFC 6582) and the persist timer.
+#include <algorithm>
+
+#include "stack/tcp/seqnum.h"
+#include "stack/tcp/tcp.h"
+
+namespace tapstack::tcp {
+
+using namespace header::tcp_flags;
+
+namespace {
+constexpr uint8_t kDuplicateAckThreshold = 3;  // RFC 5681 §3.2
+
+// States in which our side may still send data or its FIN.
+bool sends(TcpState s) {
+  return s == TcpState::kEstablished || s == TcpState::kCloseWait || s == TcpState::kFinWait1 ||
+         s == TcpState::kClosing || s == TcpState::kLastAck;
+}
+}  // namespace
+
+Result<Connection*> Tcp::data_connection(EndpointId id) {
+  Endpoint* e = find_endpoint(id);
+  if (!e) return error(ErrorCode::kNotFound, "no endpoint " + std::to_string(id));
+  if (!e->connection) {
+    return error(ErrorCode::kFailedPrecondition,
+                 "endpoint " + std::to_string(id) + " is not a connection");
+  }
+  Connection& c = *e->connection;
+  switch (c.ending) {
+    case Ending::kNone:
+      return &c;
+    case Ending::kRefused:
+      return error(ErrorCode::kUnavailable, "connection refused");
+    case Ending::kUnreachable:
+      return error(ErrorCode::kUnavailable, "destination unreachable");
+    case Ending::kReset:
+      return error(ErrorCode::kUnavailable, "connection reset by peer");
+    case Ending::kTimedOut:
+      break;
+  }
+  return error(ErrorCode::kDeadlineExceeded, "connection timed out");
+}
+
+Result<size_t> Tcp::write(EndpointId id, std::span<const uint8_t> data) {
+  auto found = data_connection(id);
+  if (!found.is_ok()) return found.status();
+  Connection& c = **found;
+  if (c.state == TcpState::kSynSent || c.state == TcpState::kSynReceived) {
+    return error(ErrorCode::kWouldBlock, "not connected yet");
+  }
+  if (c.write_shut || !sends(c.state)) {
+    return error(ErrorCode::kFailedPrecondition,
+                 "endpoint " + std::to_string(id) + " can send no more (shut down or closed)");
+  }
+  size_t taken = c.send_queue.push(data);
+  c.write_seq += static_cast<uint32_t>(taken);
+  if (taken < data.size()) c.writer_waits = true;
+  if (taken == 0 && !data.empty()) return error(ErrorCode::kWouldBlock, "send buffer full");
+  transmit(c);
+  return taken;
+}
+
+Status Tcp::shutdown(EndpointId id) {
+  auto found = data_connection(id);
+  if (!found.is_ok()) return found.status();
+  Connection& c = **found;
+  if (c.write_shut) return Status::ok();  // as shutdown(SHUT_WR) twice in Linux
+  if (c.state != TcpState::kEstablished && c.state != TcpState::kCloseWait) {
+    return error(ErrorCode::kFailedPrecondition,
+                 "endpoint " + std::to_string(id) + " is not connected");
+  }
+  start_close(c);
+  return Status::ok();
+}
+
+void Tcp::start_close(Connection& c) {
+  c.write_shut = true;
+  set_state(c, c.state == TcpState::kCloseWait ? TcpState::kLastAck : TcpState::kFinWait1);
+  transmit(c);
+}
+
+size_t Tcp::send_mss(const Connection& c) const {
+  // RFC 9293 3.7.1: the MSS option counts no TCP options; ours ride in every segment.
+  return c.options.mss - (c.options.timestamps ? header::kTimestampOptionLength + 2 : 0);
+}
+
+uint32_t Tcp::send_window(const Connection& c) const {
+  return c.snd_wnd;
+}
+
+void Tcp::transmit(Connection& c) {
+  if (!sends(c.state)) return;
+  const bool was_idle = c.snd_una == c.snd_nxt;
+  const size_t mss = send_mss(c);
+  const uint32_t window_end = c.snd_una + send_window(c);
+  // Retransmissions first: after an RTO everything from SND.UNA goes again (go-back-N), as far
+  // as the window allows; the first segment always goes, or a closed window would stall it.
+  while (seq_lt(c.rtx_next, c.snd_nxt)) {
+    if (c.rtx_next != c.snd_una && !seq_lt(c.rtx_next, window_end)) return;
+    retransmit_from(c, c.rtx_next);
+  }
+  bool sent = false;
+  for (;;) {
+    const uint32_t unsent = seq_lt(c.snd_nxt, c.write_seq) ? c.write_seq - c.snd_nxt : 0;
+    if (unsent == 0) {
+      if (c.write_shut && c.snd_nxt == c.write_seq) {  // the FIN, alone
+        send_data(c, c.snd_nxt, 0, true);
+        c.snd_nxt = c.rtx_next = c.write_seq + 1;
+        sent = true;
+      }
+      break;
+    }
+    const uint32_t room = seq_lt(c.snd_nxt, window_end) ? window_end - c.snd_nxt : 0;
+    const size_t length = std::min<size_t>({unsent, mss, room});
+    if (length == 0) break;
+    if (length < mss) {
+      // Nagle: a small segment waits while data is in flight. Sender SWS avoidance: a piece
+      // the window cuts short must be worth half the largest window the peer offered.
+      if (length == unsent ? !c.nodelay && c.snd_nxt != c.snd_una : length < c.max_snd_wnd / 2) {
+        break;
+      }
+    }
+    const bool fin = c.write_shut && length == unsent;
+    send_data(c, c.snd_nxt, length, fin);
+    if (!c.options.timestamps && !c.timed) c.timed = std::pair{c.snd_nxt, now_};
+    c.snd_nxt += static_cast<uint32_t>(length) + (fin ? 1 : 0);
+    c.rtx_next = c.snd_nxt;
+    sent = true;
+  }
+  if (sent && was_idle) {
+    arm_rto(c);  // RFC 6298 (5.1): the timer starts with the first segment in flight
+  } else if (!sent && c.snd_una == c.snd_nxt && has_unsent(c) && c.snd_wnd == 0 &&
+             c.retransmits == 0) {
+    schedule_idle(c);  // a zero window holds data back: the persist timer starts
+  }
+}
+
+void Tcp::retransmit_from(Connection& c, uint32_t seq) {
+  const bool fin = c.write_shut && !seq_lt(seq, c.write_seq);
+  const size_t length = fin ? 0 : std::min<size_t>(send_mss(c), c.write_seq - seq);
+  // The FIN rides on the last piece of data if it was sent before.
+  const bool with_fin =
+      fin || (c.write_shut && seq + length == c.write_seq && seq_gt(c.snd_nxt, c.write_seq));
+  send_data(c, seq, length, with_fin);
+  c.rtx_next = seq + static_cast<uint32_t>(length) + (with_fin ? 1 : 0);
+  stats_.data_segments_retransmitted.add();
+  if (with_fin && length == 0) stats_.fin_retransmits.add();
+  ++c.segments_retransmitted;
+}
+
+void Tcp::process_ack(Connection& c, const Segment& seg) {
+  // RFC 9293 3.10.7.4: the window comes from the newest segment only (SND.WL1, SND.WL2).
+  const uint32_t window = uint32_t{seg.window} << c.options.send_window_scale.value_or(0);
+  const bool window_update =
+      seq_lt(c.snd_wl1, seg.seq) || (c.snd_wl1 == seg.seq && seq_le(c.snd_wl2, seg.ack));
+  const bool window_changed = window_update && window != c.snd_wnd;
+  if (window_update) {
+    c.snd_wnd = window;
+    c.snd_wl1 = seg.seq;
+    c.snd_wl2 = seg.ack;
+    c.max_snd_wnd = std::max(c.max_snd_wnd, window);
+  }
+  if (seq_gt(seg.ack, c.snd_una)) {
+    acknowledge(c, seg);
+  } else if (seg.ack == c.snd_una && c.snd_una != c.snd_nxt && seg.payload.empty() &&
+             !seg.has(kFin) && !window_changed) {
+    duplicate_ack(c);  // RFC 5681 §2's definition, SYN excluded by the caller
+  }
+  transmit(c);
+}
+
+void Tcp::acknowledge(Connection& c, const Segment& seg) {
+  const uint32_t acked = seg.ack - c.snd_una;
+  const size_t data = std::min<size_t>(acked, c.send_queue.size());
+  c.send_queue.consume(data);
+  c.bytes_acked += data;
+  c.snd_una = seg.ack;
+  if (seq_lt(c.rtx_next, c.snd_una)) c.rtx_next = c.snd_una;
+  // RTT (RFC 7323 §4.1 from the echoed timestamp, else the timed segment; Karn: never from a
+  // retransmission, which the timed segment is dropped for).
+  if (c.options.timestamps && seg.options.timestamp && seg.options.timestamp->echo != 0) {
+    rtt_sample(c, milliseconds(ts_value(c.ts_offset) - seg.options.timestamp->echo));
+  } else if (c.timed && seq_gt(seg.ack, c.timed->first)) {
+    rtt_sample(c, now_ - c.timed->second);
+  }
+  if (c.timed && seq_gt(seg.ack, c.timed->first)) c.timed.reset();
+  c.retransmits = 0;
+  c.duplicate_acks = 0;
+  if (c.recover) {
+    if (seq_ge(c.snd_una, *c.recover)) {
+      c.recover.reset();  // RFC 6582: the whole window is repaired
+    } else if (c.snd_una != c.snd_nxt) {
+      retransmit_from(c, c.snd_una);  // a partial ACK: the next hole goes at once
+      c.rtx_next = c.snd_nxt;
+    }
+  }
+  if (c.writer_waits && c.send_queue.room() >= c.send_queue.limit() / 2) {
+    c.writer_waits = false;  // wake the writer with room for a good chunk, as Linux does
+    emit(Event::Kind::kWritable, c.id, c.listener, c.state);
+  }
+  if (c.snd_una == c.snd_nxt) {
+    schedule_idle(c);
+  } else {
+    arm_rto(c);  // RFC 6298 (5.3): restarted by every ACK of new data
+  }
+}
+
+void Tcp::duplicate_ack(Connection& c) {
+  if (++c.duplicate_acks != kDuplicateAckThreshold || c.recover) return;
+  // RFC 5681 §3.2 / RFC 6582: the segment at SND.UNA is lost; repair it now and stay in
+  // recovery until everything sent so far is acknowledged.
+  c.recover = c.snd_nxt;
+  stats_.fast_retransmits.add();
+  c.timed.reset();
+  retransmit_from(c, c.snd_una);
+  c.rtx_next = c.snd_nxt;
+}
+
+void Tcp::rtt_sample(Connection& c, Duration rtt) {
+  // RFC 6298 §2 with alpha 1/8, beta 1/4, K 4 and a 1 ms clock.
+  rtt = std::max<Duration>(rtt, milliseconds(1));
+  if (c.srtt == Duration{}) {
+    c.srtt = rtt;
+    c.rttvar = rtt / 2;
+  } else {
+    const Duration delta = c.srtt > rtt ? c.srtt - rtt : rtt - c.srtt;
+    c.rttvar = (3 * c.rttvar + delta) / 4;
+    c.srtt = (7 * c.srtt + rtt) / 8;
+  }
+  c.rto = std::clamp<Duration>(c.srtt + std::max<Duration>(milliseconds(1), 4 * c.rttvar),
+                               config_.min_rto, kMaxRto);
+}
+
+Duration Tcp::current_rto(const Connection& c) const {
+  return backoff(c.retransmits, c.rto == Duration{} ? std::nullopt : std::optional{c.rto});
+}
+
+void Tcp::arm_rto(Connection& c) {
+  timers_.arm(c, now_ + current_rto(c));
+}
+
+void Tcp::retransmission_timeout(Connection& c) {
+  const bool orphan = orphans_.contains(c.id);
+  if (c.retransmits >= (orphan ? config_.fin_retries : config_.data_retries)) {
+    stats_.data_timeouts.add();
+    if (!orphan) {
+      c.ending = Ending::kTimedOut;
+      emit(Event::Kind::kTimedOut, c.id, c.listener, TcpState::kClosed);
+    }
+    release(c);
+    return;
+  }
+  ++c.retransmits;
+  stats_.retransmit_timeouts.add();
+  // RFC 6298 (5.4-5.6), RFC 6582 §3.2 step 4: everything in flight is presumed lost.
+  c.timed.reset();
+  c.duplicate_acks = 0;
+  c.recover.reset();
+  c.rtx_next = c.snd_una;
+  transmit(c);
+  arm_rto(c);
+}
+
+bool Tcp::fin_sent(const Connection& c) {
+  return c.write_shut && seq_gt(c.snd_nxt, c.write_seq);
+}
+
+bool Tcp::fin_acknowledged(const Connection& c) {
+  return c.write_shut && seq_gt(c.snd_una, c.write_seq);
+}
+
+bool Tcp::has_unsent(const Connection& c) {
+  return seq_lt(c.snd_nxt, c.write_seq) || (c.write_shut && c.snd_nxt == c.write_seq);
+}
+
+void Tcp::schedule_idle(Connection& c) {
+  if (has_unsent(c) && c.snd_wnd == 0) {
+    // RFC 9293 3.8.6.1: probe a zero window, backing off like the RTO.
+    timers_.arm(c, now_ + current_rto(c));
+  } else if (c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait) {
+    arm_keepalive(c);
+  } else if (c.state == TcpState::kFinWait2 && orphans_.contains(c.id)) {
+    timers_.arm(c, now_ + config_.fin_wait2_timeout);  // Linux's tcp_fin_timeout, orphans only
+  } else {
+    timers_.cancel(c);
+  }
+}
+
+void Tcp::persist_timer(Connection& c) {
+  // Probes count until the peer sends anything (Linux's icsk_probes_out): a peer that answers
+  // with its zero window keeps the connection for as long as it likes.
+  if (c.probes >= config_.data_retries) {
+    c.retransmits = static_cast<uint8_t>(config_.data_retries);
+    retransmission_timeout(c);  // gives up
+    return;
+  }
+  ++c.probes;
+  if (c.retransmits < 20) ++c.retransmits;  // the interval backs off as the RTO does
+  stats_.zero_window_probes_sent.add();
+  // Linux's tcp_xmit_probe_skb: an old sequence number the peer must answer with its window.
+  send_keepalive_probe(c);
+  timers_.arm(c, now_ + current_rto(c));
+}
+
+}  // namespace tapstack::tcp
