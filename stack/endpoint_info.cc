@@ -52,6 +52,10 @@ std::string_view to_string(Event::Kind kind) {
       return "RESET";
     case Event::Kind::kReleased:
       return "RELEASED";
+    case Event::Kind::kReadable:
+      return "READABLE";
+    case Event::Kind::kWritable:
+      return "WRITABLE";
   }
   return "UNKNOWN";
 }

@@ -90,6 +90,8 @@ struct Event {
     kUnreachable,      // connect ended by an ICMP error or no ARP reply; `reason` says which
     kReset,            // a synchronized connection was reset by the peer
     kReleased,         // the engine forgot the endpoint; its id is no longer valid
+    kReadable,         // STUB (data-api branch; the engine's version replaces it)
+    kWritable,         // STUB
   };
   Kind kind = Kind::kStateChanged;
   EndpointId endpoint = 0;

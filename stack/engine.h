@@ -90,6 +90,11 @@ class Engine final : private net::Ipv4Output {
   Result<EndpointInfo> query(EndpointId id) const { return tcp_.query(id); }
   std::vector<EndpointInfo> list() const { return tcp_.list(); }
   Result<size_t> read(EndpointId id, std::span<uint8_t> out) { return tcp_.read(id, out); }
+  // STUB (data-api branch only; the engine's version replaces it).
+  Result<size_t> write(EndpointId, std::span<const uint8_t>) {
+    return error(ErrorCode::kFailedPrecondition, "no send path yet");
+  }
+  Status shutdown(EndpointId) { return error(ErrorCode::kFailedPrecondition, "no send path yet"); }
   // Keepalive for a connection, or, on any other endpoint, for the connections it will make or
   // accept; nullopt turns it off. Idle and interval 1..32767 s, count 1..127 (Linux's limits).
   Status set_keepalive(EndpointId id, std::optional<Keepalive> keepalive) {
