@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "server/cpu_quota.h"
+#include "server/data_io.h"
 #include "server/listen_check.h"
 #include "server/log.h"
 #include "server/shard_commands.h"
@@ -41,11 +42,12 @@ int to_ms(Duration d) {
   return static_cast<int>(std::chrono::duration_cast<milliseconds>(d).count());
 }
 
-// What one connection may cost: requests are small (64 KiB is generous), and a client that
+// What one connection may cost: a request is at most a data message (kMaxDataMessage, and room
+// for its other fields), and a client that
 // stops answering keepalive pings, or holds a connection without calls, is disconnected (its
 // calls end, so their slots and memory are given back).
 void set_channel_limits(grpc::ServerBuilder& builder, const DaemonOptions& o) {
-  builder.SetMaxReceiveMessageSize(64 * 1024);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxDataMessage + 1024));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, to_ms(o.grpc_keepalive));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, to_ms(o.grpc_keepalive_timeout));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
@@ -245,8 +247,6 @@ Status Daemon::start_grpc() {
 Status Daemon::start_demo_listener() {
   if (!options_.demo_listener) return Status::ok();
   uint16_t port = *options_.demo_listener;
-  // Takes every connection and closes it gracefully, without anyone reading the stream.
-  auto acceptor = std::make_shared<AcceptStream>(AfterAccept::kClose, 0, 0, false);
   Answer created = create_endpoint(*shards_);
   Status s = created.status();
   EndpointId id = created.is_ok() ? created->info.id : 0;
@@ -254,6 +254,12 @@ Status Daemon::start_demo_listener() {
   if (s.is_ok()) s = listen_endpoint(*shards_, id, options_.backlog, std::nullopt).status();
   if (!s.is_ok())
     return error(s.code, "--demo-listener " + std::to_string(port) + ": " + s.message);
+  if (options_.demo_mode != DemoMode::kClose) {
+    demo_ = DemoListener::start(*shards_, id, options_.demo_mode);
+    return Status::ok();
+  }
+  // Takes every connection and closes it gracefully, without anyone reading the stream.
+  auto acceptor = std::make_shared<AcceptStream>(AfterAccept::kClose, 0, 0, false);
   for (Shard& shard : *shards_) {
     shard.loop.call([&](Engine& engine) { shard.hub.add_accept_stream(engine, id, acceptor); });
   }
@@ -344,6 +350,7 @@ void Daemon::stop() {
   metrics_stopper.join();
   for (auto& loop : loops_) loop->stop();  // before the hubs they call into go away
   backend_.reset();
+  demo_.reset();
   shards_.reset();
   hubs_.clear();
   log_.reset();    // after the server: no watcher reads it any more

@@ -9,6 +9,7 @@
 
 #include "server/backend.h"
 #include "server/call_limiter.h"
+#include "server/demo_listener.h"
 #include "server/endpoints_service.h"
 #include "server/event_hub.h"
 #include "server/event_log.h"
@@ -78,6 +79,7 @@ class Daemon {
   std::unique_ptr<StackService> stack_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsExporter> metrics_;
+  std::shared_ptr<DemoListener> demo_;  // --demo-mode echo or discard
   bool created_tap_ = false;
 };
 

@@ -2,13 +2,17 @@
 
 #include <charconv>
 
+#include "server/data_io.h"
+#include "server/data_wait.h"
 #include "server/endpoint_wait.h"
 #include "server/finished_stream.h"
 #include "server/listener_check.h"
 #include "server/proto_convert.h"
+#include "server/read_stream_call.h"
 #include "server/shard_commands.h"
 #include "server/stream_accept_call.h"
 #include "server/watcher.h"
+#include "server/write_stream_call.h"
 
 namespace tapstack::server {
 namespace {
@@ -20,6 +24,22 @@ constexpr size_t kMaxWatchQueue = 65536;
 grpc::Status check_id(uint64_t id) {
   if (id == 0) return {grpc::StatusCode::INVALID_ARGUMENT, "id is required (endpoints start at 1)"};
   return grpc::Status::OK;
+}
+
+grpc::Status check_size(const char* field, size_t size) {
+  if (size > kMaxDataMessage) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, std::string(field) + " is at most " +
+                                                    std::to_string(kMaxDataMessage) + ", not " +
+                                                    std::to_string(size)};
+  }
+  return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* finished_call(grpc::CallbackServerContext* ctx,
+                                        const grpc::Status& status) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
 }
 
 AfterAccept after_accept(v1::StreamAcceptRequest::AfterAccept a) {
@@ -256,6 +276,115 @@ grpc::ServerWriteReactor<v1::WatchEventsResponse>* EndpointsService::WatchEvents
   size_t limit = request->queue_limit() == 0 ? kDefaultWatchQueue : request->queue_limit();
   return Watcher::start(backend_.shards[0].loop, backend_.log, std::move(slot),
                         request->endpoint_id(), limit);
+}
+
+}  // namespace tapstack::server
+
+namespace tapstack::server {
+
+grpc::ServerUnaryReactor* EndpointsService::Read(grpc::CallbackServerContext* ctx,
+                                                 const v1::ReadRequest* request,
+                                                 v1::ReadResponse* response) {
+  CallLimiter::Slot slot = backend_.admit(*ctx);
+  grpc::Status invalid = slot.status();
+  if (invalid.ok()) invalid = check_id(request->id());
+  if (invalid.ok() && request->max_bytes() == 0) {
+    invalid = {grpc::StatusCode::INVALID_ARGUMENT, "max_bytes is required"};
+  }
+  if (invalid.ok()) invalid = check_size("max_bytes", request->max_bytes());
+  if (!invalid.ok()) return finished_call(ctx, invalid);
+  const EndpointId id = request->id();
+  return DataWait::start(
+      *ctx, std::move(slot), backend_.shards, id,
+      [id, response, max = request->max_bytes()](Engine& engine,
+                                                 bool waited) -> std::optional<grpc::Status> {
+        std::span<uint8_t> buffer = read_buffer(max);
+        auto n = engine.read(id, buffer);
+        if (!n.is_ok()) {
+          if (would_block(n.status())) return std::nullopt;
+          return data_status(n.status(), id, waited);
+        }
+        if (*n == 0) {
+          response->set_eof(true);
+        } else {
+          response->set_data(buffer.data(), *n);
+        }
+        return grpc::Status::OK;
+      },
+      [id](WaitEnd why) -> grpc::Status {
+        if (why == WaitEnd::kCancelled) return {grpc::StatusCode::CANCELLED, "cancelled"};
+        return {grpc::StatusCode::DEADLINE_EXCEEDED, "the call's deadline passed before endpoint " +
+                                                         std::to_string(id) + " received anything"};
+      });
+}
+
+grpc::ServerUnaryReactor* EndpointsService::Write(grpc::CallbackServerContext* ctx,
+                                                  const v1::WriteRequest* request,
+                                                  v1::WriteResponse* response) {
+  CallLimiter::Slot slot = backend_.admit(*ctx);
+  grpc::Status invalid = slot.status();
+  if (invalid.ok()) invalid = check_id(request->id());
+  if (invalid.ok()) invalid = check_size("data", request->data().size());
+  if (!invalid.ok()) return finished_call(ctx, invalid);
+  const EndpointId id = request->id();
+  const std::string& data = request->data();
+  return DataWait::start(
+      *ctx, std::move(slot), backend_.shards, id,
+      [id, &data, response](Engine& engine, bool waited) -> std::optional<grpc::Status> {
+        auto bytes = std::span(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+        for (;;) {  // once even for no data: the endpoint is checked
+          size_t done = response->bytes_written();
+          auto n = engine.write(id, bytes.subspan(done));
+          if (!n.is_ok()) {
+            if (would_block(n.status())) return std::nullopt;
+            // After some bytes, the short count, as send() returns it; the next call fails.
+            if (done > 0) return grpc::Status::OK;
+            return data_status(n.status(), id, waited);
+          }
+          response->set_bytes_written(done + *n);
+          if (response->bytes_written() == bytes.size()) return grpc::Status::OK;
+          if (*n == 0) return std::nullopt;
+        }
+      },
+      [id, response](WaitEnd why) -> grpc::Status {
+        if (why == WaitEnd::kCancelled) return {grpc::StatusCode::CANCELLED, "cancelled"};
+        if (response->bytes_written() > 0) return grpc::Status::OK;  // a short count
+        return {grpc::StatusCode::DEADLINE_EXCEEDED, "the call's deadline passed before endpoint " +
+                                                         std::to_string(id) +
+                                                         "'s send buffer had room"};
+      });
+}
+
+grpc::ServerUnaryReactor* EndpointsService::Shutdown(grpc::CallbackServerContext* ctx,
+                                                     const v1::ShutdownRequest* request,
+                                                     v1::ShutdownResponse*) {
+  return now(ctx, [&] {
+    if (auto s = check_id(request->id()); !s.ok()) return s;
+    const EndpointId id = request->id();
+    return to_grpc(
+        backend_.shards.of(id).loop.call([id](Engine& engine) { return engine.shutdown(id); }));
+  });
+}
+
+grpc::ServerWriteReactor<v1::ReadStreamResponse>* EndpointsService::ReadStream(
+    grpc::CallbackServerContext* ctx, const v1::ReadStreamRequest* request) {
+  CallLimiter::Slot slot = backend_.admit(*ctx);
+  grpc::Status invalid = slot.status();
+  if (invalid.ok()) invalid = check_id(request->id());
+  if (invalid.ok()) invalid = check_size("max_message_bytes", request->max_message_bytes());
+  if (!invalid.ok()) return finished_stream<v1::ReadStreamResponse>(invalid);
+  size_t message_bytes =
+      request->max_message_bytes() == 0 ? kDefaultStreamMessage : request->max_message_bytes();
+  return ReadStreamCall::start(backend_.shards, std::move(slot), request->id(), message_bytes);
+}
+
+grpc::ServerReadReactor<v1::WriteStreamRequest>* EndpointsService::WriteStream(
+    grpc::CallbackServerContext* ctx, v1::WriteStreamResponse* response) {
+  CallLimiter::Slot slot = backend_.admit(*ctx);
+  if (!slot.ok()) {
+    return finished_read_stream<v1::WriteStreamRequest>(slot.status());
+  }
+  return WriteStreamCall::start(backend_.shards, std::move(slot), response);
 }
 
 }  // namespace tapstack::server

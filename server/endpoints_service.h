@@ -1,6 +1,7 @@
 // tapstack.v1.Endpoints on gRPC's callback API. Commands run on the engine loops
 // (server/shard_commands.h) and finish inline; the calls that wait (Connect, Accept, StreamAccept,
-// WatchEvents) register with the EventHub or EventLog and hold no thread while they wait.
+// WatchEvents, and the data calls Read, Write, ReadStream, WriteStream) register with the
+// EventHub or EventLog and hold no thread while they wait.
 // Every call holds a CallLimiter slot for as long as it runs.
 #pragma once
 
@@ -43,6 +44,17 @@ class EndpointsService final : public v1::Endpoints::CallbackService {
                                   v1::CloseResponse* response) override;
   grpc::ServerWriteReactor<v1::WatchEventsResponse>* WatchEvents(
       grpc::CallbackServerContext* ctx, const v1::WatchEventsRequest* request) override;
+  grpc::ServerUnaryReactor* Read(grpc::CallbackServerContext* ctx, const v1::ReadRequest* request,
+                                 v1::ReadResponse* response) override;
+  grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* ctx, const v1::WriteRequest* request,
+                                  v1::WriteResponse* response) override;
+  grpc::ServerUnaryReactor* Shutdown(grpc::CallbackServerContext* ctx,
+                                     const v1::ShutdownRequest* request,
+                                     v1::ShutdownResponse* response) override;
+  grpc::ServerWriteReactor<v1::ReadStreamResponse>* ReadStream(
+      grpc::CallbackServerContext* ctx, const v1::ReadStreamRequest* request) override;
+  grpc::ServerReadReactor<v1::WriteStreamRequest>* WriteStream(
+      grpc::CallbackServerContext* ctx, v1::WriteStreamResponse* response) override;
 
  private:
   // Admits the call, runs `body` (which returns the call's status) and finishes at once.

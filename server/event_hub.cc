@@ -26,14 +26,17 @@ void EventHub::on_event(const Event& event) {
   if (event.kind == Event::Kind::kEstablished && event.handshake_duration > Duration::zero()) {
     histogram_.observe(event.handshake_duration);
   }
-  if (!publishes_ || publishes_(event.endpoint)) {
+  // Readable and writable come with nearly every segment: they wake data waiters and are not
+  // published (WatchEvents follows endpoints' lives, not their bytes).
+  bool data_event = event.kind == Event::Kind::kReadable || event.kind == Event::Kind::kWritable;
+  if (!data_event && (!publishes_ || publishes_(event.endpoint))) {
     publish({0, to_proto(event.kind), event.endpoint, event.listener, event.state,
              event.handshake_duration});
   }
   if (shut_down_) track_fin(event);
 
   bool wanted =
-      connects_.contains(event.endpoint) ||
+      connects_.contains(event.endpoint) || data_.contains(event.endpoint) ||
       (event.kind == Event::Kind::kConnectionReady && listeners_.contains(event.listener)) ||
       (event.kind == Event::Kind::kReleased && listeners_.contains(event.endpoint));
   if (!wanted) return;
@@ -51,6 +54,7 @@ void EventHub::dispatch(Engine& engine) {
   dispatching_.swap(pending_);
   for (const Event& event : dispatching_) {
     if (connects_.contains(event.endpoint)) finish_connect(engine, event);
+    if (data_.contains(event.endpoint)) wake_data(engine, event.endpoint);
     if (event.kind == Event::Kind::kConnectionReady) serve_listener(engine, event.listener);
     if (event.kind == Event::Kind::kReleased) listener_released(event.endpoint);
   }
@@ -109,6 +113,32 @@ void EventHub::finish_connect(Engine& engine, const Event& event) {
   }
   it->second.done->complete(std::move(outcome));
   connects_.erase(it);
+}
+
+void EventHub::wait_data(EndpointId id, std::shared_ptr<DataWaiter> waiter) {
+  if (shut_down_) {
+    waiter->end(*shut_down_);
+    return;
+  }
+  data_[id].push_back(std::move(waiter));
+}
+
+void EventHub::wake_data(Engine& engine, EndpointId id) {
+  auto it = data_.find(id);
+  if (it == data_.end()) return;
+  // Each waiter waits again (wait_data) if it still would block: the list starts afresh.
+  std::vector<std::shared_ptr<DataWaiter>> waiters = std::move(it->second);
+  data_.erase(it);
+  for (const auto& waiter : waiters) {
+    if (waiter->waiting()) waiter->retry(engine);
+  }
+}
+
+void EventHub::prune_data(EndpointId id) {
+  auto it = data_.find(id);
+  if (it == data_.end()) return;
+  std::erase_if(it->second, [](const auto& w) { return !w->waiting(); });
+  if (it->second.empty()) data_.erase(it);
 }
 
 void EventHub::add_accept(Engine& engine, EndpointId listener,
@@ -202,6 +232,10 @@ void EventHub::shutdown(const grpc::Status& status) {
     for (const auto& stream : waits.streams) stream->end(status);
   }
   listeners_.clear();
+  for (auto& [id, waiters] : data_) {
+    for (const auto& waiter : waiters) waiter->end(status);
+  }
+  data_.clear();
 }
 
 void EventHub::track_fin(const Event& event) {

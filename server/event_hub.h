@@ -22,6 +22,7 @@
 
 #include "server/accept_stream.h"
 #include "server/completion.h"
+#include "server/data_waiter.h"
 #include "server/event_log.h"
 #include "server/handshake_histogram.h"
 #include "stack/engine_loop.h"
@@ -63,11 +64,21 @@ class EventHub {
   // Accepts still waiting on `listener`, and its streams.
   uint32_t accept_waiters(EndpointId listener) const;
 
+  // Calls waiter->retry() once, after the next event about connection `id`: a Read, Write or
+  // stream whose operation would block waits so (see DataWaiter). After shutdown() the waiter
+  // is ended at once.
+  void wait_data(EndpointId id, std::shared_ptr<DataWaiter> waiter);
+  // Wakes `id`'s data waiters now: a call closed it (its release may come much later, after
+  // the FIN exchange), and they should learn that it is gone.
+  void wake_data(Engine& engine, EndpointId id);
+  // Forgets `id`'s data waiters that have ended.
+  void prune_data(EndpointId id);
+
   // Ends every watch (after what the log holds for it).
   void close_watchers() { log_.close(); }
 
-  // Ends every Connect, Accept and stream with `status` and refuses new ones. From then on
-  // the hub follows connections the daemon closes, for when_fins_acked.
+  // Ends every Connect, Accept, data waiter and stream with `status` and refuses new ones. From
+  // then on the hub follows connections the daemon closes, for when_fins_acked.
   void shutdown(const grpc::Status& status);
   // Calls `done` once no connection is left waiting for its FIN to be acknowledged (FIN-WAIT-1,
   // CLOSING, LAST-ACK); at once if none is. Only after shutdown().
@@ -101,6 +112,7 @@ class EventHub {
   bool dispatch_posted_ = false;
   std::unordered_map<EndpointId, ConnectWait> connects_;
   std::unordered_map<EndpointId, ListenerWaits> listeners_;
+  std::unordered_map<EndpointId, std::vector<std::shared_ptr<DataWaiter>>> data_;
   std::optional<grpc::Status> shut_down_;
   std::unordered_set<EndpointId> fin_pending_;
   std::function<void()> fins_acked_;

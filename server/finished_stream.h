@@ -1,5 +1,5 @@
-// A server-streaming call answered at once with a status and no message (a refused or invalid
-// WatchEvents, StreamAccept or health Watch).
+// A streaming call answered at once with a status and no message (a refused or invalid
+// WatchEvents, StreamAccept, ReadStream, WriteStream or health Watch).
 #pragma once
 
 #include <grpcpp/support/server_callback.h>
@@ -18,6 +18,21 @@ class FinishedStream final : public grpc::ServerWriteReactor<Response> {
 template <class Response>
 grpc::ServerWriteReactor<Response>* finished_stream(const grpc::Status& status) {
   return new FinishedStream<Response>(status);
+}
+
+template <class Request>
+class FinishedReadStream final : public grpc::ServerReadReactor<Request> {
+ public:
+  explicit FinishedReadStream(const grpc::Status& status) { this->Finish(status); }
+
+ private:
+  void OnDone() override { delete this; }
+};
+
+// A client-streaming call answered at once.
+template <class Request>
+grpc::ServerReadReactor<Request>* finished_read_stream(const grpc::Status& status) {
+  return new FinishedReadStream<Request>(status);
 }
 
 }  // namespace tapstack::server

@@ -241,6 +241,21 @@ const std::vector<Flag>& flags() {
          o.demo_listener = port;
          return std::nullopt;
        }},
+      {"demo-mode", "close|echo|discard",
+       "What the demo listener does with each connection: close it at once (gracefully), "
+       "echo what it reads until the peer finishes, or read and drop it. Default close.",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         if (v == "close") {
+           o.demo_mode = DemoMode::kClose;
+         } else if (v == "echo") {
+           o.demo_mode = DemoMode::kEcho;
+         } else if (v == "discard") {
+           o.demo_mode = DemoMode::kDiscard;
+         } else {
+           return "--demo-mode must be close, echo or discard, not '" + std::string(v) + "'";
+         }
+         return std::nullopt;
+       }},
       {"shutdown-grace", "MS",
        "On SIGTERM/SIGINT, how long to wait for closed connections' FINs to be acknowledged. "
        "Default 2000.",

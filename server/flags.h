@@ -18,6 +18,9 @@ namespace tapstack::server {
 // connections/s sees a frame every 12 us or so, and 50 us caught the bursts (README).
 inline constexpr Duration kAutoBusyPollWindow = microseconds(50);
 
+// What the demo listener does with each connection (--demo-mode).
+enum class DemoMode { kClose, kEcho, kDiscard };
+
 struct DaemonOptions {
   std::string tap = "tapstack0";
   Ipv4Subnet address{{0xc6120002}, 24};  // 198.18.0.2/24
@@ -37,6 +40,7 @@ struct DaemonOptions {
   size_t max_half_open = EngineConfig{}.max_half_open;
   size_t max_orphans = EngineConfig{}.max_orphans;
   std::optional<uint16_t> demo_listener;
+  DemoMode demo_mode = DemoMode::kClose;
   LogLevel log_level = LogLevel::kInfo;
   // --busy-poll-us auto (the default): adaptive up to kAutoBusyPollWindow, unless the daemon
   // runs under a CPU quota (server/cpu_quota.h), then off; Daemon::start decides.

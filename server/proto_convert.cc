@@ -62,10 +62,9 @@ v1::EndpointEvent::Kind to_proto(Event::Kind kind) {
       return v1::EndpointEvent::KIND_RESET;
     case Event::Kind::kReleased:
       return v1::EndpointEvent::KIND_RELEASED;
-    case Event::Kind::kReadable:
-      return v1::EndpointEvent::KIND_READABLE;
+    case Event::Kind::kReadable:  // never published (EventHub)
     case Event::Kind::kWritable:
-      return v1::EndpointEvent::KIND_WRITABLE;
+      break;
   }
   return v1::EndpointEvent::KIND_UNSPECIFIED;
 }

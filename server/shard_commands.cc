@@ -129,7 +129,12 @@ Answer set_endpoint_keepalive(Shards& shards, EndpointId id, std::optional<Keepa
 }
 
 Status close_endpoint(Shards& shards, EndpointId id, bool abort) {
-  Status s = shards.of(id).loop.call([&](Engine& engine) { return engine.close(id, abort); });
+  Shard& owner = shards.of(id);
+  Status s = owner.loop.call([&](Engine& engine) {
+    Status closed = engine.close(id, abort);
+    if (closed.is_ok()) owner.hub.wake_data(engine, id);  // its Reads and Writes end now
+    return closed;
+  });
   if (s.is_ok() && shards.is_group(id)) {
     on_replicas(shards, id, [&](Engine& engine) { return engine.close(id, abort); });
   }

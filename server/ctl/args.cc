@@ -183,6 +183,12 @@ Commands:
                                   synack_retries=N, abort_on_overflow=true|false
   watch [ID] [--queue N]          stream events (about ID and its connections) until Ctrl-C
   health                          the daemon's health (SERVING / NOT_SERVING)
+  nc ADDRESS:PORT                 connect, copy stdin to the connection (its write side shut
+                                  at stdin's end) and the connection to stdout; exits at
+                                  the connection's end of stream
+  cat ID                          a connection's bytes to stdout, until its end of stream
+  send ID [--keep-open]           stdin to a connection, then shut its write side (unless
+                                  --keep-open)
 
 Flags (anywhere on the line):
   --server HOST:PORT|unix:PATH    tapstackd's gRPC address (default $TAPSTACK_SERVER, or

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "server/ctl/data_commands.h"
 #include "server/ctl/output.h"
 #include "tapstack/v1/endpoints.grpc.pb.h"
 #include "tapstack/v1/stack.grpc.pb.h"
@@ -372,6 +373,14 @@ struct Command {
   int (*run)(Client&, Args&);
 };
 
+// The data verbs (data_commands.h) run over the Endpoints stub.
+template <int (*verb)(DataClient&, Args&)>
+int data_verb(Client& c, Args& args) {
+  DataClient data{*c.endpoints, [&c](bool with_deadline) { return c.context(with_deadline); },
+                  fail};
+  return verb(data, args);
+}
+
 constexpr Command kCommands[] = {
     {"create", cmd_create},
     {"bind", cmd_bind},
@@ -387,6 +396,9 @@ constexpr Command kCommands[] = {
     {"watch", cmd_watch},
     {"health", cmd_health},
     {"rotate-cookie-secret", cmd_rotate_cookie_secret},
+    {"nc", data_verb<cmd_nc>},
+    {"cat", data_verb<cmd_cat>},
+    {"send", data_verb<cmd_send>},
 };
 
 }  // namespace

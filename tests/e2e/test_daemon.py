@@ -88,8 +88,8 @@ class DaemonProcess(unittest.TestCase):
             "--tap", "--address", "--mac", "--gateway", "--gateway-mac", "--mtu", "--grpc-listen",
             "--grpc-tls-cert", "--grpc-tls-key", "--grpc-client-ca", "--metrics-listen",
             "--syncookies", "--syn-retries", "--synack-retries", "--abort-on-overflow",
-            "--backlog", "--max-endpoints", "--demo-listener", "--shutdown-grace", "--link-io",
-            "--busy-poll-us", "--queues", "--kernel-cookies", "--log-level", "--grpc-allow-insecure",
+            "--backlog", "--max-endpoints", "--demo-listener", "--demo-mode", "--shutdown-grace",
+            "--link-io", "--busy-poll-us", "--queues", "--kernel-cookies", "--log-level", "--grpc-allow-insecure",
             "--grpc-max-calls", "--grpc-max-calls-per-client", "--grpc-watch-buffer",
             "--grpc-keepalive-ms", "--grpc-keepalive-timeout-ms", "--grpc-max-connection-idle-ms",
             "--loop-stall-timeout", "--max-time-wait", "--max-half-open", "--max-orphans",
@@ -120,6 +120,7 @@ class DaemonProcess(unittest.TestCase):
             (["--queues", "0"], "--queues"),
             (["--queues", "65"], "--queues"),
             (["--tap-queue-length", "1000001"], "--tap-queue-length"),
+            (["--demo-mode", "reverse"], "--demo-mode"),
             (["--frobnicate"], "unknown flag"),
         ]
         for flags, fragment in cases:
