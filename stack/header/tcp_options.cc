@@ -13,8 +13,11 @@ enum : uint8_t {
   kMss = 2,
   kWindowScale = 3,
   kSackPermitted = 4,
+  kSack = 5,
   kTimestamp = 8,
 };
+
+constexpr size_t kSackBlockLength = 8;
 
 }  // namespace
 
@@ -46,6 +49,18 @@ TcpOptions parse_tcp_options(std::span<const uint8_t> options) {
       case kTimestamp:
         if (length == 10) out.timestamp = TcpTimestamp{load32(value), load32(value + 4)};
         break;
+      case kSack:
+        // Linux's check: at least one block and a whole number of them.
+        if (length >= 2 + kSackBlockLength && (length - 2) % kSackBlockLength == 0) {
+          const size_t count = std::min((length - 2) / kSackBlockLength, kMaxSackBlocks);
+          out.sack_blocks = {};  // a repeated option replaces the earlier one entirely
+          for (size_t b = 0; b < count; ++b) {
+            const uint8_t* edges = value + b * kSackBlockLength;
+            out.sack_blocks[b] = SackBlock{load32(edges), load32(edges + 4)};
+          }
+          out.sack_block_count = static_cast<uint8_t>(count);
+        }
+        break;
       default:
         break;
     }
@@ -62,6 +77,25 @@ size_t write_timestamp_option(uint8_t* out, TcpTimestamp ts) {
   store32(out + 4, ts.value);
   store32(out + 8, ts.echo);
   return kTimestampOptionLength;
+}
+
+size_t write_ack_options(uint8_t* out, std::optional<TcpTimestamp> timestamp,
+                         std::span<const SackBlock> sack) {
+  size_t n = 0;
+  if (timestamp) n += write_timestamp_option(out, *timestamp);
+  const size_t count = std::min(sack.size(), max_sack_blocks(timestamp.has_value()));
+  if (count == 0) return n;
+  out[n] = kNop;
+  out[n + 1] = kNop;
+  out[n + 2] = kSack;
+  out[n + 3] = static_cast<uint8_t>(2 + count * kSackBlockLength);
+  n += 4;
+  for (const SackBlock& block : sack.first(count)) {
+    store32(out + n, block.start);
+    store32(out + n + 4, block.end);
+    n += kSackBlockLength;
+  }
+  return n;
 }
 
 size_t write_syn_options(uint8_t* out, const TcpOptions& options) {

@@ -1,7 +1,9 @@
 // parse_tcp_options against the layouts real stacks send and against malformed option bytes,
 // with Linux's tcp_parse_options (net/ipv4/tcp_input.c) as the behaviour to match.
 #include <gtest/gtest.h>
+#include <tins/tins.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -143,9 +145,9 @@ TEST(TcpOptionsMalformed, EndOfListStops) {
 
 TEST(TcpOptionsMalformed, UnknownKindsSkipped) {
   const Bytes bytes = {
-      5,   10, 0,    0,    0, 1, 0, 0, 0, 2,  // SACK blocks (not negotiated here)
-      30,  4,  0,    0,                       // MPTCP
-      34,  2,                                 // TFO cookie request
+      6,   6,  0,    0,    0, 1,                                      // Echo (RFC 1072, obsolete)
+      30,  4,  0,    0,                                               // MPTCP
+      34,  2,                                                         // TFO cookie request
       19,  18, 0,    0,    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  // MD5 signature
       254, 4,  0xf9, 0x89,                                            // experimental
       2,   4,  0x05, 0x78,                                            // MSS 1400 after all of it
@@ -164,6 +166,10 @@ TEST(TcpOptionsMalformed, ZeroMssIsIgnored) {
   // the sender unable to send anything. An earlier valid MSS survives it.
   EXPECT_EQ(Parse({2, 4, 0, 0}).mss, std::nullopt);
   EXPECT_EQ(Parse({2, 4, 0x05, 0xb4, 2, 4, 0, 0}).mss, 1460);
+}
+
+uint32_t Be32(const uint8_t* p) {
+  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
 }
 
 // An independent model of Linux's loop, written the way the kernel writes it (a pointer and a
@@ -188,10 +194,14 @@ TcpOptions LinuxModel(const uint8_t* ptr, int length) {
     } else if (opcode == 4 && opsize == 2) {
       o.sack_permitted = true;
     } else if (opcode == 8 && opsize == 10) {
-      auto be32 = [](const uint8_t* p) {
-        return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
-      };
-      o.timestamp = TcpTimestamp{be32(ptr), be32(ptr + 4)};
+      o.timestamp = TcpTimestamp{Be32(ptr), Be32(ptr + 4)};
+    } else if (opcode == 5 && opsize >= 10 && (opsize - 2) % 8 == 0) {
+      // tcp_sacktag_write_queue: num_sacks = min(TCP_NUM_SACKS, (opsize - 2) >> 3).
+      o.sack_blocks = {};
+      o.sack_block_count = static_cast<uint8_t>(std::min(4, (opsize - 2) >> 3));
+      for (int b = 0; b < o.sack_block_count; ++b) {
+        o.sack_blocks[b] = SackBlock{Be32(ptr + 8 * b), Be32(ptr + 8 * b + 4)};
+      }
     }
     ptr += opsize - 2;
     length -= opsize;
@@ -213,7 +223,7 @@ TEST(TcpOptionsFuzz, RandomBlobsNeverCrashAndMatchLinuxModel) {
         return static_cast<uint8_t>(rng());
     }
   };
-  int with_mss = 0, with_ws = 0, with_sack = 0, with_ts = 0;
+  int with_mss = 0, with_ws = 0, with_sack = 0, with_ts = 0, with_blocks = 0;
   for (int i = 0; i < 200000; ++i) {
     // An exactly sized heap buffer, so that ASan flags a read one byte past the options.
     Bytes blob(rng() % 41);
@@ -228,12 +238,14 @@ TEST(TcpOptionsFuzz, RandomBlobsNeverCrashAndMatchLinuxModel) {
     with_ws += got.window_scale.has_value();
     with_sack += got.sack_permitted;
     with_ts += got.timestamp.has_value();
+    with_blocks += got.sack_block_count > 0;
   }
   // The generator did reach every option.
   EXPECT_GT(with_mss, 100);
   EXPECT_GT(with_ws, 100);
   EXPECT_GT(with_sack, 100);
   EXPECT_GT(with_ts, 100);
+  EXPECT_GT(with_blocks, 100);
 }
 
 TEST(TcpOptionsWrite, SynOptionsRoundTripAllCombinations) {
@@ -290,6 +302,152 @@ TEST(TcpOptionsWrite, TimestampOptionRoundTrip) {
   EXPECT_EQ(buffer[kTimestampOptionLength], 0xa5);
   EXPECT_EQ(parse_tcp_options(std::span(buffer).first(kTimestampOptionLength)),
             Expect(std::nullopt, std::nullopt, false, ts));
+}
+
+// SACK blocks as TcpOptions holds them (zeros after the count).
+TcpOptions WithSack(std::optional<TcpTimestamp> timestamp, std::span<const SackBlock> blocks) {
+  TcpOptions o;
+  o.timestamp = timestamp;
+  std::copy(blocks.begin(), blocks.end(), o.sack_blocks.begin());
+  o.sack_block_count = static_cast<uint8_t>(blocks.size());
+  return o;
+}
+
+const SackBlock kBlocks[] = {
+    {0x10000000, 0x10000500}, {0xfffffe00, 0x00000100}, {7, 8}, {0x80000000, 0x80001000}, {1, 2}};
+
+// libtins' reading of option bytes, behind a bare 20-byte TCP header.
+Tins::TCP DissectWithLibtins(std::span<const uint8_t> options) {
+  Bytes header(20 + options.size());
+  header[12] = static_cast<uint8_t>(header.size() / 4 << 4);
+  std::copy(options.begin(), options.end(), header.begin() + 20);
+  return Tins::TCP(header.data(), static_cast<uint32_t>(header.size()));
+}
+
+TEST(TcpOptionsSack, LinuxAckLayout) {
+  // A Linux ACK with timestamps and two SACK blocks (tcp_options_write): NOP NOP TS, NOP NOP SACK.
+  const Bytes ack = {1,    1,    8,    10,   0,    0,    0,    5,    0, 0, 0, 6,  //
+                     1,    1,    5,    18,                                        //
+                     0x10, 0x00, 0x00, 0x00, 0x10, 0x00, 0x05, 0x00,              //
+                     0xff, 0xff, 0xfe, 0x00, 0x00, 0x00, 0x01, 0x00};
+  EXPECT_EQ(Parse(ack), WithSack(TcpTimestamp{5, 6}, std::span(kBlocks).first(2)));
+  const TcpOptions parsed = Parse(ack);
+  ASSERT_EQ(parsed.sack().size(), 2u);
+  EXPECT_EQ(parsed.sack()[1], kBlocks[1]);
+}
+
+TEST(TcpOptionsSack, ParsesWhatLibtinsCrafts) {
+  for (bool with_timestamp : {false, true}) {
+    for (size_t count = 1; count <= max_sack_blocks(with_timestamp); ++count) {
+      Tins::TCP tcp(80, 40000);
+      if (with_timestamp) tcp.timestamp(0xdeadbeef, 42);
+      Tins::TCP::sack_type edges;
+      for (const SackBlock& b : std::span(kBlocks).first(count)) {
+        edges.push_back(b.start);
+        edges.push_back(b.end);
+      }
+      tcp.sack(edges);
+      const Bytes segment = tcp.serialize();
+      const Bytes options(segment.begin() + 20, segment.begin() + tcp.header_size());
+      std::optional<TcpTimestamp> ts;
+      if (with_timestamp) ts = TcpTimestamp{0xdeadbeef, 42};
+      EXPECT_EQ(Parse(options), WithSack(ts, std::span(kBlocks).first(count)))
+          << testing::PrintToString(options);
+    }
+  }
+}
+
+TEST(TcpOptionsSack, MalformedLengthsIgnored) {
+  // As Linux: at least one block and a whole number of them, else the option is skipped (and
+  // parsing goes on: the SACK_PERM after each shows it).
+  for (uint8_t length : {2, 3, 9, 11, 17, 25, 33}) {
+    Bytes bytes = {5, length};
+    bytes.resize(length, 0x11);
+    bytes.insert(bytes.end(), {4, 2});
+    const TcpOptions got = Parse(bytes);
+    EXPECT_EQ(got.sack_block_count, 0) << int{length};
+    EXPECT_TRUE(got.sack_permitted) << int{length};
+  }
+  // A SACK option running past the end stops parsing, as any option does.
+  EXPECT_EQ(Parse({4, 2, 5, 18, 0, 0, 0, 1, 0, 0, 0, 2}),
+            Expect(std::nullopt, std::nullopt, true, std::nullopt));
+}
+
+TEST(TcpOptionsSack, AtMostFourBlocksAreRead) {
+  // Five blocks need 42 bytes, more than a TCP header holds; Linux would read four of them.
+  Bytes bytes = {5, 42};
+  for (const SackBlock& b : kBlocks) {
+    for (uint32_t edge : {b.start, b.end}) {
+      for (int shift = 24; shift >= 0; shift -= 8)
+        bytes.push_back(static_cast<uint8_t>(edge >> shift));
+    }
+  }
+  EXPECT_EQ(Parse(bytes), WithSack(std::nullopt, std::span(kBlocks).first(4)));
+}
+
+TEST(TcpOptionsSack, RepeatedOptionReplacesTheEarlierOne) {
+  const Bytes bytes = {5, 18, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4,  //
+                       5, 10, 0, 0, 0, 7, 0, 0, 0, 8};
+  EXPECT_EQ(Parse(bytes), WithSack(std::nullopt, std::span(kBlocks).subspan(2, 1)));
+}
+
+TEST(TcpOptionsWrite, AckOptionsRoundTrip) {
+  const TcpTimestamp ts{0x01020304, 0xfffffffe};
+  for (bool with_timestamp : {false, true}) {
+    for (size_t count = 0; count <= std::size(kBlocks); ++count) {
+      SCOPED_TRACE(testing::Message() << "timestamp " << with_timestamp << " blocks " << count);
+      std::optional<TcpTimestamp> timestamp;
+      if (with_timestamp) timestamp = ts;
+      // Guard bytes after the buffer catch writes past the returned length.
+      Bytes buffer(kMaxAckOptionsLength + 8, 0xa5);
+      const size_t n = write_ack_options(buffer.data(), timestamp, std::span(kBlocks).first(count));
+      const size_t written = std::min(count, max_sack_blocks(with_timestamp));
+      EXPECT_EQ(n, (with_timestamp ? 12u : 0u) + (written > 0 ? 4 + 8 * written : 0));
+      EXPECT_EQ(n % 4, 0u);
+      EXPECT_LE(n, kMaxAckOptionsLength);
+      for (size_t i = n; i < buffer.size(); ++i) ASSERT_EQ(buffer[i], 0xa5) << i;
+      const std::span<const uint8_t> options = std::span(buffer).first(n);
+      // The blocks that do not fit are the last ones: the first is the one RFC 2018 requires.
+      EXPECT_EQ(parse_tcp_options(options), WithSack(timestamp, std::span(kBlocks).first(written)));
+
+      // libtins reads the same.
+      const Tins::TCP tcp = DissectWithLibtins(options);
+      if (with_timestamp) {
+        EXPECT_EQ(tcp.timestamp(), std::make_pair(ts.value, ts.echo));
+      } else {
+        EXPECT_EQ(tcp.search_option(Tins::TCP::TSOPT), nullptr);
+      }
+      if (written > 0) {
+        Tins::TCP::sack_type edges;
+        for (const SackBlock& b : std::span(kBlocks).first(written)) {
+          edges.push_back(b.start);
+          edges.push_back(b.end);
+        }
+        EXPECT_EQ(tcp.sack(), edges);
+      } else {
+        EXPECT_EQ(tcp.search_option(Tins::TCP::SACK), nullptr);
+      }
+    }
+  }
+}
+
+TEST(TcpOptionsWrite, AckOptionsLinuxLayoutAndFortyByteLimit) {
+  // Exactly what Linux sends with a timestamp and one block.
+  uint8_t out[kMaxAckOptionsLength];
+  const SackBlock one[] = {{0x11223344, 0x55667788}};
+  ASSERT_EQ(write_ack_options(out, TcpTimestamp{1, 2}, one), 24u);
+  const Bytes linux_layout = {1, 1, 8, 10, 0,    0,    0,    1,    0,    0,    0,    2,
+                              1, 1, 5, 10, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88};
+  EXPECT_EQ(Bytes(out, out + 24), linux_layout);
+
+  // Timestamp and three blocks fill the 40 bytes; four blocks alone take 36.
+  EXPECT_EQ(max_sack_blocks(true), 3u);
+  EXPECT_EQ(max_sack_blocks(false), 4u);
+  EXPECT_EQ(write_ack_options(out, TcpTimestamp{}, kBlocks), kMaxAckOptionsLength);
+  EXPECT_EQ(write_ack_options(out, std::nullopt, kBlocks), 36u);
+  // Nothing to write: no bytes, not even padding.
+  EXPECT_EQ(write_ack_options(out, std::nullopt, {}), 0u);
+  EXPECT_EQ(write_ack_options(out, TcpTimestamp{}, {}), kTimestampOptionLength);
 }
 
 }  // namespace
