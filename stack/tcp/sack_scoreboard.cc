@@ -67,7 +67,7 @@ void SackScoreboard::begin_retransmission() {
   high_rxt_ = snd_una_;
 }
 
-void SackScoreboard::on_retransmit(uint32_t /*begin*/, uint32_t end) {
+void SackScoreboard::on_retransmit(uint32_t end) {
   if (seq_gt(end, high_rxt_)) high_rxt_ = end;
 }
 

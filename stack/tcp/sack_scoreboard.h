@@ -62,8 +62,9 @@ class SackScoreboard {
   // Loss recovery begins (RFC 6675 §5 (4)) or a timeout restarts retransmission: nothing has
   // been retransmitted yet (HighRxt = SND.UNA).
   void begin_retransmission();
-  // The caller (re)transmitted [begin, end) as NextSeg rule 1 or 3 told it (HighRxt).
-  void on_retransmit(uint32_t begin, uint32_t end);
+  // The caller retransmitted a range ending at `end`, as NextSeg rule 1 or 3 told it: HighRxt
+  // moves up to it (it never moves down, and in-order retransmission makes that enough).
+  void on_retransmit(uint32_t end);
   // Forgets all SACK information (e.g. when the peer reneges, RFC 2018 §8).
   void clear();
 
