@@ -1,0 +1,161 @@
+#include "stack/tcp/sack_scoreboard.h"
+
+#include <algorithm>
+
+#include "stack/tcp/seqnum.h"
+
+namespace tapstack::tcp {
+
+SackScoreboard::SackScoreboard(uint32_t mss, uint32_t snd_una)
+    : mss_(std::max<uint32_t>(mss, 1)), snd_una_(snd_una), high_rxt_(snd_una) {}
+
+void SackScoreboard::on_ack(uint32_t snd_una) {
+  if (!seq_gt(snd_una, snd_una_)) return;
+  std::erase_if(ranges_, [&](const SackBlock& r) { return seq_le(r.right, snd_una); });
+  if (!ranges_.empty() && seq_lt(ranges_.front().left, snd_una)) ranges_.front().left = snd_una;
+  if (seq_lt(high_rxt_, snd_una)) high_rxt_ = snd_una;
+  snd_una_ = snd_una;
+  sacked_bytes_ = sacked_in(snd_una_, high_sacked());
+}
+
+SackUpdate SackScoreboard::on_sack(std::span<const SackBlock> blocks, uint32_t high_data) {
+  SackUpdate update;
+  const auto valid = [](const SackBlock& b) { return seq_lt(b.left, b.right); };
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const SackBlock& block = blocks[i];
+    if (!valid(block)) {
+      ++update.ignored;
+      continue;
+    }
+    // RFC 2883 §4: only the first block can be a D-SACK. The caller judges whether one far
+    // below SND.UNA is plausible.
+    if (i == 0 && (seq_le(block.right, snd_una_) ||
+                   (blocks.size() > 1 && valid(blocks[1]) && seq_le(blocks[1].left, block.left) &&
+                    seq_le(block.right, blocks[1].right)))) {
+      update.dsack = block;
+      continue;
+    }
+    if (seq_lt(block.left, snd_una_) || seq_gt(block.right, high_data)) {
+      ++update.ignored;
+      continue;
+    }
+    insert(block);
+  }
+  const uint32_t before = sacked_bytes_;
+  sacked_bytes_ = sacked_in(snd_una_, high_sacked());
+  update.newly_sacked = sacked_bytes_ > before ? sacked_bytes_ - before : 0;
+  return update;
+}
+
+void SackScoreboard::insert(SackBlock block) {
+  uint32_t lo = offset(block.left);
+  uint32_t hi = offset(block.right);
+  auto it = ranges_.begin();
+  while (it != ranges_.end() && offset(it->right) < lo) ++it;
+  const auto first = it;
+  // Merge with every range it overlaps or touches, so that ranges stay disjoint and apart.
+  for (; it != ranges_.end() && offset(it->left) <= hi; ++it) {
+    lo = std::min(lo, offset(it->left));
+    hi = std::max(hi, offset(it->right));
+  }
+  it = ranges_.erase(first, it);
+  ranges_.insert(it, SackBlock{snd_una_ + lo, snd_una_ + hi});
+  if (ranges_.size() > kMaxRanges) ranges_.pop_back();
+}
+
+void SackScoreboard::begin_retransmission() {
+  high_rxt_ = snd_una_;
+}
+
+void SackScoreboard::on_retransmit(uint32_t end) {
+  if (seq_gt(end, high_rxt_)) high_rxt_ = end;
+}
+
+void SackScoreboard::clear() {
+  ranges_.clear();
+  sacked_bytes_ = 0;
+}
+
+bool SackScoreboard::is_sacked(uint32_t seq) const {
+  return std::any_of(ranges_.begin(), ranges_.end(),
+                     [&](const SackBlock& r) { return seq_in_range(seq, r.left, r.right); });
+}
+
+bool SackScoreboard::is_lost(uint32_t seq) const {
+  return seq_ge(seq, snd_una_) && seq_lt(seq, lost_below()) && !is_sacked(seq);
+}
+
+uint32_t SackScoreboard::lost_below() const {
+  uint32_t count = 0;
+  uint64_t bytes = 0;
+  for (auto r = ranges_.rbegin(); r != ranges_.rend(); ++r) {
+    ++count;
+    bytes += r->right - r->left;
+    if (count >= kDupThresh || bytes > uint64_t{kDupThresh - 1} * mss_) return r->left;
+  }
+  return snd_una_;
+}
+
+uint32_t SackScoreboard::high_sacked() const {
+  return ranges_.empty() ? snd_una_ : ranges_.back().right;
+}
+
+uint32_t SackScoreboard::sacked_in(uint32_t begin, uint32_t end) const {
+  const uint32_t b = offset(begin);
+  const uint32_t e = offset(end);
+  uint32_t sum = 0;
+  for (const SackBlock& r : ranges_) {
+    const uint32_t lo = std::max(b, offset(r.left));
+    const uint32_t hi = std::min(e, offset(r.right));
+    if (lo < hi) sum += hi - lo;
+  }
+  return sum;
+}
+
+std::optional<SackBlock> SackScoreboard::first_hole(uint32_t from, uint32_t limit) const {
+  uint32_t start = from;
+  uint32_t hole_end = limit;
+  for (const SackBlock& r : ranges_) {
+    if (offset(r.right) <= offset(start)) continue;
+    if (offset(r.left) <= offset(start)) {
+      start = r.right;  // `start` was SACKed: the hole begins after this range
+      continue;
+    }
+    if (offset(r.left) < offset(limit)) hole_end = r.left;
+    break;
+  }
+  if (offset(start) >= offset(limit)) return std::nullopt;
+  const uint32_t end = offset(hole_end) - offset(start) > mss_ ? start + mss_ : hole_end;
+  return SackBlock{start, end};
+}
+
+NextSegment SackScoreboard::next_seg(uint32_t high_data, uint32_t sendable_new) const {
+  using Kind = NextSegment::Kind;
+  // Rule 1: the first lost hole above what was already retransmitted.
+  if (auto hole = first_hole(high_rxt_, lost_below()))
+    return {Kind::kLost, hole->left, hole->right};
+  // Rule 2: new data, if there is any and the peer's window takes it.
+  if (sendable_new > 0) {
+    return {Kind::kNewData, high_data, high_data + std::min(sendable_new, mss_)};
+  }
+  // Rule 3: a hole below the highest SACKed byte that is not deemed lost yet.
+  if (auto hole = first_hole(high_rxt_, high_sacked())) {
+    return {Kind::kUnsacked, hole->left, hole->right};
+  }
+  return {};
+}
+
+uint32_t SackScoreboard::pipe(uint32_t high_data) const {
+  if (seq_le(high_data, snd_una_)) return 0;
+  const uint32_t lost = lost_below();
+  // (a) unSACKed and not lost: the bytes from the lost boundary up to HighData.
+  const uint32_t not_lost = offset(lost) < offset(high_data)
+                                ? offset(high_data) - offset(lost) - sacked_in(lost, high_data)
+                                : 0;
+  // (b) unSACKed and retransmitted: the bytes below HighRxt.
+  const uint32_t rxt_end = offset(high_rxt_) < offset(high_data) ? high_rxt_ : high_data;
+  const uint32_t retransmitted = offset(rxt_end) - sacked_in(snd_una_, rxt_end);
+  return not_lost + retransmitted;
+}
+
+}  // namespace tapstack::tcp
