@@ -11,8 +11,8 @@ SackScoreboard::SackScoreboard(uint32_t mss, uint32_t snd_una)
 
 void SackScoreboard::on_ack(uint32_t snd_una) {
   if (!seq_gt(snd_una, snd_una_)) return;
-  std::erase_if(ranges_, [&](const SackBlock& r) { return seq_le(r.right, snd_una); });
-  if (!ranges_.empty() && seq_lt(ranges_.front().left, snd_una)) ranges_.front().left = snd_una;
+  std::erase_if(ranges_, [&](const SackBlock& r) { return seq_le(r.end, snd_una); });
+  if (!ranges_.empty() && seq_lt(ranges_.front().start, snd_una)) ranges_.front().start = snd_una;
   if (seq_lt(high_rxt_, snd_una)) high_rxt_ = snd_una;
   snd_una_ = snd_una;
   sacked_bytes_ = sacked_in(snd_una_, high_sacked());
@@ -20,7 +20,7 @@ void SackScoreboard::on_ack(uint32_t snd_una) {
 
 SackUpdate SackScoreboard::on_sack(std::span<const SackBlock> blocks, uint32_t high_data) {
   SackUpdate update;
-  const auto valid = [](const SackBlock& b) { return seq_lt(b.left, b.right); };
+  const auto valid = [](const SackBlock& b) { return seq_lt(b.start, b.end); };
   for (size_t i = 0; i < blocks.size(); ++i) {
     const SackBlock& block = blocks[i];
     if (!valid(block)) {
@@ -29,13 +29,13 @@ SackUpdate SackScoreboard::on_sack(std::span<const SackBlock> blocks, uint32_t h
     }
     // RFC 2883 §4: only the first block can be a D-SACK. The caller judges whether one far
     // below SND.UNA is plausible.
-    if (i == 0 && (seq_le(block.right, snd_una_) ||
-                   (blocks.size() > 1 && valid(blocks[1]) && seq_le(blocks[1].left, block.left) &&
-                    seq_le(block.right, blocks[1].right)))) {
+    if (i == 0 && (seq_le(block.end, snd_una_) ||
+                   (blocks.size() > 1 && valid(blocks[1]) && seq_le(blocks[1].start, block.start) &&
+                    seq_le(block.end, blocks[1].end)))) {
       update.dsack = block;
       continue;
     }
-    if (seq_lt(block.left, snd_una_) || seq_gt(block.right, high_data)) {
+    if (seq_lt(block.start, snd_una_) || seq_gt(block.end, high_data)) {
       ++update.ignored;
       continue;
     }
@@ -48,15 +48,15 @@ SackUpdate SackScoreboard::on_sack(std::span<const SackBlock> blocks, uint32_t h
 }
 
 void SackScoreboard::insert(SackBlock block) {
-  uint32_t lo = offset(block.left);
-  uint32_t hi = offset(block.right);
+  uint32_t lo = offset(block.start);
+  uint32_t hi = offset(block.end);
   auto it = ranges_.begin();
-  while (it != ranges_.end() && offset(it->right) < lo) ++it;
+  while (it != ranges_.end() && offset(it->end) < lo) ++it;
   const auto first = it;
   // Merge with every range it overlaps or touches, so that ranges stay disjoint and apart.
-  for (; it != ranges_.end() && offset(it->left) <= hi; ++it) {
-    lo = std::min(lo, offset(it->left));
-    hi = std::max(hi, offset(it->right));
+  for (; it != ranges_.end() && offset(it->start) <= hi; ++it) {
+    lo = std::min(lo, offset(it->start));
+    hi = std::max(hi, offset(it->end));
   }
   it = ranges_.erase(first, it);
   ranges_.insert(it, SackBlock{snd_una_ + lo, snd_una_ + hi});
@@ -78,7 +78,7 @@ void SackScoreboard::clear() {
 
 bool SackScoreboard::is_sacked(uint32_t seq) const {
   return std::any_of(ranges_.begin(), ranges_.end(),
-                     [&](const SackBlock& r) { return seq_in_range(seq, r.left, r.right); });
+                     [&](const SackBlock& r) { return seq_in_range(seq, r.start, r.end); });
 }
 
 bool SackScoreboard::is_lost(uint32_t seq) const {
@@ -90,14 +90,14 @@ uint32_t SackScoreboard::lost_below() const {
   uint64_t bytes = 0;
   for (auto r = ranges_.rbegin(); r != ranges_.rend(); ++r) {
     ++count;
-    bytes += r->right - r->left;
-    if (count >= kDupThresh || bytes > uint64_t{kDupThresh - 1} * mss_) return r->left;
+    bytes += r->end - r->start;
+    if (count >= kDupThresh || bytes > uint64_t{kDupThresh - 1} * mss_) return r->start;
   }
   return snd_una_;
 }
 
 uint32_t SackScoreboard::high_sacked() const {
-  return ranges_.empty() ? snd_una_ : ranges_.back().right;
+  return ranges_.empty() ? snd_una_ : ranges_.back().end;
 }
 
 uint32_t SackScoreboard::sacked_in(uint32_t begin, uint32_t end) const {
@@ -105,8 +105,8 @@ uint32_t SackScoreboard::sacked_in(uint32_t begin, uint32_t end) const {
   const uint32_t e = offset(end);
   uint32_t sum = 0;
   for (const SackBlock& r : ranges_) {
-    const uint32_t lo = std::max(b, offset(r.left));
-    const uint32_t hi = std::min(e, offset(r.right));
+    const uint32_t lo = std::max(b, offset(r.start));
+    const uint32_t hi = std::min(e, offset(r.end));
     if (lo < hi) sum += hi - lo;
   }
   return sum;
@@ -116,12 +116,12 @@ std::optional<SackBlock> SackScoreboard::first_hole(uint32_t from, uint32_t limi
   uint32_t start = from;
   uint32_t hole_end = limit;
   for (const SackBlock& r : ranges_) {
-    if (offset(r.right) <= offset(start)) continue;
-    if (offset(r.left) <= offset(start)) {
-      start = r.right;  // `start` was SACKed: the hole begins after this range
+    if (offset(r.end) <= offset(start)) continue;
+    if (offset(r.start) <= offset(start)) {
+      start = r.end;  // `start` was SACKed: the hole begins after this range
       continue;
     }
-    if (offset(r.left) < offset(limit)) hole_end = r.left;
+    if (offset(r.start) < offset(limit)) hole_end = r.start;
     break;
   }
   if (offset(start) >= offset(limit)) return std::nullopt;
@@ -133,14 +133,14 @@ NextSegment SackScoreboard::next_seg(uint32_t high_data, uint32_t sendable_new) 
   using Kind = NextSegment::Kind;
   // Rule 1: the first lost hole above what was already retransmitted.
   if (auto hole = first_hole(high_rxt_, lost_below()))
-    return {Kind::kLost, hole->left, hole->right};
+    return {Kind::kLost, hole->start, hole->end};
   // Rule 2: new data, if there is any and the peer's window takes it.
   if (sendable_new > 0) {
     return {Kind::kNewData, high_data, high_data + std::min(sendable_new, mss_)};
   }
   // Rule 3: a hole below the highest SACKed byte that is not deemed lost yet.
   if (auto hole = first_hole(high_rxt_, high_sacked())) {
-    return {Kind::kUnsacked, hole->left, hole->right};
+    return {Kind::kUnsacked, hole->start, hole->end};
   }
   return {};
 }

@@ -17,14 +17,11 @@
 #include <span>
 #include <vector>
 
+#include "stack/header/tcp_options.h"
+
 namespace tapstack::tcp {
 
-// [left, right) in sequence space, as a SACK block carries it.
-struct SackBlock {
-  uint32_t left = 0;
-  uint32_t right = 0;
-  bool operator==(const SackBlock&) const = default;
-};
+using header::SackBlock;  // [start, end) in sequence space, as a SACK block carries it
 
 struct SackUpdate {
   // A D-SACK (RFC 2883): the first block, if it lies below the cumulative ACK or inside the
