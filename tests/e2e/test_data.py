@@ -61,6 +61,19 @@ def recv_all(sock):
         chunks.append(chunk)
 
 
+def reading(receive, *args, **kwargs):
+    """Runs receive(*args) in a thread, as a peer reads while we write: TCP's buffers hold
+    less than the test sends. Returns a function that waits for and returns what it read."""
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(data=receive(*args, **kwargs)))
+    thread.start()
+
+    def done():
+        thread.join(timeout=60)
+        return result["data"]
+    return done
+
+
 class Data(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -158,8 +171,9 @@ class Data(unittest.TestCase):
     def test_write_read_and_shutdown_against_a_kernel_server(self):
         endpoint_id, peer = self.connect()
         outbound = os.urandom(1 << 20)
+        received = reading(recv_exactly, peer, len(outbound))
         self.write_all(endpoint_id, outbound)
-        received = recv_exactly(peer, len(outbound))
+        received = received()
         self.assertEqual(hashlib.sha256(received).digest(), hashlib.sha256(outbound).digest())
 
         # Half-close: after our Shutdown the kernel reads the end of the stream and can still
@@ -167,9 +181,10 @@ class Data(unittest.TestCase):
         self.endpoints.Shutdown(self.pb.ShutdownRequest(id=endpoint_id), timeout=5)
         self.assertEqual(peer.recv(1), b"")
         inbound = os.urandom(1 << 20)
+        got = reading(self.read_until_eof, endpoint_id)
         peer.sendall(inbound)
         peer.shutdown(socket.SHUT_WR)
-        got = self.read_until_eof(endpoint_id)
+        got = got()
         self.assertEqual(hashlib.sha256(got).digest(), hashlib.sha256(inbound).digest())
         # End of stream stays end of stream.
         self.assertTrue(self.read(endpoint_id).eof)
@@ -343,16 +358,17 @@ class Data(unittest.TestCase):
     def test_ctl_cat_and_send(self):
         endpoint_id, peer = self.connect()
         payload = os.urandom(1 << 20)
-        sent = subprocess.run([h.Paths.tapstackctl, "send", str(endpoint_id)], input=payload,
-                              capture_output=True, timeout=60)
+        received = reading(recv_all, peer)  # to the FIN that `send` ends with
+        sent = subprocess.run([h.Paths.tapstackctl, "send", str(endpoint_id)],
+                              input=payload, capture_output=True, timeout=60)
         self.assertEqual(sent.returncode, 0, sent.stderr)
-        self.assertEqual(hashlib.sha256(recv_all(peer)).digest(),
-                         hashlib.sha256(payload).digest())
+        self.assertEqual(hashlib.sha256(received()).digest(), hashlib.sha256(payload).digest())
         reply = os.urandom(1 << 20)
+        cat = reading(subprocess.run, [h.Paths.tapstackctl, "cat", str(endpoint_id)],
+                      capture_output=True, timeout=60)
         peer.sendall(reply)
         peer.shutdown(socket.SHUT_WR)
-        cat = subprocess.run([h.Paths.tapstackctl, "cat", str(endpoint_id)], capture_output=True,
-                             timeout=60)
+        cat = cat()
         self.assertEqual(cat.returncode, 0, cat.stderr)
         self.assertEqual(hashlib.sha256(cat.stdout).digest(), hashlib.sha256(reply).digest())
 
