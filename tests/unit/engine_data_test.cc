@@ -163,6 +163,25 @@ TEST_F(EngineData, WriteIsCutIntoSegmentsOfTheEffectiveMssWithPshOnTheLast) {
   expect_counters({{"data_segments_sent", 2}, {"data_bytes_sent", 2 * kMss}});
 }
 
+TEST_F(EngineData, WithoutTimestampsSegmentsCarryTheWholeMss) {
+  Peer other = peer_;
+  other.port = 40001;
+  SegmentSpec syn_without_timestamps = linux_syn(5000);
+  syn_without_timestamps.timestamp.reset();
+  SentSegment synack = syn(other, kPort, syn_without_timestamps);
+  send(other, kPort, final_ack(synack));
+  auto id = engine().accept(listener_);
+  ASSERT_TRUE(id.is_ok());
+  EXPECT_FALSE(connection_info(*id).timestamps);
+  Bytes bytes = data(2 * 1460);
+  ASSERT_TRUE(engine().write(*id, bytes).is_ok());
+  auto segments = out();
+  ASSERT_EQ(segments.size(), 2u);
+  EXPECT_EQ(segments[0].payload_size, 1460u);
+  EXPECT_EQ(segments[1].payload_size, 1460u);
+  EXPECT_FALSE(segments[0].timestamp);
+}
+
 TEST_F(EngineData, NagleHoldsASmallSegmentWhileDataIsInFlightAndReleasesItOnAck) {
   write(data(100));
   expect_data(one(), 0, 100, kAck | kPsh);  // nothing in flight: goes at once
