@@ -232,6 +232,28 @@ const std::vector<Flag>& flags() {
        [](DaemonOptions& o, std::string_view v) {
          return set_uint("--max-orphans", v, 0, 1u << 24, o.max_orphans);
        }},
+      {"send-buffer", "BYTES",
+       "Per connection: bytes written and not yet acknowledged, 4096..67108864. Default 262144.",
+       [](DaemonOptions& o, std::string_view v) {
+         return set_uint("--send-buffer", v, 4096, 1u << 26, o.send_buffer);
+       }},
+      {"receive-buffer", "BYTES",
+       "Per connection: bytes received and not yet read, which bounds the window we offer, "
+       "4096..67108864. Default 131072.",
+       [](DaemonOptions& o, std::string_view v) {
+         return set_uint("--receive-buffer", v, 4096, 1u << 26, o.receive_buffer);
+       }},
+      {"congestion-control", "cubic|newreno",
+       "Congestion control of every connection: cubic (RFC 9438, the default, as Linux) or "
+       "newreno (RFC 5681, 6582).",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         auto kind = tcp::parse_congestion_control(v);
+         if (!kind) {
+           return "--congestion-control must be cubic or newreno, not '" + std::string(v) + "'";
+         }
+         o.congestion_control = *kind;
+         return std::nullopt;
+       }},
       {"demo-listener", "PORT",
        "At start, listen on PORT (with --backlog) and keep accepting and gracefully closing "
        "every connection.",
@@ -408,6 +430,9 @@ EngineConfig DaemonOptions::engine_config() const {
   config.max_time_wait = max_time_wait;
   config.max_half_open = max_half_open;
   config.max_orphans = max_orphans;
+  config.send_buffer = send_buffer;
+  config.receive_buffer = receive_buffer;
+  config.congestion_control = congestion_control;
   return config;
 }
 

@@ -39,6 +39,9 @@ struct DaemonOptions {
   size_t max_time_wait = EngineConfig{}.max_time_wait;
   size_t max_half_open = EngineConfig{}.max_half_open;
   size_t max_orphans = EngineConfig{}.max_orphans;
+  size_t send_buffer = EngineConfig{}.send_buffer;
+  size_t receive_buffer = EngineConfig{}.receive_buffer;
+  tcp::CongestionControlKind congestion_control = EngineConfig{}.congestion_control;
   std::optional<uint16_t> demo_listener;
   DemoMode demo_mode = DemoMode::kClose;
   LogLevel log_level = LogLevel::kInfo;

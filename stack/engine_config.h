@@ -8,6 +8,7 @@
 
 #include "stack/clock.h"
 #include "stack/header/addresses.h"
+#include "stack/tcp/congestion_control.h"
 #include "stack/tcp/siphash.h"
 #include "stack/tcp/syn_cookies.h"
 
@@ -39,7 +40,7 @@ struct EngineConfig {
   // Retransmissions of unacknowledged data before the connection is given up (Linux's
   // tcp_retries2: about 15 minutes with a 200 ms RTO).
   int data_retries = 15;
-  Duration min_rto = milliseconds(200);     // Linux TCP_RTO_MIN (RFC 6298 says 1 s)
+  tcp::CongestionControlKind congestion_control = tcp::CongestionControlKind::kCubic;  // as Linux
   Duration delayed_ack = milliseconds(40);  // Linux TCP_DELACK_MIN; RFC 1122 allows 500 ms
   size_t max_endpoints = 65536;             // listeners, connections and unbound endpoints together
   // TIME-WAIT records (Linux's tcp_max_tw_buckets), about 150 bytes each; beyond it a closing

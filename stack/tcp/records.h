@@ -13,8 +13,10 @@
 #include "stack/clock.h"
 #include "stack/endpoint_info.h"
 #include "stack/tcp/byte_ring.h"
+#include "stack/tcp/congestion_control.h"
 #include "stack/tcp/four_tuple.h"
 #include "stack/tcp/port_table.h"
+#include "stack/tcp/rtt_estimator.h"
 #include "stack/timer_wheel.h"
 
 namespace tapstack::tcp {
@@ -65,8 +67,8 @@ enum class Ending : uint8_t { kNone, kRefused, kUnreachable, kReset, kTimedOut }
 // Tcp::schedule(): the SYN, the data or FIN in flight (RTO), a zero window (persist), keepalive,
 // or an orphan's FIN-WAIT-2.
 struct Connection : TimerNode {
-  Connection(size_t send_buffer, size_t receive_buffer)
-      : send_queue(send_buffer), receive_queue(receive_buffer) {
+  Connection(size_t send_buffer, size_t receive_buffer, Duration initial_rto)
+      : send_queue(send_buffer), rtt(initial_rto), receive_queue(receive_buffer) {
     kind = kConnectionTimer;
   }
 
@@ -109,9 +111,9 @@ struct Connection : TimerNode {
   uint32_t rtx_next = 0;      // the next sequence number to retransmit; == snd_nxt when none is due
   uint8_t duplicate_acks = 0;
   std::optional<uint32_t> recover;  // NewReno's recovery point while in fast recovery
-  Duration srtt{};                  // RFC 6298, once a sample came
-  Duration rttvar{};
-  Duration rto{};
+  RttEstimator rtt;
+  // Made with the first data sent (tcp_send.cc), so connections that carry none cost nothing.
+  std::unique_ptr<CongestionControl> congestion;
   std::optional<std::pair<uint32_t, Time>> timed;  // the segment being timed (no timestamps)
   uint64_t bytes_acked = 0;
   uint64_t segments_retransmitted = 0;

@@ -132,8 +132,7 @@ std::optional<SackBlock> SackScoreboard::first_hole(uint32_t from, uint32_t limi
 NextSegment SackScoreboard::next_seg(uint32_t high_data, uint32_t sendable_new) const {
   using Kind = NextSegment::Kind;
   // Rule 1: the first lost hole above what was already retransmitted.
-  if (auto hole = first_hole(high_rxt_, lost_below()))
-    return {Kind::kLost, hole->start, hole->end};
+  if (auto hole = first_hole(high_rxt_, lost_below())) return {Kind::kLost, hole->start, hole->end};
   // Rule 2: new data, if there is any and the peer's window takes it.
   if (sendable_new > 0) {
     return {Kind::kNewData, high_data, high_data + std::min(sendable_new, mss_)};

@@ -268,7 +268,8 @@ Status Tcp::connect(EndpointId id, Ipv4Address address, uint16_t port) {
                      " from port " + std::to_string(tuple.local_port) +
                      (time_wait_.contains(tuple) ? " is in TIME-WAIT" : " exists"));
   }
-  auto c = std::make_unique<Connection>(config_.send_buffer, config_.receive_buffer);
+  auto c = std::make_unique<Connection>(config_.send_buffer, config_.receive_buffer,
+                                        config_.initial_rto);
   c->id = id;
   c->port = lease ? std::move(lease) : std::move(e->port);
   c->tuple = tuple;

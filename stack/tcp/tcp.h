@@ -201,10 +201,9 @@ class Tcp {
   void set_state(Connection& c, TcpState state);
   void connection_timer(Connection& c);
   void arm_retransmit(Connection& c);
-  // RTO after `retransmits` tries: doubling from `base` (initial_rto by default), capped at
-  // Linux's TCP_RTO_MAX (120 s) whatever the retry tunables say, so that no setting overflows
-  // the shift.
-  Duration backoff(int retransmits, std::optional<Duration> base = {}) const;
+  // RTO of a handshake after `retransmits` tries: doubling from initial_rto, capped at Linux's
+  // TCP_RTO_MAX (120 s) whatever the retry tunables say, so that no setting overflows the shift.
+  Duration backoff(int retransmits) const;
   // Moves `c` to CLOSED and forgets it if nobody holds its id.
   void release(Connection& c);
   // Takes `c` out of the demux table and, if nobody holds its id, destroys it.
@@ -216,13 +215,14 @@ class Tcp {
   // The connection behind a data call, or the status that says why there is none to use.
   Result<Connection*> data_connection(EndpointId id);
   // Sends what the windows allow: retransmissions due first, then new data, then the FIN.
-  void transmit(Connection& c);
+  // `force`: the persist timer's override of Nagle and sender SWS avoidance for one segment.
+  void transmit(Connection& c, bool force = false);
   // One segment (or the FIN) again from `seq`.
   void retransmit_from(Connection& c, uint32_t seq);
   void process_ack(Connection& c, const Segment& seg);  // an acceptable segment's ACK field
   void acknowledge(Connection& c, const Segment& seg);  // an ACK of new data
   void duplicate_ack(Connection& c);
-  void rtt_sample(Connection& c, Duration rtt);
+  CongestionControl& congestion(Connection& c);  // made with the first data sent
   Duration current_rto(const Connection& c) const;
   void arm_rto(Connection& c);
   void retransmission_timeout(Connection& c);

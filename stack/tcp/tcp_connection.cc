@@ -29,9 +29,9 @@ void Tcp::set_state(Connection& c, TcpState state) {
   emit(Event::Kind::kStateChanged, c.id, c.listener, state);
 }
 
-Duration Tcp::backoff(int retransmits, std::optional<Duration> base) const {
-  return std::min<Duration>(
-      base.value_or(config_.initial_rto) * (int64_t{1} << std::clamp(retransmits, 0, 20)), kMaxRto);
+Duration Tcp::backoff(int retransmits) const {
+  return std::min<Duration>(config_.initial_rto * (int64_t{1} << std::clamp(retransmits, 0, 20)),
+                            kMaxRto);
 }
 
 void Tcp::arm_retransmit(Connection& c) {
@@ -299,8 +299,8 @@ void Tcp::connection_timer(Connection& c) {
       // What the timer guards follows from the connection (see Connection).
       if (c.snd_una != c.snd_nxt) {
         retransmission_timeout(c);
-      } else if (has_unsent(c) && c.snd_wnd == 0) {
-        persist_timer(c);
+      } else if (has_unsent(c)) {
+        persist_timer(c);  // a window too small (or zero) holds data back
       } else if (c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait) {
         keepalive_timer(c);
       } else if (c.state == TcpState::kFinWait2 && orphans_.contains(c.id)) {

@@ -272,7 +272,8 @@ Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotia
   e.id = id;
   e.in_accept_queue = true;
   if (const Endpoint* listener = find_endpoint(l.id)) e.keepalive = listener->keepalive;
-  e.connection = std::make_unique<Connection>(config_.send_buffer, config_.receive_buffer);
+  e.connection = std::make_unique<Connection>(config_.send_buffer, config_.receive_buffer,
+                                              config_.initial_rto);
   Connection& c = *e.connection;
   c.id = id;
   c.listener = l.id;

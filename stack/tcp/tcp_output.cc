@@ -22,7 +22,8 @@ constexpr uint16_t kIpId = 0;
 }  // namespace
 
 void Tcp::send_segment(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8_t flags,
-                       uint16_t window, std::span<const uint8_t> options, const SegmentPayload& payload) {
+                       uint16_t window, std::span<const uint8_t> options,
+                       const SegmentPayload& payload) {
   uint8_t frame[net::kLinkHeadroom + kMaxPacket];
   uint8_t* ip = frame + net::kLinkHeadroom;
   uint8_t* tcp = ip + kIpHeader;

@@ -86,7 +86,7 @@ void Tcp::process_data_and_fin(Connection& c, const Segment& seg) {
   }
   // A duplicate or a FIN is acknowledged at once, as is every second full-sized segment, and
   // every segment while quick ACKs last.
-  if (fin_reached || taken == 0 || c.rcv_nxt - c.rcv_acked >= 2u * c.options.mss) {
+  if (fin_reached || taken == 0 || c.rcv_nxt - c.rcv_acked >= 2 * send_mss(c)) {
     send_ack(c);
   } else if (c.quick_acks > 0) {
     --c.quick_acks;

@@ -84,15 +84,24 @@ void Tcp::start_close(Connection& c) {
 
 size_t Tcp::send_mss(const Connection& c) const {
   // RFC 9293 3.7.1: the MSS option counts no TCP options; ours ride in every segment.
-  return c.options.mss - (c.options.timestamps ? header::kTimestampOptionLength + 2 : 0);
+  return c.options.mss - (c.options.timestamps ? header::kTimestampOptionLength : 0);
 }
 
 uint32_t Tcp::send_window(const Connection& c) const {
-  return c.snd_wnd;
+  return c.congestion ? std::min(c.snd_wnd, c.congestion->cwnd()) : c.snd_wnd;
 }
 
-void Tcp::transmit(Connection& c) {
-  if (!sends(c.state)) return;
+CongestionControl& Tcp::congestion(Connection& c) {
+  if (!c.congestion) {
+    c.congestion =
+        make_congestion_control(config_.congestion_control, static_cast<uint32_t>(send_mss(c)));
+  }
+  return *c.congestion;
+}
+
+void Tcp::transmit(Connection& c, bool force) {
+  if (!sends(c.state) || (!has_unsent(c) && c.rtx_next == c.snd_nxt)) return;
+  congestion(c);  // the window applies from the first byte sent
   const bool was_idle = c.snd_una == c.snd_nxt;
   const size_t mss = send_mss(c);
   const uint32_t window_end = c.snd_una + send_window(c);
@@ -119,11 +128,14 @@ void Tcp::transmit(Connection& c) {
     if (length < mss) {
       // Nagle: a small segment waits while data is in flight. Sender SWS avoidance: a piece
       // the window cuts short must be worth half the largest window the peer offered.
-      if (length == unsent ? !c.nodelay && c.snd_nxt != c.snd_una : length < c.max_snd_wnd / 2) {
-        break;
-      }
+      // A FIN waiting behind the tail pushes it (as Linux's tcp_send_fin); the persist timer
+      // overrides both rules (RFC 9293 3.8.6.2.1's override timeout).
+      const bool hold = length == unsent ? !c.nodelay && !c.write_shut && c.snd_nxt != c.snd_una
+                                         : length < c.max_snd_wnd / 2;
+      if (hold && !force) break;
     }
     const bool fin = c.write_shut && length == unsent;
+    force = false;  // one segment past the rules is what the override allows
     send_data(c, c.snd_nxt, length, fin);
     if (!c.options.timestamps && !c.timed) c.timed = std::pair{c.snd_nxt, now_};
     c.snd_nxt += static_cast<uint32_t>(length) + (fin ? 1 : 0);
@@ -132,9 +144,8 @@ void Tcp::transmit(Connection& c) {
   }
   if (sent && was_idle) {
     arm_rto(c);  // RFC 6298 (5.1): the timer starts with the first segment in flight
-  } else if (!sent && c.snd_una == c.snd_nxt && has_unsent(c) && c.snd_wnd == 0 &&
-             c.retransmits == 0) {
-    schedule_idle(c);  // a zero window holds data back: the persist timer starts
+  } else if (!sent && c.snd_una == c.snd_nxt && has_unsent(c) && c.retransmits == 0) {
+    schedule_idle(c);  // the window holds data back: the persist timer starts
   }
 }
 
@@ -155,9 +166,13 @@ void Tcp::process_ack(Connection& c, const Segment& seg) {
   // RFC 9293 3.10.7.4: the window comes from the newest segment only (SND.WL1, SND.WL2).
   const uint32_t window = uint32_t{seg.window} << c.options.send_window_scale.value_or(0);
   const bool window_update =
-      seq_lt(c.snd_wl1, seg.seq) || (c.snd_wl1 == seg.seq && seq_le(c.snd_wl2, seg.ack));
+      seq_ge(seg.ack, c.snd_una) &&
+      (seq_lt(c.snd_wl1, seg.seq) || (c.snd_wl1 == seg.seq && seq_le(c.snd_wl2, seg.ack)));
   const bool window_changed = window_update && window != c.snd_wnd;
   if (window_update) {
+    // With nothing in flight the backoff is the persist timer's: a window that grew ends it,
+    // so that the data's RTO starts afresh (Linux's tcp_ack_probe).
+    if (c.snd_una == c.snd_nxt && window > c.snd_wnd) c.retransmits = 0;
     c.snd_wnd = window;
     c.snd_wl1 = seg.seq;
     c.snd_wl2 = seg.ack;
@@ -174,6 +189,7 @@ void Tcp::process_ack(Connection& c, const Segment& seg) {
 
 void Tcp::acknowledge(Connection& c, const Segment& seg) {
   const uint32_t acked = seg.ack - c.snd_una;
+  const uint32_t in_flight = c.snd_nxt - c.snd_una;
   const size_t data = std::min<size_t>(acked, c.send_queue.size());
   c.send_queue.consume(data);
   c.bytes_acked += data;
@@ -181,21 +197,27 @@ void Tcp::acknowledge(Connection& c, const Segment& seg) {
   if (seq_lt(c.rtx_next, c.snd_una)) c.rtx_next = c.snd_una;
   // RTT (RFC 7323 §4.1 from the echoed timestamp, else the timed segment; Karn: never from a
   // retransmission, which the timed segment is dropped for).
+  std::optional<Duration> rtt;
   if (c.options.timestamps && seg.options.timestamp && seg.options.timestamp->echo != 0) {
-    rtt_sample(c, milliseconds(ts_value(c.ts_offset) - seg.options.timestamp->echo));
+    // As a signed difference: an echo from the future is no sample.
+    rtt = milliseconds(static_cast<int32_t>(ts_value(c.ts_offset) - seg.options.timestamp->echo));
   } else if (c.timed && seq_gt(seg.ack, c.timed->first)) {
-    rtt_sample(c, now_ - c.timed->second);
+    rtt = now_ - c.timed->second;
   }
+  if (rtt) c.rtt.sample(*rtt);
   if (c.timed && seq_gt(seg.ack, c.timed->first)) c.timed.reset();
   c.retransmits = 0;
   c.duplicate_acks = 0;
-  if (c.recover) {
-    if (seq_ge(c.snd_una, *c.recover)) {
-      c.recover.reset();  // RFC 6582: the whole window is repaired
-    } else if (c.snd_una != c.snd_nxt) {
-      retransmit_from(c, c.snd_una);  // a partial ACK: the next hole goes at once
-      c.rtx_next = c.snd_nxt;
-    }
+  CongestionControl& cc = congestion(c);
+  if (!c.recover) {
+    cc.on_ack(acked, now_, rtt, in_flight);
+  } else if (seq_ge(c.snd_una, *c.recover)) {
+    c.recover.reset();  // RFC 6582: the whole window is repaired
+    cc.exit_recovery(c.snd_nxt - c.snd_una);
+  } else {
+    cc.on_partial_ack(acked);
+    retransmit_from(c, c.snd_una);  // a partial ACK: the next hole goes at once
+    c.rtx_next = c.snd_nxt;
   }
   if (c.writer_waits && c.send_queue.room() >= c.send_queue.limit() / 2) {
     c.writer_waits = false;  // wake the writer with room for a good chunk, as Linux does
@@ -209,33 +231,25 @@ void Tcp::acknowledge(Connection& c, const Segment& seg) {
 }
 
 void Tcp::duplicate_ack(Connection& c) {
-  if (++c.duplicate_acks != kDuplicateAckThreshold || c.recover) return;
+  if (c.duplicate_acks < 255) ++c.duplicate_acks;
+  CongestionControl& cc = congestion(c);
+  if (c.recover) {
+    cc.on_dup_ack();  // a segment left the network: the inflated window may send one more
+    return;
+  }
+  if (c.duplicate_acks != kDuplicateAckThreshold) return;
   // RFC 5681 §3.2 / RFC 6582: the segment at SND.UNA is lost; repair it now and stay in
   // recovery until everything sent so far is acknowledged.
   c.recover = c.snd_nxt;
+  cc.enter_recovery(now_, c.snd_nxt - c.snd_una, RecoveryStyle::kDupAcks);
   stats_.fast_retransmits.add();
   c.timed.reset();
   retransmit_from(c, c.snd_una);
   c.rtx_next = c.snd_nxt;
 }
 
-void Tcp::rtt_sample(Connection& c, Duration rtt) {
-  // RFC 6298 §2 with alpha 1/8, beta 1/4, K 4 and a 1 ms clock.
-  rtt = std::max<Duration>(rtt, milliseconds(1));
-  if (c.srtt == Duration{}) {
-    c.srtt = rtt;
-    c.rttvar = rtt / 2;
-  } else {
-    const Duration delta = c.srtt > rtt ? c.srtt - rtt : rtt - c.srtt;
-    c.rttvar = (3 * c.rttvar + delta) / 4;
-    c.srtt = (7 * c.srtt + rtt) / 8;
-  }
-  c.rto = std::clamp<Duration>(c.srtt + std::max<Duration>(milliseconds(1), 4 * c.rttvar),
-                               config_.min_rto, kMaxRto);
-}
-
 Duration Tcp::current_rto(const Connection& c) const {
-  return backoff(c.retransmits, c.rto == Duration{} ? std::nullopt : std::optional{c.rto});
+  return c.rtt.backed_off(c.retransmits);
 }
 
 void Tcp::arm_rto(Connection& c) {
@@ -253,6 +267,7 @@ void Tcp::retransmission_timeout(Connection& c) {
     release(c);
     return;
   }
+  congestion(c).on_rto(now_, c.snd_nxt - c.snd_una, c.retransmits > 0);
   ++c.retransmits;
   stats_.retransmit_timeouts.add();
   // RFC 6298 (5.4-5.6), RFC 6582 §3.2 step 4: everything in flight is presumed lost.
@@ -277,8 +292,9 @@ bool Tcp::has_unsent(const Connection& c) {
 }
 
 void Tcp::schedule_idle(Connection& c) {
-  if (has_unsent(c) && c.snd_wnd == 0) {
-    // RFC 9293 3.8.6.1: probe a zero window, backing off like the RTO.
+  if (has_unsent(c)) {
+    // RFC 9293 3.8.6.1: probe a zero window, backing off like the RTO; a window too small for
+    // the rules to use is used when the timer fires (3.8.6.2.1's override).
     timers_.arm(c, now_ + current_rto(c));
   } else if (c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait) {
     arm_keepalive(c);
@@ -295,6 +311,10 @@ void Tcp::persist_timer(Connection& c) {
   if (c.probes >= config_.data_retries) {
     c.retransmits = static_cast<uint8_t>(config_.data_retries);
     retransmission_timeout(c);  // gives up
+    return;
+  }
+  if (c.snd_wnd > 0) {
+    transmit(c, true);  // a window the rules would not use: one segment as big as it allows
     return;
   }
   ++c.probes;

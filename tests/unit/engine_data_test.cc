@@ -363,22 +363,26 @@ TEST_F(EngineData, TsecrFromTheFutureGivesNoRttSample) {
   expect_data(one_at(sent + seconds(1)), 100, 100, kAck | kPsh);
 }
 
-TEST_F(EngineData, TimeoutResendsEverythingInFlight) {
+TEST_F(EngineData, TimeoutResendsFromSndUnaInSlowStartFromOneSegment) {
   write(data(3 * kMss));
   ASSERT_EQ(out().size(), 3u);
   mark();
+  // RFC 5681 §3.1: after a timeout the window is one segment, so only SND.UNA's goes again.
   advance_to(kStart + seconds(1));
   auto segments = out();
-  ASSERT_EQ(segments.size(), 3u);
+  ASSERT_EQ(segments.size(), 1u);
   expect_data(segments[0], 0, kMss);
-  expect_data(segments[1], kMss, kMss);
-  expect_data(segments[2], 2 * kMss, kMss, kAck | kPsh);
   expect_counters({{"retransmit_timeouts", 1},
-                   {"data_segments_retransmitted", 3},
-                   {"data_segments_sent", 3},
-                   {"data_bytes_sent", 3 * kMss}});
-  // The first of them acknowledged: the rest were resent already, nothing goes again.
+                   {"data_segments_retransmitted", 1},
+                   {"data_segments_sent", 1},
+                   {"data_bytes_sent", kMss}});
+  // Its ACK opens the window to two: the rest of the flight goes again (go-back-N).
   peer_acks(kMss);
+  segments = out();
+  ASSERT_EQ(segments.size(), 2u);
+  expect_data(segments[0], kMss, kMss);
+  expect_data(segments[1], 2 * kMss, kMss, kAck | kPsh);
+  peer_acks(3 * kMss);
   expect_nothing_sent();
 }
 
