@@ -124,6 +124,32 @@ TEST_F(EngineReassembly, OutOfOrderDataIsKeptAndDeliveredInOrderWhenTheHolesFill
   expect_counters({{"out_of_order_segments", 2}});
 }
 
+TEST_F(EngineReassembly, SegmentsThatFillAHoleOrRepeatDataAreAcknowledgedAtOnce) {
+  for (uint32_t k = 0; k < 16; ++k) {  // the quick ACKs of the connection's start
+    peer_sends(10 * k, 10);
+    take_ack();
+  }
+  peer_sends(160, 10);
+  expect_nothing_sent();  // in order: the ACK is delayed
+  peer_sends(200, 10);
+  Ack ack = take_ack();
+  EXPECT_EQ(ack.segment.ack, kIrs + 171);
+  EXPECT_EQ(ack.sack, (std::vector<Block>{seqs(200, 210)}));
+  peer_sends(170, 10);  // fills part of the hole
+  EXPECT_EQ(take_ack().segment.ack, kIrs + 181);
+  peer_sends(180, 20);  // fills the rest
+  ack = take_ack();
+  EXPECT_EQ(ack.segment.ack, kIrs + 211);
+  EXPECT_TRUE(ack.sack.empty());
+  peer_sends(205, 10);  // half a repeat: its D-SACK goes out at once
+  ack = take_ack();
+  EXPECT_EQ(ack.segment.ack, kIrs + 216);
+  EXPECT_EQ(ack.sack, (std::vector<Block>{seqs(205, 210)}));
+  peer_sends(215, 10);
+  expect_nothing_sent();
+  EXPECT_EQ(read_all(id_), stream(0, 225));
+}
+
 TEST_F(EngineReassembly, SackBlocksAreTheMostRecentThreeNextToTimestamps) {
   for (uint32_t k = 1; k <= 4; ++k) {
     peer_sends(200 * k, 100);
