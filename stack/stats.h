@@ -123,6 +123,7 @@ class Counter {
   X(icmp_unmatched, "ICMP error quoting no connection of ours")              \
   X(icmp_out_of_window, "ICMP error quoting a seq outside SND.UNA..NXT")     \
   X(receive_buffer_full, "Data beyond the receive buffer")                   \
+  X(out_of_order_dropped, "Out-of-order data with 32 holes already held")    \
   X(challenge_ack_limited, "Challenge ACK suppressed by the rate limit")
 
 #define TAPSTACK_DECLARE_COUNTER(name, help) Counter name;

@@ -12,6 +12,7 @@
 
 #include "stack/clock.h"
 #include "stack/endpoint_info.h"
+#include "stack/tcp/assembler.h"
 #include "stack/tcp/byte_ring.h"
 #include "stack/tcp/congestion_control.h"
 #include "stack/tcp/four_tuple.h"
@@ -118,8 +119,10 @@ struct Connection : TimerNode {
   uint64_t bytes_acked = 0;
   uint64_t segments_retransmitted = 0;
 
-  // Receive side (tcp_receive.cc). The queue holds in-order data not yet read.
+  // Receive side (tcp_receive.cc). The queue holds in-order data not yet read and, past its
+  // end, out-of-order data whose ranges `reassembly` records.
   ByteRing receive_queue;
+  Assembler reassembly;
   uint32_t rcv_wnd_edge = 0;  // RCV.NXT + RCV.WND as last advertised: never moves left
   uint32_t rcv_acked = 0;     // the ACK number last sent
   // Data segments still acknowledged at once, as Linux's quickack mode starts a connection

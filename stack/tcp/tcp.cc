@@ -354,6 +354,7 @@ Status Tcp::close(EndpointId id, bool abort) {
   // must not take for delivered what nobody read.
   const bool unread = !c.receive_queue.empty();
   c.receive_queue.clear();
+  c.reassembly.clear();
   switch (c.state) {
     case TcpState::kEstablished:
     case TcpState::kCloseWait:

@@ -263,6 +263,10 @@ void Tcp::ack_unacceptable(Connection& c, const Segment& seg) {
   // Bare ACKs and SYNs are rate-limited, or two stacks that disagree on the window (or a
   // spoofer) could keep us ACKing for ever.
   if ((!seg.payload.empty() && !seg.has(kSyn)) || oow_ack_allowed(c.last_oow_ack)) {
+    // Data already received is reported as a D-SACK (RFC 2883 §4.1), as Linux's tcp_send_dupack.
+    if (!seg.payload.empty() && !seg.has(kSyn) && seq_lt(seg.seq, c.rcv_nxt)) {
+      c.reassembly.note_duplicate(seg.seq, seq_lt(seg.end(), c.rcv_nxt) ? seg.end() : c.rcv_nxt);
+    }
     send_ack(c);
   } else {
     stats_.oow_acks_limited.add();

@@ -1,6 +1,8 @@
 // Building and sending segments. Every segment is written straight into one stack buffer:
 // headroom for Ethernet, then IPv4, TCP and options; no allocation, no copy.
 #include <algorithm>
+#include <array>
+#include <optional>
 
 #include "stack/header/ipv4.h"
 #include "stack/header/tcp_options.h"
@@ -133,8 +135,19 @@ void Tcp::send_data(Connection& c, uint32_t seq, size_t length, bool fin) {
 void Tcp::send_control(Connection& c, uint8_t flags) {
   const uint16_t window = (flags & kRst) ? 0 : advertise_window(c);
   acknowledged_by_us(c);
-  send_bare(c.tuple, c.snd_nxt, c.rcv_nxt, flags, window, c.options.timestamps, c.ts_offset,
-            c.ts_recent);
+  std::optional<header::TcpTimestamp> timestamp;
+  if (c.options.timestamps) timestamp = header::TcpTimestamp{ts_value(c.ts_offset), c.ts_recent};
+  // SACK blocks (RFC 2018 §4, D-SACK RFC 2883) ride on pure ACKs only; data segments carry the
+  // timestamp alone, so that their payload keeps the size the send side chose (README).
+  std::array<header::SackBlock, header::kMaxSackBlocks> blocks;
+  size_t count = 0;
+  if (c.options.sack_permitted && !(flags & kRst)) {
+    count = c.reassembly.sack_blocks(
+        c.rcv_nxt, std::span(blocks).first(header::max_sack_blocks(c.options.timestamps)));
+  }
+  uint8_t options[header::kMaxAckOptionsLength];
+  const size_t n = header::write_ack_options(options, timestamp, std::span(blocks).first(count));
+  send_segment(c.tuple, c.snd_nxt, c.rcv_nxt, flags, window, {options, n});
 }
 
 void Tcp::acknowledged_by_us(Connection& c) {

@@ -1,8 +1,9 @@
-// The receive side of a synchronized connection: data into the receive queue in order, the
-// peer's FIN, read(), the advertised window with receiver silly-window avoidance (RFC 9293
-// 3.8.6.2.2) that never moves its right edge left (RFC 7323 §2.4), and delayed ACKs (RFC 1122
-// 4.2.3.2, RFC 5681 §4.2: at least every second full-sized segment, at most 40 ms late as
-// Linux, at once for anything out of order or a FIN, and for the first segments as Linux's
+// The receive side of a synchronized connection: data into the receive queue in order,
+// out-of-order data held past its end until the hole fills (Assembler, with SACK and D-SACK
+// blocks for the ACKs), the peer's FIN, read(), the advertised window with receiver silly-window
+// avoidance (RFC 9293 3.8.6.2.2) that never moves its right edge left (RFC 7323 §2.4), and delayed
+// ACKs (RFC 1122 4.2.3.2, RFC 5681 §4.2: at least every second full-sized segment, at most 40 ms
+// late as Linux, at once for anything out of order or a FIN, and for the first segments as Linux's
 // quickack mode does).
 #include <algorithm>
 
@@ -32,6 +33,31 @@ bool peer_finished(const Connection& c) {
       return false;
   }
 }
+
+// Keeps an out-of-order segment's data past the end of the receive queue.
+void hold_out_of_order(Connection& c, Stats& stats, uint32_t seq,
+                       std::span<const uint8_t> payload) {
+  stats.out_of_order_segments.add();
+  // Held bytes sit in the receive ring past its end, so the ring's limit bounds them as it
+  // bounds the window: what lies beyond is dropped, as in order.
+  const size_t offset = seq - c.rcv_nxt;
+  const size_t room = c.receive_queue.room();
+  const auto data = payload.first(std::min(payload.size(), room > offset ? room - offset : 0));
+  if (data.size() < payload.size()) stats.drop(DropReason::receive_buffer_full);
+  if (data.empty()) return;
+  const auto length = static_cast<uint32_t>(data.size());
+  switch (c.reassembly.add(static_cast<uint32_t>(offset), length)) {
+    case Assembler::Added::kStored:
+      c.receive_queue.write_beyond(offset, data);
+      break;
+    case Assembler::Added::kDuplicate:
+      c.reassembly.note_duplicate(seq, seq + length);
+      break;
+    case Assembler::Added::kRefused:  // the peer sends it again once the holes fill
+      stats.drop(DropReason::out_of_order_dropped);
+      break;
+  }
+}
 }  // namespace
 
 void Tcp::process_data_and_fin(Connection& c, const Segment& seg) {
@@ -49,18 +75,27 @@ void Tcp::process_data_and_fin(Connection& c, const Segment& seg) {
     return;
   }
   if (seq_gt(seq, c.rcv_nxt)) {
-    // Out of order: a duplicate ACK at once tells the sender what is missing.
-    stats_.out_of_order_segments.add();
+    // Out of order: kept, and a duplicate ACK at once (RFC 5681 §4.2) tells the sender, with
+    // its SACK blocks, what is missing. A FIN out of order is not taken: the peer sends it
+    // again once the data before it is acknowledged (README, Behaviour).
+    hold_out_of_order(c, stats_, seq, seg.payload);
     send_ack(c);
     return;
   }
   std::span<const uint8_t> data = seg.payload;
-  data = data.subspan(std::min<size_t>(c.rcv_nxt - seq, data.size()));
+  const size_t old = std::min<size_t>(c.rcv_nxt - seq, data.size());
+  if (old > 0) c.reassembly.note_duplicate(seq, seq + static_cast<uint32_t>(old));  // D-SACK
+  data = data.subspan(old);
   const bool was_readable = !c.receive_queue.empty();
-  const size_t taken = c.receive_queue.push(data);
+  const bool fills_hole = !data.empty() && !c.reassembly.empty();
+  const size_t pushed = c.receive_queue.push(data);
+  if (pushed < data.size()) stats_.drop(DropReason::receive_buffer_full);
+  // Held data that the new bytes reach joins them.
+  const uint32_t joined = c.reassembly.advance(static_cast<uint32_t>(pushed));
+  c.receive_queue.extend(joined);
+  const size_t taken = pushed + joined;
   c.rcv_nxt += static_cast<uint32_t>(taken);
   c.bytes_received += taken;
-  if (taken < data.size()) stats_.drop(DropReason::receive_buffer_full);
   bool time_wait = false;
   const bool fin_reached = fin && c.rcv_nxt == fin_seq;
   if (fin_reached) {
@@ -84,9 +119,11 @@ void Tcp::process_data_and_fin(Connection& c, const Segment& seg) {
   if (!was_readable && (taken > 0 || fin_reached)) {
     emit(Event::Kind::kReadable, c.id, c.listener, c.state);
   }
-  // A duplicate or a FIN is acknowledged at once, as is every second full-sized segment, and
-  // every segment while quick ACKs last.
-  if (fin_reached || taken == 0 || c.rcv_nxt - c.rcv_acked >= 2 * send_mss(c)) {
+  // A duplicate (its D-SACK is news), a FIN or a segment that fills a hole (RFC 5681 §4.2) is
+  // acknowledged at once, as is every second full-sized segment, and every segment while quick
+  // ACKs last.
+  if (fin_reached || taken == 0 || old > 0 || fills_hole ||
+      c.rcv_nxt - c.rcv_acked >= 2 * send_mss(c)) {
     send_ack(c);
   } else if (c.quick_acks > 0) {
     --c.quick_acks;

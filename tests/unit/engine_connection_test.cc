@@ -1,4 +1,4 @@
-// Rule 10: a connection after the handshake. Receiving data in order (and not out of order),
+// Rule 10: a connection after the handshake. Receiving data (reassembly: engine_reassembly_test),
 // an honest receive window, the FIN exchanges (passive, active, simultaneous) with TIME-WAIT,
 // aborts and resets with RFC 5961's challenge ACKs, and TIME-WAIT's answers.
 #include <gtest/gtest.h>
@@ -142,14 +142,14 @@ TEST_F(EngineConnection, FinOnFinalAckQueuesAConnectionInCloseWait) {
   EXPECT_EQ(state_of(*id), TcpState::kCloseWait);
 }
 
-TEST_F(EngineConnection, OutOfOrderDataGetsDuplicateAckAndIsNotKept) {
+TEST_F(EngineConnection, OutOfOrderDataGetsDuplicateAckAndIsKeptUntilTheHoleFills) {
   peer_sends(from_peer(kAck | kPsh, kIrs + 101, data(50, 100)));  // 100 bytes missing before it
   expect_segment(take_segment(), kAck, iss_ + 1, kIrs + 1);
   EXPECT_EQ(connection_info(id_).bytes_buffered, 0u);
-  // The hole filled: only what arrived in order is acknowledged; the peer resends the rest.
+  // The hole filled: the held bytes join, and all 150 are acknowledged at once.
   peer_sends(from_peer(kAck | kPsh, kIrs + 1, data(100)));
-  expect_segment(take_segment(), kAck, iss_ + 1, kIrs + 101);
-  EXPECT_EQ(connection_info(id_).bytes_buffered, 100u);
+  expect_segment(take_segment(), kAck, iss_ + 1, kIrs + 151);
+  EXPECT_EQ(connection_info(id_).bytes_buffered, 150u);
 }
 
 TEST_F(EngineConnection, WindowShrinksHonestlyAndDataBeyondTheBufferIsNotAcknowledged) {
