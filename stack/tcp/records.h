@@ -18,6 +18,7 @@
 #include "stack/tcp/four_tuple.h"
 #include "stack/tcp/port_table.h"
 #include "stack/tcp/rtt_estimator.h"
+#include "stack/tcp/sack_scoreboard.h"
 #include "stack/timer_wheel.h"
 
 namespace tapstack::tcp {
@@ -115,6 +116,8 @@ struct Connection : TimerNode {
   RttEstimator rtt;
   // Made with the first data sent (tcp_send.cc), so connections that carry none cost nothing.
   std::unique_ptr<CongestionControl> congestion;
+  // RFC 6675's scoreboard, made with the first SACK block the peer sends.
+  std::optional<SackScoreboard> scoreboard;
   std::optional<std::pair<uint32_t, Time>> timed;  // the segment being timed (no timestamps)
   uint64_t bytes_acked = 0;
   uint64_t segments_retransmitted = 0;

@@ -217,11 +217,23 @@ class Tcp {
   // Sends what the windows allow: retransmissions due first, then new data, then the FIN.
   // `force`: the persist timer's override of Nagle and sender SWS avoidance for one segment.
   void transmit(Connection& c, bool force = false);
-  // One segment (or the FIN) again from `seq`.
-  void retransmit_from(Connection& c, uint32_t seq);
+  // The next new segment (or the FIN) if the window up to `window_end`, Nagle and sender SWS
+  // avoidance let it go (`force`: the persist timer's override); false if nothing went.
+  bool send_new(Connection& c, uint32_t window_end, bool force);
+  // One segment again from `seq`: at most one MSS, never past `end` (the FIN is the sequence
+  // number after the data). Returns where it ended.
+  uint32_t retransmit(Connection& c, uint32_t seq, uint32_t end);
   void process_ack(Connection& c, const Segment& seg);  // an acceptable segment's ACK field
   void acknowledge(Connection& c, const Segment& seg);  // an ACK of new data
+
+  // tcp_recovery.cc: fast retransmit and recovery (RFC 5681, 6582; RFC 6675 with SACK)
+  static constexpr uint8_t kDuplicateAckThreshold = 3;  // DupThresh
+  // The peer's SACK blocks into the scoreboard (made with the first); true if they SACKed
+  // data for the first time.
+  bool record_sack(Connection& c, const Segment& seg);
   void duplicate_ack(Connection& c);
+  void enter_recovery(Connection& c);
+  void sack_transmit(Connection& c);
   CongestionControl& congestion(Connection& c);  // made with the first data sent
   Duration current_rto(const Connection& c) const;
   void arm_rto(Connection& c);

@@ -12,7 +12,6 @@ namespace tapstack::tcp {
 using namespace header::tcp_flags;
 
 namespace {
-constexpr uint8_t kDuplicateAckThreshold = 3;  // RFC 5681 §3.2
 
 // States in which our side may still send data or its FIN.
 bool sends(TcpState s) {
@@ -100,47 +99,25 @@ CongestionControl& Tcp::congestion(Connection& c) {
 }
 
 void Tcp::transmit(Connection& c, bool force) {
-  if (!sends(c.state) || (!has_unsent(c) && c.rtx_next == c.snd_nxt)) return;
+  if (!sends(c.state)) return;
+  if (c.recover && c.scoreboard) {
+    sack_transmit(c);  // RFC 6675: the scoreboard picks every segment until recovery ends
+    return;
+  }
+  if (!has_unsent(c) && c.rtx_next == c.snd_nxt) return;  // the common case of a bare ACK
   congestion(c);  // the window applies from the first byte sent
   const bool was_idle = c.snd_una == c.snd_nxt;
-  const size_t mss = send_mss(c);
   const uint32_t window_end = c.snd_una + send_window(c);
   // Retransmissions first: after an RTO everything from SND.UNA goes again (go-back-N), as far
   // as the window allows; the first segment always goes, or a closed window would stall it.
   while (seq_lt(c.rtx_next, c.snd_nxt)) {
     if (c.rtx_next != c.snd_una && !seq_lt(c.rtx_next, window_end)) return;
-    retransmit_from(c, c.rtx_next);
+    c.rtx_next = retransmit(c, c.rtx_next, c.snd_nxt);
   }
   bool sent = false;
-  for (;;) {
-    const uint32_t unsent = seq_lt(c.snd_nxt, c.write_seq) ? c.write_seq - c.snd_nxt : 0;
-    if (unsent == 0) {
-      if (c.write_shut && c.snd_nxt == c.write_seq) {  // the FIN, alone
-        send_data(c, c.snd_nxt, 0, true);
-        c.snd_nxt = c.rtx_next = c.write_seq + 1;
-        sent = true;
-      }
-      break;
-    }
-    const uint32_t room = seq_lt(c.snd_nxt, window_end) ? window_end - c.snd_nxt : 0;
-    const size_t length = std::min<size_t>({unsent, mss, room});
-    if (length == 0) break;
-    if (length < mss) {
-      // Nagle: a small segment waits while data is in flight. Sender SWS avoidance: a piece
-      // the window cuts short must be worth half the largest window the peer offered.
-      // A FIN waiting behind the tail pushes it (as Linux's tcp_send_fin); the persist timer
-      // overrides both rules (RFC 9293 3.8.6.2.1's override timeout).
-      const bool hold = length == unsent ? !c.nodelay && !c.write_shut && c.snd_nxt != c.snd_una
-                                         : length < c.max_snd_wnd / 2;
-      if (hold && !force) break;
-    }
-    const bool fin = c.write_shut && length == unsent;
-    force = false;  // one segment past the rules is what the override allows
-    send_data(c, c.snd_nxt, length, fin);
-    if (!c.options.timestamps && !c.timed) c.timed = std::pair{c.snd_nxt, now_};
-    c.snd_nxt += static_cast<uint32_t>(length) + (fin ? 1 : 0);
-    c.rtx_next = c.snd_nxt;
+  while (send_new(c, window_end, force)) {
     sent = true;
+    force = false;  // one segment past the rules is what the override allows
   }
   if (sent && was_idle) {
     arm_rto(c);  // RFC 6298 (5.1): the timer starts with the first segment in flight
@@ -149,17 +126,45 @@ void Tcp::transmit(Connection& c, bool force) {
   }
 }
 
-void Tcp::retransmit_from(Connection& c, uint32_t seq) {
-  const bool fin = c.write_shut && !seq_lt(seq, c.write_seq);
-  const size_t length = fin ? 0 : std::min<size_t>(send_mss(c), c.write_seq - seq);
-  // The FIN rides on the last piece of data if it was sent before.
-  const bool with_fin =
-      fin || (c.write_shut && seq + length == c.write_seq && seq_gt(c.snd_nxt, c.write_seq));
-  send_data(c, seq, length, with_fin);
-  c.rtx_next = seq + static_cast<uint32_t>(length) + (with_fin ? 1 : 0);
+bool Tcp::send_new(Connection& c, uint32_t window_end, bool force) {
+  const uint32_t unsent = seq_lt(c.snd_nxt, c.write_seq) ? c.write_seq - c.snd_nxt : 0;
+  if (unsent == 0) {
+    if (!c.write_shut || c.snd_nxt != c.write_seq) return false;
+    send_data(c, c.snd_nxt, 0, true);  // the FIN, alone
+    c.snd_nxt = c.rtx_next = c.write_seq + 1;
+    return true;
+  }
+  const size_t mss = send_mss(c);
+  const uint32_t room = seq_lt(c.snd_nxt, window_end) ? window_end - c.snd_nxt : 0;
+  const size_t length = std::min<size_t>({unsent, mss, room});
+  if (length == 0) return false;
+  if (length < mss) {
+    // Nagle: a small segment waits while data is in flight. Sender SWS avoidance: a piece
+    // the window cuts short must be worth half the largest window the peer offered.
+    // A FIN waiting behind the tail pushes it (as Linux's tcp_send_fin); the persist timer
+    // overrides both rules (RFC 9293 3.8.6.2.1's override timeout).
+    const bool hold = length == unsent ? !c.nodelay && !c.write_shut && c.snd_nxt != c.snd_una
+                                       : length < c.max_snd_wnd / 2;
+    if (hold && !force) return false;
+  }
+  const bool fin = c.write_shut && length == unsent;
+  send_data(c, c.snd_nxt, length, fin);
+  if (!c.options.timestamps && !c.timed) c.timed = std::pair{c.snd_nxt, now_};
+  c.snd_nxt += static_cast<uint32_t>(length) + (fin ? 1 : 0);
+  c.rtx_next = c.snd_nxt;
+  return true;
+}
+
+uint32_t Tcp::retransmit(Connection& c, uint32_t seq, uint32_t end) {
+  const uint32_t data_end = seq_lt(end, c.write_seq) ? end : c.write_seq;
+  const size_t length = seq_lt(seq, data_end) ? std::min<size_t>(send_mss(c), data_end - seq) : 0;
+  // The FIN rides on the last piece of data once it was sent.
+  const bool fin = fin_sent(c) && seq + length == c.write_seq && seq_gt(end, c.write_seq);
+  send_data(c, seq, length, fin);
   stats_.data_segments_retransmitted.add();
-  if (with_fin && length == 0) stats_.fin_retransmits.add();
+  if (fin && length == 0) stats_.fin_retransmits.add();
   ++c.segments_retransmitted;
+  return seq + static_cast<uint32_t>(length) + (fin ? 1 : 0);
 }
 
 void Tcp::process_ack(Connection& c, const Segment& seg) {
@@ -178,11 +183,17 @@ void Tcp::process_ack(Connection& c, const Segment& seg) {
     c.snd_wl2 = seg.ack;
     c.max_snd_wnd = std::max(c.max_snd_wnd, window);
   }
-  if (seq_gt(seg.ack, c.snd_una)) {
-    acknowledge(c, seg);
-  } else if (seg.ack == c.snd_una && c.snd_una != c.snd_nxt && seg.payload.empty() &&
-             !seg.has(kFin) && !window_changed) {
-    duplicate_ack(c);  // RFC 5681 §2's definition, SYN excluded by the caller
+  const bool advanced = seq_gt(seg.ack, c.snd_una);
+  // RFC 5681 §2's duplicate ACK (the caller excluded SYNs).
+  const bool duplicate = !advanced && seg.ack == c.snd_una && c.snd_una != c.snd_nxt &&
+                         seg.payload.empty() && !seg.has(kFin) && !window_changed;
+  if (advanced) acknowledge(c, seg);
+  const bool sacked = record_sack(c, seg);
+  // RFC 6675 §2 counts an ACK that SACKs new data as a duplicate too.
+  if (duplicate || (sacked && !advanced)) duplicate_ack(c);
+  if (!c.recover && (c.duplicate_acks >= kDuplicateAckThreshold ||
+                     (c.scoreboard && c.scoreboard->is_lost(c.snd_una)))) {
+    enter_recovery(c);
   }
   transmit(c);
 }
@@ -195,6 +206,7 @@ void Tcp::acknowledge(Connection& c, const Segment& seg) {
   c.bytes_acked += data;
   c.snd_una = seg.ack;
   if (seq_lt(c.rtx_next, c.snd_una)) c.rtx_next = c.snd_una;
+  if (c.scoreboard) c.scoreboard->on_ack(c.snd_una);
   // RTT (RFC 7323 §4.1 from the echoed timestamp, else the timed segment; Karn: never from a
   // retransmission, which the timed segment is dropped for).
   std::optional<Duration> rtt;
@@ -216,8 +228,9 @@ void Tcp::acknowledge(Connection& c, const Segment& seg) {
     cc.exit_recovery(c.snd_nxt - c.snd_una);
   } else {
     cc.on_partial_ack(acked);
-    retransmit_from(c, c.snd_una);  // a partial ACK: the next hole goes at once
-    c.rtx_next = c.snd_nxt;
+    // RFC 6582 §3.2 (5): a partial ACK's next hole goes at once (SACK's scoreboard finds
+    // the holes itself).
+    if (!c.scoreboard) retransmit(c, c.snd_una, c.snd_nxt);
   }
   if (c.writer_waits && c.send_queue.room() >= c.send_queue.limit() / 2) {
     c.writer_waits = false;  // wake the writer with room for a good chunk, as Linux does
@@ -228,24 +241,6 @@ void Tcp::acknowledge(Connection& c, const Segment& seg) {
   } else {
     arm_rto(c);  // RFC 6298 (5.3): restarted by every ACK of new data
   }
-}
-
-void Tcp::duplicate_ack(Connection& c) {
-  if (c.duplicate_acks < 255) ++c.duplicate_acks;
-  CongestionControl& cc = congestion(c);
-  if (c.recover) {
-    cc.on_dup_ack();  // a segment left the network: the inflated window may send one more
-    return;
-  }
-  if (c.duplicate_acks != kDuplicateAckThreshold) return;
-  // RFC 5681 §3.2 / RFC 6582: the segment at SND.UNA is lost; repair it now and stay in
-  // recovery until everything sent so far is acknowledged.
-  c.recover = c.snd_nxt;
-  cc.enter_recovery(now_, c.snd_nxt - c.snd_una, RecoveryStyle::kDupAcks);
-  stats_.fast_retransmits.add();
-  c.timed.reset();
-  retransmit_from(c, c.snd_una);
-  c.rtx_next = c.snd_nxt;
 }
 
 Duration Tcp::current_rto(const Connection& c) const {
@@ -274,6 +269,8 @@ void Tcp::retransmission_timeout(Connection& c) {
   c.timed.reset();
   c.duplicate_acks = 0;
   c.recover.reset();
+  // RFC 2018 §8: the peer may have dropped what it SACKed; go back to SND.UNA for all of it.
+  if (c.scoreboard) c.scoreboard->clear();
   c.rtx_next = c.snd_una;
   transmit(c);
   arm_rto(c);

@@ -74,6 +74,7 @@ struct SegmentSpec {
   bool sack_permitted = false;
   std::optional<Timestamp> timestamp{};
   Bytes payload{};
+  std::vector<std::pair<uint32_t, uint32_t>> sack{};  // SACK blocks: [left, right) edges
 };
 
 // The options Linux puts into a SYN: MSS 1460, SACK-permitted, timestamps, window scale 7.
@@ -280,6 +281,14 @@ class EngineTest : public ::testing::Test {
     if (s.mss) tcp.mss(*s.mss);
     if (s.sack_permitted) tcp.sack_permitted();
     if (s.timestamp) tcp.timestamp(s.timestamp->value, s.timestamp->echo);
+    if (!s.sack.empty()) {
+      Tins::TCP::sack_type edges;
+      for (auto [left, right] : s.sack) {
+        edges.push_back(left);
+        edges.push_back(right);
+      }
+      tcp.sack(edges);
+    }
     if (s.window_scale) {
       tcp.add_option(Tins::TCP::option(Tins::TCP::NOP));
       tcp.winscale(*s.window_scale);

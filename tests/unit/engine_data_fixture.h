@@ -1,0 +1,149 @@
+// A connection accepted from a Linux-like peer (MSS 1460, SACK, timestamps, window scale 7)
+// for the data-path tests: helpers to write, to play the peer's ACKs (echoing our latest TSval,
+// so every ACK gives an RTT sample) and to check the data segments we send.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tests/unit/engine_fixture.h"
+
+namespace tapstack::engine_test {
+
+constexpr uint16_t kPort = 80;
+constexpr uint32_t kIrs = 1000;  // the peer's ISS: its data starts at 1001
+// The peer offers MSS 1460; every segment carries the 12-byte timestamp option (10 + 2 NOPs).
+constexpr size_t kMss = 1460 - 12;
+constexpr uint16_t kWindowField = 502;  // the peer's window field, scaled by its shift of 7
+
+class EngineData : public EngineTest {
+ protected:
+  EngineData() { open(); }
+
+  // A fresh engine with `config` and a connection accepted from the peer on it.
+  void reopen(const EngineConfig& config) {
+    restart(config);
+    open();
+  }
+  void open() {
+    attach(peer_);
+    listener_ = listen(kPort, 8);
+    auto [id, synack] = open_passive(listener_, kPort, peer_, kIrs);
+    id_ = id;
+    iss_ = synack.seq;
+    synack_tsval_ = synack.timestamp ? synack.timestamp->value : 0;
+    latest_tsval_ = synack_tsval_;
+    peer_seq_ = kIrs + 1;
+    events_.clear();
+    mark();
+  }
+
+  // The sequence number of our data byte `offset` (0: the first byte after the SYN).
+  uint32_t at(size_t offset) const { return iss_ + 1 + static_cast<uint32_t>(offset); }
+  // Our TSval at `t`: a 1 ms clock that read the SYN-ACK's value at kStart.
+  uint32_t our_tsval(Time t) const { return synack_tsval_ + ms_between(kStart, t); }
+
+  static Bytes data(size_t n, uint8_t first = 0) {
+    Bytes b(n);
+    std::iota(b.begin(), b.end(), first);
+    return b;
+  }
+
+  // A segment from the peer at its next sequence number acknowledging our byte `acked`, echoing
+  // the latest TSval we sent (so every ACK gives an RTT sample, as a real peer's does).
+  SegmentSpec from_peer(size_t acked, uint16_t window = kWindowField, Bytes payload = {},
+                        uint8_t flags = 0) {
+    return {.flags = static_cast<uint8_t>(kAck | flags),
+            .seq = peer_seq_,
+            .ack = at(acked),
+            .window = window,
+            .timestamp = Timestamp{peer_tsval_++, latest_tsval_},
+            .payload = std::move(payload)};
+  }
+  // Sends `spec`; the peer's next sequence number moves past its data and FIN.
+  void peer_sends(const SegmentSpec& spec) {
+    send(peer_, kPort, spec);
+    uint32_t end =
+        spec.seq + static_cast<uint32_t>(spec.payload.size()) + ((spec.flags & kFin) ? 1 : 0);
+    if (static_cast<int32_t>(end - peer_seq_) > 0) peer_seq_ = end;
+  }
+  void peer_acks(size_t acked, uint16_t window = kWindowField) {
+    peer_sends(from_peer(acked, window));
+  }
+
+  // What the engine sent, noting the latest TSval for the peer to echo.
+  std::vector<SentSegment> out() {
+    auto segments = take_segments();
+    for (const auto& s : segments) {
+      if (s.timestamp) latest_tsval_ = s.timestamp->value;
+    }
+    return segments;
+  }
+  SentSegment one() {
+    auto segments = out();
+    if (segments.size() != 1) {
+      std::string sent;
+      for (const auto& s : segments) sent += "\n  " + ::testing::PrintToString(s);
+      ADD_FAILURE() << segments.size() << " segments sent, expected one:" << sent;
+      return {};
+    }
+    return segments.front();
+  }
+  // Exactly one segment at `deadline`, none before it.
+  SentSegment one_at(Time deadline) {
+    advance_silently_to_just_before(deadline);
+    advance_to(deadline);
+    return one();
+  }
+
+  // A segment of ours carrying `length` bytes from data byte `offset`.
+  void expect_data(const SentSegment& s, size_t offset, size_t length, uint8_t flags = kAck) {
+    expect_segment(s, flags, at(offset), peer_seq_);
+    EXPECT_EQ(s.payload_size, length) << ::testing::PrintToString(s);
+  }
+
+  size_t write(const Bytes& bytes) {
+    auto n = engine().write(id_, bytes);
+    EXPECT_TRUE(n.is_ok()) << n.status().message;
+    return n.is_ok() ? *n : 0;
+  }
+  ErrorCode write_error(EndpointId id) {
+    Bytes one_byte(1);
+    return engine().write(id, one_byte).status().code;
+  }
+  ErrorCode read_error(EndpointId id) {
+    Bytes buffer(16);
+    return engine().read(id, buffer).status().code;
+  }
+  Result<size_t> read(size_t n) {
+    Bytes buffer(n);
+    return engine().read(id_, buffer);
+  }
+
+  // Fires every timer until the connection's next event is due later than `limit`, collecting
+  // what was sent with the time it went.
+  std::vector<std::pair<Time, SentSegment>> run_timers_until(Time limit) {
+    std::vector<std::pair<Time, SentSegment>> sent;
+    while (auto deadline = engine().next_deadline()) {
+      if (*deadline > limit) break;
+      advance_to(*deadline);
+      for (const auto& s : out()) sent.emplace_back(*deadline, s);
+    }
+    return sent;
+  }
+
+  Peer peer_;
+  EndpointId listener_ = 0;
+  EndpointId id_ = 0;
+  uint32_t iss_ = 0;
+  uint32_t synack_tsval_ = 0;
+  uint32_t latest_tsval_ = 0;
+  uint32_t peer_seq_ = kIrs + 1;
+  uint32_t peer_tsval_ = 7000;
+};
+
+}  // namespace tapstack::engine_test
