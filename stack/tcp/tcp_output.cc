@@ -13,7 +13,6 @@ namespace tapstack::tcp {
 using namespace header::tcp_flags;
 
 namespace {
-constexpr size_t kMaxOptions = 40;
 constexpr size_t kIpHeader = 20;
 constexpr size_t kMaxPacket = 9000;  // the largest MTU the daemon accepts
 constexpr uint8_t kTtl = 64;
