@@ -40,6 +40,8 @@ std::string name(std::string_view base) {
   return "tapstack_" + std::string(base);
 }
 
+// The family named `base` in `out`, added if missing. The reference is valid only until the next
+// family is added (the vector may move its elements): fill one family before asking for another.
 MetricFamily& family(std::vector<MetricFamily>& out, std::string_view base, std::string_view help,
                      MetricType type) {
   std::string full = name(base);
@@ -113,22 +115,24 @@ std::string lower(std::string_view text) {
 }
 
 void add_snapshot(const EngineSnapshot& snapshot, std::vector<MetricFamily>& out) {
+  auto labels = [](const ListenerSnapshot& l, const char* queue) {
+    return std::vector<ClientMetric::Label>{{"listener", l.local}, {"queue", queue}};
+  };
   MetricFamily& depth = family(out, "listen_backlog_depth",
                                "Connections in a listener's queue now: queue=syn is the SYN-RCVD "
                                "table, queue=accept the accept queue",
                                MetricType::Gauge);
+  for (const ListenerSnapshot& l : snapshot.listeners) {
+    depth.metric.push_back(sample(l.queues.syn_received, MetricType::Gauge, labels(l, "syn")));
+    depth.metric.push_back(sample(l.queues.accept_queue, MetricType::Gauge, labels(l, "accept")));
+  }
   MetricFamily& limit = family(out, "listen_backlog_limit",
                                "Size of a listener's queues (queue=syn: syn_backlog, "
                                "queue=accept: backlog)",
                                MetricType::Gauge);
   for (const ListenerSnapshot& l : snapshot.listeners) {
-    auto labels = [&](const char* queue) {
-      return std::vector<ClientMetric::Label>{{"listener", l.local}, {"queue", queue}};
-    };
-    depth.metric.push_back(sample(l.queues.syn_received, MetricType::Gauge, labels("syn")));
-    depth.metric.push_back(sample(l.queues.accept_queue, MetricType::Gauge, labels("accept")));
-    limit.metric.push_back(sample(l.queues.syn_backlog, MetricType::Gauge, labels("syn")));
-    limit.metric.push_back(sample(l.queues.backlog, MetricType::Gauge, labels("accept")));
+    limit.metric.push_back(sample(l.queues.syn_backlog, MetricType::Gauge, labels(l, "syn")));
+    limit.metric.push_back(sample(l.queues.backlog, MetricType::Gauge, labels(l, "accept")));
   }
   MetricFamily& endpoints = family(out, "endpoints",
                                    "Endpoints by TCP state, closed connections still finishing "
@@ -173,19 +177,22 @@ void add_cookie_path(const link::CookiePathProgram* cookie_path, const EngineSna
 
 // Per engine loop (--queues): how the TAP's queues share the traffic.
 void add_loops(Shards& shards, std::vector<MetricFamily>& out) {
+  auto queue = [](const Shard& shard) {
+    return std::vector<ClientMetric::Label>{{"queue", std::to_string(shard.index)}};
+  };
   MetricFamily& in = family(out, "loop_frames_received_total",
                             "Ethernet frames an engine loop read from its TAP queue, by queue",
                             MetricType::Counter);
+  for (Shard& shard : shards) {
+    in.metric.push_back(sample(static_cast<double>(shard.loop.stats().frames_received.get()),
+                               MetricType::Counter, queue(shard)));
+  }
   MetricFamily& sent =
       family(out, "loop_frames_sent_total", "Ethernet frames an engine loop wrote, by queue",
              MetricType::Counter);
   for (Shard& shard : shards) {
-    std::vector<ClientMetric::Label> queue = {{"queue", std::to_string(shard.index)}};
-    const Stats& stats = shard.loop.stats();
-    in.metric.push_back(
-        sample(static_cast<double>(stats.frames_received.get()), MetricType::Counter, queue));
-    sent.metric.push_back(
-        sample(static_cast<double>(stats.frames_sent.get()), MetricType::Counter, queue));
+    sent.metric.push_back(sample(static_cast<double>(shard.loop.stats().frames_sent.get()),
+                                 MetricType::Counter, queue(shard)));
   }
 }
 

@@ -93,7 +93,8 @@ class DaemonProcess(unittest.TestCase):
             "--grpc-max-calls", "--grpc-max-calls-per-client", "--grpc-watch-buffer",
             "--grpc-keepalive-ms", "--grpc-keepalive-timeout-ms", "--grpc-max-connection-idle-ms",
             "--loop-stall-timeout", "--max-time-wait", "--max-half-open", "--max-orphans",
-            "--tap-queue-length", "--help"})
+            "--tap-queue-length", "--send-buffer", "--receive-buffer", "--congestion-control",
+            "--help"})
 
     def assert_one_line_error(self, result, returncode, *fragments):
         lines = result.stderr.strip().splitlines()

@@ -53,7 +53,8 @@ struct AcceptTurn {
   uint32_t syn_received = 0;  // the listener's half-open records
 };
 
-// Accepts every queued connection, and closes each one whose client's byte has arrived: closed
+// Accepts every queued connection, and reads and closes each one whose client's byte has arrived:
+// closed
 // earlier, that byte, arriving later, would complete a second handshake from the same cookie.
 // The close is graceful, so the tuple stays known through FIN-WAIT and TIME-WAIT: under a flood
 // the kernel's input queue may drop some of our ACKs, and a client's retransmitted byte must meet
@@ -76,6 +77,8 @@ inline AcceptTurn serve(EngineLoop& loop, EndpointId listener,
         continue;
       }
       turn.done.push_back(it->second);
+      uint8_t byte[16];
+      EXPECT_TRUE(e.read(it->first, byte).is_ok());  // unread data would make close reset
       EXPECT_TRUE(e.close(it->first, false).is_ok());
       it = open.erase(it);
     }

@@ -152,6 +152,20 @@ TEST_F(Handshake, KernelClosesFirstAndBothSidesEndWithFins) {
       [&](const Event& e) { return e.endpoint == id && e.state == TcpState::kCloseWait; }));
   EndpointInfo info = query(id);
   EXPECT_EQ(info.connection->bytes_buffered, 5u);
+  // Read to the end of the stream (unread data would make close reset, as in Linux).
+  std::string read = loop_->call([&](Engine& e) {
+    std::string got(16, '\0');
+    auto n = e.read(id, std::span(reinterpret_cast<uint8_t*>(got.data()), got.size()));
+    got.resize(n.is_ok() ? *n : 0);
+    return got;
+  });
+  EXPECT_EQ(read, "hello");
+  auto end = loop_->call([&](Engine& e) {
+    uint8_t more[1];
+    return e.read(id, more);
+  });
+  ASSERT_TRUE(end.is_ok());
+  EXPECT_EQ(*end, 0u) << "end of stream after the peer's FIN";
   ASSERT_TRUE(loop_->call([&](Engine& e) { return e.close(id, false); }).is_ok());
   char byte;
   EXPECT_EQ(::recv(client.fd(), &byte, 1, 0), 0) << "the kernel must see our FIN, not a RST";
