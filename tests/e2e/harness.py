@@ -203,6 +203,30 @@ def scrape(address=METRICS_ADDRESS):
     return samples
 
 
+def rss_kib(pid):
+    """A process's resident memory in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def started_class_daemon(*flags, tap):
+    """A started daemon for a test class's setUpClass, with the kernel side of `tap` configured;
+    on failure it is stopped again before the error goes on. The caller stops it in
+    tearDownClass with __exit__(None, None, None)."""
+    daemon = Daemon(*flags, tap=tap)
+    daemon.__enter__()
+    try:
+        daemon.start()
+        configure_kernel_side(tap)
+    except BaseException:
+        daemon.__exit__(*sys.exc_info())
+        raise
+    return daemon
+
+
 def read_text(path):
     """A file's text, or "" when it cannot be read."""
     try:

@@ -21,14 +21,6 @@ TAP = "tscp0"
 DEMO_PORT = 7000
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
-
-
 def open_watch(stubs, pb, **request):
     """A WatchEvents call that the daemon has registered (or refused: then it raises)."""
     stream = stubs.endpoints.WatchEvents(pb.WatchEventsRequest(**request), timeout=300)
@@ -143,7 +135,7 @@ class HostileClient(unittest.TestCase):
             pid = daemon.process.pid
             stubs, pb = daemon.stubs(), h.protos().endpoints_pb2
             quiet_rate = self.connect_many()
-            baseline = rss_kib(pid)
+            baseline = h.rss_kib(pid)
 
             listeners = []
             for port in (8100, 8101):
@@ -179,7 +171,7 @@ class HostileClient(unittest.TestCase):
             # watchers are stalled and cost nothing per event.
             filling_rate = self.connect_many()
             hostile_rate = self.connect_many()
-            loaded = rss_kib(pid)
+            loaded = h.rss_kib(pid)
             for call in calls:
                 call.cancel()
             stubs.channel.close()
@@ -188,7 +180,7 @@ class HostileClient(unittest.TestCase):
             h.poll("every call to end", lambda: fresh.endpoints.GetEndpoint(
                 pb.GetEndpointRequest(id=listeners[0]), timeout=5).listener.accept_waiters == 0)
             after = h.poll("resident memory to come back", lambda: (
-                lambda kib: kib if kib - baseline < 20 * 1024 else None)(rss_kib(pid)))
+                lambda kib: kib if kib - baseline < 20 * 1024 else None)(h.rss_kib(pid)))
             print(f"\nconnect rate quiet {quiet_rate:.0f}/s, with {len(calls)} idle calls "
                   f"{filling_rate:.0f}/s then {hostile_rate:.0f}/s; RSS KiB baseline {baseline}, loaded {loaded}, "
                   f"after cancel {after}", file=sys.stderr)

@@ -29,14 +29,6 @@ MAX_MESSAGE = 256 * 1024  # kMaxDataMessage
 SIOCOUTQ = 0x5411  # TIOCOUTQ: bytes in a socket's send queue, unsent and unacknowledged
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
-
-
 def send_queue(sock):
     return struct.unpack("i", fcntl.ioctl(sock.fileno(), SIOCOUTQ, b"\0\0\0\0"))[0]
 
@@ -77,14 +69,7 @@ def reading(receive, *args, **kwargs):
 class Data(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.daemon = h.Daemon("--demo-listener", str(ECHO_PORT), "--demo-mode", "echo", tap=TAP)
-        cls.daemon.__enter__()
-        try:
-            cls.daemon.start()
-            h.configure_kernel_side(TAP)
-        except BaseException:
-            cls.daemon.__exit__(*__import__("sys").exc_info())
-            raise
+        cls.daemon = h.started_class_daemon("--demo-listener", str(ECHO_PORT), "--demo-mode", "echo", tap=TAP)
         cls.pb = h.protos().endpoints_pb2
         cls.endpoints = cls.daemon.stubs().endpoints
         cls.kernel = h.kernel_listener(KERNEL_PORT)
@@ -265,7 +250,7 @@ class Data(unittest.TestCase):
     def test_a_slow_stream_reader_closes_the_receive_window(self):
         endpoint_id, peer = self.connect()
         payload = os.urandom(32 << 20)
-        rss_before = rss_kib(self.daemon.process.pid)
+        rss_before = h.rss_kib(self.daemon.process.pid)
         stream = self.endpoints.ReadStream(self.pb.ReadStreamRequest(id=endpoint_id),
                                            timeout=120)
         sender = threading.Thread(target=peer.sendall, args=(payload,))
@@ -284,7 +269,7 @@ class Data(unittest.TestCase):
         unsent = send_queue(peer)
         self.assertGreater(unsent, 256 * 1024, "the kernel's send queue should hold the rest")
         # ...and the daemon holds about a receive buffer and a few messages, not the payload.
-        grown_kib = rss_kib(self.daemon.process.pid) - rss_before
+        grown_kib = h.rss_kib(self.daemon.process.pid) - rss_before
         self.assertLess(grown_kib, 16 * 1024, f"tapstackd grew by {grown_kib} KiB")
         print(f"\n  window closed: bytes_buffered {samples[-1]}, kernel send queue {unsent}, "
               f"tapstackd RSS +{grown_kib} KiB", flush=True)

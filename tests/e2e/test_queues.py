@@ -20,14 +20,7 @@ KERNEL_PORT = 9100
 class TwoQueues(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.daemon = h.Daemon("--queues", "2", "--backlog", "128", tap=TAP)
-        cls.daemon.__enter__()
-        try:
-            cls.daemon.start()
-            h.configure_kernel_side(TAP)
-        except BaseException:
-            cls.daemon.__exit__(*__import__("sys").exc_info())
-            raise
+        cls.daemon = h.started_class_daemon("--queues", "2", "--backlog", "128", tap=TAP)
         cls.pb = h.protos().endpoints_pb2
         cls.endpoints = cls.daemon.stubs().endpoints
 

@@ -83,16 +83,7 @@ class EngineData : public EngineTest {
     }
     return segments;
   }
-  SentSegment one() {
-    auto segments = out();
-    if (segments.size() != 1) {
-      std::string sent;
-      for (const auto& s : segments) sent += "\n  " + ::testing::PrintToString(s);
-      ADD_FAILURE() << segments.size() << " segments sent, expected one:" << sent;
-      return {};
-    }
-    return segments.front();
-  }
+  SentSegment one() { return only(out()); }
   // Exactly one segment at `deadline`, none before it.
   SentSegment one_at(Time deadline) {
     advance_silently_to_just_before(deadline);

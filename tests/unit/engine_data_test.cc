@@ -347,6 +347,16 @@ class EngineZeroWindow : public EngineData {
     expect_segment(s, kAck, at(0) - 1, peer_seq_);
     EXPECT_EQ(s.payload_size, 0u);
   }
+  // `n` probes, each at its backed-off time, each answered with the window still closed.
+  void answer_probes(int n) {
+    Duration interval = seconds(1);
+    for (int i = 0; i < n; ++i) {
+      expect_probe(one_at(now() + interval));
+      peer_acks(0, 0);
+      expect_nothing_sent();
+      interval = std::min<Duration>(2 * interval, seconds(120));  // Linux's TCP_RTO_MAX
+    }
+  }
 };
 
 TEST_F(EngineZeroWindow, ProbesAtSndUnaMinusOneBackingOff) {
@@ -369,13 +379,7 @@ TEST_F(EngineZeroWindow, PeerAnsweringProbesIsNeverGivenUp) {
   config.data_retries = 3;
   reopen(config);
   closed_window();
-  Duration interval = seconds(1);
-  for (int i = 0; i < 12; ++i) {
-    expect_probe(one_at(now() + interval));
-    peer_acks(0, 0);
-    expect_nothing_sent();
-    interval = std::min<Duration>(2 * interval, seconds(120));  // Linux's TCP_RTO_MAX
-  }
+  answer_probes(12);
   EXPECT_EQ(state_of(id_), TcpState::kEstablished);
   EXPECT_EQ(count_events(Event::Kind::kTimedOut, id_), 0u);
 }
@@ -419,12 +423,7 @@ TEST_F(EngineZeroWindow, LongZeroWindowThenOneLossDoesNotEndTheConnection) {
   config.data_retries = 3;
   reopen(config);
   closed_window();
-  Duration interval = seconds(1);
-  for (int i = 0; i < 5; ++i) {
-    expect_probe(one_at(now() + interval));
-    peer_acks(0, 0);
-    interval = std::min<Duration>(2 * interval, seconds(120));
-  }
+  answer_probes(5);
   peer_acks(0);
   expect_data(one(), 0, 100, kAck | kPsh);
   auto sent = run_timers_until(now() + seconds(300));

@@ -378,8 +378,9 @@ class EngineTest : public ::testing::Test {
   }
   // Exactly one TCP segment must have been sent; returns it (an empty one on failure, which
   // then fails every field expectation).
-  SentSegment take_segment() {
-    auto segments = take_segments();
+  SentSegment take_segment() { return only(take_segments()); }
+  // The one segment of `segments` (an empty one, after a failure, if there are more or none).
+  static SentSegment only(const std::vector<SentSegment>& segments) {
     if (segments.size() != 1) {
       std::string sent;
       for (const auto& s : segments) sent += "\n  " + ::testing::PrintToString(s);
