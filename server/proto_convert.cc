@@ -1,5 +1,7 @@
 #include "server/proto_convert.h"
 
+#include <google/protobuf/util/time_util.h>
+
 namespace tapstack::server {
 
 grpc::Status to_grpc(const Status& status) {
@@ -128,6 +130,23 @@ void to_proto(const EndpointInfo& info, v1::Endpoint* out) {
     s->set_from_syn_cookie(c.from_syn_cookie);
     s->set_bytes_received(c.bytes_received);
     s->set_bytes_buffered(c.bytes_buffered);
+    s->set_send_mss(c.send_mss);
+    s->set_bytes_acked(c.bytes_acked);
+    s->set_bytes_in_flight(c.bytes_in_flight);
+    s->set_bytes_unsent(c.bytes_unsent);
+    s->set_segments_retransmitted(c.segments_retransmitted);
+    s->set_backoff(c.backoff);
+    s->set_send_window(c.send_window);
+    using google::protobuf::util::TimeUtil;
+    *s->mutable_srtt() = TimeUtil::NanosecondsToDuration(c.srtt.count());
+    *s->mutable_rttvar() = TimeUtil::NanosecondsToDuration(c.rttvar.count());
+    *s->mutable_rto() = TimeUtil::NanosecondsToDuration(c.rto.count());
+    s->set_congestion_control(std::string(c.congestion_control));
+    s->set_cwnd(c.cwnd);
+    if (c.ssthresh) s->mutable_ssthresh()->set_value(*c.ssthresh);
+    s->set_in_recovery(c.in_recovery);
+    s->set_out_of_order_bytes(c.out_of_order_bytes);
+    s->set_receive_window(c.receive_window);
   }
   if (info.keepalive) to_proto(*info.keepalive, out->mutable_keepalive());
 }

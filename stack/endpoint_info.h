@@ -46,16 +46,47 @@ inline void add_queues(ListenerInfo& sum, const ListenerInfo& replica) {
   sum.accept_queue += replica.accept_queue;
 }
 
+// A connection's snapshot, what `ss -ti` shows of a socket. Byte counts are of data: a SYN or
+// FIN in flight counts one in bytes_in_flight (it takes a sequence number) and nowhere else.
 struct ConnectionInfo {
-  EndpointId listener = 0;                      // 0 for an active open
-  uint16_t mss = 0;                             // what we send with: min(peer's MSS, ours)
+  EndpointId listener = 0;  // 0 for an active open
+
+  // What the handshake negotiated.
+  uint16_t mss = 0;       // the peer's MSS clamped to ours
+  uint16_t send_mss = 0;  // data in a full segment: mss less the timestamp option (ss's mss)
   std::optional<uint8_t> send_window_scale;     // the peer's shift
   std::optional<uint8_t> receive_window_scale;  // ours
   bool sack_permitted = false;
   bool timestamps = false;
   bool from_syn_cookie = false;
-  uint64_t bytes_received = 0;
-  uint32_t bytes_buffered = 0;
+
+  // Send side.
+  uint64_t bytes_acked = 0;             // data sent and acknowledged (Linux's tcpi_bytes_acked)
+  uint32_t bytes_in_flight = 0;         // SND.NXT - SND.UNA: sent, not yet acknowledged
+  uint32_t bytes_unsent = 0;            // written, not yet sent
+  uint64_t segments_retransmitted = 0;  // data or FIN segments sent again, all causes
+  uint8_t backoff = 0;       // timer expiries in a row for what is in flight now (0: none)
+  uint32_t send_window = 0;  // the peer's offered window in bytes (SND.WND, scaled)
+
+  // Round-trip time (RFC 6298): srtt and rttvar are zero until the first sample; rto is the
+  // timeout the next expiry would take, backoff included.
+  Duration srtt{};
+  Duration rttvar{};
+  Duration rto{};
+
+  // Congestion control. The algorithm is named from the start; its state exists only once data
+  // was sent: cwnd is 0 before, and ssthresh is unset until the first loss set it (it starts
+  // infinite, as Linux's, which ss shows by leaving it out).
+  std::string_view congestion_control;  // "cubic" or "newreno"; static text
+  uint32_t cwnd = 0;                    // in bytes
+  std::optional<uint32_t> ssthresh;     // in bytes
+  bool in_recovery = false;             // fast recovery after a loss
+
+  // Receive side.
+  uint64_t bytes_received = 0;      // in-order data received (read or not)
+  uint32_t bytes_buffered = 0;      // received in order and not yet read
+  uint32_t out_of_order_bytes = 0;  // held beyond a hole (reassembly queue)
+  uint32_t receive_window = 0;      // RCV.WND as last advertised to the peer, in bytes
 };
 
 // TCP keepalive (RFC 9293 3.8.4, RFC 1122 4.2.3.6), Linux's TCP_KEEPIDLE, TCP_KEEPINTVL and

@@ -172,9 +172,16 @@ Commands:
                                   TCP keepalive in seconds (a listener's connections
                                   inherit it)
   get ID                          show one endpoint in detail
-  ls [-l]                         endpoints as `ss -tan` shows sockets (-l: listeners only):
+  ls [-l] [-i]                    endpoints as `ss -tan` shows sockets (-l: listeners only):
                                   for a listener Recv-Q is the accept queue and Send-Q the
-                                  backlog, Syn-Q the SYN-RCVD table (depth/limit)
+                                  backlog, Syn-Q the SYN-RCVD table (depth/limit); -i adds
+                                  a line per connection as `ss -ti`: congestion control,
+                                  rtt:SRTT/RTTVAR and rto in ms, mss (data per segment),
+                                  cwnd and ssthresh in bytes (cwnd 0 before any data,
+                                  ssthresh - until a loss), bytes_acked, bytes_received,
+                                  retrans:BACKOFF/TOTAL, unacked and unsent bytes,
+                                  send_wnd (the peer's), rcv_wnd (ours); ooo: bytes held
+                                  beyond a hole, and recovery, when there are
   rotate-cookie-secret            new SYN-cookie secret (cookies in flight stay valid)
   stats                           counters, drops by reason, endpoints by state, and the
                                   kernel cookie path per listening port

@@ -255,6 +255,7 @@ int cmd_close(Client& c, Args& args) {
 int cmd_ls(Client& c, Args& args) {
   v1::ListEndpointsRequest request;
   if (args.take_switch("-l")) request.set_state(v1::TCP_STATE_LISTEN);
+  const bool details = args.take_switch("-i");
   args.done();
   v1::ListEndpointsResponse all;
   do {  // every page
@@ -264,7 +265,9 @@ int cmd_ls(Client& c, Args& args) {
     all.mutable_endpoints()->MergeFrom(page.endpoints());
     request.set_page_token(page.next_page_token());
   } while (!request.page_token().empty());
-  return report(c, grpc::Status::OK, all, print_endpoint_table);
+  return report(c, grpc::Status::OK, all, [&](const v1::ListEndpointsResponse& list) {
+    print_endpoint_table(list, details);
+  });
 }
 
 int cmd_stats(Client& c, Args& args) {

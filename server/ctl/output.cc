@@ -22,21 +22,34 @@ std::string yes_no(bool b) {
   return b ? "yes" : "no";
 }
 
-// Prints rows as left-aligned columns separated by two spaces.
-void print_table(const std::vector<std::vector<std::string>>& rows) {
+// Rows as left-aligned columns separated by two spaces, one line each.
+std::vector<std::string> format_table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> widths;
   for (const auto& row : rows) {
     widths.resize(std::max(widths.size(), row.size()));
     for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
   }
+  std::vector<std::string> lines;
   for (const auto& row : rows) {
     std::string line;
     for (size_t i = 0; i < row.size(); ++i) {
       line += row[i];
       if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
     }
-    std::cout << line << "\n";
+    lines.push_back(std::move(line));
   }
+  return lines;
+}
+
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  for (const std::string& line : format_table(rows)) std::cout << line << "\n";
+}
+
+std::string as_milliseconds(const google::protobuf::Duration& d, int decimals) {
+  double ms = static_cast<double>(d.seconds()) * 1e3 + d.nanos() / 1e6;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, ms);
+  return buf;
 }
 
 }  // namespace
@@ -52,6 +65,29 @@ void print_json(const google::protobuf::Message& message) {
 
 std::string state_name(v1::TcpState state) {
   return strip_prefix(v1::TcpState_Name(state), "TCP_STATE_");
+}
+
+std::string connection_details(const v1::ConnectionStatus& c) {
+  auto field = [](std::string_view name, auto value) {
+    return " " + std::string(name) + ":" + std::to_string(value);
+  };
+  std::string line = c.congestion_control();
+  line += " rtt:" + as_milliseconds(c.srtt(), 3) + "/" + as_milliseconds(c.rttvar(), 3);
+  line += " rto:" + as_milliseconds(c.rto(), 0);
+  line += field("mss", c.send_mss());
+  line += field("cwnd", c.cwnd());
+  line += " ssthresh:" + (c.has_ssthresh() ? std::to_string(c.ssthresh().value()) : "-");
+  line += field("bytes_acked", c.bytes_acked());
+  line += field("bytes_received", c.bytes_received());
+  line +=
+      " retrans:" + std::to_string(c.backoff()) + "/" + std::to_string(c.segments_retransmitted());
+  line += field("unacked", c.bytes_in_flight());
+  line += field("unsent", c.bytes_unsent());
+  line += field("send_wnd", c.send_window());
+  line += field("rcv_wnd", c.receive_window());
+  if (c.out_of_order_bytes() > 0) line += field("ooo", c.out_of_order_bytes());
+  if (c.in_recovery()) line += " recovery";
+  return line;
 }
 
 std::string code_name(grpc::StatusCode code) {
@@ -105,6 +141,7 @@ void print_endpoint(const v1::Endpoint& e) {
     rows.push_back({"syn cookie:", yes_no(c.from_syn_cookie())});
     rows.push_back({"received:", std::to_string(c.bytes_received()) + " bytes (" +
                                      std::to_string(c.bytes_buffered()) + " unread)"});
+    rows.push_back({"tcp info:", connection_details(c)});
   }
   if (e.has_keepalive()) {
     const v1::Keepalive& k = e.keepalive();
@@ -115,7 +152,7 @@ void print_endpoint(const v1::Endpoint& e) {
   print_table(rows);
 }
 
-void print_endpoint_table(const v1::ListEndpointsResponse& list) {
+void print_endpoint_table(const v1::ListEndpointsResponse& list, bool details) {
   std::vector<std::vector<std::string>> rows = {
       {"ID", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port", "Syn-Q"}};
   for (const v1::Endpoint& e : list.endpoints()) {
@@ -127,11 +164,19 @@ void print_endpoint_table(const v1::ListEndpointsResponse& list) {
               std::to_string(e.listener().syn_queue_limit());
     } else if (e.has_connection()) {
       recv_q = std::to_string(e.connection().bytes_buffered());
+      send_q = std::to_string(e.connection().bytes_in_flight() + e.connection().bytes_unsent());
     }
     rows.push_back({std::to_string(e.id()), state_name(e.state()), recv_q, send_q,
                     address(e.local(), true), address(e.remote(), e.has_remote()), syn_q});
   }
-  print_table(rows);
+  std::vector<std::string> lines = format_table(rows);
+  std::cout << lines.front() << "\n";
+  for (int i = 0; i < list.endpoints_size(); ++i) {
+    std::cout << lines[static_cast<size_t>(i) + 1] << "\n";
+    const v1::Endpoint& e = list.endpoints(i);
+    if (details && e.has_connection())
+      std::cout << "\t" << connection_details(e.connection()) << "\n";
+  }
 }
 
 void print_stats(const v1::Stats& stats) {

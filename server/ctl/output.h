@@ -18,9 +18,12 @@ void print_json(const google::protobuf::Message& message);
 std::string state_name(v1::TcpState state);
 std::string code_name(grpc::StatusCode code);
 
+// One line like `ss -ti`'s second one: congestion control, RTT, windows and byte counts.
+std::string connection_details(const v1::ConnectionStatus& connection);
 void print_endpoint(const v1::Endpoint& endpoint);
-// Like `ss -tan`.
-void print_endpoint_table(const v1::ListEndpointsResponse& list);
+// Like `ss -tan`; with `details`, each connection gets its connection_details line under it,
+// as `ss -tani` prints.
+void print_endpoint_table(const v1::ListEndpointsResponse& list, bool details);
 void print_stats(const v1::Stats& stats);
 void print_config(const v1::Config& config);
 void print_event(const v1::WatchEventsResponse& event);

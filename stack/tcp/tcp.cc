@@ -397,6 +397,45 @@ Status Tcp::close(EndpointId id, bool abort) {
   return Status::ok();
 }
 
+ConnectionInfo Tcp::describe_connection(const Connection& c) const {
+  ConnectionInfo info;
+  info.listener = c.listener;
+  info.mss = c.options.mss;
+  info.send_mss = static_cast<uint16_t>(send_mss(c));
+  info.send_window_scale = c.options.send_window_scale;
+  info.receive_window_scale = c.options.receive_window_scale;
+  info.sack_permitted = c.options.sack_permitted;
+  info.timestamps = c.options.timestamps;
+  info.from_syn_cookie = c.from_syn_cookie;
+
+  info.bytes_acked = c.bytes_acked;
+  info.bytes_in_flight = c.snd_nxt - c.snd_una;
+  info.bytes_unsent = seq_lt(c.snd_nxt, c.write_seq) ? c.write_seq - c.snd_nxt : 0;
+  info.segments_retransmitted = c.segments_retransmitted;
+  info.backoff = c.retransmits;
+  info.send_window = c.snd_wnd;
+
+  info.srtt = c.rtt.srtt();
+  info.rttvar = c.rtt.rttvar();
+  info.rto = current_rto(c);
+
+  if (c.congestion) {
+    const CongestionControl& cc = *c.congestion;
+    info.congestion_control = to_string(cc.kind());
+    info.cwnd = cc.cwnd();
+    if (cc.ssthresh() != CongestionControl::kInfiniteSsthresh) info.ssthresh = cc.ssthresh();
+    info.in_recovery = cc.in_recovery();
+  } else {
+    info.congestion_control = to_string(config_.congestion_control);  // what the first data makes
+  }
+
+  info.bytes_received = c.bytes_received;
+  info.bytes_buffered = static_cast<uint32_t>(c.receive_queue.size());
+  info.out_of_order_bytes = c.reassembly.held_bytes();
+  info.receive_window = seq_gt(c.rcv_wnd_edge, c.rcv_nxt) ? c.rcv_wnd_edge - c.rcv_nxt : 0;
+  return info;
+}
+
 EndpointInfo Tcp::describe(const Endpoint& e) const {
   EndpointInfo info;
   info.id = e.id;
@@ -413,15 +452,7 @@ EndpointInfo Tcp::describe(const Endpoint& e) const {
     const Connection& c = *e.connection;
     info.remote_address = c.tuple.remote;
     info.remote_port = c.tuple.remote_port;
-    info.connection = ConnectionInfo{c.listener,
-                                     c.options.mss,
-                                     c.options.send_window_scale,
-                                     c.options.receive_window_scale,
-                                     c.options.sack_permitted,
-                                     c.options.timestamps,
-                                     c.from_syn_cookie,
-                                     c.bytes_received,
-                                     static_cast<uint32_t>(c.receive_queue.size())};
+    info.connection = describe_connection(c);
   }
   return info;
 }

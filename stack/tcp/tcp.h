@@ -101,6 +101,7 @@ class Tcp {
   Endpoint* find_endpoint(EndpointId id);
   const Endpoint* find_endpoint(EndpointId id) const;
   EndpointInfo describe(const Endpoint& endpoint) const;
+  ConnectionInfo describe_connection(const Connection& c) const;
   bool tuple_in_use(const FourTuple& tuple) const {
     return connections_.contains(tuple) || time_wait_.contains(tuple);
   }

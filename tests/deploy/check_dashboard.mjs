@@ -4,7 +4,8 @@
 //   - the panels the issue asks for are there (handshake rate, SYN cookies sent/validated/failed,
 //     backlog depth for both queues per listener, drops by reason, handshake p50/p99,
 //     retransmits, resets; the kernel cookie path's SYN-ACKs and ACKs passed/refused per
-//     listener, and each listener's cookie mode);
+//     listener, and each listener's cookie mode; data throughput, data retransmissions by kind
+//     (fast retransmits and RTO expiries));
 //   - panel ids are unique and panels fit the 24-column grid;
 //   - the provisioning file is a file provider.
 //   - with --promql-rules FILE: writes every query, Grafana variables replaced by plain values,
@@ -95,6 +96,9 @@ const required = [
    (e) => e.includes("tapstack_kernel_cookie_acks_refused_total") && /by \([^)]*\bport\b/.test(e)],
   ["cookie mode per listener",
    (e) => e.includes("tapstack_listener_cookie_mode") && /by \([^)]*\bport\b/.test(e)],
+  ["data throughput", (e) => e.includes("tapstack_data_bytes_sent_total") && e.includes("rate(")],
+  ["fast retransmits", (e) => e.includes("tapstack_fast_retransmits_total")],
+  ["RTO expiries", (e) => e.includes("tapstack_retransmit_timeouts_total")],
 ];
 for (const [what, test] of required) {
   if (!queries.some((q) => test(q.expr))) fail(`no panel shows ${what}`);

@@ -172,6 +172,8 @@ expect_series 'drops by reason (not_our_mac, excluded by TapstackDropsRising)' \
 expect_series 'drops by reason (arp_not_for_us)' '^tapstack_dropped_packets_total\{.*reason="arp_not_for_us"'
 expect_series 'drops by reason (unsupported_ethertype)' \
   '^tapstack_dropped_packets_total\{.*reason="unsupported_ethertype"'
+expect_series 'drops by reason (out_of_order_dropped, the data row)' \
+  '^tapstack_dropped_packets_total\{.*reason="out_of_order_dropped"'
 expect_series 'endpoints, state="established"' '^tapstack_endpoints\{.*state="established"'
 expect_series 'handshake histogram +Inf bucket' '^tapstack_handshake_duration_seconds_bucket\{.*le="\+Inf"'
 expect_series 'kernel cookie path attached' '^tapstack_kernel_cookie_path_attached 1$'

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """End to end: the data path over gRPC (Read, Write, Shutdown, ReadStream, WriteStream), the
-demo listener's echo mode and tapstackctl's netcat verbs, with the Linux kernel as the TCP peer
-through the TAP in the test's own namespace.
+demo listener's echo mode, tapstackctl's netcat verbs, and what GetEndpoint and `tapstackctl ls
+-i` report of a connection after a transfer, with the Linux kernel as the TCP peer through the
+TAP in the test's own namespace.
 
 Every transfer is checked byte-exact with SHA-256. Flow control is checked from both ends: a
 ReadStream whose client does not read leaves the bytes in the engine's receive buffer, whose
@@ -314,6 +315,70 @@ class Data(unittest.TestCase):
         writer.join(timeout=60)
         self.assertEqual(answer["r"].bytes_written, len(payload))
         self.assertEqual(hashlib.sha256(received).digest(), hashlib.sha256(payload).digest())
+
+    # --- what GetEndpoint and `tapstackctl ls -i` say about a connection
+
+    def connection_status(self, endpoint_id):
+        return self.endpoints.GetEndpoint(self.pb.GetEndpointRequest(id=endpoint_id),
+                                          timeout=5).connection
+
+    def test_get_endpoint_and_ctl_ls_i_report_a_transfer(self):
+        endpoint_id, peer = self.connect()
+        outbound = os.urandom(1 << 20)
+        received = reading(recv_exactly, peer, len(outbound))
+        self.write_all(endpoint_id, outbound)
+        self.assertEqual(len(received()), len(outbound))
+        # The kernel has read everything; its last ACK may still be on the way.
+        h.poll("every byte to be acknowledged",
+               lambda: self.connection_status(endpoint_id).bytes_acked == len(outbound))
+        inbound = os.urandom(1000)
+        peer.sendall(inbound)
+        h.poll("the kernel's bytes to arrive",
+               lambda: self.connection_status(endpoint_id).bytes_received == len(inbound))
+
+        c = self.connection_status(endpoint_id)
+        self.assertEqual(c.bytes_in_flight, 0)
+        self.assertEqual(c.bytes_unsent, 0)
+        self.assertEqual(c.bytes_buffered, len(inbound))
+        self.assertEqual(c.out_of_order_bytes, 0)
+        self.assertGreater(c.srtt.ToNanoseconds(), 0)
+        self.assertGreaterEqual(c.rto.ToMilliseconds(), 200)  # Linux's minimum RTO
+        self.assertEqual(c.congestion_control, "cubic")
+        self.assertGreater(c.cwnd, 0)
+        self.assertEqual(c.send_mss, 1448)  # MSS 1460 less the timestamp option
+        self.assertGreater(c.send_window, 0)
+        self.assertGreater(c.receive_window, 0)
+        self.assertFalse(c.in_recovery)
+
+        table = self.ctl_output("ls", "-i").splitlines()
+        at = next(i for i, line in enumerate(table) if line.split()[0] == str(endpoint_id))
+        details = table[at + 1]
+        print(f"\n  {table[at]}\n  {details}", flush=True)
+        self.assertRegex(
+            details,
+            r"^\tcubic rtt:\d+\.\d{3}/\d+\.\d{3} rto:\d+ mss:1448 cwnd:\d+ ssthresh:(-|\d+) "
+            rf"bytes_acked:{len(outbound)} bytes_received:{len(inbound)} retrans:0/\d+ "
+            r"unacked:0 unsent:0 send_wnd:\d+ rcv_wnd:\d+$")
+        # Without -i, the table alone.
+        self.assertNotIn("\tcubic", self.ctl_output("ls"))
+
+        # The exporter counts the data too (the daemon is shared: at least this transfer), and
+        # exports the retransmission and receive-side counters, untouched or not.
+        metrics = h.scrape()
+        self.assertGreaterEqual(metrics["tapstack_data_bytes_sent_total"], len(outbound))
+        self.assertGreaterEqual(metrics["tapstack_data_segments_sent_total"],
+                                len(outbound) // 1448)
+        for counter in ("data_segments_retransmitted", "retransmit_timeouts", "fast_retransmits",
+                        "data_timeouts", "zero_window_probes_sent", "delayed_acks_sent",
+                        "out_of_order_segments", "aborts_on_close"):
+            self.assertIn(f"tapstack_{counter}_total", metrics)
+        self.assertIn('tapstack_dropped_packets_total{reason="out_of_order_dropped"}', metrics)
+
+    def ctl_output(self, *args):
+        result = subprocess.run([h.Paths.tapstackctl, *args], capture_output=True, text=True,
+                                timeout=30)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result.stdout
 
     # --- tapstackctl
 
