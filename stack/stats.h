@@ -76,9 +76,12 @@ class Counter {
   X(connections_closed, "Connections that reached CLOSED and were released")                       \
   X(data_segments_sent, "TCP segments sent with data, retransmissions included")                   \
   X(data_bytes_sent, "Bytes of data sent, retransmissions included")                               \
+  X(data_bytes_received, "Bytes of data received in order (what reads can take)")                  \
   X(data_segments_retransmitted, "Segments of data (or a FIN) sent again")                         \
   X(retransmit_timeouts, "Retransmission timer expiries (RTO) of connections with data in flight") \
   X(fast_retransmits, "Losses repaired by fast retransmit (three duplicate ACKs or SACK)")         \
+  X(sack_recoveries, "Fast recoveries driven by the peer's SACK blocks (RFC 6675)")                \
+  X(dsacks_received, "D-SACK blocks received: the peer got a segment twice (RFC 2883)")            \
   X(data_timeouts, "Connections ended because their data went unacknowledged (retries exhausted)") \
   X(zero_window_probes_sent, "Probes of a peer's zero window (persist timer)")                     \
   X(delayed_acks_sent, "ACKs sent by the delayed-ACK timer")                                       \

@@ -19,6 +19,9 @@ RttEstimator::RttEstimator(Duration initial_rto) : rto_(clamp_rto(initial_rto)) 
 
 void RttEstimator::sample(Duration rtt) {
   if (rtt < Duration::zero()) return;
+  // Our timestamps tick every millisecond: a round trip under one tick counts as one (as Linux
+  // counts an RTT of 0 as 1), so that SRTT says "measured, and small", never 0.
+  rtt = std::max(rtt, kGranularity);
   if (!has_sample_) {  // RFC 6298 §2.2
     srtt_ = rtt;
     rttvar_ = rtt / 2;

@@ -96,6 +96,7 @@ void Tcp::process_data_and_fin(Connection& c, const Segment& seg) {
   const size_t taken = pushed + joined;
   c.rcv_nxt += static_cast<uint32_t>(taken);
   c.bytes_received += taken;
+  stats_.data_bytes_received.add(taken);
   bool time_wait = false;
   const bool fin_reached = fin && c.rcv_nxt == fin_seq;
   if (fin_reached) {

@@ -11,7 +11,9 @@ bool Tcp::record_sack(Connection& c, const Segment& seg) {
   const std::span<const SackBlock> blocks = seg.options.sack();
   if (!c.options.sack_permitted || blocks.empty()) return false;
   if (!c.scoreboard) c.scoreboard.emplace(static_cast<uint32_t>(send_mss(c)), c.snd_una);
-  return c.scoreboard->on_sack(blocks, c.snd_nxt).newly_sacked > 0;
+  const SackUpdate update = c.scoreboard->on_sack(blocks, c.snd_nxt);
+  if (update.dsack) stats_.dsacks_received.add();
+  return update.newly_sacked > 0;
 }
 
 void Tcp::duplicate_ack(Connection& c) {
@@ -27,6 +29,7 @@ void Tcp::enter_recovery(Connection& c) {
   congestion(c).enter_recovery(now_, c.snd_nxt - c.snd_una,
                                sack ? RecoveryStyle::kSack : RecoveryStyle::kDupAcks);
   stats_.fast_retransmits.add();
+  if (sack) stats_.sack_recoveries.add();
   c.timed.reset();  // Karn: no RTT from the repaired flight
   if (sack) c.scoreboard->begin_retransmission();
   // RFC 5681 §3.2 (2), RFC 6675 §5 (4.3): the segment at SND.UNA goes at once.

@@ -94,7 +94,7 @@ TEST_F(EngineConnection, InOrderDataIsAcknowledgedAndKept) {
   EXPECT_EQ(connection_info(id_).bytes_received, 140u);
   EXPECT_EQ(read_all(id_), data(140));
   EXPECT_EQ(connection_info(id_).bytes_buffered, 0u);
-  expect_counters({});
+  expect_counters({{"data_bytes_received", 140}});
 }
 
 TEST_F(EngineConnection, AcksEchoTheLatestTimestamp) {
@@ -175,7 +175,7 @@ TEST_F(EngineConnection, WindowShrinksHonestlyAndDataBeyondTheBufferIsNotAcknowl
   expect_segment(ack, kAck, iss_ + 1, kRightEdge);
   EXPECT_EQ(ack.window, 0);
   EXPECT_EQ(connection_info(id_).bytes_buffered, 4096u);
-  expect_counters({{"drop.receive_buffer_full", 2}});
+  expect_counters({{"drop.receive_buffer_full", 2}, {"data_bytes_received", 4096}});
 
   // Reading reopens the window, and says so at once.
   EXPECT_EQ(read_all(id_).size(), 4096u);

@@ -22,9 +22,7 @@ struct SharedMemory {
 
   tcp::CookiePathMemory memory() { return {&config, listeners.data(), live.data()}; }
   // Records counted: each is counted in two slots.
-  uint64_t live_total() const {
-    return std::accumulate(live.begin(), live.end(), uint64_t{0}) / 2;
-  }
+  uint64_t live_total() const { return std::accumulate(live.begin(), live.end(), uint64_t{0}) / 2; }
   // The records of a tuple, as the program reads them: the lesser of its two slots.
   uint32_t live_at(const Peer& peer, uint16_t local_port) const {
     tcp::FourTuple t{to_engine(kOurIp), peer.address(), local_port, peer.port};

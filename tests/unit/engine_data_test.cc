@@ -328,7 +328,8 @@ TEST_F(EngineFastRetransmit, WindowUpdatesAndDataAreNotDuplicateAcks) {
     peer_sends(from_peer(kMss, kWindowField + 3, data(10)));
     EXPECT_EQ(one().payload_size, 0u);
   }
-  expect_counters({{"fast_retransmits", 0}, {"data_segments_retransmitted", 0}});
+  expect_counters(
+      {{"fast_retransmits", 0}, {"data_segments_retransmitted", 0}, {"data_bytes_received", 30}});
 }
 
 // ---- Zero window and the persist timer ----
@@ -569,7 +570,7 @@ TEST_F(EngineReceive, AckIsDelayed40MsOnceQuickAcksAreUsedUp) {
   peer_sends(from_peer(0, kWindowField, data(10)));
   Time arrived = now();
   expect_segment(one_at(arrived + milliseconds(40)), kAck, at(0), peer_seq_);
-  expect_counters({{"delayed_acks_sent", 1}});
+  expect_counters({{"delayed_acks_sent", 1}, {"data_bytes_received", 10}});
 }
 
 TEST_F(EngineReceive, DelayedAckIsCarriedByOurData) {

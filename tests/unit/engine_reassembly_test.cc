@@ -121,7 +121,7 @@ TEST_F(EngineReassembly, OutOfOrderDataIsKeptAndDeliveredInOrderWhenTheHolesFill
   EXPECT_EQ(ack.segment.ack, kIrs + 501);
   EXPECT_TRUE(ack.sack.empty());
   EXPECT_EQ(read_all(id_), stream(0, 500));
-  expect_counters({{"out_of_order_segments", 2}});
+  expect_counters({{"out_of_order_segments", 2}, {"data_bytes_received", 500}});
 }
 
 TEST_F(EngineReassembly, SegmentsThatFillAHoleOrRepeatDataAreAcknowledgedAtOnce) {
@@ -217,7 +217,9 @@ TEST_F(EngineReassembly, HeldDataStaysWithinTheBufferAndTheWindow) {
   ack = take_ack();
   EXPECT_EQ(ack.segment.ack, kRightEdge);
   EXPECT_EQ(ack.segment.window, 0);
-  expect_counters({{"out_of_order_segments", 1}, {"drop.receive_buffer_full", 1}});
+  expect_counters({{"out_of_order_segments", 1},
+                   {"drop.receive_buffer_full", 1},
+                   {"data_bytes_received", 4096}});
   EXPECT_EQ(read_all(id_), stream(0, 4096));
   ack = take_ack();  // the window reopens
   EXPECT_EQ(ack.segment.ack + ack.segment.window, kRightEdge + 4096);

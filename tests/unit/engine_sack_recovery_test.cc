@@ -43,6 +43,7 @@ TEST_F(EngineSackRecovery, OneLossIsRepairedOnceWhenThreeSegmentsAboveItAreSacke
   peer_acks(6 * kMss);
   EXPECT_TRUE(out().empty());
   expect_counters({{"fast_retransmits", 1},
+                   {"sack_recoveries", 1},
                    {"data_segments_retransmitted", 1},
                    {"data_segments_sent", 1},
                    {"data_bytes_sent", kMss}});
@@ -74,6 +75,7 @@ TEST_F(EngineSackRecovery, TwoHolesInOneWindowAreBothRepairedWithoutATimeout) {
   collect();
   EXPECT_EQ(segment_numbers(sent), (std::multiset<size_t>{1, 4})) << "nothing twice";
   expect_counters({{"fast_retransmits", 1},
+                   {"sack_recoveries", 1},
                    {"data_segments_retransmitted", 2},
                    {"data_segments_sent", 2},
                    {"data_bytes_sent", 2 * kMss}});
