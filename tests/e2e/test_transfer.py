@@ -206,7 +206,8 @@ class Transfer(unittest.TestCase):
         """Reads the connection to its end (or `limit` bytes) with unary Reads."""
         sha, got = hashlib.sha256(), 0
         while limit is None or got < limit:
-            r = self.endpoints.Read(self.pb.ReadRequest(id=endpoint_id, max_bytes=MAX_MESSAGE),
+            wanted = MAX_MESSAGE if limit is None else min(MAX_MESSAGE, limit - got)
+            r = self.endpoints.Read(self.pb.ReadRequest(id=endpoint_id, max_bytes=wanted),
                                     timeout=30)
             if r.eof:
                 break
@@ -308,9 +309,10 @@ class Transfer(unittest.TestCase):
                     writer = Worker(self.write_stream, endpoint_id, 7, 64 << 20)
                     self.assertEqual(receive_stream(peer, limit=4 << 20)[0], 4 << 20)
                 else:
-                    self.assertEqual(self.write_stream(endpoint_id, 8, 1 << 20), 1 << 20)
+                    reader = Worker(receive_stream, peer)  # to our FIN
+                    self.assertEqual(self.write_stream(endpoint_id, 8, 4 << 20), 4 << 20)
                     self.endpoints.Shutdown(self.pb.ShutdownRequest(id=endpoint_id), timeout=5)
-                    self.assertEqual(receive_stream(peer), (1 << 20, digest_of(8, 1 << 20)))
+                    self.assertEqual(reader.result(30), (4 << 20, digest_of(8, 4 << 20)))
                 peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RST)
                 peer.close()
                 if point == "while we send":
