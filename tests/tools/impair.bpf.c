@@ -15,8 +15,9 @@
  * its backlog), which is what lets a held segment follow the next one. Egress is what the
  * kernel sends to the engine; there a frame may be a GSO super-packet (the TAP has no offloads,
  * so the kernel segments after tc), and a loss of one is a burst of its segments (counted as
- * such). A duplicate or a released segment carries IMPAIR_MARK so that the program passes it
- * when it comes through the hook again. */
+ * such; `ip link set DEV gso_max_segs 1` makes it one segment per skb). A duplicate or a released
+ * segment carries IMPAIR_MARK so that the program passes it when it comes through the hook again.
+ */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>

@@ -41,7 +41,8 @@ Prints "attached" when in place; on SIGINT/SIGTERM or after --duration, detaches
 its counters. Run it inside a network namespace of its own (ip netns exec NS).
 
   --dev NAME               the device (for the engine's TAP: ingress carries what the engine
-                           sends, egress what the kernel sends to it)
+                           sends, egress what the kernel sends to it; there a GSO super-packet
+                           is impaired whole unless `ip link set NAME gso_max_segs 1`)
   --ifindex N              the device by index
   --direction D            ingress or egress
   --loss-permille N        segments dropped, per mille (0..1000, default 0)
