@@ -461,7 +461,7 @@ print(json.dumps(out))'
     local d
     for d in $gso_devices; do ip netns exec "${d%%:*}" ip link set dev "${d#*:}" gso_max_segs "$1"; done
   }
-  gso_segs_were=$(in_cli cat /sys/class/net/vc/gso_max_segs)
+  gso_segs_were=$(in_cli ip -d link show dev vc | sed -n 's/.* gso_max_segs \([0-9]*\).*/\1/p')
   impair_pids=()
   start_impairment() {  # TARGET LOSS_PERMILLE
     local h ns dev hook log
