@@ -36,11 +36,16 @@
 #    the same TAP, and the kernel listener (echo|discard) over veth. bulk: goodput streaming to
 #    a discard server (bulk-send) and streamed back from an echo server (bulk-recv); rr: 1 KiB
 #    request, 1 KiB answer, on a new connection each time (rr-new) and on kept-alive ones
-#    (rr-keep). Each loss rate of --loss (per mille) other than 0 drops that share of the data
-#    segments each way at random (tapstack_impair on the TAP's two hooks, on each veth end's
-#    egress), with GSO off on those links (gso_max_segs 1) so that a loss is one segment,
-#    and tapstackd answering cookies in user space (the impairment needs the egress hook the
-#    kernel cookie path would end). tapstackd's RSS and its counters around every run.
+#    (rr-keep). Each loss rate of --loss (per mille) other than 0 drops that share of the
+#    server's data frames at random where they arrive in the client namespace (tapstack_impair
+#    on tap0's ingress, on the veth end vc's ingress): after the sender, so a real loss. The
+#    other way (client to server) is not impaired: on a TAP the only hook on that path is the
+#    sender's own egress, and a drop there is a local congestion signal to the sending kernel
+#    (NET_XMIT_DROP: CWR, the segment sent again without counting as lost), not a loss on the
+#    wire. So bulk-send, whose data goes that way, runs without loss only. The kernel's frames
+#    over veth are GSO packets of many segments: one lost is a burst (left so: with
+#    gso_max_segs 1 the veth reorders enough for the kernel to halve its rate by itself).
+#    tapstackd's RSS and its counters around every run.
 # Everything runs in two network namespaces this script creates and deletes (also on failure),
 # with addresses from 198.18.0.0/15 only. Run as root on Debian bookworm.
 set -euo pipefail
@@ -180,7 +185,6 @@ queues=1  # the scale of the TAP servers and the kernel listener (start_server)
 # What the servers do with a connection: close it (the connection workloads), or echo or
 # discard its data (tapstackd's demo listener then serves it, no gRPC consumer).
 serve_mode=close
-impaired=0  # a lossy link: tapstackd answers cookies in user space (see 4. above)
 # How long the gRPC consumer may hold a connection to deliver more with it: 1 ms when the clients
 # reset (nobody waits for the server's close), none when they wait for it (server close).
 consumer_delay_us=1000
@@ -192,7 +196,6 @@ start_server() {  # target -> address clients use
       local tuning=()
       [ "$1" = tapstack-busy-poll ] && tuning=(--busy-poll-us 50)
       [ "$1" = tapstack-user-cookies ] && tuning=(--kernel-cookies off)
-      ((impaired)) && tuning+=(--kernel-cookies off)
       [ "$serve_mode" != close ] && tuning+=(--demo-listener 8080 --demo-mode "$serve_mode")
       ip netns exec "$cli" "$build/server/tapstackd" --tap tap0 --address 198.18.0.2/24 --gateway 198.18.0.1 \
         --mac 02:00:00:00:00:02 --grpc-listen "unix:$out/tapstackd.sock" --metrics-listen off \
@@ -448,20 +451,13 @@ out = {c["name"]: int(c.get("value", 0)) for c in s.get("counters", [])}
 out |= {"drop_" + c["name"]: int(c.get("value", 0)) for c in s.get("drops", [])}
 print(json.dumps(out))'
   }
-  # The links the data crosses, by target: where tapstack_impair attaches (namespace:device:hook)
-  # and the devices whose GSO is turned off for a lossy run.
+  # Where tapstack_impair drops the server's data for a target (namespace:device:hook ...).
   impair_hooks() {
     case $1 in
-      kernel) echo "$cli:vc:egress $srv:vs:egress" ;;
-      *) echo "$cli:tap0:ingress $cli:tap0:egress" ;;
+      kernel) echo "$cli:vc:ingress" ;;
+      *) echo "$cli:tap0:ingress" ;;
     esac
   }
-  gso_devices="$cli:tap0 $cli:vc $srv:vs"
-  set_gso_segs() {  # N: the most segments per GSO packet on every data link
-    local d
-    for d in $gso_devices; do ip netns exec "${d%%:*}" ip link set dev "${d#*:}" gso_max_segs "$1"; done
-  }
-  gso_segs_were=$(in_cli ip -d link show dev vc | sed -n 's/.* gso_max_segs \([0-9]*\).*/\1/p')
   impair_pids=()
   start_impairment() {  # TARGET LOSS_PERMILLE
     local h ns dev hook log
@@ -496,11 +492,13 @@ print(json.dumps(out))'
     order=("${data_targets[@]:shift_by}" "${data_targets[@]:0:shift_by}")
     for loss in ${loss_rates//,/ }; do
       impaired=$((loss > 0))
-      if ((impaired)); then set_gso_segs 1; else set_gso_segs "$gso_segs_were"; fi
       for target in "${order[@]}"; do
         for serve_mode in discard echo; do
           modes=()
-          for m in "${load_modes[@]}"; do [ "${m%%:*}" = "$serve_mode" ] && modes+=("${m#*:}"); done
+          for m in "${load_modes[@]}"; do
+            # bulk-send's data goes the way no loss is put on (see 4. above).
+            [ "${m%%:*}" = "$serve_mode" ] && ! { ((impaired)) && [ "${m#*:}" = bulk-send ]; } && modes+=("${m#*:}")
+          done
           ((${#modes[@]})) || continue
           start_server "$target"
           ((impaired)) && start_impairment "$target" "$loss"
@@ -529,8 +527,6 @@ print(json.dumps(out))'
     done
   done
   serve_mode=close
-  impaired=0
-  set_gso_segs "$gso_segs_were"
 fi
 
 if wanted engine; then
