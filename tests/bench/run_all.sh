@@ -43,8 +43,9 @@
 #    sender's own egress, and a drop there is a local congestion signal to the sending kernel
 #    (NET_XMIT_DROP: CWR, the segment sent again without counting as lost), not a loss on the
 #    wire. So bulk-send, whose data goes that way, runs without loss only. The kernel's frames
-#    over veth are GSO packets of many segments: one lost is a burst (left so: with
-#    gso_max_segs 1 the veth reorders enough for the kernel to halve its rate by itself).
+#    over veth are GSO packets of many segments (about 25 on average in bulk-recv), so its losses
+#    come as fewer, larger bursts than the TAP servers' one-segment frames; left so, because with
+#    gso_max_segs 1 the kernel over veth falls to about 26 MB/s even without loss.
 #    tapstackd's RSS and its counters around every run.
 # Everything runs in two network namespaces this script creates and deletes (also on failure),
 # with addresses from 198.18.0.0/15 only. Run as root on Debian bookworm.
