@@ -129,6 +129,162 @@ def flood_targets(rows):
     return "\n".join(out)
 
 
+# tapstackd's default buffers per connection (--send-buffer, --receive-buffer): the bound its
+# memory growth under data load is held to.
+BUFFER_BYTES_PER_CONNECTION = 262144 + 131072
+DATA_TARGETS = ("tapstack", "gvisor", "kernel")
+DATA_COUNTERS = ("retransmit_timeouts", "fast_retransmits", "data_segments_retransmitted", "delayed_acks_sent")
+
+
+def data_medians(rows):
+    """Per (mode, connections, loss, target): medians of the rate and latencies over the rounds,
+    failures summed, and tapstackd's counters moved during the run (medians)."""
+    by = {}
+    for r in rows:
+        by.setdefault((r["mode"], r["connections"], r["loss_permille"], r["target"]), []).append(r)
+    med = {}
+    for key, runs in by.items():
+        m = {k: statistics.median(x[k] for x in runs) for k in ("rate", "p50_us", "p99_us", "retransmits")}
+        m["failures"] = sum(x["failures"] for x in runs)
+        m["rounds"] = len(runs)
+        names = {n for x in runs for n in x.get("counters_after", {})}
+        m["counters"] = {n: statistics.median(delta(x, n) for x in runs) for n in names}
+        m["rss_before_kb"] = statistics.median(x["rss_before_kb"] for x in runs)
+        m["rss_after_kb"] = statistics.median(x["rss_after_kb"] for x in runs)
+        med[key] = m
+    return med
+
+
+def data_keys(med):
+    modes = ("bulk-send", "bulk-recv", "rr-new", "rr-keep")
+    keys = sorted({k[:3] for k in med}, key=lambda k: (k[2], modes.index(k[0]), k[1]))
+    return keys
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def fmt_ratio(x):
+    return f"{x:.2f}" if x is not None else "n/a"
+
+
+def data_table(med, rr):
+    """One row per (mode, connections, loss): each target's median, tapstack's ratios."""
+    unit = "transactions/s" if rr else "MB/s"
+    head = (f"| mode | conns | loss | tapstack {unit} | gVisor | kernel | ÷ gVisor | ÷ kernel |"
+            + (" p50 / p99 µs: tapstack · gVisor · kernel |" if rr else "")
+            + " failures (t · g · k) |")
+    out = [head, "|---|---|---|---|---|---|---|---|" + ("---|" if rr else "") + "---|"]
+    for mode, conns, loss in data_keys(med):
+        cells = [med.get((mode, conns, loss, t)) for t in DATA_TARGETS]
+        rates = [c["rate"] if c else None for c in cells]
+        fmt = "{:.0f}" if rr else "{:.1f}"
+        vals = " | ".join(fmt.format(x) if x is not None else "n/a" for x in rates)
+        lat = ""
+        if rr:
+            lat = " " + " · ".join(f"{c['p50_us']:.0f} / {c['p99_us']:.0f}" if c else "n/a" for c in cells) + " |"
+        fails = " · ".join(str(c["failures"]) if c else "n/a" for c in cells)
+        out.append(f"| {mode} | {conns} | {loss / 10:g} % | {vals} | {fmt_ratio(ratio(rates[0], rates[1]))} | "
+                   f"{fmt_ratio(ratio(rates[0], rates[2]))} |{lat} {fails} |")
+    return "\n".join(out)
+
+
+def data_counters_table(med):
+    """tapstackd's side of every row: what its counters say about recovery, and its memory."""
+    out = ["| mode | conns | loss | retransmit timeouts | fast retransmits | segments retransmitted | "
+           "delayed ACKs | drops (nonzero) | client retransmits (kernel's count) | RSS before → after KiB |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for mode, conns, loss in data_keys(med):
+        m = med.get((mode, conns, loss, "tapstack"))
+        if not m:
+            continue
+        c = m["counters"]
+        drops = ", ".join(f"{n[5:]} {v:.0f}" for n, v in sorted(c.items()) if n.startswith("drop_") and v) or "none"
+        out.append(f"| {mode} | {conns} | {loss / 10:g} % | "
+                   + " | ".join(f"{c.get(n, 0):.0f}" for n in DATA_COUNTERS)
+                   + f" | {drops} | {m['retransmits']:.0f} | {m['rss_before_kb']:.0f} → {m['rss_after_kb']:.0f} |")
+    return "\n".join(out)
+
+
+def data_targets(med):
+    """The issue's targets per row: ≥ 2 × gVisor and ≥ 0.8 × the kernel (at loss: goodput within
+    0.8 × the kernel's under the same loss); memory growth within the configured buffers."""
+    out = []
+    for mode, conns, loss in data_keys(med):
+        t, g, k = (med.get((mode, conns, loss, x)) for x in DATA_TARGETS)
+        if not t:
+            continue
+        missed = []
+        rg, rk = ratio(t["rate"], g["rate"] if g else None), ratio(t["rate"], k["rate"] if k else None)
+        if rg is not None and rg < 2:
+            missed.append(f"{rg:.2f} × gVisor")
+        if rk is not None and rk < 0.8:
+            missed.append(f"{rk:.2f} × the kernel")
+        if t["failures"]:
+            missed.append(f"{t['failures']} failures")
+        out.append(f"- {mode}, {conns} conn, {loss / 10:g} % loss: " + ("met" if not missed else "missed: " + "; ".join(missed)))
+    return "\n".join(out)
+
+
+def memory_lines(rows):
+    """tapstackd's peak RSS (VmHWM) above its idle RSS, per server run (one loss rate and server
+    mode: every load mode and connection count against it), the largest over the rounds, against
+    the most connections of that run times the per-connection buffers."""
+    runs = {}
+    for r in rows:
+        if r["target"] != "tapstack":
+            continue
+        server = "discard" if r["mode"] == "bulk-send" else "echo"
+        key = (r["loss_permille"], server)
+        grown = r["hwm_kb"] - r["rss_start_kb"]
+        conns, was = runs.get(key, (0, 0))
+        runs[key] = (max(conns, r["connections"]), max(was, grown))
+    out = []
+    for (loss, server), (conns, grown) in sorted(runs.items()):
+        bound = conns * BUFFER_BYTES_PER_CONNECTION // 1024
+        verdict = "within" if grown <= bound else "beyond"
+        out.append(f"- {server} server, {loss / 10:g} % loss: peak RSS {grown} KiB above idle, {verdict} "
+                   f"{conns} connections × {BUFFER_BYTES_PER_CONNECTION // 1024} KiB = {bound} KiB")
+    return "\n".join(out)
+
+
+def data_section(out):
+    rows = []
+    for name in ("bulk.jsonl", "rr.jsonl"):
+        if (out / name).exists():
+            rows += load_lines(out / name)
+    if not rows:
+        return None
+    med = data_medians(rows)
+    parts = ["### Data: bulk and request/response (medians)"]
+    bulk = {k: v for k, v in med.items() if k[0].startswith("bulk")}
+    rr = {k: v for k, v in med.items() if k[0].startswith("rr")}
+    if bulk:
+        parts.append("Bulk goodput (bulk-send: to a discard server, what it acknowledged; bulk-recv: "
+                     "streamed back by an echo server):\n\n" + data_table(bulk, rr=False))
+    if rr:
+        parts.append("Request/response, 1 KiB each way (rr-new: a connection per transaction; "
+                     "rr-keep: kept-alive connections):\n\n" + data_table(rr, rr=True))
+    parts.append("tapstackd during each row (medians of the counters' movement; RSS: the daemon "
+                 "idle at the start of its run, and its peak):\n\n" + data_counters_table(med))
+    parts.append("Targets (≥ 2 × gVisor, ≥ 0.8 × the kernel):\n\n" + data_targets(med))
+    parts.append("tapstackd's memory (send and receive buffers per connection, the defaults):\n\n"
+                 + memory_lines(rows))
+    if (out / "impairment.jsonl").exists():
+        imp = load_lines(out / "impairment.jsonl")
+        by = {}
+        for r in imp:
+            d = by.setdefault(r["target"], [0, 0])
+            d[0] += r["dropped"]
+            d[1] += r["data_segments"]
+        if by:
+            parts.append("Impairment, all rounds: " + "; ".join(
+                f"{t} {d[0]} of {d[1]} data segments dropped ({100 * d[0] / d[1]:.2f} %)" if d[1] else f"{t} none"
+                for t, d in sorted(by.items())))
+    return "\n\n".join(parts)
+
+
 def engine_table(path):
     data = json.loads(path.read_text())
     out = ["| benchmark | ns/op (median) | ops/s |", "|---|---|---|"]
@@ -162,6 +318,8 @@ def main():
         if (out / "kernel_path_timing.txt").exists():
             sections[-1] += ("\n\nBPF_PROG_TEST_RUN on crafted frames: "
                              + (out / "kernel_path_timing.txt").read_text().strip())
+    if (data := data_section(out)):
+        sections.append(data)
     if (out / "engine.json").exists():
         sections.append("### Engine alone (one core, in-memory link); the SYN shield's filter in the kernel\n\n" + engine_table(out / "engine.json"))
     text = "\n\n".join(sections) + "\n"

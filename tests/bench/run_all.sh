@@ -2,8 +2,8 @@
 # The benchmark suite in one command; prints a table (Markdown) and writes the raw results.
 #
 #   tests/bench/run_all.sh [--rounds N] [--seconds S] [--flood-seconds S] [--out DIR]
-#                          [--workloads rst,server-close,flood,engine]
-#                          [--threads 1,4] [--queues 1]
+#                          [--workloads rst,server-close,flood,bulk,rr,engine]
+#                          [--threads 1,4] [--queues 1] [--connections 1,16] [--loss 0,10]
 #
 # 1. Engine alone: Google Benchmark on an in-memory link, one core.
 # 2. End to end over the TAP: kernel client threads (each count of --threads) connect and abort
@@ -30,6 +30,23 @@
 #    resident memory growth, the kernel cookie path's counters and its own timing per run
 #    (bpftool's run_time_ns / run_cnt with kernel.bpf_stats_enabled=1, restored afterwards).
 #    On a single-queue TAP, whatever --queues says.
+# 4. Data (bulk, rr): kernel clients (tapstack_data_load, each count of --connections) against
+#    echo and discard servers, interleaved round by round: tapstackd's demo listener
+#    (--demo-mode echo|discard, its default buffers), gVisor's netstack (-mode echo|discard) on
+#    the same TAP, and the kernel listener (echo|discard) over veth. bulk: goodput streaming to
+#    a discard server (bulk-send) and streamed back from an echo server (bulk-recv); rr: 1 KiB
+#    request, 1 KiB answer, on a new connection each time (rr-new) and on kept-alive ones
+#    (rr-keep). Each loss rate of --loss (per mille) other than 0 drops that share of the
+#    server's data frames at random where they arrive in the client namespace (tapstack_impair
+#    on tap0's ingress, on the veth end vc's ingress): after the sender, so a real loss. The
+#    other way (client to server) is not impaired: on a TAP the only hook on that path is the
+#    sender's own egress, and a drop there is a local congestion signal to the sending kernel
+#    (NET_XMIT_DROP: CWR, the segment sent again without counting as lost), not a loss on the
+#    wire. So bulk-send, whose data goes that way, runs without loss only. The kernel's frames
+#    over veth are GSO packets of many segments (about 25 on average in bulk-recv), so its losses
+#    come as fewer, larger bursts than the TAP servers' one-segment frames; left so, because with
+#    gso_max_segs 1 the kernel over veth falls to about 26 MB/s even without loss.
+#    tapstackd's RSS and its counters around every run.
 # Everything runs in two network namespaces this script creates and deletes (also on failure),
 # with addresses from 198.18.0.0/15 only. Run as root on Debian bookworm.
 set -euo pipefail
@@ -39,10 +56,12 @@ rounds=3
 seconds=5
 flood_seconds=8
 out=$root/build-bench/results
-workloads=rst,server-close,flood,engine
+workloads=rst,server-close,flood,bulk,rr,engine
 thread_counts=1,4
 queue_counts=1
-usage="usage: $0 [--rounds N] [--seconds S] [--flood-seconds S] [--out DIR] [--workloads LIST] [--threads LIST] [--queues LIST]"
+connection_counts=1,16
+loss_rates=0,10
+usage="usage: $0 [--rounds N] [--seconds S] [--flood-seconds S] [--out DIR] [--workloads LIST] [--threads LIST] [--queues LIST] [--connections LIST] [--loss LIST]"
 while (($#)); do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
@@ -52,18 +71,22 @@ while (($#)); do
     --workloads) workloads=$2; shift 2 ;;
     --threads) thread_counts=$2; shift 2 ;;
     --queues) queue_counts=$2; shift 2 ;;
+    --connections) connection_counts=$2; shift 2 ;;
+    --loss) loss_rates=$2; shift 2 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
 done
 # Comma-separated counts; tap_bound serves at most 64 queues.
 [[ $thread_counts =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || { echo "$usage" >&2; exit 2; }
 [[ $queue_counts =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || { echo "$usage" >&2; exit 2; }
+[[ $connection_counts =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || { echo "$usage" >&2; exit 2; }
+[[ $loss_rates =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "$usage" >&2; exit 2; }
 for q in ${queue_counts//,/ }; do ((q <= 64)) || { echo "--queues: at most 64" >&2; exit 2; }; done
 
 wanted() { [[ ,$workloads, == *,$1,* ]]; }
 # Results of workloads not run this time are not reported.
 mkdir -p "$out"
-for w in rst:e2e.jsonl server-close:server_close.jsonl flood:flood.jsonl flood:kernel_path_timing.txt engine:engine.json; do
+for w in rst:e2e.jsonl server-close:server_close.jsonl flood:flood.jsonl flood:kernel_path_timing.txt bulk:bulk.jsonl rr:rr.jsonl engine:engine.json; do
   wanted "${w%%:*}" || rm -f "$out/${w#*:}"
 done
 
@@ -73,6 +96,7 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 # Only what the chosen workloads run.
 build_targets=(tapstackd tapstackctl tapstack_connect_load tapstack_kernel_listener tapstack_synflood)
 wanted engine && build_targets+=(engine_bench)
+{ wanted bulk || wanted rr; } && build_targets+=(tapstack_data_load tapstack_impair)
 # The flood workload also reports the kernel cookie path's time per frame as BPF_PROG_TEST_RUN
 # measures it (tests/integration/cookie_path_program_test.cc, KernelTimePerFrame).
 wanted flood && build_targets+=(integration_tests)
@@ -159,6 +183,9 @@ wait_ready() {
 
 server_pid=""
 queues=1  # the scale of the TAP servers and the kernel listener (start_server)
+# What the servers do with a connection: close it (the connection workloads), or echo or
+# discard its data (tapstackd's demo listener then serves it, no gRPC consumer).
+serve_mode=close
 # How long the gRPC consumer may hold a connection to deliver more with it: 1 ms when the clients
 # reset (nobody waits for the server's close), none when they wait for it (server close).
 consumer_delay_us=1000
@@ -170,12 +197,15 @@ start_server() {  # target -> address clients use
       local tuning=()
       [ "$1" = tapstack-busy-poll ] && tuning=(--busy-poll-us 50)
       [ "$1" = tapstack-user-cookies ] && tuning=(--kernel-cookies off)
+      [ "$serve_mode" != close ] && tuning+=(--demo-listener 8080 --demo-mode "$serve_mode")
       ip netns exec "$cli" "$build/server/tapstackd" --tap tap0 --address 198.18.0.2/24 --gateway 198.18.0.1 \
         --mac 02:00:00:00:00:02 --grpc-listen "unix:$out/tapstackd.sock" --metrics-listen off \
         --log-level warning --queues "$queues" "${tuning[@]}" >"$out/tapstackd.log" 2>&1 &
       server_pid=$!
       pids+=("$server_pid")
       for _ in $(seq 100); do "${ctl[@]}" --timeout 1 health >/dev/null 2>&1 && break; done
+      addr=198.18.0.2
+      [ "$serve_mode" != close ] && { wait_ready "$addr"; return; }
       listener=$("${ctl[@]}" -o json create | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
       "${ctl[@]}" bind "$listener" 8080 >/dev/null
       "${ctl[@]}" listen "$listener" --backlog 4096 >/dev/null
@@ -185,13 +215,13 @@ start_server() {  # target -> address clients use
       addr=198.18.0.2 ;;
     gvisor)
       ip netns exec "$cli" "$build/peers/gvisor-netstack" -tap tap0 -addr 198.18.0.2/24 -port 8080 \
-        -gateway 198.18.0.1 >"$out/gvisor.log" 2>&1 &
+        -gateway 198.18.0.1 -mode "$serve_mode" >"$out/gvisor.log" 2>&1 &
       server_pid=$!; pids+=("$server_pid"); addr=198.18.0.2 ;;
     tap_bound)
       ip netns exec "$cli" "$build/peers/tap_bound" tap0 198.18.0.2 "$queues" >"$out/tap_bound.log" 2>&1 &
       server_pid=$!; pids+=("$server_pid"); addr=198.18.0.2 ;;
     kernel)
-      ip netns exec "$srv" "$bin/tapstack_kernel_listener" 198.18.1.2 8080 "$queues" >"$out/kernel.log" 2>&1 &
+      ip netns exec "$srv" "$bin/tapstack_kernel_listener" 198.18.1.2 8080 "$queues" "$serve_mode" >"$out/kernel.log" 2>&1 &
       server_pid=$!; pids+=("$server_pid"); addr=198.18.1.2 ;;
   esac
   wait_ready "$addr"
@@ -209,6 +239,10 @@ stop_server() {
   wait 2>/dev/null || true
   pids=()
 }
+
+# A process's resident memory now (VmRSS) and at its peak so far (VmHWM), in KiB.
+rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM/{print $2}' "/proc/$1/status"; }
 
 # run_rounds FILE CLOSE TARGET...: every target, queue count and thread count, round by round.
 run_rounds() {
@@ -266,7 +300,6 @@ if wanted flood; then
   : >"$flood_results"
   queues=1
   use_tap 1
-  rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
   # The legitimate clients' SYN retransmissions, from their namespace's own SNMP counters: the
   # flood's frames never touch that stack (AF_PACKET), so every one counted is a client's. Failed
   # connects included, which TCP_INFO in tapstack_connect_load cannot see.
@@ -393,6 +426,108 @@ sys.exit(0 if c.get("kernel_cookie_mode") or c["syn_queue_full"] > 0 else 1)'
   # The kernel's own timing of the program outside any flood: BPF_PROG_TEST_RUN on crafted frames.
   "$root/tests/integration/in_netns.sh" "$bin/integration_tests" --gtest_filter='*KernelTimePerFrame*' |
     grep '^kernel cookie path' >"$out/kernel_path_timing.txt" || true
+fi
+
+# Data workloads (4. above): every round, every loss rate and target in rotating order, each
+# server mode once (discard for bulk-send, echo for the rest) with every load mode and connection
+# count against it.
+if wanted bulk || wanted rr; then
+  echo "== data: $rounds rounds x ${seconds}s per run, connections $connection_counts, loss (per mille) $loss_rates" >&2
+  queues=1
+  use_tap 1
+  # rr-new ends each connection on our side first (TIME-WAIT here, across 4 source addresses):
+  # reuse such a tuple after 1 s, as a busy Linux client would be set up to.
+  in_cli sysctl -qw net.ipv4.tcp_tw_reuse=1
+  load_modes=()
+  wanted bulk && load_modes+=(discard:bulk-send echo:bulk-recv)
+  wanted rr && load_modes+=(echo:rr-keep echo:rr-new)
+  for w in bulk rr; do wanted "$w" && : >"$out/$w.jsonl"; done
+  : >"$out/impairment.jsonl"
+  # Every counter and drop reason of tapstackd as one flat JSON object (drops as drop_NAME).
+  all_counters() {
+    "${ctl[@]}" -o json stats | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+out = {c["name"]: int(c.get("value", 0)) for c in s.get("counters", [])}
+out |= {"drop_" + c["name"]: int(c.get("value", 0)) for c in s.get("drops", [])}
+print(json.dumps(out))'
+  }
+  # Where tapstack_impair drops the server's data for a target (namespace:device:hook ...).
+  impair_hooks() {
+    case $1 in
+      kernel) echo "$cli:vc:ingress" ;;
+      *) echo "$cli:tap0:ingress" ;;
+    esac
+  }
+  impair_pids=()
+  start_impairment() {  # TARGET LOSS_PERMILLE
+    local h ns dev hook log
+    impair_pids=()
+    for h in $(impair_hooks "$1"); do
+      IFS=: read -r ns dev hook <<<"$h"
+      log=$out/impair-$dev-$hook.log
+      ip netns exec "$ns" "$bin/tapstack_impair" --dev "$dev" --direction "$hook" --loss-permille "$2" \
+        --duration 600 >"$log" 2>&1 &
+      impair_pids+=("$!")
+      pids+=("$!")
+      for _ in $(seq 100); do grep -q '^attached' "$log" && break; sleep 0.05; done
+      grep -q '^attached' "$log" || { echo "tapstack_impair on $dev $hook never attached: $(cat "$log")" >&2; return 1; }
+    done
+  }
+  # Stops the impairment and records what it dropped, summed over its hooks, in impairment.jsonl.
+  stop_impairment() {  # ROUND TARGET LOSS_PERMILLE
+    local p dropped=0 segments=0 log
+    for p in "${impair_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+    for log in "$out"/impair-*.log; do
+      dropped=$((dropped + $(sed -n 's/.*dropped=\([0-9]*\).*/\1/p' "$log" | tail -1)))
+      segments=$((segments + $(sed -n 's/^data_segments=\([0-9]*\).*/\1/p' "$log" | tail -1)))
+    done
+    rm -f "$out"/impair-*.log
+    impair_pids=()
+    echo "{\"round\":$1,\"target\":\"$2\",\"serve_mode\":\"$serve_mode\",\"loss_permille\":$3,\"data_segments\":$segments,\"dropped\":$dropped}" |
+      tee -a "$out/impairment.jsonl" >&2
+  }
+  data_targets=(tapstack gvisor kernel)
+  for round in $(seq "$rounds"); do
+    shift_by=$(((round - 1) % ${#data_targets[@]}))
+    order=("${data_targets[@]:shift_by}" "${data_targets[@]:0:shift_by}")
+    for loss in ${loss_rates//,/ }; do
+      impaired=$((loss > 0))
+      for target in "${order[@]}"; do
+        for serve_mode in discard echo; do
+          modes=()
+          for m in "${load_modes[@]}"; do
+            # bulk-send's data goes the way no loss is put on (see 4. above).
+            [ "${m%%:*}" = "$serve_mode" ] && ! { ((impaired)) && [ "${m#*:}" = bulk-send ]; } && modes+=("${m#*:}")
+          done
+          ((${#modes[@]})) || continue
+          start_server "$target"
+          ((impaired)) && start_impairment "$target" "$loss"
+          [ "$target" = kernel ] && sources=$veth_sources || sources=$tap_sources
+          ours=0
+          [ "$target" = tapstack ] && ours=1
+          rss_start=$( ((ours)) && rss_kb "$server_pid" || echo 0)
+          for mode in "${modes[@]}"; do
+            for connections in ${connection_counts//,/ }; do
+              before=$( ((ours)) && all_counters || echo '{}')
+              rss_before=$( ((ours)) && rss_kb "$server_pid" || echo 0)
+              line=$(in_cli "$bin/tapstack_data_load" --mode "$mode" --address "$addr" \
+                --connections "$connections" --seconds "$seconds" --sources "$sources")
+              after=$( ((ours)) && all_counters || echo '{}')
+              rss_after=$( ((ours)) && rss_kb "$server_pid" || echo 0)
+              hwm=$( ((ours)) && hwm_kb "$server_pid" || echo 0)
+              [[ $mode == bulk-* ]] && file=$out/bulk.jsonl || file=$out/rr.jsonl
+              echo "{\"round\":$round,\"target\":\"$target\",\"loss_permille\":$loss,\"rss_start_kb\":$rss_start,\"rss_before_kb\":$rss_before,\"rss_after_kb\":$rss_after,\"hwm_kb\":$hwm,\"counters_before\":$before,\"counters_after\":$after,${line:1}" >>"$file"
+              echo "  round $round loss=$loss $target $line" >&2
+            done
+          done
+          ((impaired)) && stop_impairment "$round" "$target" "$loss"
+          stop_server
+        done
+      done
+    done
+  done
+  serve_mode=close
 fi
 
 if wanted engine; then

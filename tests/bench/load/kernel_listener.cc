@@ -1,5 +1,7 @@
 // The Linux kernel's own listener for the end-to-end benchmark: accepts on ADDRESS:PORT and
-// closes every connection at once, like the gVisor peer. Runs until SIGINT/SIGTERM, then prints
+// closes every connection at once, like the gVisor peer (MODE close, the default), or serves
+// each in an epoll loop per socket, echoing or discarding what it reads (MODE echo, discard;
+// kernel_stream_server.h) for the data workloads. Runs until SIGINT/SIGTERM, then prints
 // how many it accepted. Run it in the server namespace (ip netns exec NS tapstack_kernel_listener).
 //
 // THREADS (default 1) accept threads, each on its own listening socket of one SO_REUSEPORT
@@ -15,8 +17,12 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
+
+#include "tests/bench/load/kernel_stream_server.h"
 
 namespace {
 std::atomic<bool> stop{false};
@@ -51,11 +57,26 @@ long accept_until_stopped(int fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3 && argc != 4) {
-    std::fprintf(stderr, "usage: tapstack_kernel_listener ADDRESS PORT [THREADS]\n");
+  if (argc < 3 || argc > 5) {
+    std::fprintf(stderr,
+                 "usage: tapstack_kernel_listener ADDRESS PORT [THREADS [close|echo|discard]]\n");
     return 2;
   }
-  const int threads = argc == 4 ? std::atoi(argv[3]) : 1;
+  const int threads = argc >= 4 ? std::atoi(argv[3]) : 1;
+  // No stream mode: close every connection at once.
+  std::optional<tapstack::bench::StreamMode> streams;
+  const std::string_view mode = argc == 5 ? argv[4] : "close";
+  if (mode == "echo") {
+    streams = tapstack::bench::StreamMode::kEcho;
+  } else if (mode == "discard") {
+    streams = tapstack::bench::StreamMode::kDiscard;
+  } else if (mode != "close") {
+    std::fprintf(stderr, "MODE must be close, echo or discard\n");
+    return 2;
+  }
+  auto serve = [&](int fd) {
+    return streams ? tapstack::bench::serve_streams(fd, *streams, stop) : accept_until_stopped(fd);
+  };
   if (threads < 1 || threads > 1024) {
     std::fprintf(stderr, "THREADS must be 1..1024\n");
     return 2;
@@ -74,7 +95,8 @@ int main(int argc, char** argv) {
     fds.push_back(fd);
   }
   // SIGINT/SIGTERM go to the main thread only (the accept threads block them); it then shuts the
-  // other sockets down, which fails their accept() now and every later one (no wake-up to miss).
+  // other sockets down, which fails their accept() now and every later one (no wake-up to miss);
+  // stream loops see `stop` within their 100 ms epoll timeout.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
@@ -87,11 +109,11 @@ int main(int argc, char** argv) {
   std::vector<long> accepted(fds.size() - 1);
   std::vector<std::thread> workers;
   for (size_t i = 1; i < fds.size(); ++i)
-    workers.emplace_back([&, i] { accepted[i - 1] = accept_until_stopped(fds[i]); });
+    workers.emplace_back([&, i] { accepted[i - 1] = serve(fds[i]); });
   pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
   std::printf("ready\n");
   std::fflush(stdout);
-  long total = accept_until_stopped(fds[0]);
+  long total = serve(fds[0]);
   for (size_t i = 1; i < fds.size(); ++i) shutdown(fds[i], SHUT_RDWR);
   for (auto& w : workers) w.join();
   for (long n : accepted) total += n;
