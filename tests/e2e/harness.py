@@ -227,6 +227,47 @@ def started_class_daemon(*flags, tap):
     return daemon
 
 
+class DaemonAndKernelPeerCase(unittest.TestCase):
+    """A test class sharing one tapstackd (started with DAEMON_FLAGS on TAP) and a kernel
+    listener on KERNEL_PORT, with connect() for connections tapstackd opens to it."""
+
+    TAP = None
+    DAEMON_FLAGS = ()
+    KERNEL_PORT = None
+    PEER_TIMEOUT = 30  # seconds a kernel socket's calls may block
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = started_class_daemon(*cls.DAEMON_FLAGS, tap=cls.TAP)
+        cls.pb = protos().endpoints_pb2
+        cls.endpoints = cls.daemon.stubs().endpoints
+        cls.kernel = kernel_listener(cls.KERNEL_PORT)
+        cls.kernel.settimeout(10)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.kernel.close()
+        cls.daemon.__exit__(None, None, None)
+
+    def connect(self):
+        """A connection tapstackd opened to the kernel listener: (endpoint id, kernel socket)."""
+        created = self.endpoints.CreateEndpoint(self.pb.CreateEndpointRequest(), timeout=5)
+        self.endpoints.Connect(self.pb.ConnectRequest(id=created.id, remote=self.pb.SocketAddress(
+            address=KERNEL_ADDRESS, port=self.KERNEL_PORT)), timeout=10)
+        peer, _ = self.kernel.accept()
+        peer.settimeout(self.PEER_TIMEOUT)
+        self.addCleanup(peer.close)
+        self.addCleanup(self.close_quietly, created.id)
+        return created.id, peer
+
+    def close_quietly(self, endpoint_id):
+        import grpc
+        try:
+            self.endpoints.Close(self.pb.CloseRequest(id=endpoint_id, abort=True), timeout=5)
+        except grpc.RpcError:
+            pass
+
+
 def read_text(path):
     """A file's text, or "" when it cannot be read."""
     try:

@@ -16,8 +16,6 @@ import socket
 import struct
 import subprocess
 import threading
-import time
-import unittest
 
 import grpc
 
@@ -67,38 +65,12 @@ def reading(receive, *args, **kwargs):
     return done
 
 
-class Data(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.daemon = h.started_class_daemon("--demo-listener", str(ECHO_PORT), "--demo-mode", "echo", tap=TAP)
-        cls.pb = h.protos().endpoints_pb2
-        cls.endpoints = cls.daemon.stubs().endpoints
-        cls.kernel = h.kernel_listener(KERNEL_PORT)
-        cls.kernel.settimeout(10)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.kernel.close()
-        cls.daemon.__exit__(None, None, None)
+class Data(h.DaemonAndKernelPeerCase):
+    TAP = TAP
+    DAEMON_FLAGS = ("--demo-listener", str(ECHO_PORT), "--demo-mode", "echo")
+    KERNEL_PORT = KERNEL_PORT
 
     # --- helpers
-
-    def connect(self):
-        """A connection tapstackd opened to the kernel listener: (endpoint id, kernel socket)."""
-        created = self.endpoints.CreateEndpoint(self.pb.CreateEndpointRequest(), timeout=5)
-        self.endpoints.Connect(self.pb.ConnectRequest(id=created.id, remote=self.pb.SocketAddress(
-            address=h.KERNEL_ADDRESS, port=KERNEL_PORT)), timeout=10)
-        peer, _ = self.kernel.accept()
-        peer.settimeout(30)
-        self.addCleanup(peer.close)
-        self.addCleanup(self.close_quietly, created.id)
-        return created.id, peer
-
-    def close_quietly(self, endpoint_id):
-        try:
-            self.endpoints.Close(self.pb.CloseRequest(id=endpoint_id, abort=True), timeout=5)
-        except grpc.RpcError:
-            pass
 
     def read(self, endpoint_id, max_bytes=MAX_MESSAGE, timeout=10):
         return self.endpoints.Read(self.pb.ReadRequest(id=endpoint_id, max_bytes=max_bytes),

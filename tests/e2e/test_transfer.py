@@ -17,7 +17,6 @@ import struct
 import subprocess
 import threading
 import time
-import unittest
 
 import grpc
 
@@ -168,48 +167,16 @@ class Impairment:
         return False
 
 
-class Transfer(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        # The kernel cookie path is off: it ends classification on the TAP's egress with
-        # TC_ACT_OK, and the impairment has to see that hook too.
-        cls.daemon = h.Daemon("--demo-listener", str(ECHO_PORT), "--demo-mode", "echo",
-                              "--kernel-cookies", "off", tap=TAP)
-        cls.daemon.__enter__()
-        try:
-            cls.daemon.start()
-            h.configure_kernel_side(TAP)
-        except BaseException:
-            cls.daemon.__exit__(*__import__("sys").exc_info())
-            raise
-        cls.pb = h.protos().endpoints_pb2
-        cls.endpoints = cls.daemon.stubs().endpoints
-        cls.kernel = h.kernel_listener(KERNEL_PORT)
-        cls.kernel.settimeout(10)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.kernel.close()
-        cls.daemon.__exit__(None, None, None)
+class Transfer(h.DaemonAndKernelPeerCase):
+    TAP = TAP
+    # The kernel cookie path is off: it ends classification on the TAP's egress with
+    # TC_ACT_OK, and the impairment has to see that hook too.
+    DAEMON_FLAGS = ("--demo-listener", str(ECHO_PORT), "--demo-mode", "echo",
+                    "--kernel-cookies", "off")
+    KERNEL_PORT = KERNEL_PORT
+    PEER_TIMEOUT = 60
 
     # --- helpers
-
-    def connect(self):
-        """A connection tapstackd opened to the kernel listener: (endpoint id, kernel socket)."""
-        created = self.endpoints.CreateEndpoint(self.pb.CreateEndpointRequest(), timeout=5)
-        self.endpoints.Connect(self.pb.ConnectRequest(id=created.id, remote=self.pb.SocketAddress(
-            address=h.KERNEL_ADDRESS, port=KERNEL_PORT)), timeout=10)
-        peer, _ = self.kernel.accept()
-        peer.settimeout(60)
-        self.addCleanup(peer.close)
-        self.addCleanup(self.close_quietly, created.id)
-        return created.id, peer
-
-    def close_quietly(self, endpoint_id):
-        try:
-            self.endpoints.Close(self.pb.CloseRequest(id=endpoint_id, abort=True), timeout=5)
-        except grpc.RpcError:
-            pass
 
     def read_stream(self, endpoint_id, limit=None):
         """Reads the connection to its end (or `limit` bytes) with unary Reads."""

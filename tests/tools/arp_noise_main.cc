@@ -26,6 +26,7 @@
 #include "stack/header/arp.h"
 #include "stack/header/ethernet.h"
 #include "tests/tools/syn_flood.h"
+#include "tests/tools/tool_options.h"
 
 namespace {
 
@@ -107,18 +108,12 @@ bool apply(Options& o, std::string_view name, std::string_view value) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view name = argv[i];
-    if (name == "--help" || name == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (i + 1 >= argc || !apply(o, name, argv[i + 1])) {
-      std::fprintf(stderr, "tapstack_arpnoise: bad or incomplete option '%s'\n\n%s", argv[i],
-                   kUsage);
-      return 2;
-    }
-    ++i;
+  auto apply_option = [&](std::string_view name, std::string_view value) {
+    return apply(o, name, value);
+  };
+  if (auto stop =
+          tapstack::tools::parse_options(argc, argv, "tapstack_arpnoise", kUsage, apply_option)) {
+    return *stop;
   }
   if (o.interface.empty() || !o.target) {
     std::fprintf(stderr, "tapstack_arpnoise: --interface and --target-ip are required\n\n%s",

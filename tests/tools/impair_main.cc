@@ -20,6 +20,7 @@
 #include "stack/link/bpf_errors.h"
 #include "tests/tools/impair_abi.h"
 #include "tests/tools/syn_flood.h"
+#include "tests/tools/tool_options.h"
 
 // bpftool's skeleton embeds the object file as one long string literal.
 #pragma GCC diagnostic push
@@ -125,17 +126,12 @@ void wait_for_stop(const sigset_t& stop, uint32_t seconds) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view name = argv[i];
-    if (name == "--help" || name == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (i + 1 >= argc || !apply(o, name, argv[i + 1])) {
-      std::fprintf(stderr, "tapstack_impair: bad or incomplete option '%s'\n\n%s", argv[i], kUsage);
-      return 2;
-    }
-    ++i;
+  auto apply_option = [&](std::string_view name, std::string_view value) {
+    return apply(o, name, value);
+  };
+  if (auto stop =
+          tapstack::tools::parse_options(argc, argv, "tapstack_impair", kUsage, apply_option)) {
+    return *stop;
   }
   if (!o.dev.empty()) o.ifindex = static_cast<int>(if_nametoindex(o.dev.c_str()));
   if (o.ifindex == 0 || !o.ingress) {

@@ -9,6 +9,7 @@
 
 #include "stack/random.h"
 #include "tests/tools/syn_flood.h"
+#include "tests/tools/tool_options.h"
 
 namespace {
 
@@ -102,23 +103,18 @@ int main(int argc, char** argv) {
   SynFloodConfig config;
   config.seed = tapstack::Random::system_seed();
   bool have_destination = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view name = argv[i];
-    if (name == "--help" || name == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (name == "--ack") {
-      config.kind = tapstack::tools::FloodKind::kAck;
-      continue;
-    }
-    if (i + 1 >= argc || !apply(config, name, argv[i + 1])) {
-      std::fprintf(stderr, "tapstack_synflood: bad or incomplete option '%s'\n\n%s", argv[i],
-                   kUsage);
-      return 2;
-    }
+  auto apply_option = [&](std::string_view name, std::string_view value) {
     have_destination |= name == "--dst-ip";
-    ++i;
+    return apply(config, name, value);
+  };
+  auto is_switch = [&](std::string_view name) {
+    if (name != "--ack") return false;
+    config.kind = tapstack::tools::FloodKind::kAck;
+    return true;
+  };
+  if (auto stop = tapstack::tools::parse_options(argc, argv, "tapstack_synflood", kUsage,
+                                                 apply_option, is_switch)) {
+    return *stop;
   }
   if (config.interface.empty() || !have_destination) {
     std::fprintf(stderr, "tapstack_synflood: --interface and --dst-ip are required\n\n%s", kUsage);
