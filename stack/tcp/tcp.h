@@ -182,8 +182,8 @@ class Tcp {
   bool half_open_table_changed();
   // Creates the established connection and queues it; null if the endpoint table is full.
   Connection* complete_passive(Listener& listener, const Segment& seg, const Negotiated& options,
-                               uint32_t iss, uint32_t irs, uint32_t ts_offset,
-                               Time handshake_start);
+                               uint32_t iss, uint32_t irs, uint32_t ts_offset, Time handshake_start,
+                               std::optional<Time> synack_sent);
   void erase_half_open(HalfOpen& half_open);
   void half_open_timer(HalfOpen& half_open);
   Negotiated negotiate(const header::TcpOptions& peer) const;

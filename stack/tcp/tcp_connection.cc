@@ -125,6 +125,9 @@ void Tcp::syn_sent_receive(Connection& c, const Segment& seg) {
   c.snd_wl2 = seg.ack;
   if (ack_acceptable) {
     c.snd_una = seg.ack;
+    // The SYN's round trip is the first RTT sample (Linux's tcp_ack_update_rtt on the SYN-ACK);
+    // Karn: not when the SYN was retransmitted.
+    if (c.retransmits == 0) c.rtt.sample(now_ - c.handshake_start);
     establish(c);
     send_ack(c);
     process_data_and_fin(c, seg);

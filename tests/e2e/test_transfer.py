@@ -104,6 +104,18 @@ def receive_stream(sock, limit=None):
     return got, sha.hexdigest()
 
 
+def kernel_echo(sock):
+    """A kernel echo server on one connection: sends back what it reads until the FIN, then
+    half-closes; returns the bytes echoed."""
+    buffer = bytearray(CHUNK)
+    total = 0
+    while n := sock.recv_into(buffer):
+        sock.sendall(memoryview(buffer)[:n])
+        total += n
+    sock.shutdown(socket.SHUT_WR)
+    return total
+
+
 def fill_send_queue(sock):
     """Sends without blocking until the kernel's send queue is full (bounded)."""
     sock.setblocking(False)
@@ -198,6 +210,16 @@ class Transfer(h.DaemonAndKernelPeerCase):
                     yield self.pb.WriteStreamRequest(id=endpoint_id,
                                                      data=piece[at:at + MAX_MESSAGE])
         return self.endpoints.WriteStream(messages(), timeout=timeout).bytes_written
+
+    def read_stream_to_end(self, endpoint_id, timeout):
+        """ReadStream to the end of the stream: (byte count, SHA-256)."""
+        sha, got = hashlib.sha256(), 0
+        for message in self.endpoints.ReadStream(
+                self.pb.ReadStreamRequest(id=endpoint_id, max_message_bytes=MAX_MESSAGE),
+                timeout=timeout):
+            sha.update(message.data)
+            got += len(message.data)
+        return got, sha.hexdigest()
 
     def counters(self):
         """The daemon's recovery counters from /metrics, by their short names."""
@@ -382,6 +404,35 @@ class Transfer(h.DaemonAndKernelPeerCase):
             return time.monotonic() - start
 
         return self.impaired("one way, we send", "ingress", transfer, **impairment)
+
+    def grpc_echo_through_kernel(self, seed):
+        """The issue's end-to-end path: this gRPC client streams a file through tapstackd to a
+        kernel echo server and reads the echo back with ReadStream, both at once."""
+        endpoint_id, peer = self.connect()
+        echo = Worker(kernel_echo, peer)
+
+        def transfer():
+            start = time.monotonic()
+            reader = Worker(self.read_stream_to_end, endpoint_id, 120)
+            self.assertEqual(self.write_stream(endpoint_id, seed, IMPAIRED, 120), IMPAIRED)
+            self.endpoints.Shutdown(self.pb.ShutdownRequest(id=endpoint_id), timeout=5)
+            self.assertEqual(reader.result(120), (IMPAIRED, digest_of(seed, IMPAIRED)))
+            self.assertEqual(echo.result(30), IMPAIRED)
+            return time.monotonic() - start
+
+        return transfer
+
+    def test_a_grpc_client_streams_a_file_to_a_kernel_echo_and_back_over_an_impaired_link(self):
+        # Both directions impaired: loss, duplication and reordering of our segments as they
+        # reach the kernel; loss and duplication of the kernel's as they leave for us (a drop
+        # there is one the kernel's own egress reports to it, so it resends without waiting).
+        with Impairment("egress", loss=10, dup=10) as egress:
+            link, _ = self.impaired("gRPC stream through a kernel echo", "ingress",
+                                    self.grpc_echo_through_kernel(26), loss=10, dup=10,
+                                    reorder=10)
+        print(f"  and egress {egress.counters}", flush=True)
+        self.assertGreater(link["dropped"], 0)
+        self.assertGreater(egress.counters["dropped"], 0)
 
     def test_one_percent_loss_of_our_segments_is_repaired_by_fast_retransmit(self):
         link, engine = self.impaired_send(30, loss=10)

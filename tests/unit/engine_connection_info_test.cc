@@ -81,9 +81,9 @@ TEST_F(EngineConnectionInfo, BeforeAnyDataNothingIsCountedAndThereIsNoCongestion
   EXPECT_EQ(c.segments_retransmitted, 0u);
   EXPECT_EQ(c.backoff, 0);
   EXPECT_EQ(c.send_window, uint32_t{kWindowField} << 7);  // the final ACK's, scaled
-  EXPECT_EQ(c.srtt, Duration::zero());
-  EXPECT_EQ(c.rttvar, Duration::zero());
-  EXPECT_EQ(c.rto, EngineConfig{}.initial_rto);
+  // The handshake's sample: no time on the fake clock, counted as one 1 ms tick.
+  EXPECT_EQ(c.srtt, milliseconds(1));
+  EXPECT_EQ(c.rto, milliseconds(200));
   EXPECT_EQ(c.congestion_control, "cubic");  // the default algorithm is named already
   EXPECT_EQ(c.cwnd, 0u);
   EXPECT_FALSE(c.ssthresh.has_value());
@@ -108,10 +108,10 @@ TEST_F(EngineConnectionInfo, CountsDataInFlightThenAcknowledgedWithTheRttItTook)
   c = connection();
   EXPECT_EQ(c.bytes_acked, 2 * kMss);
   EXPECT_EQ(c.bytes_in_flight, 0u);
-  // RFC 6298 §2.2, the first sample R: SRTT = R, RTTVAR = R / 2, RTO = SRTT + 4 RTTVAR, at
-  // least 200 ms.
-  EXPECT_EQ(c.srtt, milliseconds(20));
-  EXPECT_EQ(c.rttvar, milliseconds(10));
+  // RFC 6298 §2.3 after the handshake's 1 ms: SRTT = 7/8 SRTT + R / 8, RTTVAR = 3/4 RTTVAR
+  // + |SRTT - R| / 4, RTO = SRTT + 4 RTTVAR, at least 200 ms.
+  EXPECT_EQ(c.srtt, microseconds(3375));
+  EXPECT_EQ(c.rttvar, microseconds(5125));
   EXPECT_EQ(c.rto, milliseconds(200));
   EXPECT_EQ(c.cwnd, kInitialCwnd);  // an application-limited flow does not grow its window
   EXPECT_EQ(c.segments_retransmitted, 0u);
@@ -128,13 +128,13 @@ TEST_F(EngineConnectionInfo, WhatTheCongestionWindowHoldsBackIsUnsent) {
 TEST_F(EngineConnectionInfo, ATimeoutShowsTheRetransmissionBackoffAndTheLossWindow) {
   write(2 * kMss);
   ASSERT_EQ(bytes_sent(), 2 * kMss);
-  advance_by(EngineConfig{}.initial_rto);  // no sample yet: the initial RTO
-  ASSERT_EQ(bytes_sent(), kMss);           // the first segment again (cwnd is one MSS now)
+  advance_by(milliseconds(200));  // the RTO after the handshake's sample
+  ASSERT_EQ(bytes_sent(), kMss);  // the first segment again (cwnd is one MSS now)
   ConnectionInfo c = connection();
   EXPECT_EQ(c.segments_retransmitted, 1u);
   EXPECT_EQ(c.backoff, 1);
-  EXPECT_EQ(c.rto, 2 * EngineConfig{}.initial_rto);  // RFC 6298 §5.5
-  EXPECT_EQ(c.cwnd, kMss);                           // RFC 5681 §3.1: the loss window
+  EXPECT_EQ(c.rto, milliseconds(400));  // RFC 6298 §5.5
+  EXPECT_EQ(c.cwnd, kMss);              // RFC 5681 §3.1: the loss window
   ASSERT_TRUE(c.ssthresh.has_value());
   EXPECT_GE(*c.ssthresh, 2 * kMss);
   EXPECT_LT(*c.ssthresh, kInitialCwnd);

@@ -19,20 +19,24 @@ constexpr uint32_t kIrs = 1000;  // the peer's ISS: its data starts at 1001
 // The peer offers MSS 1460; every segment carries the 12-byte timestamp option (10 + 2 NOPs).
 constexpr size_t kMss = 1460 - 12;
 constexpr uint16_t kWindowField = 502;  // the peer's window field, scaled by its shift of 7
+// The fixture's handshake takes no time on the fake clock: its RTT sample (counted as one 1 ms
+// tick) makes the first RTO the 200 ms floor.
+constexpr Duration kFirstRto = milliseconds(200);
 
 class EngineData : public EngineTest {
  protected:
   EngineData() { open(); }
 
   // A fresh engine with `config` and a connection accepted from the peer on it.
-  void reopen(const EngineConfig& config) {
+  // `handshake_rtt`: how long the peer's final ACK took (the connection's first RTT sample).
+  void reopen(const EngineConfig& config, Duration handshake_rtt = {}) {
     restart(config);
-    open();
+    open(handshake_rtt);
   }
-  void open() {
+  void open(Duration handshake_rtt = {}) {
     attach(peer_);
     listener_ = listen(kPort, 8);
-    auto [id, synack] = open_passive(listener_, kPort, peer_, kIrs);
+    auto [id, synack] = open_passive(listener_, kPort, peer_, kIrs, handshake_rtt);
     id_ = id;
     iss_ = synack.seq;
     synack_tsval_ = synack.timestamp ? synack.timestamp->value : 0;

@@ -145,8 +145,8 @@ TEST_F(EngineData, AckAboveSndNxtGetsAChallengeAckAndAcknowledgesNothing) {
   EXPECT_EQ(challenge.payload_size, 0u);
   EXPECT_EQ(connection_info(id_).bytes_received, 0u);
   expect_counters({{"challenge_acks_sent", 1}});
-  // The 1000 bytes are still in flight: the RTO (1 s, no RTT sample yet) sends them again.
-  expect_data(one_at(kStart + seconds(1)), 0, 1000, kAck | kPsh);
+  // The 1000 bytes are still in flight: the RTO (the handshake's) sends them again.
+  expect_data(one_at(kStart + kFirstRto), 0, 1000, kAck | kPsh);
 }
 
 TEST_F(EngineData, OlderAckDoesNotMoveTheWindowBackwards) {
@@ -179,29 +179,66 @@ TEST_F(EngineData, AckBelowSndUnaDoesNotUpdateTheWindow) {
 
 // ---- Retransmission timeout ----
 
-TEST_F(EngineData, RtoStartsAtOneSecondAndBacksOffWithoutAnRttSample) {
+TEST_F(EngineData, RtoStartsFromTheHandshakesRttAndBacksOff) {
   write(data(100));
   out();
   mark();
-  expect_data(one_at(kStart + seconds(1)), 0, 100, kAck | kPsh);
-  expect_data(one_at(kStart + seconds(3)), 0, 100, kAck | kPsh);
-  expect_data(one_at(kStart + seconds(7)), 0, 100, kAck | kPsh);
+  expect_data(one_at(kStart + kFirstRto), 0, 100, kAck | kPsh);
+  expect_data(one_at(kStart + 3 * kFirstRto), 0, 100, kAck | kPsh);
+  expect_data(one_at(kStart + 7 * kFirstRto), 0, 100, kAck | kPsh);
   expect_counters({{"retransmit_timeouts", 3},
                    {"data_segments_retransmitted", 3},
                    {"data_segments_sent", 3},
                    {"data_bytes_sent", 300}});
 }
 
+// Linux's tcp_synack_rtt_meas: the final ACK's delay is the first sample (RFC 6298 §2.2).
+TEST_F(EngineData, PassiveOpenTakesTheFirstRttSampleFromTheHandshake) {
+  reopen(EngineConfig{}, milliseconds(100));  // SRTT 100, RTTVAR 50, RTO 100 + 4 * 50
+  Time sent = now();
+  write(data(100));
+  out();
+  expect_data(one_at(sent + milliseconds(300)), 0, 100, kAck | kPsh);
+}
+
+TEST_F(EngineData, ActiveOpenTakesTheFirstRttSampleFromTheSynAck) {
+  restart(EngineConfig{});
+  attach(peer_);
+  auto [id, our_syn] = start_connect(peer_);
+  advance_by(milliseconds(100));
+  send(peer_, our_syn.source_port, linux_synack(7000, our_syn));
+  take_segment();  // our ACK
+  EXPECT_EQ(connection_info(id).srtt, milliseconds(100));
+  EXPECT_EQ(connection_info(id).rto, milliseconds(300));
+}
+
+// Karn's algorithm: the final ACK of a retransmitted SYN-ACK may answer either copy. With no
+// sample the first RTO is the initial one, 1 s, doubling from there.
+TEST_F(EngineData, RetransmittedSynAckGivesNoSampleAndTheRtoStartsAtOneSecond) {
+  restart(EngineConfig{});
+  attach(peer_);
+  listener_ = listen(kPort, 8);
+  SentSegment synack = syn(peer_, kPort, linux_syn(kIrs));
+  SentSegment again = one_at(kStart + seconds(1));
+  EXPECT_EQ(again.seq, synack.seq);
+  send(peer_, kPort, final_ack(synack));
+  auto id = engine().accept(listener_);
+  ASSERT_TRUE(id.is_ok());
+  EXPECT_EQ(connection_info(*id).srtt, Duration::zero());
+  EXPECT_EQ(connection_info(*id).rto, seconds(1));
+}
+
 TEST_F(EngineData, RtoFollowsTheRttFromTimestamps) {
+  reopen(EngineConfig{}, milliseconds(100));  // SRTT 100, RTTVAR 50
   write(data(100));
   out();
   advance_by(milliseconds(100));
-  peer_acks(100);  // echoes the TSval of 100 ms ago: SRTT 100, RTTVAR 50, RTO 100 + 4 * 50
+  peer_acks(100);  // echoes the TSval of 100 ms ago: RTTVAR 3/4 * 50, RTO 100 + 4 * 37.5
   Time sent = now();
   write(data(100));
   expect_data(one(), 100, 100, kAck | kPsh);
-  expect_data(one_at(sent + milliseconds(300)), 100, 100, kAck | kPsh);
-  expect_data(one_at(sent + milliseconds(900)), 100, 100, kAck | kPsh);
+  expect_data(one_at(sent + milliseconds(250)), 100, 100, kAck | kPsh);
+  expect_data(one_at(sent + milliseconds(750)), 100, 100, kAck | kPsh);
 }
 
 TEST_F(EngineData, RtoIsNeverBelow200Ms) {
@@ -226,7 +263,7 @@ TEST_F(EngineData, TsecrFromTheFutureGivesNoRttSample) {
   Time sent = now();
   write(data(100));
   out();
-  expect_data(one_at(sent + seconds(1)), 100, 100, kAck | kPsh);
+  expect_data(one_at(sent + kFirstRto), 100, 100, kAck | kPsh);  // the handshake's RTO still
 }
 
 TEST_F(EngineData, TimeoutResendsFromSndUnaInSlowStartFromOneSegment) {
@@ -258,14 +295,14 @@ TEST_F(EngineData, GivesUpAfterDataRetriesWithTimedOut) {
   reopen(config);
   write(data(100));
   out();
-  // Retransmissions at 1, 3 and 7 s; at 15 s the fourth expiry gives up, silently (as Linux).
-  auto sent = run_timers_until(kStart + seconds(14));
+  // Retransmissions at 1, 3 and 7 RTOs; at 15 the fourth expiry gives up, silently (as Linux).
+  auto sent = run_timers_until(kStart + 14 * kFirstRto);
   ASSERT_EQ(sent.size(), 3u);
-  EXPECT_EQ(sent[2].first, kStart + seconds(7));
+  EXPECT_EQ(sent[2].first, kStart + 7 * kFirstRto);
   EXPECT_EQ(state_of(id_), TcpState::kEstablished);
-  advance_silently_to_just_before(kStart + seconds(15));
+  advance_silently_to_just_before(kStart + 15 * kFirstRto);
   mark();
-  advance_to(kStart + seconds(15));
+  advance_to(kStart + 15 * kFirstRto);
   expect_nothing_sent();
   EXPECT_EQ(count_events(Event::Kind::kTimedOut, id_), 1u);
   EXPECT_EQ(state_of(id_), TcpState::kClosed);
@@ -350,7 +387,7 @@ class EngineZeroWindow : public EngineData {
   }
   // `n` probes, each at its backed-off time, each answered with the window still closed.
   void answer_probes(int n) {
-    Duration interval = seconds(1);
+    Duration interval = kFirstRto;
     for (int i = 0; i < n; ++i) {
       expect_probe(one_at(now() + interval));
       peer_acks(0, 0);
@@ -362,15 +399,15 @@ class EngineZeroWindow : public EngineData {
 
 TEST_F(EngineZeroWindow, ProbesAtSndUnaMinusOneBackingOff) {
   closed_window();
-  expect_probe(one_at(kStart + seconds(1)));
-  expect_probe(one_at(kStart + seconds(3)));
-  expect_probe(one_at(kStart + seconds(7)));
+  expect_probe(one_at(kStart + kFirstRto));
+  expect_probe(one_at(kStart + 3 * kFirstRto));
+  expect_probe(one_at(kStart + 7 * kFirstRto));
   expect_counters({{"zero_window_probes_sent", 3}});
 }
 
 TEST_F(EngineZeroWindow, WindowOpeningResumesSending) {
   closed_window();
-  expect_probe(one_at(kStart + seconds(1)));
+  expect_probe(one_at(kStart + kFirstRto));
   peer_acks(0);  // the answer opens the window
   expect_data(one(), 0, 100, kAck | kPsh);
 }
@@ -390,8 +427,8 @@ TEST_F(EngineZeroWindow, AnySegmentFromThePeerResetsTheProbeCount) {
   config.data_retries = 3;
   reopen(config);
   closed_window();
-  expect_probe(one_at(kStart + seconds(1)));
-  expect_probe(one_at(kStart + seconds(3)));
+  expect_probe(one_at(kStart + kFirstRto));
+  expect_probe(one_at(kStart + 3 * kFirstRto));
   // Data from the peer (its window still closed): it is alive, the unanswered probes count 0.
   peer_sends(from_peer(0, 0, data(10)));
   one();
@@ -404,7 +441,7 @@ TEST_F(EngineZeroWindow, AnySegmentFromThePeerResetsTheProbeCount) {
 // tcp_ack_probe clears icsk_backoff. Carried over, the first RTO is 2^probes times too long.
 TEST_F(EngineZeroWindow, RtoAfterTheWindowOpensIsNotBackedOffByTheProbes) {
   closed_window();
-  Duration interval = seconds(1);
+  Duration interval = kFirstRto;
   for (int i = 0; i < 3; ++i) {
     expect_probe(one_at(now() + interval));
     peer_acks(0, 0);
@@ -413,8 +450,8 @@ TEST_F(EngineZeroWindow, RtoAfterTheWindowOpensIsNotBackedOffByTheProbes) {
   peer_acks(0);  // the window opens
   expect_data(one(), 0, 100, kAck | kPsh);
   Time sent = now();
-  // No RTT sample yet (no data was acknowledged): the initial RTO, 1 s.
-  expect_data(one_at(sent + seconds(1)), 0, 100, kAck | kPsh);
+  // The handshake's RTO, not backed off.
+  expect_data(one_at(sent + kFirstRto), 0, 100, kAck | kPsh);
 }
 
 // A zero window for longer than data_retries probes, answered all along, then one lost segment:
@@ -471,7 +508,7 @@ TEST_F(EngineData, RetransmissionCarriesTheLastDataAndTheFinTogether) {
   out();
   ASSERT_TRUE(engine().shutdown(id_).is_ok());
   one();  // the FIN alone
-  expect_data(one_at(kStart + seconds(1)), 0, 100, kAck | kPsh | kFin);
+  expect_data(one_at(kStart + kFirstRto), 0, 100, kAck | kPsh | kFin);
   peer_acks(101);
   expect_nothing_sent();
   EXPECT_EQ(state_of(id_), TcpState::kFinWait2);

@@ -468,9 +468,12 @@ class EngineTest : public ::testing::Test {
   }
   // A full passive open from `peer` (Linux-like SYN with sequence `irs`) and accept(); the
   // listener must have room. Returns the accepted connection and the SYN-ACK.
+  // `rtt`: how long after our SYN-ACK the peer's final ACK comes (the first RTT sample).
   std::pair<EndpointId, SentSegment> open_passive(EndpointId listener, uint16_t port,
-                                                  const Peer& peer, uint32_t irs = 1000) {
+                                                  const Peer& peer, uint32_t irs = 1000,
+                                                  Duration rtt = {}) {
     SentSegment synack = syn(peer, port, linux_syn(irs));
+    if (rtt > Duration::zero()) advance_by(rtt);
     send(peer, port, final_ack(synack));
     expect_nothing_sent();
     auto id = engine_->accept(listener);
