@@ -80,7 +80,7 @@ Status Daemon::start() {
     }
   }
   created_tap_ = ::if_nametoindex(options_.tap.c_str()) == 0;
-  auto taps = link::TapDevice::open_queues(options_.tap, options_.queues);
+  auto taps = link::TapDevice::open_queues(options_.tap, options_.queues, options_.tap_offloads);
   if (!taps.is_ok())
     return error(taps.status().code, "--tap " + options_.tap + ": " + taps.status().message);
   link::TapDevice& first = taps.value().front();

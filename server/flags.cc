@@ -349,6 +349,16 @@ const std::vector<Flag>& flags() {
        [](DaemonOptions& o, std::string_view v) {
          return set_uint("--tap-queue-length", v, 0, 1000000, o.tap_queue_length);
        }},
+      {"tap-offloads", "on|off",
+       "Take the kernel's offloads on the TAP (IFF_VNET_HDR, TUNSETOFFLOAD): its TCP segments "
+       "of up to 64 KiB (TSO, GRO) come as one frame, and checksums it left partial are "
+       "completed here, as a NIC's are (README, Behaviour). Every program holding the TAP must "
+       "agree: off for a TAP whose other holders read plain frames. Default on.",
+       [](DaemonOptions& o, std::string_view v) -> Error {
+         if (v != "on" && v != "off") return "--tap-offloads must be on or off";
+         o.tap_offloads = v == "on" ? link::TapOffloads::kOn : link::TapOffloads::kOff;
+         return std::nullopt;
+       }},
       {"log-level", "error|warning|info|debug", "What to log on stderr. Default info.",
        [](DaemonOptions& o, std::string_view v) -> Error {
          auto level = parse_log_level(v);

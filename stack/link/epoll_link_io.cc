@@ -12,7 +12,8 @@ namespace {
 constexpr int kFramesPerWake = 64;  // then commands and timers get their turn
 }  // namespace
 
-EpollLinkIo::EpollLinkIo(const TapDevice& tap, BusyPoll busy_poll) : LinkIo(tap, busy_poll) {
+EpollLinkIo::EpollLinkIo(const TapDevice& tap, BusyPoll busy_poll)
+    : LinkIo(tap, busy_poll), buffer_(std::make_unique_for_overwrite<uint8_t[]>(kMaxFrameSize)) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) throw std::runtime_error("epoll_create1 failed");
   epoll_event ev{};
@@ -28,7 +29,6 @@ EpollLinkIo::~EpollLinkIo() {
 }
 
 void EpollLinkIo::wait(std::optional<Time> deadline, Handler& handler) {
-  static thread_local std::array<uint8_t, kMaxFrameSize> buffer;
   std::array<epoll_event, 2> events;
   const int capacity = static_cast<int>(events.size());
   int ready = 0;
@@ -48,9 +48,9 @@ void EpollLinkIo::wait(std::optional<Time> deadline, Handler& handler) {
       continue;
     }
     for (int f = 0; f < kFramesPerWake; ++f) {
-      ssize_t n = tap_.read(buffer);
+      ssize_t n = tap_.read({buffer_.get(), kMaxFrameSize});
       if (n <= 0) break;
-      handler.on_frame({buffer.data(), static_cast<size_t>(n)});
+      deliver_read(tap_, {buffer_.get(), static_cast<size_t>(n)}, handler);
     }
   }
 }

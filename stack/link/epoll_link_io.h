@@ -1,6 +1,8 @@
 // LinkIo over epoll with read() and write() per frame: works wherever a TAP does.
 #pragma once
 
+#include <memory>
+
 #include "stack/link/link_io.h"
 
 namespace tapstack::link {
@@ -15,6 +17,9 @@ class EpollLinkIo final : public LinkIo {
 
  private:
   int epoll_fd_ = -1;
+  // One frame as read, kMaxFrameSize bytes: on the heap, as a thread_local that size would sit
+  // in every thread's static TLS, on stacks as small as a web server's workers.
+  std::unique_ptr<uint8_t[]> buffer_;
 };
 
 }  // namespace tapstack::link

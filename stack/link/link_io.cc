@@ -8,6 +8,7 @@
 
 #include "stack/link/epoll_link_io.h"
 #include "stack/link/uring_link_io.h"
+#include "stack/link/vnet_header.h"
 
 namespace tapstack::link {
 
@@ -34,6 +35,15 @@ Time LinkIo::spin_until(std::optional<Time> deadline) {
   Time from = input_since_wait_ ? monotonic_now() : last_input_;
   input_since_wait_ = false;
   return spin_.until(from, deadline);
+}
+
+void LinkIo::deliver_read(const TapDevice& tap, std::span<uint8_t> bytes, Handler& handler) {
+  if (!tap.vnet_header()) {
+    handler.on_frame(bytes);
+    return;
+  }
+  // A header the kernel wrote is never malformed; a frame behind one that is would be garbage.
+  if (auto frame = frame_after_vnet_header(bytes); !frame.empty()) handler.on_frame(frame);
 }
 
 int LinkIo::timeout_ms(std::optional<Time> deadline) {

@@ -24,8 +24,10 @@
 
 namespace tapstack::link {
 
-// Read buffers hold this much: the kernel side's MTU may be raised past ours.
-inline constexpr size_t kMaxFrameSize = 65536;
+// Read buffers hold this much: the kernel side's MTU may be raised past ours, and with the
+// offloads a frame is a TCP segment of up to 64 KiB (the TAP's gso_max_size) behind its
+// virtio-net header. A multiple of the page size.
+inline constexpr size_t kMaxFrameSize = 68 * 1024;
 
 enum class LinkKind { kAuto, kEpoll, kUring };
 
@@ -71,6 +73,9 @@ class LinkIo : public FrameSink {
     last_input_ = monotonic_now();
     input_since_wait_ = true;
   }
+  // Hands what one read of the TAP returned to `handler`: the frame, after its virtio-net
+  // header when the TAP has them.
+  static void deliver_read(const TapDevice& tap, std::span<uint8_t> bytes, Handler& handler);
   // Milliseconds until `deadline` for a poll-style timeout: -1 for none, rounded up.
   static int timeout_ms(std::optional<Time> deadline);
   void drain_wake();

@@ -7,7 +7,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+#include <array>
+
+#include "stack/link/vnet_header.h"
 
 namespace tapstack::link {
 namespace {
@@ -48,9 +53,12 @@ Status check_name(const std::string& name) {
 
 }  // namespace
 
-Result<TapDevice> TapDevice::attach(const std::string& name, short flags) {
+Result<TapDevice> TapDevice::attach(const std::string& name, short flags,
+                                    TapOffloads offloads) {
   int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return system_error("opening /dev/net/tun");
+  const bool vnet = offloads == TapOffloads::kOn;
+  if (vnet) flags = static_cast<short>(flags | IFF_VNET_HDR);
   ifreq ifr{};
   ifr.ifr_flags = static_cast<short>(IFF_TAP | IFF_NO_PI | flags);
   strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
@@ -65,21 +73,29 @@ Result<TapDevice> TapDevice::attach(const std::string& name, short flags) {
     ::close(fd);
     return s;
   }
-  return TapDevice(fd, ifr.ifr_name);
+  // What we can take from the kernel: checksums left partial, and TCP segments its TSO or GRO
+  // made, up to 64 KiB (ECN's CWR rides on them as on any segment).
+  if (vnet && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN) < 0) {
+    Status s = system_error("turning on the offloads of TAP " + name);
+    ::close(fd);
+    return s;
+  }
+  return TapDevice(fd, ifr.ifr_name, vnet);
 }
 
-Result<TapDevice> TapDevice::open(const std::string& name) {
+Result<TapDevice> TapDevice::open(const std::string& name, TapOffloads offloads) {
   if (Status valid = check_name(name); !valid.is_ok()) return valid;
-  auto tap = attach(name, 0);
+  auto tap = attach(name, 0, offloads);
   if (!tap.is_ok()) return tap;
   if (Status up = bring_up(tap->name_); !up.is_ok()) return up;
   return tap;
 }
 
-Result<std::vector<TapDevice>> TapDevice::open_queues(const std::string& name, size_t queues) {
+Result<std::vector<TapDevice>> TapDevice::open_queues(const std::string& name, size_t queues,
+                                                     TapOffloads offloads) {
   std::vector<TapDevice> taps;
   if (queues == 1) {
-    auto tap = open(name);
+    auto tap = open(name, offloads);
     if (!tap.is_ok()) return tap.status();
     taps.push_back(std::move(tap.value()));
     return taps;
@@ -87,7 +103,7 @@ Result<std::vector<TapDevice>> TapDevice::open_queues(const std::string& name, s
   if (Status valid = check_name(name); !valid.is_ok()) return valid;
   if (queues == 0) return error(ErrorCode::kInvalidArgument, "a TAP needs at least one queue");
   for (size_t k = 0; k < queues; ++k) {
-    auto tap = attach(name, IFF_MULTI_QUEUE);
+    auto tap = attach(name, IFF_MULTI_QUEUE, offloads);
     if (!tap.is_ok()) return tap.status();
     taps.push_back(std::move(tap.value()));
   }
@@ -105,7 +121,8 @@ Status TapDevice::set_queue_length(uint32_t frames) const {
   });
 }
 
-TapDevice::TapDevice(TapDevice&& other) noexcept : fd_(other.fd_), name_(std::move(other.name_)) {
+TapDevice::TapDevice(TapDevice&& other) noexcept
+    : fd_(other.fd_), name_(std::move(other.name_)), vnet_header_(other.vnet_header_) {
   other.fd_ = -1;
 }
 
@@ -114,6 +131,7 @@ TapDevice& TapDevice::operator=(TapDevice&& other) noexcept {
     if (fd_ >= 0) ::close(fd_);
     fd_ = other.fd_;
     name_ = std::move(other.name_);
+    vnet_header_ = other.vnet_header_;
     other.fd_ = -1;
   }
   return *this;
@@ -130,7 +148,14 @@ ssize_t TapDevice::read(std::span<uint8_t> buffer) const {
 }
 
 bool TapDevice::write(std::span<const uint8_t> frame) const {
-  return ::write(fd_, frame.data(), frame.size()) == static_cast<ssize_t>(frame.size());
+  if (!vnet_header_) {
+    return ::write(fd_, frame.data(), frame.size()) == static_cast<ssize_t>(frame.size());
+  }
+  std::array<uint8_t, kVnetHeaderSize> header;
+  write_plain_vnet_header(header);
+  const std::array<iovec, 2> parts{iovec{header.data(), header.size()},
+                                   iovec{const_cast<uint8_t*>(frame.data()), frame.size()}};
+  return ::writev(fd_, parts.data(), 2) == static_cast<ssize_t>(header.size() + frame.size());
 }
 
 }  // namespace tapstack::link

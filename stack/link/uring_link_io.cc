@@ -6,7 +6,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
+
+#include "stack/link/vnet_header.h"
 
 namespace tapstack::link {
 namespace {
@@ -31,7 +34,7 @@ std::unique_ptr<UringLinkIo> UringLinkIo::create(const TapDevice& tap, BusyPoll 
 }
 
 UringLinkIo::UringLinkIo(const TapDevice& tap, BusyPoll busy_poll)
-    : LinkIo(tap, busy_poll), rx_buffers_(size_t{kRxBuffers} * kRxBufferSize), tx_slots_(kTxSlots) {
+    : LinkIo(tap, busy_poll), rx_buffers_(std::make_unique_for_overwrite<uint8_t[]>(size_t{kRxBuffers} * kRxBufferSize)), tx_slots_(kTxSlots) {
   free_tx_.reserve(kTxSlots);
   for (size_t i = 0; i < kTxSlots; ++i) free_tx_.push_back(static_cast<uint16_t>(kTxSlots - 1 - i));
   // io_uring parks a read on a blocking file until data comes; on a non-blocking one it would
@@ -138,7 +141,7 @@ bool UringLinkIo::arm_multishot_read() {
 bool UringLinkIo::arm_single_read() {
   io_uring_sqe* sqe = next_sqe();
   if (!sqe) return false;
-  io_uring_prep_read(sqe, tap_.fd(), rx_buffers_.data(), kRxBufferSize, 0);
+  io_uring_prep_read(sqe, tap_.fd(), rx_buffers_.get(), kRxBufferSize, 0);
   io_uring_sqe_set_data64(sqe, kRxTag);
   return true;
 }
@@ -157,7 +160,8 @@ void UringLinkIo::arm_reads() {
 
 bool UringLinkIo::send_frame(std::span<const uint8_t> frame) {
   ensure_ring();
-  if (frame.size() > kTxSlotSize || free_tx_.empty()) {
+  const size_t header = tap_.vnet_header() ? kVnetHeaderSize : 0;
+  if (header + frame.size() > kTxSlotSize || free_tx_.empty()) {
     // Out of slots (a burst, say a listener resetting its queue): send what is queued first,
     // then this frame directly, so frames leave in the order they were made.
     io_uring_submit(&ring_);
@@ -167,16 +171,17 @@ bool UringLinkIo::send_frame(std::span<const uint8_t> frame) {
   if (!sqe) return tap_.write(frame);
   uint16_t slot = free_tx_.back();
   free_tx_.pop_back();
-  std::memcpy(tx_slots_[slot].data(), frame.data(), frame.size());
-  io_uring_prep_write(sqe, tap_.fd(), tx_slots_[slot].data(), static_cast<unsigned>(frame.size()),
-                      0);
+  uint8_t* out = tx_slots_[slot].data();
+  if (header) write_plain_vnet_header(std::span<uint8_t, kVnetHeaderSize>(out, kVnetHeaderSize));
+  std::memcpy(out + header, frame.data(), frame.size());
+  io_uring_prep_write(sqe, tap_.fd(), out, static_cast<unsigned>(header + frame.size()), 0);
   io_uring_sqe_set_data64(sqe, kTxTag | slot);
   return true;
 }
 
 void UringLinkIo::deliver(int buffer, int32_t length, Handler& handler) {
   uint8_t* data = &rx_buffers_[static_cast<size_t>(std::max(buffer, 0)) * kRxBufferSize];
-  handler.on_frame({data, static_cast<size_t>(length)});
+  deliver_read(tap_, {data, static_cast<size_t>(length)}, handler);
   if (buffer >= 0) {  // hand the buffer back to the kernel for the next frame
     io_uring_buf_ring_add(rx_ring_, data, kRxBufferSize, static_cast<unsigned short>(buffer),
                           io_uring_buf_ring_mask(kRxBuffers), 0);

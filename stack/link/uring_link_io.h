@@ -30,9 +30,11 @@ class UringLinkIo final : public LinkIo {
  private:
   static constexpr unsigned kEntries = 1024;
   static constexpr size_t kTxSlots = 512;
-  static constexpr size_t kTxSlotSize = 2048;     // what we send is far smaller: control segments
-  static constexpr unsigned kRxBuffers = 64;      // a power of two, as the buffer ring needs
-  static constexpr size_t kRxBufferSize = 16384;  // frames up to the largest --mtu and more
+  // What we send is one segment of at most --mtu behind its virtio-net header; larger frames
+  // (a --mtu past it) are written directly.
+  static constexpr size_t kTxSlotSize = 2048;
+  static constexpr unsigned kRxBuffers = 64;  // a power of two, as the buffer ring needs
+  static constexpr size_t kRxBufferSize = kMaxFrameSize;
 
   UringLinkIo(const TapDevice& tap, BusyPoll busy_poll);
   // The ring is set up on the loop thread, the only one that ever submits (SINGLE_ISSUER).
@@ -55,7 +57,9 @@ class UringLinkIo final : public LinkIo {
   bool wake_armed_ = false;
   bool multishot_ = true;  // until the kernel says it has no multishot read
   io_uring_buf_ring* rx_ring_ = nullptr;
-  std::vector<uint8_t> rx_buffers_;  // kRxBuffers × kRxBufferSize; the first for single reads
+  // kRxBuffers × kRxBufferSize, the first for single reads. Not zeroed: a page is backed only
+  // once the kernel writes a frame into it, so small frames cost a page per buffer, not 68 KiB.
+  std::unique_ptr<uint8_t[]> rx_buffers_;
   uint64_t wake_value_ = 0;
   std::vector<std::array<uint8_t, kTxSlotSize>> tx_slots_;
   std::vector<uint16_t> free_tx_;

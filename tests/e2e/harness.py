@@ -217,6 +217,7 @@ def started_class_daemon(*flags, tap):
     on failure it is stopped again before the error goes on. The caller stops it in
     tearDownClass with __exit__(None, None, None)."""
     daemon = Daemon(*flags, tap=tap)
+    daemon.serves_a_class = True
     daemon.__enter__()
     try:
         daemon.start()
@@ -294,6 +295,9 @@ class Daemon:
         self.credentials = credentials
         self.channel_options = channel_options
         self.process = None
+        # A class's daemon (started_class_daemon) must live until the class ends: one that
+        # died on the way is a failure with its log, not a cascade of refused connections.
+        self.serves_a_class = False
         self.log_file = tempfile.NamedTemporaryFile(prefix="tapstackd-", suffix=".log",
                                                     delete=False)
         self._channel = None
@@ -354,7 +358,9 @@ class Daemon:
         if self._channel is not None:
             self._channel.close()
         problem = None
-        if self.process is not None and self.process.poll() is None:
+        if self.serves_a_class and self.process is not None and self.process.poll() is not None:
+            problem = f"tapstackd exited during the tests, status {self.process.returncode}"
+        elif self.process is not None and self.process.poll() is None:
             # Still running: it must also stop cleanly, whatever state the test left it in.
             try:
                 if self.stop() != 0:
