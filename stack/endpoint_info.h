@@ -138,7 +138,7 @@ struct Event {
     kConnectionReady,  // `listener`'s accept queue gained `endpoint`
     kEstablished,      // active or passive open completed; handshake_duration is set
     kRefused,          // connect got RST
-    kTimedOut,         // connect ran out of SYN retransmissions
+    kTimedOut,         // a handshake, data (retries, user timeout) or keepalive timed out
     kUnreachable,      // connect ended by an ICMP error or no ARP reply; `reason` says which
     kReset,            // a synchronized connection was reset by the peer
     kReleased,         // the engine forgot the endpoint; its id is no longer valid
