@@ -182,7 +182,7 @@ Result<Keepalive> from_proto(const v1::Keepalive& keepalive) {
 
 Result<OptionsChange> from_proto(const v1::SetOptionsRequest& request) {
   OptionsChange change;
-  if (request.has_no_delay()) change.no_delay = request.no_delay();
+  if (request.has_no_delay()) change.no_delay = request.no_delay().value();
   if (request.has_user_timeout()) {
     const google::protobuf::Duration& d = request.user_timeout();
     if (d.nanos() <= -1'000'000'000 || d.nanos() >= 1'000'000'000) {

@@ -182,7 +182,8 @@ bool parse_on_off(std::string_view what, std::string_view text) {
 // set ID [--nodelay on|off] [--user-timeout DURATION]
 int cmd_set(Client& c, Args& args) {
   v1::SetOptionsRequest request;
-  if (auto v = args.take_option("--nodelay")) request.set_no_delay(parse_on_off("--nodelay", *v));
+  if (auto v = args.take_option("--nodelay"))
+    request.mutable_no_delay()->set_value(parse_on_off("--nodelay", *v));
   if (auto v = args.take_option("--user-timeout")) {
     *request.mutable_user_timeout() = parse_timeout("--user-timeout", *v);
   }
