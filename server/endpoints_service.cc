@@ -152,6 +152,17 @@ grpc::ServerUnaryReactor* EndpointsService::SetKeepalive(grpc::CallbackServerCon
   });
 }
 
+grpc::ServerUnaryReactor* EndpointsService::SetOptions(grpc::CallbackServerContext* ctx,
+                                                       const v1::SetOptionsRequest* request,
+                                                       v1::Endpoint* response) {
+  return now(ctx, [&] {
+    auto change = from_proto(*request);
+    if (!change.is_ok()) return to_grpc(change.status());
+    if (auto s = check_id(request->id()); !s.ok()) return s;
+    return reply(set_endpoint_options(backend_.shards, request->id(), *change), response);
+  });
+}
+
 grpc::ServerUnaryReactor* EndpointsService::Listen(grpc::CallbackServerContext* ctx,
                                                    const v1::ListenRequest* request,
                                                    v1::Endpoint* response) {

@@ -40,6 +40,9 @@ class EndpointsService final : public v1::Endpoints::CallbackService {
   grpc::ServerUnaryReactor* SetKeepalive(grpc::CallbackServerContext* ctx,
                                          const v1::SetKeepaliveRequest* request,
                                          v1::Endpoint* response) override;
+  grpc::ServerUnaryReactor* SetOptions(grpc::CallbackServerContext* ctx,
+                                       const v1::SetOptionsRequest* request,
+                                       v1::Endpoint* response) override;
   grpc::ServerUnaryReactor* Close(grpc::CallbackServerContext* ctx, const v1::CloseRequest* request,
                                   v1::CloseResponse* response) override;
   grpc::ServerWriteReactor<v1::WatchEventsResponse>* WatchEvents(

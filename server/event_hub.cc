@@ -18,7 +18,11 @@ EventHub::EventHub(EngineLoop& loop, HandshakeHistogram& histogram, EventLog& lo
     : loop_(loop), histogram_(histogram), log_(log) {}
 
 void EventHub::attach() {
-  loop_.set_event_handler([this](const Event& event) { on_event(event); });
+  // Figures (a connection's snapshot, and an allocation to share it) are made only for the
+  // events this hub publishes while someone watches: a few events per connection's life.
+  loop_.set_event_handler(
+      [this](const Event& event) { on_event(event); },
+      [this](EndpointId id) { return log_.watched() && (!publishes_ || publishes_(id)); });
 }
 
 void EventHub::on_event(const Event& event) {
@@ -30,8 +34,10 @@ void EventHub::on_event(const Event& event) {
   // published (WatchEvents follows endpoints' lives, not their bytes).
   bool data_event = event.kind == Event::Kind::kReadable || event.kind == Event::Kind::kWritable;
   if (!data_event && (!publishes_ || publishes_(event.endpoint))) {
+    std::shared_ptr<const ConnectionInfo> figures;
+    if (event.connection) figures = std::make_shared<const ConnectionInfo>(*event.connection);
     publish({0, to_proto(event.kind), event.endpoint, event.listener, event.state,
-             event.handshake_duration});
+             event.handshake_duration, std::move(figures)});
   }
   if (shut_down_) track_fin(event);
 
@@ -41,6 +47,7 @@ void EventHub::on_event(const Event& event) {
       (event.kind == Event::Kind::kReleased && listeners_.contains(event.endpoint));
   if (!wanted) return;
   pending_.push_back(event);
+  pending_.back().connection = nullptr;  // valid only during this call
   if (!dispatch_posted_) {
     dispatch_posted_ = true;  // one dispatch serves every event recorded until it runs
     loop_.post([this](Engine& engine) { dispatch(engine); });
@@ -168,7 +175,7 @@ std::optional<EndpointInfo> EventHub::take(Engine& engine, EndpointId listener, 
   if (!id.is_ok()) return std::nullopt;
   auto info = engine.query(*id);
   if (!info.is_ok()) return std::nullopt;
-  publish({0, v1::EndpointEvent::KIND_ACCEPTED, *id, listener, info->state, {}});
+  publish({0, v1::EndpointEvent::KIND_ACCEPTED, *id, listener, info->state, {}, {}});
   if (after != AfterAccept::kKeep) engine.close(*id, after == AfterAccept::kAbort);
   return *info;
 }

@@ -32,6 +32,9 @@ struct WatchedEvent {
   EndpointId listener = 0;
   TcpState state = TcpState::kInitial;
   Duration handshake_duration{};
+  // The connection's figures, on the events that carry them (Event::connection): shared, so
+  // that an event costs the log a pointer, and a watcher's copy no second snapshot.
+  std::shared_ptr<const ConnectionInfo> connection;
 };
 
 // What a watcher is sent: an event, or (lost > 0) how many events it lost at this point.
@@ -74,6 +77,10 @@ class EventLog {
   // --- Loop thread.
   // Gives `event` the next sequence number and stores it if anyone watches.
   void append(WatchedEvent event);
+  // Whether anyone watches now: events appended while nobody does are not stored, so what
+  // they would carry need not be made. (With several loops, an event another loop is making
+  // just as the first watcher joins may reach it without what it would carry.)
+  bool watched() const { return readers_.load(std::memory_order_relaxed) > 0; }
   // A new reader: its cursor starts at the next event. On the loop thread, so that no event
   // is appended between choosing the cursor and counting the reader.
   WatchCursor subscribe(EndpointId filter, size_t limit);

@@ -115,40 +115,47 @@ void to_proto(const EndpointInfo& info, v1::Endpoint* out) {
     s->set_accept_queue_limit(l.backlog);
   }
   if (info.connection) {
-    const ConnectionInfo& c = *info.connection;
     out->mutable_remote()->set_address(info.remote_address.to_string());
     out->mutable_remote()->set_port(info.remote_port);
-    v1::ConnectionStatus* s = out->mutable_connection();
-    s->set_listener_id(c.listener);
-    s->set_mss(c.mss);
-    if (c.send_window_scale) s->mutable_send_window_scale()->set_value(*c.send_window_scale);
-    if (c.receive_window_scale) {
-      s->mutable_receive_window_scale()->set_value(*c.receive_window_scale);
-    }
-    s->set_sack_permitted(c.sack_permitted);
-    s->set_timestamps(c.timestamps);
-    s->set_from_syn_cookie(c.from_syn_cookie);
-    s->set_bytes_received(c.bytes_received);
-    s->set_bytes_buffered(c.bytes_buffered);
-    s->set_send_mss(c.send_mss);
-    s->set_bytes_acked(c.bytes_acked);
-    s->set_bytes_in_flight(c.bytes_in_flight);
-    s->set_bytes_unsent(c.bytes_unsent);
-    s->set_segments_retransmitted(c.segments_retransmitted);
-    s->set_backoff(c.backoff);
-    s->set_send_window(c.send_window);
-    using google::protobuf::util::TimeUtil;
-    *s->mutable_srtt() = TimeUtil::NanosecondsToDuration(c.srtt.count());
-    *s->mutable_rttvar() = TimeUtil::NanosecondsToDuration(c.rttvar.count());
-    *s->mutable_rto() = TimeUtil::NanosecondsToDuration(c.rto.count());
-    s->set_congestion_control(std::string(c.congestion_control));
-    s->set_cwnd(c.cwnd);
-    if (c.ssthresh) s->mutable_ssthresh()->set_value(*c.ssthresh);
-    s->set_in_recovery(c.in_recovery);
-    s->set_out_of_order_bytes(c.out_of_order_bytes);
-    s->set_receive_window(c.receive_window);
+    to_proto(*info.connection, out->mutable_connection());
   }
   if (info.keepalive) to_proto(*info.keepalive, out->mutable_keepalive());
+  out->set_no_delay(info.options.no_delay);
+  if (info.options.user_timeout > Duration::zero()) {
+    *out->mutable_user_timeout() =
+        google::protobuf::util::TimeUtil::NanosecondsToDuration(info.options.user_timeout.count());
+  }
+}
+
+void to_proto(const ConnectionInfo& c, v1::ConnectionStatus* s) {
+  s->set_listener_id(c.listener);
+  s->set_mss(c.mss);
+  if (c.send_window_scale) s->mutable_send_window_scale()->set_value(*c.send_window_scale);
+  if (c.receive_window_scale) {
+    s->mutable_receive_window_scale()->set_value(*c.receive_window_scale);
+  }
+  s->set_sack_permitted(c.sack_permitted);
+  s->set_timestamps(c.timestamps);
+  s->set_from_syn_cookie(c.from_syn_cookie);
+  s->set_bytes_received(c.bytes_received);
+  s->set_bytes_buffered(c.bytes_buffered);
+  s->set_send_mss(c.send_mss);
+  s->set_bytes_acked(c.bytes_acked);
+  s->set_bytes_in_flight(c.bytes_in_flight);
+  s->set_bytes_unsent(c.bytes_unsent);
+  s->set_segments_retransmitted(c.segments_retransmitted);
+  s->set_backoff(c.backoff);
+  s->set_send_window(c.send_window);
+  using google::protobuf::util::TimeUtil;
+  *s->mutable_srtt() = TimeUtil::NanosecondsToDuration(c.srtt.count());
+  *s->mutable_rttvar() = TimeUtil::NanosecondsToDuration(c.rttvar.count());
+  *s->mutable_rto() = TimeUtil::NanosecondsToDuration(c.rto.count());
+  s->set_congestion_control(std::string(c.congestion_control));
+  s->set_cwnd(c.cwnd);
+  if (c.ssthresh) s->mutable_ssthresh()->set_value(*c.ssthresh);
+  s->set_in_recovery(c.in_recovery);
+  s->set_out_of_order_bytes(c.out_of_order_bytes);
+  s->set_receive_window(c.receive_window);
 }
 
 void to_proto(const Keepalive& keepalive, v1::Keepalive* out) {
@@ -171,6 +178,21 @@ Result<Keepalive> from_proto(const v1::Keepalive& keepalive) {
   return Keepalive{.idle = seconds(keepalive.idle()),
                    .interval = seconds(keepalive.interval()),
                    .count = keepalive.count()};
+}
+
+Result<OptionsChange> from_proto(const v1::SetOptionsRequest& request) {
+  OptionsChange change;
+  if (request.has_no_delay()) change.no_delay = request.no_delay().value();
+  if (request.has_user_timeout()) {
+    const google::protobuf::Duration& d = request.user_timeout();
+    if (d.nanos() <= -1'000'000'000 || d.nanos() >= 1'000'000'000) {
+      return error(ErrorCode::kInvalidArgument, "user_timeout is not a valid Duration");
+    }
+    // Clamped only so that no value overflows a Duration; the engine checks the range.
+    change.user_timeout = std::chrono::seconds(std::clamp<int64_t>(d.seconds(), -1, 1LL << 30)) +
+                          std::chrono::nanoseconds(d.nanos());
+  }
+  return change;
 }
 
 Result<Ipv4Address> parse_address(const std::string& field, const std::string& text,

@@ -28,9 +28,12 @@ std::optional<tcp::SynCookieMode> from_proto(v1::SynCookieMode mode);
 
 std::string endpoint_name(EndpointId id);
 void to_proto(const EndpointInfo& info, v1::Endpoint* out);
+void to_proto(const ConnectionInfo& info, v1::ConnectionStatus* out);
 // Keepalive times travel as Durations of whole seconds (Linux's are whole seconds too).
 void to_proto(const Keepalive& keepalive, v1::Keepalive* out);
 Result<Keepalive> from_proto(const v1::Keepalive& keepalive);
+// The options a SetOptions request changes; the engine checks their range.
+Result<OptionsChange> from_proto(const v1::SetOptionsRequest& request);
 
 // Parses an address field: empty is `if_empty`; otherwise dotted-quad or INVALID_ARGUMENT.
 Result<Ipv4Address> parse_address(const std::string& field, const std::string& text,

@@ -47,6 +47,17 @@ Answer with_replicas(Shards& shards, EndpointId id, Answer answer) {
   return answer;  // each Accept and stream waits in every loop of a group, the owner's too
 }
 
+// `command` in the owner's loop and then, for a group, in every replica's, so that each loop's
+// replica (and the connections it accepts) has the same setting; the owner's snapshot.
+template <class Command>
+Answer on_group(Shards& shards, EndpointId id, Command command) {
+  Answer answer = in_owner_turn(shards, id, command);
+  if (answer.is_ok() && shards.is_group(id)) {
+    if (Status s = on_replicas(shards, id, command); !s.is_ok()) return s;
+  }
+  return with_replicas(shards, id, std::move(answer));
+}
+
 }  // namespace
 
 Answer create_endpoint(Shards& shards) {
@@ -110,22 +121,17 @@ Answer bind_endpoint(Shards& shards, EndpointId id, Ipv4Address address, uint16_
 
 Answer listen_endpoint(Shards& shards, EndpointId id, uint32_t backlog,
                        std::optional<uint32_t> syn_backlog) {
-  auto listen = [&](Engine& engine) { return engine.listen(id, backlog, syn_backlog); };
-  Answer answer = in_owner_turn(shards, id, listen);
   // Each loop's replica has the whole backlog, as each socket of a SO_REUSEPORT group has.
-  if (answer.is_ok() && shards.is_group(id)) {
-    if (Status s = on_replicas(shards, id, listen); !s.is_ok()) return s;
-  }
-  return with_replicas(shards, id, std::move(answer));
+  return on_group(shards, id,
+                  [&](Engine& engine) { return engine.listen(id, backlog, syn_backlog); });
 }
 
 Answer set_endpoint_keepalive(Shards& shards, EndpointId id, std::optional<Keepalive> keepalive) {
-  auto set = [&](Engine& engine) { return engine.set_keepalive(id, keepalive); };
-  Answer answer = in_owner_turn(shards, id, set);
-  if (answer.is_ok() && shards.is_group(id)) {
-    if (Status s = on_replicas(shards, id, set); !s.is_ok()) return s;
-  }
-  return with_replicas(shards, id, std::move(answer));
+  return on_group(shards, id, [&](Engine& engine) { return engine.set_keepalive(id, keepalive); });
+}
+
+Answer set_endpoint_options(Shards& shards, EndpointId id, const OptionsChange& change) {
+  return on_group(shards, id, [&](Engine& engine) { return engine.set_options(id, change); });
 }
 
 Status close_endpoint(Shards& shards, EndpointId id, bool abort) {

@@ -31,6 +31,8 @@ Answer bind_endpoint(Shards& shards, EndpointId id, Ipv4Address address, uint16_
 Answer listen_endpoint(Shards& shards, EndpointId id, uint32_t backlog,
                        std::optional<uint32_t> syn_backlog);
 Answer set_endpoint_keepalive(Shards& shards, EndpointId id, std::optional<Keepalive> keepalive);
+// No-delay and the user timeout; a group's replicas all take them, for their connections.
+Answer set_endpoint_options(Shards& shards, EndpointId id, const OptionsChange& change);
 Status close_endpoint(Shards& shards, EndpointId id, bool abort);
 // The loop `id` connects from: its own; for a bound group, the loop its 4-tuple steers to (the
 // answers arrive there). Nothing changes until the connect has started there:

@@ -24,6 +24,7 @@ void fill_response(const WatchItem& item, v1::WatchEventsResponse* out) {
   auto ns = e.handshake_duration.count();
   event->mutable_handshake_duration()->set_seconds(ns / 1'000'000'000);
   event->mutable_handshake_duration()->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
+  if (e.connection) to_proto(*e.connection, event->mutable_connection());
 }
 
 }  // namespace

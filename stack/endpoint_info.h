@@ -99,6 +99,25 @@ struct Keepalive {
   bool operator==(const Keepalive&) const = default;
 };
 
+// What the user sets per connection (SetOptions), Linux's TCP_NODELAY and TCP_USER_TIMEOUT.
+struct ConnectionOptions {
+  bool no_delay = false;  // Nagle off: a small segment goes even with data in flight
+  // How long data or a FIN may stay unacknowledged (retransmissions going on), or a window
+  // stay shut on data (zero-window probes going on), before the connection is given up
+  // (TIMED_OUT). When set it replaces the retry counts (data_retries, fin_retries) and
+  // keepalive's probe count, as in Linux. Zero: off.
+  Duration user_timeout{};
+  bool operator==(const ConnectionOptions&) const = default;
+};
+// Linux's bound on TCP_USER_TIMEOUT: INT_MAX milliseconds (about 24.8 days).
+inline constexpr Duration kMaxUserTimeout = milliseconds(0x7fffffff);
+
+// A change to ConnectionOptions: what is unset keeps its value.
+struct OptionsChange {
+  std::optional<bool> no_delay;
+  std::optional<Duration> user_timeout;
+};
+
 struct EndpointInfo {
   EndpointId id = 0;
   TcpState state = TcpState::kInitial;
@@ -109,6 +128,8 @@ struct EndpointInfo {
   std::optional<ListenerInfo> listener;
   std::optional<ConnectionInfo> connection;
   std::optional<Keepalive> keepalive;  // a listener's is inherited by its connections
+  // A connection's own; any other endpoint's are what its connections will start with.
+  ConnectionOptions options;
 };
 
 struct Event {
@@ -117,7 +138,7 @@ struct Event {
     kConnectionReady,  // `listener`'s accept queue gained `endpoint`
     kEstablished,      // active or passive open completed; handshake_duration is set
     kRefused,          // connect got RST
-    kTimedOut,         // connect ran out of SYN retransmissions
+    kTimedOut,         // a handshake, data (retries, user timeout) or keepalive timed out
     kUnreachable,      // connect ended by an ICMP error or no ARP reply; `reason` says which
     kReset,            // a synchronized connection was reset by the peer
     kReleased,         // the engine forgot the endpoint; its id is no longer valid
@@ -133,6 +154,11 @@ struct Event {
   Duration handshake_duration{};
   // For kUnreachable: what ended the attempt, e.g. "port unreachable (ICMP)". Static text.
   std::string_view reason{};
+  // The connection's figures as the event leaves it, on the events that change a
+  // connection's state or end it (kStateChanged, kEstablished, kRefused, kTimedOut,
+  // kUnreachable, kReset, and kReleased of a closed connection), when the handler's
+  // figures_wanted said so; null otherwise. Valid only during the handler call.
+  const ConnectionInfo* connection = nullptr;
 };
 
 std::string_view to_string(Event::Kind kind);

@@ -45,8 +45,9 @@ class Engine final : private net::Ipv4Output {
   std::optional<Time> next_deadline() const { return timers_.next_deadline(); }
   Time now() const { return now_; }
 
-  void set_event_handler(tcp::Tcp::EventHandler handler) {
-    tcp_.set_event_handler(std::move(handler));
+  void set_event_handler(tcp::Tcp::EventHandler handler,
+                         tcp::Tcp::FiguresWanted figures_wanted = {}) {
+    tcp_.set_event_handler(std::move(handler), std::move(figures_wanted));
   }
   const Stats& stats() const { return stats_; }
   // Bytes of frames waiting for ARP resolution, all next hops together.
@@ -107,6 +108,13 @@ class Engine final : private net::Ipv4Output {
   // accept; nullopt turns it off. Idle and interval 1..32767 s, count 1..127 (Linux's limits).
   Status set_keepalive(EndpointId id, std::optional<Keepalive> keepalive) {
     return tcp_.set_keepalive(id, keepalive);
+  }
+  // No-delay and the user timeout (ConnectionOptions) for a connection, or, on any other
+  // endpoint, for the connections it will make or accept; what `change` leaves unset keeps its
+  // value. Turning no-delay on sends what Nagle held. kInvalidArgument: nothing to set, or a
+  // user timeout outside 0..kMaxUserTimeout.
+  Status set_options(EndpointId id, const OptionsChange& change) {
+    return tcp_.set_options(id, change);
   }
   size_t endpoint_count() const { return tcp_.endpoint_count(); }
   // TIME-WAIT records: not endpoints, bounded by EngineConfig::max_time_wait.

@@ -12,8 +12,9 @@ EngineLoop::~EngineLoop() {
   stop();
 }
 
-void EngineLoop::set_event_handler(tcp::Tcp::EventHandler handler) {
-  engine_.set_event_handler(std::move(handler));
+void EngineLoop::set_event_handler(tcp::Tcp::EventHandler handler,
+                                   tcp::Tcp::FiguresWanted figures_wanted) {
+  engine_.set_event_handler(std::move(handler), std::move(figures_wanted));
 }
 
 void EngineLoop::start() {

@@ -28,7 +28,8 @@ class EngineLoop : private link::LinkIo::Handler {
   EngineLoop& operator=(const EngineLoop&) = delete;
 
   // Runs on the loop thread for every event; set it before start().
-  void set_event_handler(tcp::Tcp::EventHandler handler);
+  void set_event_handler(tcp::Tcp::EventHandler handler,
+                         tcp::Tcp::FiguresWanted figures_wanted = {});
   void start();
   // Stops the thread; commands still queued are run first. Idempotent.
   void stop();

@@ -82,7 +82,8 @@ class Counter {
   X(fast_retransmits, "Losses repaired by fast retransmit (three duplicate ACKs or SACK)")         \
   X(sack_recoveries, "Fast recoveries driven by the peer's SACK blocks (RFC 6675)")                \
   X(dsacks_received, "D-SACK blocks received: the peer got a segment twice (RFC 2883)")            \
-  X(data_timeouts, "Connections ended because their data went unacknowledged (retries exhausted)") \
+  X(data_timeouts,                                                                                 \
+    "Connections ended because their data went unacknowledged (retries or user timeout)")          \
   X(zero_window_probes_sent, "Probes of a peer's zero window (persist timer)")                     \
   X(delayed_acks_sent, "ACKs sent by the delayed-ACK timer")                                       \
   X(out_of_order_segments, "Segments that arrived ahead of a hole")                                \

@@ -171,6 +171,12 @@ Commands:
   keepalive ID IDLE INTERVAL COUNT | keepalive ID off
                                   TCP keepalive in seconds (a listener's connections
                                   inherit it)
+  set ID [--nodelay on|off] [--user-timeout DURATION]
+                                  connection options (a listener's connections inherit
+                                  them): --nodelay on turns Nagle off (TCP_NODELAY);
+                                  --user-timeout (TCP_USER_TIMEOUT): how long sent data
+                                  may go unacknowledged before the connection is given
+                                  up, e.g. 30s, 500ms, 2m (a bare number: ms; 0: off)
   get ID                          show one endpoint in detail
   ls [-l] [-i]                    endpoints as `ss -tan` shows sockets (-l: listeners only):
                                   for a listener Recv-Q is the accept queue and Send-Q the
@@ -181,14 +187,17 @@ Commands:
                                   ssthresh - until a loss), bytes_acked, bytes_received,
                                   retrans:BACKOFF/TOTAL, unacked and unsent bytes,
                                   send_wnd (the peer's), rcv_wnd (ours); ooo: bytes held
-                                  beyond a hole, and recovery, when there are
+                                  beyond a hole, and recovery, when there are;
+                                  nodelay and user_timeout when set
   rotate-cookie-secret            new SYN-cookie secret (cookies in flight stay valid)
   stats                           counters, drops by reason, endpoints by state, and the
                                   kernel cookie path per listening port
   config [KEY=VALUE...]           show the configuration, or change tunables:
                                   syncookies=never|auto|always, syn_retries=N,
                                   synack_retries=N, abort_on_overflow=true|false
-  watch [ID] [--queue N]          stream events (about ID and its connections) until Ctrl-C
+  watch [ID] [--queue N]          stream events (about ID and its connections) until Ctrl-C;
+                                  a connection's CLOSED and TIME-WAIT events show its final
+                                  figures as ls -i does
   health                          the daemon's health (SERVING / NOT_SERVING)
   nc ADDRESS:PORT                 connect, copy stdin to the connection (its write side shut
                                   at stdin's end) and the connection to stdout; exits at

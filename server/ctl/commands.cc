@@ -3,6 +3,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <fstream>
@@ -148,6 +149,50 @@ int cmd_keepalive(Client& c, Args& args) {
   }
   args.done();
   return call_endpoint(c, &v1::Endpoints::Stub::SetKeepalive, request);
+}
+
+// "30s", "500ms", "2m" or a bare number of milliseconds (as Linux's TCP_USER_TIMEOUT).
+google::protobuf::Duration parse_timeout(std::string_view what, std::string_view text) {
+  int64_t unit_ms = 1;
+  std::string_view number = text;
+  if (text.ends_with("ms")) {
+    number.remove_suffix(2);
+  } else if (text.ends_with("s")) {
+    number.remove_suffix(1);
+    unit_ms = 1000;
+  } else if (text.ends_with("m")) {
+    number.remove_suffix(1);
+    unit_ms = 60'000;
+  }
+  const uint64_t n = parse_number(what, number);
+  // Past Linux's bound the server refuses it; a bound here only keeps the product in range.
+  const int64_t ms = static_cast<int64_t>(std::min<uint64_t>(n, uint64_t{1} << 40)) * unit_ms;
+  google::protobuf::Duration d;
+  d.set_seconds(ms / 1000);
+  d.set_nanos(static_cast<int32_t>(ms % 1000) * 1'000'000);
+  return d;
+}
+
+bool parse_on_off(std::string_view what, std::string_view text) {
+  if (text == "on") return true;
+  if (text == "off") return false;
+  throw UsageError(std::string(what) + " must be on or off, not '" + std::string(text) + "'");
+}
+
+// set ID [--nodelay on|off] [--user-timeout DURATION]
+int cmd_set(Client& c, Args& args) {
+  v1::SetOptionsRequest request;
+  if (auto v = args.take_option("--nodelay"))
+    request.mutable_no_delay()->set_value(parse_on_off("--nodelay", *v));
+  if (auto v = args.take_option("--user-timeout")) {
+    *request.mutable_user_timeout() = parse_timeout("--user-timeout", *v);
+  }
+  request.set_id(take_id(args));
+  args.done();
+  if (!request.has_no_delay() && !request.has_user_timeout()) {
+    throw UsageError("set needs --nodelay, --user-timeout or both");
+  }
+  return call_endpoint(c, &v1::Endpoints::Stub::SetOptions, request);
 }
 
 int cmd_listen(Client& c, Args& args) {
@@ -392,6 +437,7 @@ constexpr Command kCommands[] = {
     {"accept", cmd_accept},
     {"close", cmd_close},
     {"keepalive", cmd_keepalive},
+    {"set", cmd_set},
     {"get", cmd_get},
     {"ls", cmd_ls},
     {"stats", cmd_stats},

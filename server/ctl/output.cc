@@ -90,6 +90,14 @@ std::string connection_details(const v1::ConnectionStatus& c) {
   return line;
 }
 
+// SetOptions' values, where they differ from the defaults: " nodelay user_timeout:MS".
+std::string options_details(const v1::Endpoint& e) {
+  std::string line;
+  if (e.no_delay()) line += " nodelay";
+  if (e.has_user_timeout()) line += " user_timeout:" + as_milliseconds(e.user_timeout(), 0);
+  return line;
+}
+
 std::string code_name(grpc::StatusCode code) {
   static const char* const kNames[] = {"OK",
                                        "CANCELLED",
@@ -149,6 +157,9 @@ void print_endpoint(const v1::Endpoint& e) {
                                       std::to_string(k.interval().seconds()) + " s, " +
                                       std::to_string(k.count()) + " probes"});
   }
+  rows.push_back({"no delay:", yes_no(e.no_delay())});
+  rows.push_back({"user timeout:",
+                  e.has_user_timeout() ? as_milliseconds(e.user_timeout(), 0) + " ms" : "off"});
   print_table(rows);
 }
 
@@ -175,7 +186,7 @@ void print_endpoint_table(const v1::ListEndpointsResponse& list, bool details) {
     std::cout << lines[static_cast<size_t>(i) + 1] << "\n";
     const v1::Endpoint& e = list.endpoints(i);
     if (details && e.has_connection())
-      std::cout << "\t" << connection_details(e.connection()) << "\n";
+      std::cout << "\t" << connection_details(e.connection()) << options_details(e) << "\n";
   }
 }
 
@@ -243,6 +254,11 @@ void print_event(const v1::WatchEventsResponse& response) {
     char buf[48];
     std::snprintf(buf, sizeof buf, " handshake %.3f ms", ms);
     line += buf;
+  }
+  // A connection's final figures, under its last events (the others carry them too).
+  if (e.has_connection() &&
+      (e.state() == v1::TCP_STATE_CLOSED || e.state() == v1::TCP_STATE_TIME_WAIT)) {
+    line += "\n\t" + connection_details(e.connection());
   }
   std::cout << line << std::endl;  // flushed: watch is read live
 }

@@ -98,7 +98,11 @@ struct Connection : TimerNode {
 
   uint8_t retransmits = 0;  // of the SYN, the data or FIN in flight; backs off the timer
   uint8_t probes = 0;       // keepalive or zero-window probes the peer has not answered
-  bool nodelay = false;     // Nagle off
+  // When the timer's guard went unanswered, for the user timeout: the data or FIN in flight
+  // since the RTO was armed before its first expiry, a shut window since its first probe.
+  // Meaningful while retransmits > 0 (an ACK of new data, or a window that opens, ends it).
+  Time stalled_since{};
+  ConnectionOptions user_options;  // its own from the start: an orphan outlives its endpoint
   Time handshake_start{};
   // The last ACK sent for a segment we could not accept (challenge ACKs included): one per
   // challenge_ack_interval, as Linux's tcp_oow_rate_limited, so a spoofer cannot make us echo.
@@ -176,6 +180,10 @@ struct Endpoint {
   std::unique_ptr<Connection> connection;
   bool in_accept_queue = false;
   std::optional<Keepalive> keepalive;  // for a listener: what its connections start with
+  // Without a connection, what the connection it makes (connect) or accepts (a listener's)
+  // starts with; a connection holds its own (Connection::user_options), so this one is used
+  // only until connect() copies it.
+  ConnectionOptions options;
 
   TcpState state() const {
     if (connection) return connection->state;

@@ -50,6 +50,14 @@ void Tcp::emit(Event::Kind kind, EndpointId endpoint, EndpointId listener, TcpSt
   if (on_event_) on_event_(Event{kind, endpoint, listener, state, handshake, reason});
 }
 
+void Tcp::emit_about(Event::Kind kind, const Connection& c, TcpState state, Duration handshake,
+                     std::string_view reason) {
+  if (!on_event_) return;
+  std::optional<ConnectionInfo> figures;
+  if (figures_wanted_ && figures_wanted_(c.id)) figures = describe_connection(c);
+  on_event_(Event{kind, c.id, c.listener, state, handshake, reason, figures ? &*figures : nullptr});
+}
+
 void Tcp::receive(const header::Ipv4View& ip) {
   auto view = header::TcpView::parse(ip.payload());
   if (!view) {
@@ -278,13 +286,14 @@ Status Tcp::connect(EndpointId id, Ipv4Address address, uint16_t port) {
   c->snd_nxt = c->rtx_next = c->write_seq = c->iss + 1;
   c->ts_offset = isn_.timestamp_offset(tuple);
   c->handshake_start = now_;
+  c->user_options = e->options;
   c->state = TcpState::kSynSent;
   connections_.insert(tuple) = c.get();
   e->connection = std::move(c);
   stats_.active_opens.add();
   send_syn(*e->connection, false);
   arm_retransmit(*e->connection);
-  emit(Event::Kind::kStateChanged, id, 0, TcpState::kSynSent);
+  emit_about(Event::Kind::kStateChanged, *e->connection, TcpState::kSynSent);
   return Status::ok();
 }
 
@@ -443,6 +452,7 @@ EndpointInfo Tcp::describe(const Endpoint& e) const {
   info.local_address = config_.address.address;
   info.local_port = e.local_port();
   info.keepalive = e.keepalive;
+  info.options = e.connection ? e.connection->user_options : e.options;
   if (e.listener) {
     const Listener& l = *e.listener;
     info.listener = ListenerInfo{l.backlog, l.syn_backlog, l.syn_received,

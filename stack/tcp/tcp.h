@@ -45,7 +45,13 @@ class Tcp {
   ~Tcp();
 
   using EventHandler = std::function<void(const Event&)>;
-  void set_event_handler(EventHandler handler) { on_event_ = std::move(handler); }
+  // Whether the events about a connection should carry its figures (Event::connection). Asked
+  // only on the events that may carry them, a few per connection's life; unset: never.
+  using FiguresWanted = std::function<bool(EndpointId)>;
+  void set_event_handler(EventHandler handler, FiguresWanted figures_wanted = {}) {
+    on_event_ = std::move(handler);
+    figures_wanted_ = std::move(figures_wanted);
+  }
 
   const TunableConfig& tunable() const { return tunable_; }
   void set_tunable(const TunableConfig& tunable);
@@ -77,6 +83,9 @@ class Tcp {
   Status shutdown(EndpointId id);
   // Nothing turns keepalive off; on a listener, sets what its future connections start with.
   Status set_keepalive(EndpointId id, std::optional<Keepalive> keepalive);
+  // tcp_socket_options.cc: no-delay and the user timeout; on a listener (or an endpoint not
+  // connected yet), what its future connections start with.
+  Status set_options(EndpointId id, const OptionsChange& change);
   // Endpoints the user holds. Closed connections still finishing (orphans) are bounded by
   // max_orphans of their own, TIME-WAIT records by max_time_wait: neither ever refuses a new one.
   size_t endpoint_count() const { return endpoints_.size(); }
@@ -112,6 +121,10 @@ class Tcp {
   EndpointId allocate_id();
   void emit(Event::Kind kind, EndpointId endpoint, EndpointId listener, TcpState state,
             Duration handshake = {}, std::string_view reason = {});
+  // An event about connection `c`, with its figures when figures_wanted_ asks for them: the
+  // snapshot (describe_connection, a few dozen loads and stores) is built only then.
+  void emit_about(Event::Kind kind, const Connection& c, TcpState state, Duration handshake = {},
+                  std::string_view reason = {});
   void stop_listening(Endpoint& endpoint);
   // Takes the connection away from its endpoint id: only the engine holds it from now on.
   Connection& orphan(Endpoint& endpoint);
@@ -240,6 +253,17 @@ class Tcp {
   void arm_rto(Connection& c);
   void retransmission_timeout(Connection& c);
   void persist_timer(Connection& c);
+  // The data (or FIN) in flight, or the window held shut, went unanswered too long: the
+  // connection ends TIMED_OUT, without a RST (Linux's tcp_write_err).
+  void write_timeout(Connection& c);
+
+  // tcp_socket_options.cc: the user timeout's clock (Linux's retrans_stamp and probes_tstamp)
+  // True once the user timeout, if set, has run out since the clock started.
+  bool user_timeout_expired(const Connection& c) const;
+  // `deadline` for the RTO or persist timer, brought forward to the user timeout's end so the
+  // connection ends on time, not at the next backed-off expiry (Linux's
+  // tcp_clamp_rto_to_user_timeout and tcp_clamp_probe0_to_user_timeout).
+  Time within_user_timeout(const Connection& c, Time deadline) const;
   // With nothing in flight: arms the timer for what it guards then (persist, keepalive, an
   // orphan's FIN-WAIT-2) or cancels it.
   void schedule_idle(Connection& c);
@@ -280,6 +304,7 @@ class Tcp {
   IsnGenerator isn_;
   SynCookies cookies_;
   EventHandler on_event_;
+  FiguresWanted figures_wanted_;
   Time now_{};
   uint16_t our_mss_;
   uint8_t our_window_scale_;

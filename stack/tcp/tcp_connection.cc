@@ -26,7 +26,7 @@ bool acceptable(const Segment& seg, uint32_t rcv_nxt, uint32_t window) {
 
 void Tcp::set_state(Connection& c, TcpState state) {
   c.state = state;
-  emit(Event::Kind::kStateChanged, c.id, c.listener, state);
+  emit_about(Event::Kind::kStateChanged, c, state);
 }
 
 Duration Tcp::backoff(int retransmits) const {
@@ -45,7 +45,7 @@ void Tcp::establish(Connection& c) {
   c.rcv_wnd_edge = c.rcv_nxt + syn_window();  // what our SYN or SYN-ACK offered
   set_state(c, TcpState::kEstablished);
   arm_keepalive(c);
-  emit(Event::Kind::kEstablished, c.id, c.listener, c.state, now_ - c.handshake_start);
+  emit_about(Event::Kind::kEstablished, c, c.state, now_ - c.handshake_start);
 }
 
 void Tcp::release(Connection& c) {
@@ -63,8 +63,14 @@ void Tcp::forget(Connection& c) {
     EndpointId id = c.id;
     EndpointId listener = c.listener;
     TcpState last = c.state;
+    // The figures are taken first: an aborted connection's last event is this one.
+    std::optional<ConnectionInfo> figures;
+    if (on_event_ && figures_wanted_ && figures_wanted_(id)) figures = describe_connection(c);
     orphans_.erase(o);  // destroys c, and gives back the port it held, if any
-    emit(Event::Kind::kReleased, id, listener, last);
+    if (on_event_) {
+      on_event_(
+          Event{Event::Kind::kReleased, id, listener, last, {}, {}, figures ? &*figures : nullptr});
+    }
   }
 }
 
@@ -105,7 +111,7 @@ void Tcp::syn_sent_receive(Connection& c, const Segment& seg) {
     stats_.resets_received.add();
     stats_.attempt_fails.add();
     c.ending = Ending::kRefused;
-    emit(Event::Kind::kRefused, c.id, 0, TcpState::kClosed);
+    emit_about(Event::Kind::kRefused, c, TcpState::kClosed);
     release(c);
     return;
   }
@@ -151,7 +157,7 @@ void Tcp::syn_received_receive(Connection& c, const Segment& seg) {
       stats_.resets_received.add();
       stats_.attempt_fails.add();
       c.ending = Ending::kRefused;
-      emit(Event::Kind::kRefused, c.id, 0, TcpState::kClosed);
+      emit_about(Event::Kind::kRefused, c, TcpState::kClosed);
       release(c);
     } else if (seq_in_range(seg.seq, c.rcv_nxt, c.rcv_nxt + syn_window())) {
       challenge_ack(c);
@@ -221,7 +227,7 @@ void Tcp::synchronized_receive(Connection& c, const Segment& seg) {
       stats_.established_resets.add();
     }
     c.ending = Ending::kReset;
-    emit(Event::Kind::kReset, c.id, c.listener, TcpState::kClosed);
+    emit_about(Event::Kind::kReset, c, TcpState::kClosed);
     release(c);
     return;
   }
@@ -293,7 +299,7 @@ void Tcp::connection_timer(Connection& c) {
       if (c.retransmits >= std::min(tunable_.syn_retries, 255)) {  // an 8-bit count
         stats_.attempt_fails.add();
         c.ending = Ending::kTimedOut;
-        emit(Event::Kind::kTimedOut, c.id, 0, TcpState::kClosed);
+        emit_about(Event::Kind::kTimedOut, c, TcpState::kClosed);
         release(c);
         return;
       }

@@ -28,7 +28,7 @@ bool Tcp::icmp_error(const FourTuple& tuple, uint32_t quoted_seq, std::string_vi
   stats_.unreachable_aborts.add();
   stats_.attempt_fails.add();
   c.ending = Ending::kUnreachable;
-  emit(Event::Kind::kUnreachable, c.id, 0, TcpState::kClosed, {}, reason);
+  emit_about(Event::Kind::kUnreachable, c, TcpState::kClosed, {}, reason);
   release(c);
   return true;
 }

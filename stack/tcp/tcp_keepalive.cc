@@ -52,15 +52,21 @@ void Tcp::keepalive_timer(Connection& c) {
     arm_keepalive(c);  // the peer spoke since the timer was armed
     return;
   }
-  if (c.probes >= k.count) {
+  // A user timeout replaces the probe count, as in Linux's tcp_keepalive_timer: the probes go
+  // on until the peer has been silent that long, at least one probe unanswered.
+  const Duration user_timeout = c.user_options.user_timeout;
+  const bool expired = user_timeout > Duration::zero()
+                           ? c.probes > 0 && now_ - c.last_received >= user_timeout
+                           : c.probes >= k.count;
+  if (expired) {
     stats_.keepalive_timeouts.add();
     send_control(c, kRst | kAck);  // as Linux does before it reports ETIMEDOUT
     c.ending = Ending::kTimedOut;
-    emit(Event::Kind::kTimedOut, c.id, c.listener, TcpState::kClosed);
+    emit_about(Event::Kind::kTimedOut, c, TcpState::kClosed);
     release(c);
     return;
   }
-  ++c.probes;
+  if (c.probes < UINT8_MAX) ++c.probes;  // a long user timeout may probe past 255
   send_keepalive_probe(c);
   stats_.keepalive_probes_sent.add();
   timers_.arm(c, now_ + k.interval);

@@ -276,10 +276,13 @@ Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotia
   Endpoint& e = endpoints_[id];
   e.id = id;
   e.in_accept_queue = true;
-  if (const Endpoint* listener = find_endpoint(l.id)) e.keepalive = listener->keepalive;
   e.connection = std::make_unique<Connection>(config_.send_buffer, config_.receive_buffer,
                                               config_.initial_rto);
   Connection& c = *e.connection;
+  if (const Endpoint* listener = find_endpoint(l.id)) {
+    e.keepalive = listener->keepalive;
+    c.user_options = listener->options;
+  }
   c.id = id;
   c.listener = l.id;
   c.tuple = seg.tuple;
@@ -308,7 +311,7 @@ Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotia
   l.accept_queue.push_back(id);
   publish_listener(l);
   stats_.passive_opens.add();
-  emit(Event::Kind::kEstablished, id, l.id, TcpState::kEstablished, now_ - handshake_start);
+  emit_about(Event::Kind::kEstablished, c, TcpState::kEstablished, now_ - handshake_start);
   process_data_and_fin(c, seg);  // data (and even FIN) may ride on the final ACK
   return &c;
 }

@@ -143,8 +143,9 @@ bool Tcp::send_new(Connection& c, uint32_t window_end, bool force) {
     // the window cuts short must be worth half the largest window the peer offered.
     // A FIN waiting behind the tail pushes it (as Linux's tcp_send_fin); the persist timer
     // overrides both rules (RFC 9293 3.8.6.2.1's override timeout).
-    const bool hold = length == unsent ? !c.nodelay && !c.write_shut && c.snd_nxt != c.snd_una
-                                       : length < c.max_snd_wnd / 2;
+    const bool hold = length == unsent
+                          ? !c.user_options.no_delay && !c.write_shut && c.snd_nxt != c.snd_una
+                          : length < c.max_snd_wnd / 2;
     if (hold && !force) return false;
   }
   const bool fin = c.write_shut && length == unsent;
@@ -248,22 +249,24 @@ Duration Tcp::current_rto(const Connection& c) const {
 }
 
 void Tcp::arm_rto(Connection& c) {
-  timers_.arm(c, now_ + current_rto(c));
+  timers_.arm(c, within_user_timeout(c, now_ + current_rto(c)));
 }
 
 void Tcp::retransmission_timeout(Connection& c) {
-  const bool orphan = orphans_.contains(c.id);
-  if (c.retransmits >= (orphan ? config_.fin_retries : config_.data_retries)) {
-    stats_.data_timeouts.add();
-    if (!orphan) {
-      c.ending = Ending::kTimedOut;
-      emit(Event::Kind::kTimedOut, c.id, c.listener, TcpState::kClosed);
-    }
-    release(c);
+  // The RTO was armed when the oldest data in flight last waited afresh (sent from idle, or
+  // an ACK of new data): the user timeout counts from there, as Linux's from retrans_stamp.
+  if (c.retransmits == 0) c.stalled_since = now_ - current_rto(c);
+  // A user timeout replaces the retry count, longer or shorter (Linux's tcp_write_timeout).
+  const bool expired =
+      c.user_options.user_timeout > Duration::zero()
+          ? user_timeout_expired(c)
+          : c.retransmits >= (orphans_.contains(c.id) ? config_.fin_retries : config_.data_retries);
+  if (expired) {
+    write_timeout(c);
     return;
   }
   congestion(c).on_rto(now_, c.snd_nxt - c.snd_una, c.retransmits > 0);
-  ++c.retransmits;
+  if (c.retransmits < UINT8_MAX) ++c.retransmits;  // a long user timeout may retry past 255
   stats_.retransmit_timeouts.add();
   // RFC 6298 (5.4-5.6), RFC 6582 §3.2 step 4: everything in flight is presumed lost.
   c.timed.reset();
@@ -302,24 +305,39 @@ void Tcp::schedule_idle(Connection& c) {
   }
 }
 
+void Tcp::write_timeout(Connection& c) {
+  stats_.data_timeouts.add();
+  if (!orphans_.contains(c.id)) {
+    c.ending = Ending::kTimedOut;
+    emit_about(Event::Kind::kTimedOut, c, TcpState::kClosed);
+  }
+  release(c);
+}
+
 void Tcp::persist_timer(Connection& c) {
-  // Probes count until the peer sends anything (Linux's icsk_probes_out): a peer that answers
-  // with its zero window keeps the connection for as long as it likes.
-  if (c.probes >= config_.data_retries) {
-    c.retransmits = static_cast<uint8_t>(config_.data_retries);
-    retransmission_timeout(c);  // gives up
+  // The user timeout counts from the first probe (Linux's icsk_probes_tstamp) and, unlike the
+  // probe count, goes on while the peer answers with a zero window: only a window that opens
+  // (process_ack) stops it.
+  if (c.retransmits == 0) c.stalled_since = now_;
+  // Probes count until the peer sends anything (Linux's icsk_probes_out): without a user
+  // timeout, a peer that answers with its zero window keeps the connection as long as it likes.
+  const bool expired = c.user_options.user_timeout > Duration::zero()
+                           ? user_timeout_expired(c)
+                           : c.probes >= config_.data_retries;
+  if (expired) {
+    write_timeout(c);
     return;
   }
   if (c.snd_wnd > 0) {
     transmit(c, true);  // a window the rules would not use: one segment as big as it allows
     return;
   }
-  ++c.probes;
+  if (c.probes < UINT8_MAX) ++c.probes;
   if (c.retransmits < 20) ++c.retransmits;  // the interval backs off as the RTO does
   stats_.zero_window_probes_sent.add();
   // Linux's tcp_xmit_probe_skb: an old sequence number the peer must answer with its window.
   send_keepalive_probe(c);
-  timers_.arm(c, now_ + current_rto(c));
+  timers_.arm(c, within_user_timeout(c, now_ + current_rto(c)));
 }
 
 }  // namespace tapstack::tcp

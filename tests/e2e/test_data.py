@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """End to end: the data path over gRPC (Read, Write, Shutdown, ReadStream, WriteStream), the
 demo listener's echo mode, tapstackctl's netcat verbs, and what GetEndpoint and `tapstackctl ls
--i` report of a connection after a transfer, with the Linux kernel as the TCP peer through the
-TAP in the test's own namespace.
+-i` report of a connection after a transfer, SetOptions (no-delay and the user timeout) and the
+final figures WatchEvents carries, with the Linux kernel as the TCP peer through the TAP in the
+test's own namespace.
 
 Every transfer is checked byte-exact with SHA-256. Flow control is checked from both ends: a
 ReadStream whose client does not read leaves the bytes in the engine's receive buffer, whose
@@ -11,6 +12,7 @@ with what the kernel still has to send."""
 
 import fcntl
 import hashlib
+import json
 import os
 import socket
 import struct
@@ -18,12 +20,14 @@ import subprocess
 import threading
 
 import grpc
+from google.protobuf import duration_pb2, wrappers_pb2
 
 import harness as h
 
 TAP = "tse2edata"
 ECHO_PORT = 7000
 KERNEL_PORT = 7400
+OPTIONS_PORT = 7401  # a listener of ours whose options its connections inherit
 MAX_MESSAGE = 256 * 1024  # kMaxDataMessage
 SIOCOUTQ = 0x5411  # TIOCOUTQ: bytes in a socket's send queue, unsent and unacknowledged
 
@@ -50,6 +54,10 @@ def recv_all(sock):
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
+
+
+def ms(n):
+    return duration_pb2.Duration(seconds=n // 1000, nanos=(n % 1000) * 1_000_000)
 
 
 def reading(receive, *args, **kwargs):
@@ -394,6 +402,131 @@ class Data(h.DaemonAndKernelPeerCase):
         self.assertEqual(cat.returncode, 0, cat.stderr)
         self.assertEqual(hashlib.sha256(cat.stdout).digest(), hashlib.sha256(reply).digest())
 
+
+    # --- SetOptions, and the figures WatchEvents carries
+
+    def set_options(self, endpoint_id, no_delay=None, user_timeout=None):
+        request = self.pb.SetOptionsRequest(id=endpoint_id)
+        if no_delay is not None:
+            request.no_delay.CopyFrom(wrappers_pb2.BoolValue(value=no_delay))
+        if user_timeout is not None:
+            request.user_timeout.CopyFrom(user_timeout)
+        return self.endpoints.SetOptions(request, timeout=5)
+
+    def watch(self):
+        """A WatchEvents stream the daemon has registered: it sees what the test does next."""
+        stream = self.endpoints.WatchEvents(self.pb.WatchEventsRequest(), timeout=60)
+        stream.initial_metadata()
+        self.addCleanup(stream.cancel)
+        return stream
+
+    def events_until(self, stream, endpoint_id, kind):
+        """The events about endpoint_id, up to and including the first of `kind`."""
+        seen = []
+        for message in stream:
+            self.assertFalse(message.HasField("lost"), "the watcher lost events")
+            if message.event.endpoint_id == endpoint_id:
+                seen.append(message.event)
+                if message.event.kind == kind:
+                    return seen
+        self.fail(f"the stream ended before {kind} about {endpoint_id}: {seen}")
+
+    def test_set_options_statuses_and_values_shown(self):
+        endpoint_id, _ = self.connect()
+        invalid = grpc.StatusCode.INVALID_ARGUMENT
+        self.expect_code(grpc.StatusCode.NOT_FOUND, self.set_options, 999999, no_delay=True)
+        self.expect_code(invalid, self.set_options, 0, no_delay=True)
+        self.assertIn("nothing to set", self.expect_code(invalid, self.set_options, endpoint_id))
+        self.expect_code(invalid, self.set_options, endpoint_id, user_timeout=ms(-1))
+        self.expect_code(invalid, self.set_options, endpoint_id, user_timeout=ms(2**31))
+        shown = self.set_options(endpoint_id, user_timeout=ms(2**31 - 1))  # Linux's INT_MAX ms
+        self.assertEqual(shown.user_timeout.ToMilliseconds(), 2**31 - 1)
+        self.assertFalse(shown.no_delay)
+        shown = self.set_options(endpoint_id, no_delay=True)  # the timeout stays as it was
+        self.assertTrue(shown.no_delay)
+        self.assertEqual(shown.user_timeout.ToMilliseconds(), 2**31 - 1)
+        shown = self.set_options(endpoint_id, user_timeout=ms(0))  # off
+        self.assertFalse(shown.HasField("user_timeout"))
+        self.assertTrue(self.endpoints.GetEndpoint(
+            self.pb.GetEndpointRequest(id=endpoint_id), timeout=5).no_delay)
+
+    def test_a_listeners_options_reach_its_connections_and_ctl_sets_and_shows_them(self):
+        listener = self.endpoints.CreateEndpoint(self.pb.CreateEndpointRequest(), timeout=5)
+        self.addCleanup(self.close_quietly, listener.id)
+        self.endpoints.Bind(self.pb.BindRequest(id=listener.id, port=OPTIONS_PORT), timeout=5)
+        self.endpoints.Listen(self.pb.ListenRequest(id=listener.id), timeout=5)
+        shown = self.set_options(listener.id, no_delay=True, user_timeout=ms(30_000))
+        self.assertTrue(shown.no_delay)
+        self.assertEqual(shown.user_timeout.ToMilliseconds(), 30_000)
+        client = h.kernel_connect(OPTIONS_PORT)
+        self.addCleanup(client.close)
+        conn = self.endpoints.Accept(self.pb.AcceptRequest(id=listener.id), timeout=5)
+        self.addCleanup(self.close_quietly, conn.id)
+        self.assertTrue(conn.no_delay)
+        self.assertEqual(conn.user_timeout.ToMilliseconds(), 30_000)
+
+        table = self.ctl_output("ls", "-i").splitlines()
+        at = next(i for i, line in enumerate(table) if line.split()[0] == str(conn.id))
+        self.assertTrue(table[at + 1].endswith(" nodelay user_timeout:30000"), table[at + 1])
+        changed = json.loads(self.ctl_output("-o", "json", "set", str(conn.id), "--nodelay", "off",
+                                             "--user-timeout", "500ms"))
+        self.assertFalse(changed["no_delay"])
+        self.assertEqual(changed["user_timeout"], "0.500s")
+        result = subprocess.run([h.Paths.tapstackctl, "set", str(conn.id)], capture_output=True,
+                                text=True, timeout=30)
+        self.assertEqual(result.returncode, 64, result.stderr)  # EX_USAGE: nothing to set
+        # The listener's own stay: only its future connections take them.
+        self.assertTrue(self.endpoints.GetEndpoint(
+            self.pb.GetEndpointRequest(id=listener.id), timeout=5).no_delay)
+
+    def test_a_peer_that_stops_reading_is_given_up_after_the_user_timeout(self):
+        stream = self.watch()
+        endpoint_id, peer = self.connect()  # the kernel never reads: its window shuts
+        self.set_options(endpoint_id, user_timeout=ms(1500))
+        written = 0
+        while True:  # until the send buffer is full behind the shut window (or it timed out)
+            try:
+                w = self.endpoints.Write(self.pb.WriteRequest(
+                    id=endpoint_id, data=bytes(MAX_MESSAGE)), timeout=1)
+            except grpc.RpcError as e:
+                self.assertEqual(e.code(), grpc.StatusCode.DEADLINE_EXCEEDED, e.details())
+                break
+            written += w.bytes_written
+            if w.bytes_written < MAX_MESSAGE:
+                break
+        events = self.events_until(stream, endpoint_id, self.pb.EndpointEvent.KIND_TIMED_OUT)
+        figures = events[-1].connection
+        self.assertGreater(figures.bytes_acked, 0)  # what the kernel's buffer took
+        self.assertLess(figures.bytes_acked, written)
+        self.assertIn("timed out", self.expect_code(grpc.StatusCode.DEADLINE_EXCEEDED, self.read,
+                                                    endpoint_id))
+        self.assertGreaterEqual(h.scrape()["tapstack_data_timeouts_total"], 1)
+
+    def test_watch_events_carry_a_closed_connections_final_figures(self):
+        stream = self.watch()
+        endpoint_id, peer = self.connect()
+        outbound, inbound = os.urandom(300_000), os.urandom(3000)
+        received = reading(recv_exactly, peer, len(outbound))
+        self.write_all(endpoint_id, outbound)
+        self.assertEqual(len(received()), len(outbound))
+        peer.sendall(inbound)
+        got = b""
+        while len(got) < len(inbound):  # read: a close with unread data would reset
+            got += self.read(endpoint_id).data
+        h.poll("every byte to be acknowledged",
+               lambda: self.connection_status(endpoint_id).bytes_acked == len(outbound))
+        self.endpoints.Close(self.pb.CloseRequest(id=endpoint_id), timeout=5)  # our FIN
+        peer.close()  # the kernel's: ours ends in TIME-WAIT, and the endpoint is released
+        events = self.events_until(stream, endpoint_id, self.pb.EndpointEvent.KIND_RELEASED)
+        states = [e.state for e in events if e.kind == self.pb.EndpointEvent.KIND_STATE_CHANGED]
+        self.assertIn(self.pb.TCP_STATE_TIME_WAIT, states)
+        for last in (events[-1], next(e for e in events if e.state == self.pb.TCP_STATE_TIME_WAIT)):
+            self.assertTrue(last.HasField("connection"), last)
+            c = last.connection
+            self.assertEqual(c.bytes_acked, len(outbound))
+            self.assertEqual(c.bytes_received, len(inbound))
+            self.assertGreater(c.srtt.ToNanoseconds(), 0)
+            self.assertGreater(c.cwnd, 0)
 
 if __name__ == "__main__":
     h.run()
