@@ -60,7 +60,7 @@ TEST_F(SackScoreboardTest, NextSegFollowsTheRuleOrder) {
     EXPECT_EQ(next.kind, Kind::kLost);
     EXPECT_EQ(next.begin, seq(off));
     EXPECT_EQ(next.end, seq(off + kMss));
-    board_.on_retransmit(next.end);
+    board_.on_retransmit(next.begin, next.end);
   }
   // Rule 2: new data next, one segment at most, no more than the window allows.
   NextSegment next = board_.next_seg(high(), 5 * kMss);
@@ -73,10 +73,10 @@ TEST_F(SackScoreboardTest, NextSegFollowsTheRuleOrder) {
   EXPECT_EQ(next.kind, Kind::kUnsacked);
   EXPECT_EQ(next.begin, seq(6000));
   EXPECT_EQ(next.end, seq(7000));
-  board_.on_retransmit(next.end);
+  board_.on_retransmit(next.begin, next.end);
   next = board_.next_seg(high(), 0);
   EXPECT_EQ(next.begin, seq(7000));
-  board_.on_retransmit(next.end);
+  board_.on_retransmit(next.begin, next.end);
   // Nothing left below the highest SACK: data above it is not sent by rule 3.
   EXPECT_EQ(board_.next_seg(high(), 0).kind, Kind::kNone);
 }
@@ -95,9 +95,9 @@ TEST_F(SackScoreboardTest, PipeCountsUnlostAndRetransmittedBytes) {
   // Lost: [0, 3000). In flight: [6000, 10000).
   EXPECT_EQ(board_.pipe(high()), 4 * kMss);
   board_.begin_retransmission();
-  board_.on_retransmit(seq(1000));
+  board_.on_retransmit(seq(0), seq(1000));
   EXPECT_EQ(board_.pipe(high()), 5 * kMss);  // the retransmission is in flight again
-  board_.on_retransmit(seq(2000));
+  board_.on_retransmit(seq(1000), seq(2000));
   EXPECT_EQ(board_.pipe(high()), 6 * kMss);
 }
 
@@ -107,7 +107,7 @@ TEST_F(SackScoreboardTest, PipeCountsARetransmittedUnlostHoleTwice) {
   EXPECT_EQ(before, 3 * kMss);   // [6000, 8000) and [9000, 10000)
   for (int i = 0; i < 4; ++i) {  // rule 1 three times, then rule 3 for [6000, 7000)
     const NextSegment next = board_.next_seg(high(), 0);
-    board_.on_retransmit(next.end);
+    board_.on_retransmit(next.begin, next.end);
   }
   // Three lost segments resent count once; the unlost one resent counts a second time.
   EXPECT_EQ(board_.pipe(high()), before + 4 * kMss);
@@ -115,7 +115,7 @@ TEST_F(SackScoreboardTest, PipeCountsARetransmittedUnlostHoleTwice) {
 
 TEST_F(SackScoreboardTest, CumulativeAckForgetsWhatItCovers) {
   sack({block(2000, 4000), block(6000, 8000)});
-  board_.on_retransmit(seq(1000));
+  board_.on_retransmit(seq(0), seq(1000));
   board_.on_ack(seq(3000));  // into the first range
   EXPECT_EQ(board_.snd_una(), seq(3000));
   EXPECT_EQ(board_.sacked_bytes(), 3 * kMss);
