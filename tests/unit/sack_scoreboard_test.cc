@@ -113,6 +113,36 @@ TEST_F(SackScoreboardTest, PipeCountsARetransmittedUnlostHoleTwice) {
   EXPECT_EQ(board_.pipe(high()), before + 4 * kMss);
 }
 
+// RACK's marks (RFC 8985) are lost too, below HighRxt as well (a retransmission lost again),
+// count in pipe neither as in flight nor as retransmitted, and end with their retransmission.
+TEST_F(SackScoreboardTest, RackMarksAreLostUntilRetransmitted) {
+  sack({block(3000, 6000)});  // [0, 3000) lost by DupThresh
+  board_.begin_retransmission();
+  for (uint32_t off : {0u, 1000u, 2000u}) board_.on_retransmit(seq(off), seq(off + kMss));
+  EXPECT_EQ(board_.pipe(high()), 7 * kMss);  // three resent, [6000, 10000) in flight
+  EXPECT_FALSE(board_.first_lost());
+  board_.mark_lost(seq(1000), seq(2000));  // the second retransmission was lost
+  board_.mark_lost(seq(7000), seq(8000));  // and a segment with too little SACKed above
+  EXPECT_TRUE(board_.is_lost(seq(1500)));
+  EXPECT_TRUE(board_.is_lost(seq(7000)));
+  EXPECT_FALSE(board_.is_lost(seq(6000)));
+  EXPECT_EQ(board_.pipe(high()), 5 * kMss);
+  NextSegment next = board_.next_seg(high(), 0);
+  EXPECT_EQ(next.kind, Kind::kLost);
+  EXPECT_EQ(next.begin, seq(1000));
+  EXPECT_EQ(next.end, seq(2000));
+  board_.on_retransmit(next.begin, next.end);
+  EXPECT_EQ(board_.pipe(high()), 6 * kMss);  // in flight again
+  next = board_.next_seg(high(), 0);
+  EXPECT_EQ(next.kind, Kind::kLost);
+  EXPECT_EQ(next.begin, seq(7000));
+  board_.on_retransmit(next.begin, next.end);
+  EXPECT_FALSE(board_.first_lost());
+  board_.mark_lost(seq(8000), seq(9000));
+  board_.on_ack(seq(9000));  // the cumulative ACK covers the mark
+  EXPECT_FALSE(board_.first_lost());
+}
+
 TEST_F(SackScoreboardTest, CumulativeAckForgetsWhatItCovers) {
   sack({block(2000, 4000), block(6000, 8000)});
   board_.on_retransmit(seq(0), seq(1000));
