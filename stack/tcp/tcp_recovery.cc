@@ -1,7 +1,8 @@
 // Loss recovery without a timeout: fast retransmit after DupThresh duplicate ACKs (RFC 5681
 // §3.2) with NewReno's partial ACKs (RFC 6582), or, once the peer reports SACK blocks,
 // RFC 6675's conservative SACK-based recovery: the scoreboard says what is lost, and segments
-// go while the estimate of what is in the network (pipe) stays a segment below cwnd.
+// go while the estimate of what is in the network (pipe) stays a segment below cwnd. RACK
+// (tcp_rack.cc) finds losses by time too, and starts the same recovery.
 #include "stack/tcp/seqnum.h"
 #include "stack/tcp/tcp.h"
 

@@ -200,8 +200,10 @@ void Tcp::process_ack(Connection& c, const Segment& seg) {
   const bool sacked = record_sack(c, seg);
   // RFC 6675 §2 counts an ACK that SACKs new data as a duplicate too.
   if (duplicate || (sacked && !advanced)) duplicate_ack(c);
-  if (!c.recover && (c.duplicate_acks >= kDuplicateAckThreshold ||
-                     (c.scoreboard && c.scoreboard->is_lost(c.snd_una)))) {
+  // A RACK mark left from the last recovery (on data sent during it) counts as well.
+  if (!c.recover &&
+      (c.duplicate_acks >= kDuplicateAckThreshold ||
+       (c.scoreboard && (c.scoreboard->is_lost(c.snd_una) || c.scoreboard->first_lost())))) {
     enter_recovery(c);
   }
   const std::optional<Duration> reorder_wait = rack_on_ack(c, seg);

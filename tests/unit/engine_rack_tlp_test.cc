@@ -110,6 +110,22 @@ TEST_F(EngineRackTlp, LostRetransmissionIsFoundWithoutATimeout) {
                    {"data_bytes_sent", 10 * kMss}});
 }
 
+// With data waiting for the congestion window, the probe is new data (the peer's window takes
+// it; cwnd does not hold a probe back), once per flight: the RTO, restarted, comes next.
+TEST_F(EngineRackTlp, ProbeSendsNewDataWhenThereIsSomeAndOnlyOnce) {
+  measure_rtt();
+  write(data(12 * kMss));
+  ASSERT_EQ(out().size(), 10u) << "the initial window";
+  const Time probe = now() + 2 * kRtt + milliseconds(2);
+  expect_data(one_at(probe), 11 * kMss, kMss);
+  expect_data(one_at(probe + milliseconds(200)), kMss, kMss);
+  expect_counters({{"tlp_probes_sent", 1},
+                   {"retransmit_timeouts", 1},
+                   {"data_segments_retransmitted", 1},
+                   {"data_segments_sent", 12},
+                   {"data_bytes_sent", 12 * kMss}});
+}
+
 // A segment overtaken by the next one but arriving within the reordering window is not lost:
 // the reordering timer is armed, and the late segment's ACK comes first.
 TEST_F(EngineRackTlp, ReorderingWithinTheWindowRetransmitsNothing) {
