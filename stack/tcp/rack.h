@@ -44,7 +44,8 @@ class Rack {
 
   // RACK_detect_loss (§6.2 step 5): calls lost(begin, end) for each segment sent before
   // RACK.xmit_ts whose time plus RACK.rtt plus `reo_wnd` has passed; returns how long until the
-  // next of the others would be lost (the reordering timer), if any.
+  // last of the others sent before it would be (the reordering timer, as the RFC sets it: one
+  // expiry judges them all), if there are any.
   template <class F>
   std::optional<Duration> detect_loss(Time now, Duration reo_wnd, F&& lost);
 
@@ -55,7 +56,7 @@ class Rack {
   bool reordering_seen() const { return reordering_seen_; }
   size_t segments() const { return sent_.size(); }
 
-  // TLP.end_seq: SND.NXT when the probe went; one probe per flight.
+  // TLP.end_seq: SND.NXT when the probe went; no other probe until the ACK covers it.
   std::optional<uint32_t> tlp_end;
   FlightTimer timer = FlightTimer::kRto;
   // While the timer guards the probe or reordering, when the RTO it stands in for is due.
