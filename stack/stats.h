@@ -79,8 +79,11 @@ class Counter {
   X(data_bytes_received, "Bytes of data received in order (what reads can take)")                  \
   X(data_segments_retransmitted, "Segments of data (or a FIN) sent again")                         \
   X(retransmit_timeouts, "Retransmission timer expiries (RTO) of connections with data in flight") \
-  X(fast_retransmits, "Losses repaired by fast retransmit (three duplicate ACKs or SACK)")         \
+  X(fast_retransmits, "Loss recoveries begun without a timeout (duplicate ACKs, SACK or RACK)")    \
   X(sack_recoveries, "Fast recoveries driven by the peer's SACK blocks (RFC 6675)")                \
+  X(rack_lost_segments, "Segments RACK found lost by their send time (RFC 8985)")                  \
+  X(rack_reorder_timeouts, "RACK reordering timer expiries: a segment overdue was judged again")   \
+  X(tlp_probes_sent, "Tail loss probes sent (RFC 8985 TLP): new data or the last segment again")   \
   X(dsacks_received, "D-SACK blocks received: the peer got a segment twice (RFC 2883)")            \
   X(data_timeouts,                                                                                 \
     "Connections ended because their data went unacknowledged (retries or user timeout)")          \

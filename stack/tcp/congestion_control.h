@@ -4,8 +4,9 @@
 // between algorithms is the threshold after a loss and the growth in congestion avoidance.
 //
 // The connection owns the loss detection: it decides what is a fast retransmit (DupThresh
-// duplicate ACKs, or RFC 6675's IsLost with SACK), tracks the recovery point (SND.NXT when
-// recovery began) and so tells a partial ACK from the one that ends recovery. Calls:
+// duplicate ACKs, or RFC 6675's IsLost with SACK, which RACK's marks feed), tracks the recovery
+// point (SND.NXT when recovery began) and so tells a partial ACK from the one that ends recovery.
+// Calls:
 //   outside recovery   on_ack for each ACK that advances SND.UNA
 //   loss detected      enter_recovery once (never again before exit_recovery or on_rto)
 //   in recovery        on_dup_ack per further duplicate ACK, on_partial_ack per ACK below the

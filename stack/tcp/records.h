@@ -17,6 +17,7 @@
 #include "stack/tcp/congestion_control.h"
 #include "stack/tcp/four_tuple.h"
 #include "stack/tcp/port_table.h"
+#include "stack/tcp/rack.h"
 #include "stack/tcp/rtt_estimator.h"
 #include "stack/tcp/sack_scoreboard.h"
 #include "stack/timer_wheel.h"
@@ -65,9 +66,9 @@ struct DelayedAckTimer : TimerNode {
 // then on.
 enum class Ending : uint8_t { kNone, kRefused, kUnreachable, kReset, kTimedOut };
 
-// The connection's timer (the TimerNode it is) guards one thing at a time, chosen by
-// Tcp::schedule(): the SYN, the data or FIN in flight (RTO), a zero window (persist), keepalive,
-// or an orphan's FIN-WAIT-2.
+// The connection's timer (the TimerNode it is) guards one thing at a time: the SYN; with data
+// or the FIN in flight the RTO, TLP's probe or RACK's reordering timer (Rack::timer says which);
+// a zero window (persist), keepalive, or an orphan's FIN-WAIT-2.
 struct Connection : TimerNode {
   Connection(size_t send_buffer, size_t receive_buffer, Duration initial_rto)
       : send_queue(send_buffer), rtt(initial_rto), receive_queue(receive_buffer) {
@@ -120,8 +121,12 @@ struct Connection : TimerNode {
   RttEstimator rtt;
   // Made with the first data sent (tcp_send.cc), so connections that carry none cost nothing.
   std::unique_ptr<CongestionControl> congestion;
-  // RFC 6675's scoreboard, made with the first SACK block the peer sends.
+  // RFC 6675's scoreboard, made with the first SACK block the peer sends (or RACK's first
+  // loss).
   std::optional<SackScoreboard> scoreboard;
+  // RACK-TLP (RFC 8985) with SACK: made with the first segment of a flight, gone once all of it
+  // is acknowledged.
+  std::optional<Rack> rack;
   std::optional<std::pair<uint32_t, Time>> timed;  // the segment being timed (no timestamps)
   uint64_t bytes_acked = 0;
   uint64_t segments_retransmitted = 0;

@@ -22,6 +22,7 @@ void RttEstimator::sample(Duration rtt) {
   // Our timestamps tick every millisecond: a round trip under one tick counts as one (as Linux
   // counts an RTT of 0 as 1), so that SRTT says "measured, and small", never 0.
   rtt = std::max(rtt, kGranularity);
+  observe(rtt);
   if (!has_sample_) {  // RFC 6298 §2.2
     srtt_ = rtt;
     rttvar_ = rtt / 2;
@@ -32,6 +33,12 @@ void RttEstimator::sample(Duration rtt) {
   }
   // RTO = SRTT + max(G, K * RTTVAR) with K = 4, then the clamps of §2.4 and §2.5.
   rto_ = clamp_rto(srtt_ + std::max(kGranularity, 4 * rttvar_));
+}
+
+void RttEstimator::observe(Duration rtt) {
+  if (rtt < Duration::zero()) return;
+  rtt = std::max(rtt, kGranularity);
+  if (!min_rtt_ || rtt < *min_rtt_) min_rtt_ = rtt;
 }
 
 Duration RttEstimator::backed_off(uint32_t retransmits) const {

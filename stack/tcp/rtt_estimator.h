@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "stack/clock.h"
 
@@ -30,11 +31,17 @@ class RttEstimator {
 
   // One measured round trip. Negative samples (a clock or a peer gone wrong) are ignored.
   void sample(Duration rtt);
+  // A round trip measured some other way (RACK's, from a SACKed segment): it counts towards
+  // min_rtt only, as SRTT keeps to the caller's contract above.
+  void observe(Duration rtt);
 
   bool has_sample() const { return has_sample_; }
   // Zero until the first sample.
   Duration srtt() const { return srtt_; }
   Duration rttvar() const { return rttvar_; }
+  // The smallest round trip sampled or observed (RFC 8985's RACK.min_RTT; a lifetime minimum,
+  // not Linux's windowed one: connections here are short next to its 5 minutes).
+  std::optional<Duration> min_rtt() const { return min_rtt_; }
   // The timeout for the next transmission, clamped to [kMinRto, kMaxRto].
   Duration rto() const { return rto_; }
   // The timeout after `retransmits` expiries in a row: doubled each time (RFC 6298 §5.5),
@@ -45,6 +52,7 @@ class RttEstimator {
   Duration rto_;
   Duration srtt_{};
   Duration rttvar_{};
+  std::optional<Duration> min_rtt_;
   bool has_sample_ = false;
 };
 

@@ -2,6 +2,11 @@
 // peer reported with SACK blocks (RFC 2018), and from that which holes are lost (IsLost),
 // what to send next in recovery (NextSeg) and how much is still in the network (SetPipe).
 //
+// "Lost" has two sources, as RFC 8985 §3.5 allows, and this is the one place that combines
+// them: RFC 6675's DupThresh rule (enough SACKed above), and the ranges RACK marked lost
+// (mark_lost) that were not sent again since. Only RACK's marks can find a retransmission lost
+// again, or a tail with fewer than DupThresh segments SACKed above it.
+//
 // The peer controls the blocks, so they are checked before use: only blocks inside
 // [SND.UNA, HighData) are recorded, and the scoreboard holds at most kMaxRanges ranges (when an
 // ACK would make more, the highest are forgotten: SACK information is advisory, and losing
@@ -35,7 +40,7 @@ struct SackUpdate {
 struct NextSegment {
   enum class Kind : uint8_t {
     kNone,      // nothing may be sent now
-    kLost,      // rule 1: retransmit a hole IsLost() says is lost
+    kLost,      // rule 1: retransmit a hole IsLost() says is lost (RACK's marks first)
     kNewData,   // rule 2: send new data from HighData
     kUnsacked,  // rule 3: retransmit a hole not (yet) deemed lost
   };
@@ -59,21 +64,28 @@ class SackScoreboard {
   // Loss recovery begins (RFC 6675 §5 (4)) or a timeout restarts retransmission: nothing has
   // been retransmitted yet (HighRxt = SND.UNA).
   void begin_retransmission();
-  // The caller retransmitted a range ending at `end`, as NextSeg rule 1 or 3 told it: HighRxt
-  // moves up to it (it never moves down, and in-order retransmission makes that enough).
-  void on_retransmit(uint32_t end);
-  // Forgets all SACK information (e.g. when the peer reneges, RFC 2018 §8).
+  // The caller retransmitted [begin, end): RACK's mark on it is gone (it is in the network
+  // again), and HighRxt moves up to `end` (it never moves down; the DupThresh rule's holes are
+  // retransmitted in order, and RACK's marks are found wherever they are).
+  void on_retransmit(uint32_t begin, uint32_t end);
+  // RACK (RFC 8985) found [begin, end) lost. At most kMaxRanges marks are held, the highest
+  // forgotten first, as SACK ranges are: a forgotten mark leaves that loss to the RTO.
+  void mark_lost(uint32_t begin, uint32_t end);
+  // Forgets all SACK information and marks (e.g. when the peer reneges, RFC 2018 §8).
   void clear();
 
   // RFC 6675 §4 IsLost(): at least DupThresh discontiguous SACKed ranges, or more than
-  // (DupThresh - 1) * MSS SACKed bytes, above `seq`. A SACKed byte is never lost.
+  // (DupThresh - 1) * MSS SACKed bytes, above `seq`; or marked lost by RACK. A SACKed byte is
+  // never lost.
   bool is_lost(uint32_t seq) const;
+  // NextSeg rule 1's choice: the lowest lost hole not retransmitted since (at most one MSS).
+  std::optional<SackBlock> first_lost() const;
   bool is_sacked(uint32_t seq) const;
   // RFC 6675 §4 NextSeg() rules 1-3. `sendable_new`: bytes of unsent data the peer's window
   // allows beyond `high_data` (0 if none). Rule 4's rescue retransmission is not done.
   NextSegment next_seg(uint32_t high_data, uint32_t sendable_new) const;
   // RFC 6675 §4 SetPipe(), in bytes: unSACKed bytes in [SND.UNA, high_data) count once if not
-  // lost and once more if retransmitted.
+  // lost and once more if retransmitted (below HighRxt and not marked lost since).
   uint32_t pipe(uint32_t high_data) const;
 
   uint32_t sacked_bytes() const { return sacked_bytes_; }
@@ -90,16 +102,20 @@ class SackScoreboard {
   uint32_t lost_below() const;
   // SACKed bytes within [begin, end).
   uint32_t sacked_in(uint32_t begin, uint32_t end) const;
+  // Bytes marked lost by RACK and not SACKed within [begin, end).
+  uint32_t marked_in(uint32_t begin, uint32_t end) const;
   // The smallest unSACKed sequence number in [from, limit), and the end of its hole (capped at
   // one MSS and at `limit`).
   std::optional<SackBlock> first_hole(uint32_t from, uint32_t limit) const;
-  void insert(SackBlock block);
+  // Adds `block` to `ranges` (ranges_ or marked_), merging what it overlaps or touches.
+  void insert(std::vector<SackBlock>& ranges, SackBlock block);
 
   const uint32_t mss_;
   uint32_t snd_una_;
   uint32_t high_rxt_;
   uint32_t sacked_bytes_ = 0;
   std::vector<SackBlock> ranges_;  // disjoint, not adjacent, ascending from SND.UNA
+  std::vector<SackBlock> marked_;  // RACK's lost ranges: disjoint, ascending, above SND.UNA
 };
 
 }  // namespace tapstack::tcp

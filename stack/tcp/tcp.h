@@ -242,12 +242,38 @@ class Tcp {
 
   // tcp_recovery.cc: fast retransmit and recovery (RFC 5681, 6582; RFC 6675 with SACK)
   static constexpr uint8_t kDuplicateAckThreshold = 3;  // DupThresh
+  SackScoreboard& scoreboard(Connection& c);  // made with the first SACK block or RACK loss
   // The peer's SACK blocks into the scoreboard (made with the first); true if they SACKed
   // data for the first time.
   bool record_sack(Connection& c, const Segment& seg);
   void duplicate_ack(Connection& c);
   void enter_recovery(Connection& c);
   void sack_transmit(Connection& c);
+
+  // tcp_rack.cc: RACK-TLP loss detection (RFC 8985), with SACK
+  // RFC 8985's worst-case delayed ACK (WCDelAckT), added to the probe timeout when one segment
+  // is in flight, which the peer may hold back for its delayed-ACK timer.
+  static constexpr Duration kDelayedAckAllowance = milliseconds(200);
+  // What went out, into RACK's record (with SACK only; made with the flight's first segment).
+  void record_sent(Connection& c, uint32_t begin, uint32_t end, bool retransmission);
+  // An ACK's deliveries into RACK and RACK's loss detection; returns the reordering wait.
+  std::optional<Duration> rack_on_ack(Connection& c, const Segment& seg);
+  // RACK_detect_loss: marks what is lost in the scoreboard, starting recovery if it was not on;
+  // returns how long until the next segment would be lost, if one may be.
+  std::optional<Duration> rack_detect_loss(Connection& c);
+  Duration reorder_window(const Connection& c) const;  // RACK.reo_wnd
+  // After data was sent or delivered, with data in flight: the reordering timer if RACK waits
+  // (`reorder_wait`), else the probe if TLP may send one, else the RTO.
+  void arm_loss_timer(Connection& c, std::optional<Duration> reorder_wait);
+  bool probe_allowed(const Connection& c) const;
+  Duration probe_timeout(const Connection& c) const;  // PTO
+  // The connection's timer for `what`, at `deadline` but never after the RTO it stands in for.
+  void arm_flight_timer(Connection& c, FlightTimer what, Time deadline);
+  Time rto_due(const Connection& c) const;  // when the RTO is due, whatever the timer guards
+  void reorder_timeout(Connection& c);
+  void loss_probe(Connection& c);
+  // With data in flight: the RTO, the probe or the reordering timer, as Rack::timer says.
+  void flight_timer(Connection& c);
   CongestionControl& congestion(Connection& c);  // made with the first data sent
   Duration current_rto(const Connection& c) const;
   void arm_rto(Connection& c);

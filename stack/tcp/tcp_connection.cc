@@ -311,7 +311,7 @@ void Tcp::connection_timer(Connection& c) {
     default:
       // What the timer guards follows from the connection (see Connection).
       if (c.snd_una != c.snd_nxt) {
-        retransmission_timeout(c);
+        flight_timer(c);
       } else if (has_unsent(c)) {
         persist_timer(c);  // a window too small (or zero) holds data back
       } else if (c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait) {

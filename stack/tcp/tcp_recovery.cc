@@ -1,7 +1,8 @@
 // Loss recovery without a timeout: fast retransmit after DupThresh duplicate ACKs (RFC 5681
 // §3.2) with NewReno's partial ACKs (RFC 6582), or, once the peer reports SACK blocks,
 // RFC 6675's conservative SACK-based recovery: the scoreboard says what is lost, and segments
-// go while the estimate of what is in the network (pipe) stays a segment below cwnd.
+// go while the estimate of what is in the network (pipe) stays a segment below cwnd. RACK
+// (tcp_rack.cc) finds losses by time too, and starts the same recovery.
 #include "stack/tcp/seqnum.h"
 #include "stack/tcp/tcp.h"
 
@@ -10,10 +11,14 @@ namespace tapstack::tcp {
 bool Tcp::record_sack(Connection& c, const Segment& seg) {
   const std::span<const SackBlock> blocks = seg.options.sack();
   if (!c.options.sack_permitted || blocks.empty()) return false;
-  if (!c.scoreboard) c.scoreboard.emplace(static_cast<uint32_t>(send_mss(c)), c.snd_una);
-  const SackUpdate update = c.scoreboard->on_sack(blocks, c.snd_nxt);
+  const SackUpdate update = scoreboard(c).on_sack(blocks, c.snd_nxt);
   if (update.dsack) stats_.dsacks_received.add();
   return update.newly_sacked > 0;
+}
+
+SackScoreboard& Tcp::scoreboard(Connection& c) {
+  if (!c.scoreboard) c.scoreboard.emplace(static_cast<uint32_t>(send_mss(c)), c.snd_una);
+  return *c.scoreboard;
 }
 
 void Tcp::duplicate_ack(Connection& c) {
@@ -31,10 +36,14 @@ void Tcp::enter_recovery(Connection& c) {
   stats_.fast_retransmits.add();
   if (sack) stats_.sack_recoveries.add();
   c.timed.reset();  // Karn: no RTT from the repaired flight
-  if (sack) c.scoreboard->begin_retransmission();
-  // RFC 5681 §3.2 (2), RFC 6675 §5 (4.3): the segment at SND.UNA goes at once.
-  const uint32_t end = retransmit(c, c.snd_una, c.snd_nxt);
-  if (sack) c.scoreboard->on_retransmit(end);
+  // RFC 5681 §3.2 (2), RFC 6675 §5 (4.3): the first lost segment goes at once, whatever cwnd
+  // says: SND.UNA's, unless RACK found a later one lost and SND.UNA's not (yet).
+  std::optional<SackBlock> first{{c.snd_una, c.snd_nxt}};
+  if (sack) {
+    c.scoreboard->begin_retransmission();
+    if (auto lost = c.scoreboard->first_lost()) first = lost;
+  }
+  retransmit(c, first->start, first->end);
 }
 
 void Tcp::sack_transmit(Connection& c) {
@@ -55,7 +64,7 @@ void Tcp::sack_transmit(Connection& c) {
         break;
       case NextSegment::Kind::kLost:
       case NextSegment::Kind::kUnsacked:
-        board.on_retransmit(retransmit(c, next.begin, next.end));
+        retransmit(c, next.begin, next.end);
         break;
     }
   }

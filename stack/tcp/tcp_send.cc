@@ -119,9 +119,10 @@ void Tcp::transmit(Connection& c, bool force) {
     sent = true;
     force = false;  // one segment past the rules is what the override allows
   }
-  if (sent && was_idle) {
-    arm_rto(c);  // RFC 6298 (5.1): the timer starts with the first segment in flight
-  } else if (!sent && c.snd_una == c.snd_nxt && has_unsent(c) && c.retransmits == 0) {
+  if (sent && was_idle) arm_rto(c);  // RFC 6298 (5.1): the timer starts with the first segment
+  // RFC 8985 §7.2: new data (re)starts the probe timeout; a reordering wait stays as it is.
+  if (sent && c.rack && c.rack->timer != FlightTimer::kReorder) arm_loss_timer(c, std::nullopt);
+  if (!sent && c.snd_una == c.snd_nxt && has_unsent(c) && c.retransmits == 0) {
     schedule_idle(c);  // the window holds data back: the persist timer starts
   }
 }
@@ -131,6 +132,7 @@ bool Tcp::send_new(Connection& c, uint32_t window_end, bool force) {
   if (unsent == 0) {
     if (!c.write_shut || c.snd_nxt != c.write_seq) return false;
     send_data(c, c.snd_nxt, 0, true);  // the FIN, alone
+    record_sent(c, c.snd_nxt, c.write_seq + 1, false);
     c.snd_nxt = c.rtx_next = c.write_seq + 1;
     return true;
   }
@@ -151,7 +153,9 @@ bool Tcp::send_new(Connection& c, uint32_t window_end, bool force) {
   const bool fin = c.write_shut && length == unsent;
   send_data(c, c.snd_nxt, length, fin);
   if (!c.options.timestamps && !c.timed) c.timed = std::pair{c.snd_nxt, now_};
-  c.snd_nxt += static_cast<uint32_t>(length) + (fin ? 1 : 0);
+  const uint32_t end = c.snd_nxt + static_cast<uint32_t>(length) + (fin ? 1 : 0);
+  record_sent(c, c.snd_nxt, end, false);
+  c.snd_nxt = end;
   c.rtx_next = c.snd_nxt;
   return true;
 }
@@ -165,7 +169,12 @@ uint32_t Tcp::retransmit(Connection& c, uint32_t seq, uint32_t end) {
   stats_.data_segments_retransmitted.add();
   if (fin && length == 0) stats_.fin_retransmits.add();
   ++c.segments_retransmitted;
-  return seq + static_cast<uint32_t>(length) + (fin ? 1 : 0);
+  const uint32_t sent_end = seq + static_cast<uint32_t>(length) + (fin ? 1 : 0);
+  // In SACK recovery the scoreboard learns what NextSeg had it send (HighRxt, RACK's marks);
+  // outside it (a timeout's go-back-N, a probe) HighRxt means nothing.
+  if (c.recover && c.scoreboard) c.scoreboard->on_retransmit(seq, sent_end);
+  record_sent(c, seq, sent_end, true);
+  return sent_end;
 }
 
 void Tcp::process_ack(Connection& c, const Segment& seg) {
@@ -192,11 +201,16 @@ void Tcp::process_ack(Connection& c, const Segment& seg) {
   const bool sacked = record_sack(c, seg);
   // RFC 6675 §2 counts an ACK that SACKs new data as a duplicate too.
   if (duplicate || (sacked && !advanced)) duplicate_ack(c);
-  if (!c.recover && (c.duplicate_acks >= kDuplicateAckThreshold ||
-                     (c.scoreboard && c.scoreboard->is_lost(c.snd_una)))) {
+  // A RACK mark left from the last recovery (on data sent during it) counts as well.
+  if (!c.recover &&
+      (c.duplicate_acks >= kDuplicateAckThreshold ||
+       (c.scoreboard && (c.scoreboard->is_lost(c.snd_una) || c.scoreboard->first_lost())))) {
     enter_recovery(c);
   }
+  const std::optional<Duration> reorder_wait = rack_on_ack(c, seg);
   transmit(c);
+  // RFC 8985 §6.3, §7.2: an ACK that delivered data sets the loss timers afresh.
+  if (advanced || sacked) arm_loss_timer(c, reorder_wait);
 }
 
 void Tcp::acknowledge(Connection& c, const Segment& seg) {
@@ -238,6 +252,7 @@ void Tcp::acknowledge(Connection& c, const Segment& seg) {
     emit(Event::Kind::kWritable, c.id, c.listener, c.state);
   }
   if (c.snd_una == c.snd_nxt) {
+    c.rack.reset();  // the flight is over
     schedule_idle(c);
   } else {
     arm_rto(c);  // RFC 6298 (5.3): restarted by every ACK of new data
@@ -250,6 +265,7 @@ Duration Tcp::current_rto(const Connection& c) const {
 
 void Tcp::arm_rto(Connection& c) {
   timers_.arm(c, within_user_timeout(c, now_ + current_rto(c)));
+  if (c.rack) c.rack->timer = FlightTimer::kRto;
 }
 
 void Tcp::retransmission_timeout(Connection& c) {
@@ -272,6 +288,7 @@ void Tcp::retransmission_timeout(Connection& c) {
   c.timed.reset();
   c.duplicate_acks = 0;
   c.recover.reset();
+  if (c.rack) c.rack->tlp_end.reset();  // the episode ended in the timeout
   // RFC 2018 §8: the peer may have dropped what it SACKed; go back to SND.UNA for all of it.
   if (c.scoreboard) c.scoreboard->clear();
   c.rtx_next = c.snd_una;

@@ -133,7 +133,8 @@ def flood_targets(rows):
 # memory growth under data load is held to.
 BUFFER_BYTES_PER_CONNECTION = 262144 + 131072
 DATA_TARGETS = ("tapstack", "gvisor", "kernel")
-DATA_COUNTERS = ("retransmit_timeouts", "fast_retransmits", "data_segments_retransmitted", "delayed_acks_sent")
+DATA_COUNTERS = ("retransmit_timeouts", "fast_retransmits", "rack_lost_segments", "tlp_probes_sent",
+                 "data_segments_retransmitted", "delayed_acks_sent")
 
 
 def data_medians(rows):
@@ -192,9 +193,10 @@ def data_table(med, rr):
 
 def data_counters_table(med):
     """tapstackd's side of every row: what its counters say about recovery, and its memory."""
-    out = ["| mode | conns | loss | retransmit timeouts | fast retransmits | segments retransmitted | "
-           "delayed ACKs | drops (nonzero) | client retransmits (kernel's count) | RSS before → after KiB |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+    out = ["| mode | conns | loss | retransmit timeouts | fast retransmits | RACK losses | TLP probes | "
+           "segments retransmitted | delayed ACKs | drops (nonzero) | client retransmits (kernel's count) | "
+           "RSS before → after KiB |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for mode, conns, loss in data_keys(med):
         m = med.get((mode, conns, loss, "tapstack"))
         if not m:

@@ -5,7 +5,7 @@
 //     backlog depth for both queues per listener, drops by reason, handshake p50/p99,
 //     retransmits, resets; the kernel cookie path's SYN-ACKs and ACKs passed/refused per
 //     listener, and each listener's cookie mode; data throughput, data retransmissions by kind
-//     (fast retransmits and RTO expiries));
+//     (fast retransmits, RTO expiries, RACK losses and tail loss probes));
 //   - panel ids are unique and panels fit the 24-column grid;
 //   - the provisioning file is a file provider.
 //   - with --promql-rules FILE: writes every query, Grafana variables replaced by plain values,
@@ -99,6 +99,8 @@ const required = [
   ["data throughput", (e) => e.includes("tapstack_data_bytes_sent_total") && e.includes("rate(")],
   ["fast retransmits", (e) => e.includes("tapstack_fast_retransmits_total")],
   ["RTO expiries", (e) => e.includes("tapstack_retransmit_timeouts_total")],
+  ["RACK losses", (e) => e.includes("tapstack_rack_lost_segments_total")],
+  ["tail loss probes", (e) => e.includes("tapstack_tlp_probes_sent_total")],
 ];
 for (const [what, test] of required) {
   if (!queries.some((q) => test(q.expr))) fail(`no panel shows ${what}`);

@@ -349,6 +349,7 @@ class Data(h.DaemonAndKernelPeerCase):
         self.assertGreaterEqual(metrics["tapstack_data_segments_sent_total"],
                                 len(outbound) // 1448)
         for counter in ("data_segments_retransmitted", "retransmit_timeouts", "fast_retransmits",
+                        "rack_lost_segments", "rack_reorder_timeouts", "tlp_probes_sent",
                         "data_timeouts", "zero_window_probes_sent", "delayed_acks_sent",
                         "out_of_order_segments", "aborts_on_close"):
             self.assertIn(f"tapstack_{counter}_total", metrics)

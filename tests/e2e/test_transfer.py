@@ -224,7 +224,8 @@ class Transfer(h.DaemonAndKernelPeerCase):
     def counters(self):
         """The daemon's recovery counters from /metrics, by their short names."""
         samples = h.scrape()
-        wanted = ("fast_retransmits", "retransmit_timeouts")
+        wanted = ("fast_retransmits", "retransmit_timeouts", "rack_lost_segments",
+                  "tlp_probes_sent")
         found = {}
         for name, value in samples.items():
             for short in wanted:
@@ -383,7 +384,9 @@ class Transfer(h.DaemonAndKernelPeerCase):
         print(f"\n  {what}, {direction} {impairment}: 16 MiB in {seconds:.1f} s "
               f"({IMPAIRED / seconds / 1e6:.1f} MB/s); impairment {link.counters}; "
               f"engine: fast retransmits {delta['fast_retransmits']:.0f}, "
-              f"RTOs {delta['retransmit_timeouts']:.0f}", flush=True)
+              f"RTOs {delta['retransmit_timeouts']:.0f}, "
+              f"RACK losses {delta['rack_lost_segments']:.0f}, "
+              f"TLP probes {delta['tlp_probes_sent']:.0f}", flush=True)
         return link.counters, delta
 
     def impaired_echo(self, direction, seed, **impairment):

@@ -237,8 +237,12 @@ TEST_F(EngineData, RtoFollowsTheRttFromTimestamps) {
   Time sent = now();
   write(data(100));
   expect_data(one(), 100, 100, kAck | kPsh);
+  // TLP's probe would wait 2 * SRTT + 200 ms for a lone segment; the RTO comes first, and the
+  // probe goes then in its place (RFC 8985 §7.2), restarting it: the RTO fires 250 ms later,
+  // and backs off.
   expect_data(one_at(sent + milliseconds(250)), 100, 100, kAck | kPsh);
-  expect_data(one_at(sent + milliseconds(750)), 100, 100, kAck | kPsh);
+  expect_data(one_at(sent + milliseconds(500)), 100, 100, kAck | kPsh);
+  expect_data(one_at(sent + milliseconds(1000)), 100, 100, kAck | kPsh);
 }
 
 TEST_F(EngineData, RtoIsNeverBelow200Ms) {

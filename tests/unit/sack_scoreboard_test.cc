@@ -60,7 +60,7 @@ TEST_F(SackScoreboardTest, NextSegFollowsTheRuleOrder) {
     EXPECT_EQ(next.kind, Kind::kLost);
     EXPECT_EQ(next.begin, seq(off));
     EXPECT_EQ(next.end, seq(off + kMss));
-    board_.on_retransmit(next.end);
+    board_.on_retransmit(next.begin, next.end);
   }
   // Rule 2: new data next, one segment at most, no more than the window allows.
   NextSegment next = board_.next_seg(high(), 5 * kMss);
@@ -73,10 +73,10 @@ TEST_F(SackScoreboardTest, NextSegFollowsTheRuleOrder) {
   EXPECT_EQ(next.kind, Kind::kUnsacked);
   EXPECT_EQ(next.begin, seq(6000));
   EXPECT_EQ(next.end, seq(7000));
-  board_.on_retransmit(next.end);
+  board_.on_retransmit(next.begin, next.end);
   next = board_.next_seg(high(), 0);
   EXPECT_EQ(next.begin, seq(7000));
-  board_.on_retransmit(next.end);
+  board_.on_retransmit(next.begin, next.end);
   // Nothing left below the highest SACK: data above it is not sent by rule 3.
   EXPECT_EQ(board_.next_seg(high(), 0).kind, Kind::kNone);
 }
@@ -95,9 +95,9 @@ TEST_F(SackScoreboardTest, PipeCountsUnlostAndRetransmittedBytes) {
   // Lost: [0, 3000). In flight: [6000, 10000).
   EXPECT_EQ(board_.pipe(high()), 4 * kMss);
   board_.begin_retransmission();
-  board_.on_retransmit(seq(1000));
+  board_.on_retransmit(seq(0), seq(1000));
   EXPECT_EQ(board_.pipe(high()), 5 * kMss);  // the retransmission is in flight again
-  board_.on_retransmit(seq(2000));
+  board_.on_retransmit(seq(1000), seq(2000));
   EXPECT_EQ(board_.pipe(high()), 6 * kMss);
 }
 
@@ -107,15 +107,45 @@ TEST_F(SackScoreboardTest, PipeCountsARetransmittedUnlostHoleTwice) {
   EXPECT_EQ(before, 3 * kMss);   // [6000, 8000) and [9000, 10000)
   for (int i = 0; i < 4; ++i) {  // rule 1 three times, then rule 3 for [6000, 7000)
     const NextSegment next = board_.next_seg(high(), 0);
-    board_.on_retransmit(next.end);
+    board_.on_retransmit(next.begin, next.end);
   }
   // Three lost segments resent count once; the unlost one resent counts a second time.
   EXPECT_EQ(board_.pipe(high()), before + 4 * kMss);
 }
 
+// RACK's marks (RFC 8985) are lost too, below HighRxt as well (a retransmission lost again),
+// count in pipe neither as in flight nor as retransmitted, and end with their retransmission.
+TEST_F(SackScoreboardTest, RackMarksAreLostUntilRetransmitted) {
+  sack({block(3000, 6000)});  // [0, 3000) lost by DupThresh
+  board_.begin_retransmission();
+  for (uint32_t off : {0u, 1000u, 2000u}) board_.on_retransmit(seq(off), seq(off + kMss));
+  EXPECT_EQ(board_.pipe(high()), 7 * kMss);  // three resent, [6000, 10000) in flight
+  EXPECT_FALSE(board_.first_lost());
+  board_.mark_lost(seq(1000), seq(2000));  // the second retransmission was lost
+  board_.mark_lost(seq(7000), seq(8000));  // and a segment with too little SACKed above
+  EXPECT_TRUE(board_.is_lost(seq(1500)));
+  EXPECT_TRUE(board_.is_lost(seq(7000)));
+  EXPECT_FALSE(board_.is_lost(seq(6000)));
+  EXPECT_EQ(board_.pipe(high()), 5 * kMss);
+  NextSegment next = board_.next_seg(high(), 0);
+  EXPECT_EQ(next.kind, Kind::kLost);
+  EXPECT_EQ(next.begin, seq(1000));
+  EXPECT_EQ(next.end, seq(2000));
+  board_.on_retransmit(next.begin, next.end);
+  EXPECT_EQ(board_.pipe(high()), 6 * kMss);  // in flight again
+  next = board_.next_seg(high(), 0);
+  EXPECT_EQ(next.kind, Kind::kLost);
+  EXPECT_EQ(next.begin, seq(7000));
+  board_.on_retransmit(next.begin, next.end);
+  EXPECT_FALSE(board_.first_lost());
+  board_.mark_lost(seq(8000), seq(9000));
+  board_.on_ack(seq(9000));  // the cumulative ACK covers the mark
+  EXPECT_FALSE(board_.first_lost());
+}
+
 TEST_F(SackScoreboardTest, CumulativeAckForgetsWhatItCovers) {
   sack({block(2000, 4000), block(6000, 8000)});
-  board_.on_retransmit(seq(1000));
+  board_.on_retransmit(seq(0), seq(1000));
   board_.on_ack(seq(3000));  // into the first range
   EXPECT_EQ(board_.snd_una(), seq(3000));
   EXPECT_EQ(board_.sacked_bytes(), 3 * kMss);

@@ -1,0 +1,178 @@
+// RACK-TLP (RFC 8985): losses found by send time, not by counting. An answer lost before its
+// FIN, a lost tail, a lost retransmission are all repaired without the RTO; reordering within
+// the window retransmits nothing; the probe waits for an RTT sample and stays out of recovery.
+#include <gtest/gtest.h>
+
+#include "tests/unit/engine_data_fixture.h"
+
+namespace tapstack::engine_test {
+namespace {
+
+constexpr Duration kRtt = milliseconds(10);
+
+class EngineRackTlp : public EngineData {
+ protected:
+  // One segment out and its ACK a round trip later: SRTT and min_rtt are kRtt from then on, and
+  // data from byte kMss on is the test's.
+  void measure_rtt() {
+    write(data(kMss));
+    ASSERT_EQ(out().size(), 1u);
+    advance_by(kRtt);
+    peer_acks(kMss);
+    mark();
+  }
+  // A duplicate ACK of data byte `acked` SACKing [from, to) (data offsets).
+  void peer_sacks(size_t acked, size_t from, size_t to) {
+    SegmentSpec spec = from_peer(acked);
+    spec.sack.emplace_back(at(from), at(to));
+    peer_sends(spec);
+  }
+};
+
+// The request/response case: the answer and then the FIN go as two segments; the answer is
+// lost and the peer SACKs the FIN. One SACKed segment is no loss by DupThresh, but the FIN was
+// sent after the answer and arrived: RACK retransmits the answer a reordering window (a
+// quarter of the RTT) after the FIN's ACK, not an RTO later.
+TEST_F(EngineRackTlp, AnswerLostBeforeASackedFinIsRetransmittedAfterTheReorderingWindow) {
+  write(data(1024));
+  ASSERT_TRUE(engine().shutdown(id_).is_ok());
+  auto sent = out();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_TRUE(sent[1].flags & kFin);
+  const Time t0 = now();
+  mark();
+  advance_by(kRtt);
+  peer_sacks(0, 1024, 1025);  // the FIN arrived, the answer did not
+  EXPECT_TRUE(out().empty()) << "the answer may still be on its way (reordering)";
+  // RACK.rtt is 10 ms, and with no other RTT known, min_rtt too: the window is 2.5 ms, on a
+  // timer of 1 ms ticks.
+  expect_data(one_at(t0 + kRtt + milliseconds(3)), 0, 1024, kAck | kPsh);
+  advance_by(kRtt);
+  peer_acks(1025);
+  EXPECT_TRUE(out().empty());
+  expect_counters({{"fast_retransmits", 1},
+                   {"sack_recoveries", 1},
+                   {"rack_lost_segments", 1},
+                   {"rack_reorder_timeouts", 1},
+                   {"data_segments_retransmitted", 1},
+                   {"data_segments_sent", 1},
+                   {"data_bytes_sent", 1024}});
+}
+
+// A lost tail has nothing after it to be SACKed: TLP sends the last segment again after two
+// round trips (plus two timer ticks), its ACK SACKs it, and RACK finds the one before it lost.
+TEST_F(EngineRackTlp, LostTailIsProbedAfterTwoRoundTripsAndRepairedWithoutATimeout) {
+  measure_rtt();
+  write(data(4 * kMss));
+  ASSERT_EQ(out().size(), 4u);
+  advance_by(kRtt);
+  peer_acks(3 * kMss);  // segments 3 and 4 of the four (offsets 3 and 4 kMss) are lost
+  const Time acked = now();
+  expect_data(one_at(acked + 2 * kRtt + milliseconds(2)), 4 * kMss, kMss, kAck | kPsh);
+  advance_by(kRtt);
+  peer_sacks(3 * kMss, 4 * kMss, 5 * kMss);  // the probe arrived
+  expect_data(one(), 3 * kMss, kMss);
+  advance_by(kRtt);
+  peer_acks(5 * kMss);
+  EXPECT_TRUE(out().empty());
+  expect_counters({{"tlp_probes_sent", 1},
+                   {"fast_retransmits", 1},
+                   {"sack_recoveries", 1},
+                   {"rack_lost_segments", 1},
+                   {"data_segments_retransmitted", 2},
+                   {"data_segments_sent", 6},
+                   {"data_bytes_sent", 6 * kMss}});
+}
+
+// A retransmission lost again: DupThresh never says so (HighRxt has passed it), but new data
+// sent after it arrives, and RACK finds the retransmission lost a round trip after it went.
+TEST_F(EngineRackTlp, LostRetransmissionIsFoundWithoutATimeout) {
+  measure_rtt();
+  write(data(6 * kMss));  // offsets kMss..7 kMss: segments 1-6
+  ASSERT_EQ(out().size(), 6u);
+  advance_by(kRtt);
+  peer_sacks(kMss, 2 * kMss, 7 * kMss);  // segment 1 lost, the five after it arrived
+  expect_data(one(), kMss, kMss);        // fast retransmit; it is lost too
+  advance_by(milliseconds(1));
+  write(data(2 * kMss));
+  ASSERT_EQ(out().size(), 2u) << "new data in recovery (RFC 6675 NextSeg rule 2)";
+  advance_by(kRtt);
+  peer_sacks(kMss, 2 * kMss, 9 * kMss);  // the new data arrived, the retransmission not
+  expect_data(one(), kMss, kMss);
+  advance_by(kRtt);
+  peer_acks(9 * kMss);
+  EXPECT_TRUE(out().empty());
+  expect_counters({{"fast_retransmits", 1},
+                   {"sack_recoveries", 1},
+                   {"rack_lost_segments", 1},
+                   {"data_segments_retransmitted", 2},
+                   {"data_segments_sent", 10},
+                   {"data_bytes_sent", 10 * kMss}});
+}
+
+// With data waiting for the congestion window, the probe is new data (the peer's window takes
+// it; cwnd does not hold a probe back), once per flight: the RTO, restarted, comes next.
+TEST_F(EngineRackTlp, ProbeSendsNewDataWhenThereIsSomeAndOnlyOnce) {
+  measure_rtt();
+  write(data(12 * kMss));
+  ASSERT_EQ(out().size(), 10u) << "the initial window";
+  const Time probe = now() + 2 * kRtt + milliseconds(2);
+  expect_data(one_at(probe), 11 * kMss, kMss);
+  expect_data(one_at(probe + milliseconds(200)), kMss, kMss);
+  expect_counters({{"tlp_probes_sent", 1},
+                   {"retransmit_timeouts", 1},
+                   {"data_segments_retransmitted", 1},
+                   {"data_segments_sent", 12},
+                   {"data_bytes_sent", 12 * kMss}});
+}
+
+// A segment overtaken by the next one but arriving within the reordering window is not lost:
+// the reordering timer is armed, and the late segment's ACK comes first.
+TEST_F(EngineRackTlp, ReorderingWithinTheWindowRetransmitsNothing) {
+  measure_rtt();
+  write(data(2 * kMss));
+  ASSERT_EQ(out().size(), 2u);
+  advance_by(kRtt);
+  peer_sacks(kMss, 2 * kMss, 3 * kMss);  // the second arrived first
+  EXPECT_TRUE(out().empty());
+  advance_by(milliseconds(1));  // within min_rtt / 4 = 2.5 ms
+  peer_acks(3 * kMss);
+  advance_by(seconds(1));
+  EXPECT_TRUE(out().empty());
+  expect_counters({{"data_segments_sent", 2}, {"data_bytes_sent", 2 * kMss}});
+}
+
+// Without an RTT sample the probe timeout would be a guess no better than the RTO's: the first
+// retransmission is the RTO's (the initial 1 s).
+TEST_F(EngineRackTlp, NoProbeWithoutAnRttSample) {
+  write(data(4 * kMss));
+  ASSERT_EQ(out().size(), 4u);
+  mark();
+  expect_data(one_at(now() + seconds(1)), 0, kMss);
+  expect_counters({{"retransmit_timeouts", 1},
+                   {"data_segments_retransmitted", 1},
+                   {"data_segments_sent", 1},
+                   {"data_bytes_sent", kMss}});
+}
+
+// In recovery the ACKs clock the retransmissions: no probe (it was due 22 ms after the data
+// went), and the RTO stays the backstop (200 ms, the floor, from the data's first segment).
+TEST_F(EngineRackTlp, NoProbeInRecovery) {
+  measure_rtt();
+  const Time sent = now();
+  write(data(6 * kMss));
+  ASSERT_EQ(out().size(), 6u);
+  advance_by(kRtt);
+  peer_sacks(kMss, 2 * kMss, 7 * kMss);
+  expect_data(one(), kMss, kMss);
+  expect_data(one_at(sent + milliseconds(200)), kMss, kMss);
+  expect_counters({{"fast_retransmits", 1},
+                   {"sack_recoveries", 1},
+                   {"retransmit_timeouts", 1},
+                   {"data_segments_retransmitted", 2},
+                   {"data_segments_sent", 8},
+                   {"data_bytes_sent", 8 * kMss}});
+}
+
+}  // namespace
+}  // namespace tapstack::engine_test
