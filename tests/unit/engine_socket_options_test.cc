@@ -82,23 +82,23 @@ TEST_F(EngineSocketOptions, SettingOnlyTheUserTimeoutLeavesNoDelayAsItWas) {
 // ---- User timeout ----
 
 TEST_F(EngineSocketOptions, UnacknowledgedDataEndsTheConnectionAtTheUserTimeout) {
-  set(id_, user_timeout(seconds(5)));
+  set(id_, user_timeout(5 * kFirstRto));
   write(data(100));
   out();
-  // Retransmissions at 1 and 3 s; the one due at 7 s is brought forward to the timeout, 5 s
+  // Retransmissions at 1 and 3 RTOs; the one due at 7 is brought forward to the timeout, 5 RTOs
   // after the data was sent, long before data_retries (15) would give up.
-  auto sent = run_timers_until(kStart + seconds(4));
+  auto sent = run_timers_until(kStart + 4 * kFirstRto);
   ASSERT_EQ(sent.size(), 2u);
-  EXPECT_EQ(sent[1].first, kStart + seconds(3));
-  expect_timed_out_at(kStart + seconds(5));
+  EXPECT_EQ(sent[1].first, kStart + 3 * kFirstRto);
+  expect_timed_out_at(kStart + 5 * kFirstRto);
 }
 
 TEST_F(EngineSocketOptions, AnUnacknowledgedFinEndsTheConnectionAtTheUserTimeout) {
-  set(id_, user_timeout(seconds(5)));
+  set(id_, user_timeout(5 * kFirstRto));
   ASSERT_TRUE(engine().shutdown(id_).is_ok());
   expect_segment(one(), kAck | kFin, at(0), peer_seq_);
-  ASSERT_EQ(run_timers_until(kStart + seconds(4)).size(), 2u);
-  advance_to(kStart + seconds(5));
+  ASSERT_EQ(run_timers_until(kStart + 4 * kFirstRto).size(), 2u);  // at 1 and 3 RTOs
+  advance_to(kStart + 5 * kFirstRto);
   expect_nothing_sent();
   EXPECT_EQ(count_events(Event::Kind::kTimedOut, id_), 1u);
   EXPECT_EQ(state_of(id_), TcpState::kClosed);
@@ -106,43 +106,45 @@ TEST_F(EngineSocketOptions, AnUnacknowledgedFinEndsTheConnectionAtTheUserTimeout
 
 TEST_F(EngineSocketOptions, AUserTimeoutLongerThanDataRetriesKeepsRetrying) {
   EngineConfig config;
-  config.data_retries = 3;  // alone, it gives up at 15 s
+  config.data_retries = 3;  // alone, it gives up at 15 RTOs
   reopen(config);
-  set(id_, user_timeout(seconds(60)));
+  set(id_, user_timeout(60 * kFirstRto));
   write(data(100));
   out();
-  auto sent = run_timers_until(kStart + seconds(59));
-  ASSERT_EQ(sent.size(), 5u);  // at 1, 3, 7, 15 and 31 s; the next (63 s) comes at 60 s
-  EXPECT_EQ(sent[4].first, kStart + seconds(31));
-  expect_timed_out_at(kStart + seconds(60));
+  auto sent = run_timers_until(kStart + 59 * kFirstRto);
+  ASSERT_EQ(sent.size(), 5u);  // at 1, 3, 7, 15 and 31 RTOs; the next (63) comes at 60
+  EXPECT_EQ(sent[4].first, kStart + 31 * kFirstRto);
+  expect_timed_out_at(kStart + 60 * kFirstRto);
 }
 
 TEST_F(EngineSocketOptions, TheClockStartsAgainAfterAnAckOfNewData) {
-  set(id_, user_timeout(seconds(5)));
+  set(id_, user_timeout(5 * kFirstRto));
   write(data(100));
   out();
-  ASSERT_EQ(run_timers_until(kStart + seconds(4)).size(), 2u);  // at 1 and 3 s
-  advance_to(kStart + seconds(4));
-  peer_acks(100);  // echoes the 3 s retransmission: an RTT of 1 s, RTO 3 s
+  ASSERT_EQ(run_timers_until(kStart + 3 * kFirstRto).size(), 2u);  // at 1 and 3 RTOs
+  // Echoes the retransmission of 3 RTOs at once: an RTT of one tick, the RTO still the floor.
+  peer_acks(100);
   write(data(100));
   expect_data(one(), 100, 100, kAck | kPsh);
-  // The new data went at 4 s: its first expiry at 7 s, then the timeout 5 s after it was sent
-  // (not 5 s after the first data was).
-  auto sent = run_timers_until(kStart + seconds(8));
-  ASSERT_EQ(sent.size(), 1u);
-  EXPECT_EQ(sent[0].first, kStart + seconds(7));
-  expect_timed_out_at(kStart + seconds(9));
+  // The new data went at 3 RTOs: its expiries at 4 and 6, then the timeout 5 RTOs after it was
+  // sent, at 8 (not 5 RTOs after the first data was, at 5).
+  auto sent = run_timers_until(kStart + 7 * kFirstRto);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].first, kStart + 4 * kFirstRto);
+  EXPECT_EQ(sent[1].first, kStart + 6 * kFirstRto);
+  expect_timed_out_at(kStart + 8 * kFirstRto);
 }
 
 TEST_F(EngineSocketOptions, APeerThatAcknowledgesNeverTripsIt) {
   set(id_, user_timeout(seconds(2)));
   set(id_, no_delay(true));
+  // 30 s in all, each write acknowledged after 100 ms: inside the RTO, never below 200 ms.
   for (size_t i = 0; i < 30; ++i) {
     write(data(100));
     expect_data(one(), 100 * i, 100, kAck | kPsh);
-    advance_by(milliseconds(400));
+    advance_by(milliseconds(100));
     peer_acks(100 * (i + 1));
-    advance_by(milliseconds(600));
+    advance_by(milliseconds(900));
   }
   EXPECT_EQ(state_of(id_), TcpState::kEstablished);
   EXPECT_EQ(count_events(Event::Kind::kTimedOut, id_), 0u);
@@ -150,49 +152,49 @@ TEST_F(EngineSocketOptions, APeerThatAcknowledgesNeverTripsIt) {
 }
 
 TEST_F(EngineSocketOptions, ZeroWindowProbingPastTheUserTimeoutEndsTheConnection) {
-  set(id_, user_timeout(seconds(10)));
+  set(id_, user_timeout(10 * kFirstRto));
   peer_acks(0, 0);
   write(data(100));
   expect_nothing_sent();
-  // Probes at 1, 3 and 7 s, each answered with the window still shut: the peer is alive, but
-  // the data cannot go. The clock runs from the first probe: the end comes at 11 s, before the
-  // probe due at 15 s.
-  Duration interval = seconds(1);
+  // Probes at 1, 3 and 7 RTOs, each answered with the window still shut: the peer is alive, but
+  // the data cannot go. The clock runs from the first probe: the end comes at 11 RTOs, before
+  // the probe due at 15.
+  Duration interval = kFirstRto;
   for (int i = 0; i < 3; ++i) {
     SentSegment probe = one_at(now() + interval);
     expect_segment(probe, kAck, at(0) - 1, peer_seq_);
     peer_acks(0, 0);
     interval *= 2;
   }
-  expect_timed_out_at(kStart + seconds(11));
+  expect_timed_out_at(kStart + 11 * kFirstRto);
 }
 
 TEST_F(EngineSocketOptions, AZeroWindowThatOpensStopsTheClock) {
-  set(id_, user_timeout(seconds(4)));
+  set(id_, user_timeout(4 * kFirstRto));
   peer_acks(0, 0);
   write(data(100));
-  expect_segment(one_at(kStart + seconds(1)), kAck, at(0) - 1, peer_seq_);
-  expect_segment(one_at(kStart + seconds(3)), kAck, at(0) - 1, peer_seq_);
-  peer_acks(0);  // the window opens at 3 s: the data goes, and its own wait begins
+  expect_segment(one_at(kStart + kFirstRto), kAck, at(0) - 1, peer_seq_);
+  expect_segment(one_at(kStart + 3 * kFirstRto), kAck, at(0) - 1, peer_seq_);
+  peer_acks(0);  // the window opens at 3 RTOs: the data goes, and its own wait begins
   expect_data(one(), 0, 100, kAck | kPsh);
-  // Lost: retransmitted at 4 and 6 s, and given up 4 s after it was sent, not 4 s after the
-  // first probe (5 s).
-  auto sent = run_timers_until(kStart + milliseconds(6900));
+  // Lost: retransmitted at 4 and 6 RTOs, and given up 4 RTOs after it was sent (at 7), not 4
+  // after the first probe (at 5).
+  auto sent = run_timers_until(kStart + 6 * kFirstRto);
   ASSERT_EQ(sent.size(), 2u);
-  EXPECT_EQ(sent[1].first, kStart + seconds(6));
-  expect_timed_out_at(kStart + seconds(7));
+  EXPECT_EQ(sent[1].first, kStart + 6 * kFirstRto);
+  expect_timed_out_at(kStart + 7 * kFirstRto);
 }
 
 TEST_F(EngineSocketOptions, ZeroTurnsTheUserTimeoutOff) {
   EngineConfig config;
   config.data_retries = 3;
   reopen(config);
-  set(id_, user_timeout(seconds(5)));
+  set(id_, user_timeout(5 * kFirstRto));  // alone, it would end the connection at 5 RTOs
   set(id_, user_timeout(Duration::zero()));
   write(data(100));
   out();
-  ASSERT_EQ(run_timers_until(kStart + seconds(14)).size(), 3u);
-  expect_timed_out_at(kStart + seconds(15));  // data_retries' end, as without one
+  ASSERT_EQ(run_timers_until(kStart + 14 * kFirstRto).size(), 3u);  // at 1, 3 and 7 RTOs
+  expect_timed_out_at(kStart + 15 * kFirstRto);  // data_retries' end, as without one
 }
 
 // ---- Keepalive and the user timeout ----
@@ -302,10 +304,10 @@ TEST_F(EngineEventFigures, TheLastEventsOfAClosedConnectionCarryItsFinalFigures)
 
 TEST_F(EngineEventFigures, ATimedOutConnectionsEventCarriesItsRetransmissions) {
   record([](EndpointId) { return true; });
-  set(id_, user_timeout(seconds(5)));
+  set(id_, user_timeout(5 * kFirstRto));
   write(data(100));
   out();
-  run_timers_until(kStart + seconds(5));
+  run_timers_until(kStart + 5 * kFirstRto);  // retransmissions at 1 and 3 RTOs, the end at 5
   auto it = std::find(kinds_.begin(), kinds_.end(), Event::Kind::kTimedOut);
   ASSERT_NE(it, kinds_.end());
   const auto& figures = figures_[static_cast<size_t>(it - kinds_.begin())];
