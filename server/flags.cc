@@ -435,6 +435,7 @@ EngineConfig DaemonOptions::engine_config() const {
   config.gateway = gateway;
   config.gateway_mac = gateway_mac;
   config.mtu = mtu;
+  config.segmentation_offload = tap_offloads == link::TapOffloads::kOn;
   config.tunable = tunable;
   config.max_endpoints = max_endpoints;
   config.max_time_wait = max_time_wait;

@@ -122,7 +122,8 @@ void Engine::receive_ipv4(std::span<const uint8_t> packet) {
   }
 }
 
-void Engine::send_ipv4(Ipv4Address destination, std::span<uint8_t> frame) {
+void Engine::send_ipv4(Ipv4Address destination, std::span<uint8_t> frame,
+                       const FrameOffload& offload) {
   // On-link peers directly; everything else through the gateway, if there is one.
   Ipv4Address next_hop = destination;
   if (!config_.address.contains(destination)) {
@@ -132,7 +133,7 @@ void Engine::send_ipv4(Ipv4Address destination, std::span<uint8_t> frame) {
     }
     next_hop = *config_.gateway;
   }
-  arp_.send_ipv4(next_hop, frame, now_);
+  arp_.send_ipv4(next_hop, frame, offload, now_);
 }
 
 }  // namespace tapstack

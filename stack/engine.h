@@ -125,7 +125,8 @@ class Engine final : private net::Ipv4Output {
   std::array<size_t, kTcpStateCount> count_by_state() const { return tcp_.count_by_state(); }
 
  private:
-  void send_ipv4(Ipv4Address destination, std::span<uint8_t> frame) override;
+  void send_ipv4(Ipv4Address destination, std::span<uint8_t> frame,
+                 const FrameOffload& offload) override;
   void receive_ipv4(std::span<const uint8_t> packet);
   void set_now(Time now);
 

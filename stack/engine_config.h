@@ -28,6 +28,10 @@ struct EngineConfig {
   Ipv4Subnet address{{0xc6120002}, 24};  // 198.18.0.2/24
   std::optional<Ipv4Address> gateway;
   uint16_t mtu = 1500;
+  // The link cuts a large TCP segment into segments of a given size and completes their
+  // checksums, as a NIC's TSO does (frame_sink.h): data segments the send side sends back to
+  // back then leave as one frame.
+  bool segmentation_offload = false;
   TunableConfig tunable;
 
   Duration initial_rto = seconds(1);                    // RFC 6298 §2.1

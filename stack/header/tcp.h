@@ -24,6 +24,7 @@ inline constexpr uint8_t kUrg = 0x20;
 class TcpView {
  public:
   static constexpr size_t kMinSize = 20;
+  static constexpr size_t kChecksumOffset = 16;
 
   static std::optional<TcpView> parse(std::span<const uint8_t> segment) {
     if (segment.size() < kMinSize) return std::nullopt;
@@ -71,8 +72,13 @@ struct TcpHeaderFields {
 
 // Writes a TCP header whose options (already at out + 20, `options_length` bytes, a multiple of
 // four) and payload follow it, and fills in the checksum over all of `segment_length` bytes.
+// kFull: the checksum over the whole segment. kPartial: only the pseudo-header's sum, folded and
+// not complemented, as a link that completes checksums (CHECKSUM_PARTIAL) expects it.
+enum class TcpChecksum : uint8_t { kFull, kPartial };
+
 inline void write_tcp(uint8_t* out, const TcpHeaderFields& f, size_t options_length,
-                      size_t segment_length, Ipv4Address src, Ipv4Address dst) {
+                      size_t segment_length, Ipv4Address src, Ipv4Address dst,
+                      TcpChecksum checksum = TcpChecksum::kFull) {
   store16(out, f.source_port);
   store16(out + 2, f.destination_port);
   store32(out + 4, f.seq);
@@ -83,6 +89,10 @@ inline void write_tcp(uint8_t* out, const TcpHeaderFields& f, size_t options_len
   store16(out + 16, 0);
   store16(out + 18, 0);
   uint64_t sum = pseudo_header_sum(src, dst, kProtocolTcp, static_cast<uint16_t>(segment_length));
+  if (checksum == TcpChecksum::kPartial) {
+    store16(out + 16, static_cast<uint16_t>(~checksum_finish(sum)));
+    return;
+  }
   store16(out + 16, checksum_finish(checksum_add(sum, {out, segment_length})));
 }
 

@@ -12,7 +12,9 @@ class EpollLinkIo final : public LinkIo {
   EpollLinkIo(const TapDevice& tap, BusyPoll busy_poll);
   ~EpollLinkIo() override;
   void wait(std::optional<Time> deadline, Handler& handler) override;
-  bool send_frame(std::span<const uint8_t> frame) override { return tap_.write(frame); }
+  bool send_frame(std::span<const uint8_t> frame, const FrameOffload& offload) override {
+    return tap_.write(frame, offload);
+  }
   std::string_view name() const override { return "epoll"; }
 
  private:

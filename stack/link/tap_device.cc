@@ -147,12 +147,16 @@ ssize_t TapDevice::read(std::span<uint8_t> buffer) const {
   return n;
 }
 
-bool TapDevice::write(std::span<const uint8_t> frame) const {
+bool TapDevice::write(std::span<const uint8_t> frame, const FrameOffload& offload) const {
   if (!vnet_header_) {
+    if (offload.any()) {
+      errno = EINVAL;
+      return false;
+    }
     return ::write(fd_, frame.data(), frame.size()) == static_cast<ssize_t>(frame.size());
   }
   std::array<uint8_t, kVnetHeaderSize> header;
-  write_plain_vnet_header(header);
+  write_vnet_header(header, offload);
   const std::array<iovec, 2> parts{iovec{header.data(), header.size()},
                                    iovec{const_cast<uint8_t*>(frame.data()), frame.size()}};
   return ::writev(fd_, parts.data(), 2) == static_cast<ssize_t>(header.size() + frame.size());

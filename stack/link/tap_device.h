@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "stack/frame_sink.h"
 #include "stack/status.h"
 
 namespace tapstack::link {
@@ -43,8 +44,9 @@ class TapDevice {
   // with vnet_header() a header and a frame (frame_after_vnet_header() takes the frame).
   ssize_t read(std::span<uint8_t> buffer) const;
   // False if the kernel refused the frame (errno set); a TAP never takes part of a frame. The
-  // virtio-net header, if the TAP has them, is added here.
-  bool write(std::span<const uint8_t> frame) const;
+  // virtio-net header, if the TAP has them, is added here, asking for `offload`; a TAP without
+  // them refuses a frame that asks for any.
+  bool write(std::span<const uint8_t> frame, const FrameOffload& offload = {}) const;
   // The frames the kernel holds for our reader before it drops what comes (the device's
   // txqueuelen, as `ip link set dev NAME txqueuelen N` sets it; 1000 by default).
   Status set_queue_length(uint32_t frames) const;

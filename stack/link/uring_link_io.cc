@@ -158,21 +158,22 @@ void UringLinkIo::arm_reads() {
   }
 }
 
-bool UringLinkIo::send_frame(std::span<const uint8_t> frame) {
+bool UringLinkIo::send_frame(std::span<const uint8_t> frame, const FrameOffload& offload) {
   ensure_ring();
   const size_t header = tap_.vnet_header() ? kVnetHeaderSize : 0;
+  if (offload.any() && !header) return false;  // nothing would finish the frame
   if (header + frame.size() > kTxSlotSize || free_tx_.empty()) {
     // Out of slots (a burst, say a listener resetting its queue): send what is queued first,
     // then this frame directly, so frames leave in the order they were made.
     io_uring_submit(&ring_);
-    return tap_.write(frame);
+    return tap_.write(frame, offload);
   }
   io_uring_sqe* sqe = next_sqe();
-  if (!sqe) return tap_.write(frame);
+  if (!sqe) return tap_.write(frame, offload);
   uint16_t slot = free_tx_.back();
   free_tx_.pop_back();
   uint8_t* out = tx_slots_[slot].data();
-  if (header) write_plain_vnet_header(std::span<uint8_t, kVnetHeaderSize>(out, kVnetHeaderSize));
+  if (header) write_vnet_header(std::span<uint8_t, kVnetHeaderSize>(out, kVnetHeaderSize), offload);
   std::memcpy(out + header, frame.data(), frame.size());
   io_uring_prep_write(sqe, tap_.fd(), out, static_cast<unsigned>(header + frame.size()), 0);
   io_uring_sqe_set_data64(sqe, kTxTag | slot);

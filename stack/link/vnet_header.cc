@@ -19,6 +19,8 @@ struct virtio_net_hdr {
 };
 static_assert(sizeof(virtio_net_hdr) == kVnetHeaderSize);
 constexpr uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+constexpr uint8_t VIRTIO_NET_HDR_GSO_NONE = 0;
+constexpr uint8_t VIRTIO_NET_HDR_GSO_TCPV4 = 1;
 
 }  // namespace
 
@@ -40,8 +42,16 @@ std::span<const uint8_t> frame_after_vnet_header(std::span<uint8_t> bytes) {
   return frame;
 }
 
-void write_plain_vnet_header(std::span<uint8_t, kVnetHeaderSize> out) {
-  const virtio_net_hdr header{};  // no checksum to complete, VIRTIO_NET_HDR_GSO_NONE
+void write_vnet_header(std::span<uint8_t, kVnetHeaderSize> out, const FrameOffload& offload) {
+  virtio_net_hdr header{};
+  if (offload.checksum_start) {
+    header.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    header.csum_start = offload.checksum_start;
+    header.csum_offset = offload.checksum_offset;
+  }
+  header.gso_type = offload.segment_size ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_NONE;
+  header.gso_size = offload.segment_size;
+  header.hdr_len = offload.header_length;
   std::memcpy(out.data(), &header, sizeof header);
 }
 

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <span>
 
+#include "stack/frame_sink.h"
+
 namespace tapstack::link {
 
 inline constexpr size_t kVnetHeaderSize = 10;  // sizeof(struct virtio_net_hdr)
@@ -20,7 +22,8 @@ inline constexpr size_t kVnetHeaderSize = 10;  // sizeof(struct virtio_net_hdr)
 // (its checksum range outside the frame) or the read was shorter than a header.
 std::span<const uint8_t> frame_after_vnet_header(std::span<uint8_t> bytes);
 
-// Writes the header of a frame we send (no offload asked) into `out`, kVnetHeaderSize bytes.
-void write_plain_vnet_header(std::span<uint8_t, kVnetHeaderSize> out);
+// Writes the header of a frame we send into `out`: what `offload` leaves to the kernel (a
+// partial checksum to complete, a TCP segment to cut into segments of its segment_size).
+void write_vnet_header(std::span<uint8_t, kVnetHeaderSize> out, const FrameOffload& offload);
 
 }  // namespace tapstack::link

@@ -20,17 +20,18 @@ Arp::Arp(const EngineConfig& config, Stats& stats, TimerWheel& timers, FrameSink
   }
 }
 
-void Arp::put_on_link(std::span<const uint8_t> frame) {
-  if (sink_.send_frame(frame)) {
+void Arp::put_on_link(std::span<const uint8_t> frame, const FrameOffload& offload) {
+  if (sink_.send_frame(frame, offload)) {
     stats_.frames_sent.add();
   } else {
     stats_.link_write_errors.add();
   }
 }
 
-void Arp::transmit(std::span<uint8_t> frame, const MacAddress& destination) {
+void Arp::transmit(std::span<uint8_t> frame, const FrameOffload& offload,
+                   const MacAddress& destination) {
   header::write_ethernet(frame.data(), destination, config_.mac, header::kEtherTypeIpv4);
-  put_on_link(frame);
+  put_on_link(frame, offload);
   stats_.packets_sent.add();
 }
 
@@ -59,7 +60,7 @@ Arp::Entry* Arp::create(Ipv4Address ip, Time now) {
 }
 
 void Arp::erase(Entry& entry) {
-  for (const auto& frame : entry.pending) pending_bytes_ -= frame.size();
+  for (const Waiting& w : entry.pending) pending_bytes_ -= w.frame.size();
   if (!entry.permanent) --collectable_;
   stats_.arp_entries_removed.add();
   entries_.erase(entry.ip);  // destroys entry, cancelling its timer
@@ -96,7 +97,8 @@ void Arp::arm_gc(Time now) {
   }
 }
 
-void Arp::send_ipv4(Ipv4Address next_hop, std::span<uint8_t> frame, Time now) {
+void Arp::send_ipv4(Ipv4Address next_hop, std::span<uint8_t> frame, const FrameOffload& offload,
+                    Time now) {
   Entry* entry;
   if (auto it = entries_.find(next_hop); it != entries_.end()) {
     entry = &it->second;
@@ -105,11 +107,11 @@ void Arp::send_ipv4(Ipv4Address next_hop, std::span<uint8_t> frame, Time now) {
   }
   entry->used = now;
   if (entry->permanent) {
-    transmit(frame, *entry->mac);
+    transmit(frame, offload, *entry->mac);
     return;
   }
   if (entry->mac && now < entry->expires) {
-    transmit(frame, *entry->mac);
+    transmit(frame, offload, *entry->mac);
     // Refresh an entry in use during the last quarter of its life, so traffic never stalls.
     if (!entry->armed() && entry->expires - now < config_.arp_entry_lifetime / 4) {
       entry->requests = 0;
@@ -132,7 +134,7 @@ void Arp::send_ipv4(Ipv4Address next_hop, std::span<uint8_t> frame, Time now) {
     stats_.drop(DropReason::arp_queue_bytes_full);
     return;
   }
-  entry->pending.emplace_back(frame.begin(), frame.end());
+  entry->pending.push_back({{frame.begin(), frame.end()}, offload});
   pending_bytes_ += frame.size();
 }
 
@@ -153,8 +155,9 @@ void Arp::learn(Entry& entry, const MacAddress& mac, Time now) {
   entry.updated = entry.used = now;
   timers_.cancel(entry);
   while (!entry.pending.empty()) {
-    pending_bytes_ -= entry.pending.front().size();
-    transmit(entry.pending.front(), mac);
+    Waiting& w = entry.pending.front();
+    pending_bytes_ -= w.frame.size();
+    transmit(w.frame, w.offload, mac);
     entry.pending.pop_front();
   }
 }
@@ -232,14 +235,14 @@ void Arp::learn_from_copy(const ArpView& arp, Time now) {
 }
 
 void Arp::fail(Entry& entry) {
-  std::deque<std::vector<uint8_t>> waiting = std::move(entry.pending);
+  std::deque<Waiting> waiting = std::move(entry.pending);
   entry.pending.clear();
-  for (const auto& frame : waiting) pending_bytes_ -= frame.size();
+  for (const Waiting& w : waiting) pending_bytes_ -= w.frame.size();
   stats_.drops[static_cast<size_t>(DropReason::arp_failed)].add(waiting.size());
   erase(entry);
   if (!on_unreachable_) return;
-  for (const auto& frame : waiting) {
-    on_unreachable_(std::span<const uint8_t>(frame).subspan(kLinkHeadroom));
+  for (const Waiting& w : waiting) {
+    on_unreachable_(std::span<const uint8_t>(w.frame).subspan(kLinkHeadroom));
   }
 }
 

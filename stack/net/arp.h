@@ -42,9 +42,11 @@ class Arp {
   Arp(const EngineConfig& config, Stats& stats, TimerWheel& timers, FrameSink& sink, Time now);
 
   void set_unreachable_handler(UnreachableHandler handler) { on_unreachable_ = std::move(handler); }
-  // Sends `frame` (an IPv4 packet behind 14 bytes kept free for the Ethernet header) to
-  // `next_hop`, now if its address is known, else once resolution completes.
-  void send_ipv4(Ipv4Address next_hop, std::span<uint8_t> frame, Time now);
+  // Sends `frame` (an IPv4 packet behind 14 bytes kept free for the Ethernet header; `offload`
+  // what the link is to finish) to `next_hop`, now if its address is known, else once
+  // resolution completes.
+  void send_ipv4(Ipv4Address next_hop, std::span<uint8_t> frame, const FrameOffload& offload,
+                 Time now);
   // True when the frame names a sender this table may learn (what other loops may learn from).
   bool receive(const header::ArpView& arp, Time now);
   // What another loop of the same stack received (with several queues, ARP reaches only the
@@ -56,6 +58,10 @@ class Arp {
   size_t pending_bytes() const { return pending_bytes_; }
 
  private:
+  struct Waiting {
+    std::vector<uint8_t> frame;
+    FrameOffload offload;
+  };
   struct Entry : TimerNode {
     Ipv4Address ip;
     std::optional<MacAddress> mac;
@@ -64,7 +70,7 @@ class Arp {
     Time updated{};    // the MAC was last set or confirmed (locktime, forced collection)
     Time used{};       // a frame last went through, or the MAC was confirmed (collection)
     int requests = 0;  // sent in the current resolution or refresh
-    std::deque<std::vector<uint8_t>> pending;
+    std::deque<Waiting> pending;
   };
 
   // The entry for `ip`, created if there is room; null if the table is full.
@@ -79,8 +85,9 @@ class Arp {
   void fail(Entry& entry);
   void request(Entry& entry, Time now);
   void reply(const header::ArpView& request);
-  void transmit(std::span<uint8_t> frame, const MacAddress& destination);
-  void put_on_link(std::span<const uint8_t> frame);
+  void transmit(std::span<uint8_t> frame, const FrameOffload& offload,
+                const MacAddress& destination);
+  void put_on_link(std::span<const uint8_t> frame, const FrameOffload& offload = {});
   // Whether an ARP sender could be a neighbour: a unicast address on our subnet, not ours.
   bool plausible_neighbour(Ipv4Address sender) const;
 

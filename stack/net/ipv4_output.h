@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <span>
 
+#include "stack/frame_sink.h"
 #include "stack/header/addresses.h"
 
 namespace tapstack::net {
@@ -15,7 +16,9 @@ inline constexpr size_t kLinkHeadroom = 14;
 class Ipv4Output {
  public:
   virtual ~Ipv4Output() = default;
-  virtual void send_ipv4(Ipv4Address destination, std::span<uint8_t> frame) = 0;
+  // `offload`: what the link is to finish (frame_sink.h); {} for a complete packet.
+  virtual void send_ipv4(Ipv4Address destination, std::span<uint8_t> frame,
+                         const FrameOffload& offload) = 0;
 };
 
 }  // namespace tapstack::net

@@ -31,11 +31,13 @@
 
 namespace tapstack::tcp {
 
-// Data a segment carries: `length` bytes from `offset` past the head of `from`.
+// Data a segment carries: `length` bytes from `offset` past the head of `from`, to be cut by
+// the link into segments of `segment_size` bytes when it is longer (TSO; 0: never).
 struct SegmentPayload {
   const ByteRing* from = nullptr;
   size_t offset = 0;
   size_t length = 0;
+  size_t segment_size = 0;
 };
 
 class Tcp {
@@ -147,8 +149,18 @@ class Tcp {
   // Every segment of a synchronized connection carries the ACK and the window, so these all
   // note what they acknowledged and cancel the delayed ACK.
   void send_ack(Connection& c);
-  // `length` bytes of the send queue from `seq`, with the FIN after them if `fin`.
+  // `length` bytes of the send queue from `seq`, with the FIN after them if `fin`. While
+  // transmit() gathers (segmentation offload), data segments that follow one another are held
+  // and leave together as one large segment.
   void send_data(Connection& c, uint32_t seq, size_t length, bool fin);
+  // Sends `length` bytes from `seq` as one segment, which the link cuts into segments of
+  // `segment_size` (0: it is one already).
+  void send_data_segment(Connection& c, uint32_t seq, size_t length, bool fin,
+                         size_t segment_size);
+  // Sends the data gathered so far, if any.
+  void flush_burst();
+  // The most one gathered segment carries: the largest IPv4 packet's worth of whole segments.
+  size_t max_burst(const Connection& c) const;
   void acknowledged_by_us(Connection& c);
   // True if an ACK for an unacceptable segment may go out now (and records that it does): one
   // per challenge_ack_interval per connection or record, Linux's tcp_oow_rate_limited.
@@ -231,6 +243,8 @@ class Tcp {
   // Sends what the windows allow: retransmissions due first, then new data, then the FIN.
   // `force`: the persist timer's override of Nagle and sender SWS avoidance for one segment.
   void transmit(Connection& c, bool force = false);
+  // transmit()'s work, segment by segment (transmit gathers them with segmentation offload).
+  void send_due(Connection& c, bool force);
   // The next new segment (or the FIN) if the window up to `window_end`, Nagle and sender SWS
   // avoidance let it go (`force`: the persist timer's override); false if nothing went.
   bool send_new(Connection& c, uint32_t window_end, bool force);
@@ -321,6 +335,17 @@ class Tcp {
   void send_keepalive_probe(Connection& c);
   void send_time_wait_ack(TimeWait& tw);
 
+  // Data segments gathered by transmit() for one large segment (segmentation offload): the
+  // connection, where they start, how many bytes, whether a FIN ends them. Sent before
+  // transmit() returns and before any other segment, so nothing overtakes them.
+  struct Burst {
+    Connection* connection = nullptr;
+    uint32_t seq = 0;
+    size_t length = 0;
+    bool fin = false;
+  };
+  std::optional<Burst> burst_;
+  bool gathering_ = false;  // transmit() is running with segmentation offload
   const EngineConfig& config_;
   Stats& stats_;
   TimerWheel& timers_;

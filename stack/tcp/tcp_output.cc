@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <optional>
+#include <utility>
 
 #include "stack/header/ipv4.h"
 #include "stack/header/tcp_options.h"
@@ -14,7 +15,8 @@ using namespace header::tcp_flags;
 
 namespace {
 constexpr size_t kIpHeader = 20;
-constexpr size_t kMaxPacket = 9000;  // the largest MTU the daemon accepts
+// An IPv4 packet's largest size: a segment the link cuts up (TSO) may be this long.
+constexpr size_t kMaxPacket = 65535;
 constexpr uint8_t kTtl = 64;
 // Every segment goes out with DF, and RFC 6864 lets an atomic datagram carry any ID: 0, as
 // Linux sends its SYN-ACKs and RSTs (ip_build_and_send_pkt, ip_send_unicast_reply), so that the
@@ -25,7 +27,8 @@ constexpr uint16_t kIpId = 0;
 void Tcp::send_segment(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8_t flags,
                        uint16_t window, std::span<const uint8_t> options,
                        const SegmentPayload& payload) {
-  uint8_t frame[net::kLinkHeadroom + kMaxPacket];
+  flush_burst();  // what transmit() gathered goes first
+  uint8_t frame[net::kLinkHeadroom + kMaxPacket];  // not initialized: every byte sent is written
   uint8_t* ip = frame + net::kLinkHeadroom;
   uint8_t* tcp = ip + kIpHeader;
   size_t header_length = header::TcpView::kMinSize + options.size();
@@ -33,17 +36,32 @@ void Tcp::send_segment(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8
   if (payload.length) {
     // Straight from the send queue into the frame: the one copy data makes on its way out.
     payload.from->peek(payload.offset, {tcp + header_length, payload.length});
-    stats_.data_segments_sent.add();
     stats_.data_bytes_sent.add(payload.length);
   }
+  // The segments on the wire: one, or as many as the link cuts this one into.
+  const bool cut = payload.segment_size && payload.length > payload.segment_size;
+  const size_t segments = cut ? (payload.length + payload.segment_size - 1) / payload.segment_size : 1;
+  if (payload.length) stats_.data_segments_sent.add(segments);
   size_t segment_length = header_length + payload.length;
+  // A segment the link cuts gets its checksums there, each piece its own (as a NIC's TSO): we
+  // leave the pseudo-header's sum, and skip a pass over 64 KiB of payload.
   header::write_tcp(tcp, {tuple.local_port, tuple.remote_port, seq, ack, flags, window},
-                    options.size(), segment_length, tuple.local, tuple.remote);
+                    options.size(), segment_length, tuple.local, tuple.remote,
+                    cut ? header::TcpChecksum::kPartial : header::TcpChecksum::kFull);
   header::write_ipv4(ip, tuple.local, tuple.remote, header::kProtocolTcp,
                      static_cast<uint16_t>(kIpHeader + segment_length), kIpId, kTtl);
-  stats_.segments_sent.add();
+  stats_.segments_sent.add(segments);
   if (flags & kRst) stats_.resets_sent.add();
-  output_.send_ipv4(tuple.remote, {frame, net::kLinkHeadroom + kIpHeader + segment_length});
+  FrameOffload offload;
+  if (cut) {
+    offload = {.segment_size = static_cast<uint16_t>(payload.segment_size),
+               .checksum_start = static_cast<uint16_t>(net::kLinkHeadroom + kIpHeader),
+               .checksum_offset = header::TcpView::kChecksumOffset,
+               .header_length =
+                   static_cast<uint16_t>(net::kLinkHeadroom + kIpHeader + header_length)};
+  }
+  output_.send_ipv4(tuple.remote, {frame, net::kLinkHeadroom + kIpHeader + segment_length},
+                    offload);
 }
 
 void Tcp::send_reset_for(const Segment& seg) {
@@ -117,6 +135,39 @@ void Tcp::send_syn(const Connection& c, bool with_ack) {
 }
 
 void Tcp::send_data(Connection& c, uint32_t seq, size_t length, bool fin) {
+  if (!gathering_ || length == 0) {
+    flush_burst();
+    send_data_segment(c, seq, length, fin, 0);
+    return;
+  }
+  // A burst takes full segments, then may end with a short one or the FIN: the link cuts it
+  // into what we would have sent one by one.
+  const size_t mss = send_mss(c);
+  const bool joins = burst_ && burst_->connection == &c && burst_->seq + burst_->length == seq &&
+                     burst_->length + length <= max_burst(c);
+  if (!joins) flush_burst();
+  if (!burst_) burst_ = Burst{&c, seq, 0, false};
+  burst_->length += length;
+  burst_->fin = fin;
+  if (fin || length < mss) flush_burst();
+}
+
+void Tcp::flush_burst() {
+  if (!burst_) return;
+  const Burst b = *std::exchange(burst_, std::nullopt);
+  send_data_segment(*b.connection, b.seq, b.length, b.fin, send_mss(*b.connection));
+}
+
+size_t Tcp::max_burst(const Connection& c) const {
+  // The largest IPv4 packet, in whole segments.
+  const size_t mss = send_mss(c);
+  const size_t room = kMaxPacket - kIpHeader - header::TcpView::kMinSize -
+                      (c.options.timestamps ? header::kTimestampOptionLength : 0);
+  return room / mss * mss;
+}
+
+void Tcp::send_data_segment(Connection& c, uint32_t seq, size_t length, bool fin,
+                            size_t segment_size) {
   uint8_t options[header::kTimestampOptionLength];
   size_t n = 0;
   if (c.options.timestamps) {
@@ -128,7 +179,7 @@ void Tcp::send_data(Connection& c, uint32_t seq, size_t length, bool fin) {
   const uint16_t window = advertise_window(c);
   acknowledged_by_us(c);
   send_segment(c.tuple, seq, c.rcv_nxt, flags, window, {options, n},
-               {&c.send_queue, static_cast<size_t>(seq - c.snd_una), length});
+               {&c.send_queue, static_cast<size_t>(seq - c.snd_una), length, segment_size});
 }
 
 void Tcp::send_control(Connection& c, uint8_t flags) {

@@ -99,6 +99,17 @@ CongestionControl& Tcp::congestion(Connection& c) {
 }
 
 void Tcp::transmit(Connection& c, bool force) {
+  if (!config_.segmentation_offload) {
+    send_due(c, force);
+    return;
+  }
+  gathering_ = true;
+  send_due(c, force);
+  gathering_ = false;
+  flush_burst();
+}
+
+void Tcp::send_due(Connection& c, bool force) {
   if (!sends(c.state)) return;
   if (c.recover && c.scoreboard) {
     sack_transmit(c);  // RFC 6675: the scoreboard picks every segment until recovery ends

@@ -27,7 +27,7 @@ using AckFrame = std::array<uint8_t, tools::kAckFrameSize>;
 
 class LastFrameSink : public FrameSink {
  public:
-  bool send_frame(std::span<const uint8_t> frame) override {
+  bool send_frame(std::span<const uint8_t> frame, const FrameOffload&) override {
     size_ = std::min(frame.size(), buffer_.size());
     std::memcpy(buffer_.data(), frame.data(), size_);
     return true;

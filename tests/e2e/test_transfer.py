@@ -179,7 +179,8 @@ class Impairment:
         return False
 
 
-class Transfer(h.DaemonAndKernelPeerCase):
+class TransferCase(h.DaemonAndKernelPeerCase):
+    """The daemon, the kernel peer and the helpers both test classes use."""
     TAP = TAP
     # The kernel cookie path is off: it ends classification on the TAP's egress with
     # TC_ACT_OK, and the impairment has to see that hook too.
@@ -248,6 +249,11 @@ class Transfer(h.DaemonAndKernelPeerCase):
         self.assertEqual(got, size, "the echo ended short")
         self.assertEqual(received, sent, "the echo differs from what was sent")
         return seconds
+
+
+class Transfer(TransferCase):
+    """Clean link, the TAP with the kernel's offloads (the default): the kernel's segments come
+    as GSO frames of up to 64 KiB and ours leave as TSO frames the kernel cuts up."""
 
     # --- clean link
 
@@ -371,6 +377,13 @@ class Transfer(h.DaemonAndKernelPeerCase):
         self.endpoints.Close(self.pb.CloseRequest(id=endpoint_id, abort=True), timeout=5)
         with self.assertRaises((ConnectionResetError, BrokenPipeError)):
             sender.result(30)
+
+
+class ImpairedTransfer(TransferCase):
+    """Impaired link, the TAP without offloads: tapstack_impair acts on each frame, so that its
+    loss, duplication and reordering hit single segments as on a real path. With offloads a
+    frame is up to 45 segments, and one drop a burst of them, which no link makes."""
+    DAEMON_FLAGS = TransferCase.DAEMON_FLAGS + ("--tap-offloads", "off")
 
     # --- impaired link
 

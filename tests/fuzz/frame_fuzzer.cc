@@ -42,7 +42,7 @@ const Ipv4Address kPeer{0xc6120001u};  // 198.18.0.1
 constexpr uint32_t kIrs = 5000;
 
 struct Recorder : FrameSink {
-  bool send_frame(std::span<const uint8_t> frame) override {
+  bool send_frame(std::span<const uint8_t> frame, const FrameOffload&) override {
     frames.emplace_back(frame.begin(), frame.end());
     return true;
   }

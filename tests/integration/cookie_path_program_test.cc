@@ -134,7 +134,7 @@ TcpFields fields_of(const Bytes& frame) {
 class CookiePathProgramTest : public ::testing::Test {
  protected:
   struct Sink : FrameSink {
-    bool send_frame(std::span<const uint8_t> frame) override {
+    bool send_frame(std::span<const uint8_t> frame, const FrameOffload&) override {
       // ARP requests refreshing an entry in use are not what these tests compare.
       if (frame.size() >= 14 && header::load16(frame.data() + 12) == header::kEtherTypeIpv4) {
         frames.emplace_back(frame.begin(), frame.end());

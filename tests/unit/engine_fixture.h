@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "stack/engine.h"
+#include "stack/header/checksum.h"
 
 namespace tapstack::engine_test {
 
@@ -192,14 +193,28 @@ inline std::optional<SentArp> dissect_arp(const Bytes& frame) {
                  arp->target_ip_addr().to_string()};
 }
 
-// Records every frame the engine sends.
+// Records every frame the engine sends, finished as a link that takes offloads would finish it
+// (the partial checksum completed), counting the frames that asked to be cut into segments.
 class RecordingSink : public FrameSink {
  public:
-  bool send_frame(std::span<const uint8_t> frame) override {
-    frames.emplace_back(frame.begin(), frame.end());
+  bool send_frame(std::span<const uint8_t> frame, const FrameOffload& offload) override {
+    Bytes& f = frames.emplace_back(frame.begin(), frame.end());
+    if (offload.checksum_start) {
+      const size_t field = size_t{offload.checksum_start} + offload.checksum_offset;
+      const uint16_t sum = header::checksum_finish(
+          header::checksum_add(0, std::span<const uint8_t>(f).subspan(offload.checksum_start)));
+      f[field] = static_cast<uint8_t>(sum >> 8);
+      f[field + 1] = static_cast<uint8_t>(sum);
+    }
+    if (offload.segment_size) {
+      ++segmented_frames;
+      last_segment_size = offload.segment_size;
+    }
     return true;
   }
   std::vector<Bytes> frames;
+  size_t segmented_frames = 0;
+  uint16_t last_segment_size = 0;
 };
 
 // Every counter and drop reason by name ("drop.<reason>" for drops).
