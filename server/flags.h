@@ -51,7 +51,7 @@ struct DaemonOptions {
   bool busy_poll_auto = true;
   // Engine loops, one per TAP queue (server/shards.h).
   uint32_t queues = 1;
-  bool kernel_cookies = true;  // the kernel cookie path (stack/link/cookie_path_program.h)
+  bool kernel_cookies = true;         // the kernel cookie path (stack/link/cookie_path_program.h)
   uint32_t tap_queue_length = 10000;  // 0: the TAP's own
   link::TapOffloads tap_offloads = link::TapOffloads::kOn;  // stack/link/vnet_header.h
   Duration shutdown_grace = seconds(2);

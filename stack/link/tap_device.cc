@@ -53,8 +53,7 @@ Status check_name(const std::string& name) {
 
 }  // namespace
 
-Result<TapDevice> TapDevice::attach(const std::string& name, short flags,
-                                    TapOffloads offloads) {
+Result<TapDevice> TapDevice::attach(const std::string& name, short flags, TapOffloads offloads) {
   int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return system_error("opening /dev/net/tun");
   const bool vnet = offloads == TapOffloads::kOn;
@@ -92,7 +91,7 @@ Result<TapDevice> TapDevice::open(const std::string& name, TapOffloads offloads)
 }
 
 Result<std::vector<TapDevice>> TapDevice::open_queues(const std::string& name, size_t queues,
-                                                     TapOffloads offloads) {
+                                                      TapOffloads offloads) {
   std::vector<TapDevice> taps;
   if (queues == 1) {
     auto tap = open(name, offloads);

@@ -34,7 +34,9 @@ std::unique_ptr<UringLinkIo> UringLinkIo::create(const TapDevice& tap, BusyPoll 
 }
 
 UringLinkIo::UringLinkIo(const TapDevice& tap, BusyPoll busy_poll)
-    : LinkIo(tap, busy_poll), rx_buffers_(std::make_unique_for_overwrite<uint8_t[]>(size_t{kRxBuffers} * kRxBufferSize)), tx_slots_(kTxSlots) {
+    : LinkIo(tap, busy_poll),
+      rx_buffers_(std::make_unique_for_overwrite<uint8_t[]>(size_t{kRxBuffers} * kRxBufferSize)),
+      tx_slots_(kTxSlots) {
   free_tx_.reserve(kTxSlots);
   for (size_t i = 0; i < kTxSlots; ++i) free_tx_.push_back(static_cast<uint16_t>(kTxSlots - 1 - i));
   // io_uring parks a read on a blocking file until data comes; on a non-blocking one it would

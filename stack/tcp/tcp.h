@@ -155,8 +155,7 @@ class Tcp {
   void send_data(Connection& c, uint32_t seq, size_t length, bool fin);
   // Sends `length` bytes from `seq` as one segment, which the link cuts into segments of
   // `segment_size` (0: it is one already).
-  void send_data_segment(Connection& c, uint32_t seq, size_t length, bool fin,
-                         size_t segment_size);
+  void send_data_segment(Connection& c, uint32_t seq, size_t length, bool fin, size_t segment_size);
   // Sends the data gathered so far, if any.
   void flush_burst();
   // The most one gathered segment carries: the largest IPv4 packet's worth of whole segments.

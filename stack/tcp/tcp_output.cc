@@ -27,7 +27,7 @@ constexpr uint16_t kIpId = 0;
 void Tcp::send_segment(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8_t flags,
                        uint16_t window, std::span<const uint8_t> options,
                        const SegmentPayload& payload) {
-  flush_burst();  // what transmit() gathered goes first
+  flush_burst();                                   // what transmit() gathered goes first
   uint8_t frame[net::kLinkHeadroom + kMaxPacket];  // not initialized: every byte sent is written
   uint8_t* ip = frame + net::kLinkHeadroom;
   uint8_t* tcp = ip + kIpHeader;
@@ -40,7 +40,8 @@ void Tcp::send_segment(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8
   }
   // The segments on the wire: one, or as many as the link cuts this one into.
   const bool cut = payload.segment_size && payload.length > payload.segment_size;
-  const size_t segments = cut ? (payload.length + payload.segment_size - 1) / payload.segment_size : 1;
+  const size_t segments =
+      cut ? (payload.length + payload.segment_size - 1) / payload.segment_size : 1;
   if (payload.length) stats_.data_segments_sent.add(segments);
   size_t segment_length = header_length + payload.length;
   // A segment the link cuts gets its checksums there, each piece its own (as a NIC's TSO): we
@@ -54,11 +55,11 @@ void Tcp::send_segment(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8
   if (flags & kRst) stats_.resets_sent.add();
   FrameOffload offload;
   if (cut) {
-    offload = {.segment_size = static_cast<uint16_t>(payload.segment_size),
-               .checksum_start = static_cast<uint16_t>(net::kLinkHeadroom + kIpHeader),
-               .checksum_offset = header::TcpView::kChecksumOffset,
-               .header_length =
-                   static_cast<uint16_t>(net::kLinkHeadroom + kIpHeader + header_length)};
+    offload = {
+        .segment_size = static_cast<uint16_t>(payload.segment_size),
+        .checksum_start = static_cast<uint16_t>(net::kLinkHeadroom + kIpHeader),
+        .checksum_offset = header::TcpView::kChecksumOffset,
+        .header_length = static_cast<uint16_t>(net::kLinkHeadroom + kIpHeader + header_length)};
   }
   output_.send_ipv4(tuple.remote, {frame, net::kLinkHeadroom + kIpHeader + segment_length},
                     offload);
