@@ -13,9 +13,11 @@
  * Ingress is what the engine writes into the TAP (its data to the kernel), one frame per skb:
  * the kernel processes the current skb at once and a clone redirected to ingress later (from
  * its backlog), which is what lets a held segment follow the next one. Egress is what the
- * kernel sends to the engine; there a frame may be a GSO super-packet (the TAP has no offloads,
- * so the kernel segments after tc), and a loss of one is a burst of its segments (counted as
- * such; `ip link set DEV gso_max_segs 1` makes it one segment per skb). A duplicate or a released
+ * kernel sends to the engine; there a frame may be a GSO super-packet (without the TAP's
+ * offloads the kernel segments it after tc; with them it reaches the engine whole), and a loss
+ * of one is a burst of its segments (counted as such; `ip link set DEV gso_max_segs 1` makes it
+ * one segment per skb). With the TAP's offloads the engine's frames are TSO frames too, so the
+ * e2e tests impair a TAP without them. A duplicate or a released
  * segment carries IMPAIR_MARK so that the program passes it when it comes through the hook again.
  */
 #include <linux/bpf.h>
