@@ -80,7 +80,9 @@ Status Daemon::start() {
     }
   }
   created_tap_ = ::if_nametoindex(options_.tap.c_str()) == 0;
-  auto taps = link::TapDevice::open_queues(options_.tap, options_.queues, options_.tap_offloads);
+  auto taps = link::TapDevice::open_queues(
+      options_.tap, options_.queues,
+      options_.tap_offloads ? link::TapOffloads::kOn : link::TapOffloads::kOff);
   if (!taps.is_ok())
     return error(taps.status().code, "--tap " + options_.tap + ": " + taps.status().message);
   link::TapDevice& first = taps.value().front();

@@ -28,6 +28,13 @@ Error set_uint(std::string_view flag, std::string_view text, uint64_t min, uint6
   return std::nullopt;
 }
 
+// Parses an on|off flag value into `out`.
+Error set_on_off(std::string_view flag, std::string_view text, bool& out) {
+  if (text != "on" && text != "off") return std::string(flag) + " must be on or off";
+  out = text == "on";
+  return std::nullopt;
+}
+
 struct Flag {
   std::string_view name;
   std::string_view value;  // what the argument is called in --help; empty for a switch
@@ -336,10 +343,8 @@ const std::vector<Flag>& flags() {
        "the TAP's queue (README, Kernel cookie path). Needs CAP_BPF, CAP_NET_ADMIN and "
        "CAP_PERFMON; without them the daemon logs one warning and answers cookies itself. "
        "Default on.",
-       [](DaemonOptions& o, std::string_view v) -> Error {
-         if (v != "on" && v != "off") return "--kernel-cookies must be on or off";
-         o.kernel_cookies = v == "on";
-         return std::nullopt;
+       [](DaemonOptions& o, std::string_view v) {
+         return set_on_off("--kernel-cookies", v, o.kernel_cookies);
        }},
       {"tap-queue-length", "N",
        "Frames the TAP's queue holds for tapstackd before the kernel drops what comes (its "
@@ -354,10 +359,8 @@ const std::vector<Flag>& flags() {
        "of up to 64 KiB (TSO, GRO) come as one frame, and checksums it left partial are "
        "completed here, as a NIC's are (README, Behaviour). Every program holding the TAP must "
        "agree: off for a TAP whose other holders read plain frames. Default on.",
-       [](DaemonOptions& o, std::string_view v) -> Error {
-         if (v != "on" && v != "off") return "--tap-offloads must be on or off";
-         o.tap_offloads = v == "on" ? link::TapOffloads::kOn : link::TapOffloads::kOff;
-         return std::nullopt;
+       [](DaemonOptions& o, std::string_view v) {
+         return set_on_off("--tap-offloads", v, o.tap_offloads);
        }},
       {"log-level", "error|warning|info|debug", "What to log on stderr. Default info.",
        [](DaemonOptions& o, std::string_view v) -> Error {
@@ -435,7 +438,7 @@ EngineConfig DaemonOptions::engine_config() const {
   config.gateway = gateway;
   config.gateway_mac = gateway_mac;
   config.mtu = mtu;
-  config.segmentation_offload = tap_offloads == link::TapOffloads::kOn;
+  config.segmentation_offload = tap_offloads;
   config.tunable = tunable;
   config.max_endpoints = max_endpoints;
   config.max_time_wait = max_time_wait;

@@ -53,7 +53,7 @@ struct DaemonOptions {
   uint32_t queues = 1;
   bool kernel_cookies = true;         // the kernel cookie path (stack/link/cookie_path_program.h)
   uint32_t tap_queue_length = 10000;  // 0: the TAP's own
-  link::TapOffloads tap_offloads = link::TapOffloads::kOn;  // stack/link/vnet_header.h
+  bool tap_offloads = true;           // stack/link/vnet_header.h
   Duration shutdown_grace = seconds(2);
   // The control plane's limits (README, "The control plane under load").
   size_t grpc_max_calls = 1024;

@@ -93,7 +93,7 @@ class DaemonProcess(unittest.TestCase):
             "--grpc-max-calls", "--grpc-max-calls-per-client", "--grpc-watch-buffer",
             "--grpc-keepalive-ms", "--grpc-keepalive-timeout-ms", "--grpc-max-connection-idle-ms",
             "--loop-stall-timeout", "--max-time-wait", "--max-half-open", "--max-orphans",
-            "--tap-queue-length", "--send-buffer", "--receive-buffer", "--congestion-control",
+            "--tap-queue-length", "--tap-offloads", "--send-buffer", "--receive-buffer", "--congestion-control",
             "--help"})
 
     def assert_one_line_error(self, result, returncode, *fragments):
@@ -118,6 +118,7 @@ class DaemonProcess(unittest.TestCase):
             (["--busy-poll-us", "-5"], "--busy-poll-us"),
             (["--busy-poll-us", "automatic"], "--busy-poll-us"),
             (["--kernel-cookies", "maybe"], "--kernel-cookies"),
+            (["--tap-offloads", "maybe"], "--tap-offloads"),
             (["--queues", "0"], "--queues"),
             (["--queues", "65"], "--queues"),
             (["--tap-queue-length", "1000001"], "--tap-queue-length"),
