@@ -99,9 +99,9 @@ struct Connection : TimerNode {
 
   uint8_t retransmits = 0;  // of the SYN, the data or FIN in flight; backs off the timer
   uint8_t probes = 0;       // keepalive or zero-window probes the peer has not answered
-  // When the timer's guard went unanswered, for the user timeout: the data or FIN in flight
-  // since the RTO was armed before its first expiry, a shut window since its first probe.
-  // Meaningful while retransmits > 0 (an ACK of new data, or a window that opens, ends it).
+  // Since when the timer's guard has gone unanswered, for the user timeout: the data or FIN in
+  // flight since it last waited afresh (sent from idle, or an ACK of new data), a shut window
+  // since its first probe. Meaningful once the timer fired (a window that opens ends it).
   Time stalled_since{};
   ConnectionOptions user_options;  // its own from the start: an orphan outlives its endpoint
   Time handshake_start{};

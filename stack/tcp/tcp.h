@@ -289,6 +289,7 @@ class Tcp {
   void flight_timer(Connection& c);
   CongestionControl& congestion(Connection& c);  // made with the first data sent
   Duration current_rto(const Connection& c) const;
+  void start_rto(Connection& c);  // the flight waits afresh: the user timeout's clock too
   void arm_rto(Connection& c);
   void retransmission_timeout(Connection& c);
   void persist_timer(Connection& c);

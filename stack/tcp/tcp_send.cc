@@ -130,7 +130,7 @@ void Tcp::send_due(Connection& c, bool force) {
     sent = true;
     force = false;  // one segment past the rules is what the override allows
   }
-  if (sent && was_idle) arm_rto(c);  // RFC 6298 (5.1): the timer starts with the first segment
+  if (sent && was_idle) start_rto(c);  // RFC 6298 (5.1): the timer starts with the first segment
   // RFC 8985 §7.2: new data (re)starts the probe timeout; a reordering wait stays as it is.
   if (sent && c.rack && c.rack->timer != FlightTimer::kReorder) arm_loss_timer(c, std::nullopt);
   if (!sent && c.snd_una == c.snd_nxt && has_unsent(c) && c.retransmits == 0) {
@@ -266,12 +266,19 @@ void Tcp::acknowledge(Connection& c, const Segment& seg) {
     c.rack.reset();  // the flight is over
     schedule_idle(c);
   } else {
-    arm_rto(c);  // RFC 6298 (5.3): restarted by every ACK of new data
+    start_rto(c);  // RFC 6298 (5.3): restarted by every ACK of new data
   }
 }
 
 Duration Tcp::current_rto(const Connection& c) const {
   return c.rtt.backed_off(c.retransmits);
+}
+
+void Tcp::start_rto(Connection& c) {
+  // The oldest data in flight waits afresh: the user timeout counts from here, as Linux's from
+  // the head's send time (retrans_stamp), whatever a loss probe does in between.
+  c.stalled_since = now_;
+  arm_rto(c);
 }
 
 void Tcp::arm_rto(Connection& c) {
@@ -280,9 +287,6 @@ void Tcp::arm_rto(Connection& c) {
 }
 
 void Tcp::retransmission_timeout(Connection& c) {
-  // The RTO was armed when the oldest data in flight last waited afresh (sent from idle, or
-  // an ACK of new data): the user timeout counts from there, as Linux's from retrans_stamp.
-  if (c.retransmits == 0) c.stalled_since = now_ - current_rto(c);
   // A user timeout replaces the retry count, longer or shorter (Linux's tcp_write_timeout).
   const bool expired =
       c.user_options.user_timeout > Duration::zero()
