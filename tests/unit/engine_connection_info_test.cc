@@ -15,12 +15,14 @@ constexpr uint32_t kIrs = 1000;  // the peer's ISS: its data starts at 1001
 constexpr uint32_t kMss = 1460 - 12;
 constexpr uint16_t kWindowField = 502;        // the peer's window field, scaled by its shift of 7
 constexpr uint32_t kInitialCwnd = 10 * kMss;  // RFC 6928
+// The peer's final ACK comes a LAN round trip after our SYN-ACK: the first RTT sample.
+constexpr Duration kHandshakeRtt = milliseconds(20);
 
 class EngineConnectionInfo : public EngineTest {
  protected:
   EngineConnectionInfo() {
     attach(peer_);
-    auto [id, synack] = open_passive(listen(kPort, 8), kPort, peer_, kIrs);
+    auto [id, synack] = open_passive(listen(kPort, 8), kPort, peer_, kIrs, kHandshakeRtt);
     id_ = id;
     synack_ = synack;
     our_next_ = synack.seq + 1;
@@ -81,8 +83,9 @@ TEST_F(EngineConnectionInfo, BeforeAnyDataNothingIsCountedAndThereIsNoCongestion
   EXPECT_EQ(c.segments_retransmitted, 0u);
   EXPECT_EQ(c.backoff, 0);
   EXPECT_EQ(c.send_window, uint32_t{kWindowField} << 7);  // the final ACK's, scaled
-  // The handshake's sample: no time on the fake clock, counted as one 1 ms tick.
-  EXPECT_EQ(c.srtt, milliseconds(1));
+  // RFC 6298 §2.2 on the handshake's sample: SRTT = R, RTTVAR = R / 2, RTO at least 200 ms.
+  EXPECT_EQ(c.srtt, kHandshakeRtt);
+  EXPECT_EQ(c.rttvar, kHandshakeRtt / 2);
   EXPECT_EQ(c.rto, milliseconds(200));
   EXPECT_EQ(c.congestion_control, "cubic");  // the default algorithm is named already
   EXPECT_EQ(c.cwnd, 0u);
@@ -103,15 +106,15 @@ TEST_F(EngineConnectionInfo, CountsDataInFlightThenAcknowledgedWithTheRttItTook)
   EXPECT_EQ(c.cwnd, kInitialCwnd);
   EXPECT_FALSE(c.ssthresh.has_value());  // infinite until a loss
 
-  advance_by(milliseconds(20));
+  advance_by(milliseconds(30));
   peer_sends();
   c = connection();
   EXPECT_EQ(c.bytes_acked, 2 * kMss);
   EXPECT_EQ(c.bytes_in_flight, 0u);
-  // RFC 6298 §2.3 after the handshake's 1 ms: SRTT = 7/8 SRTT + R / 8, RTTVAR = 3/4 RTTVAR
+  // RFC 6298 §2.3 after the handshake's 20 ms: SRTT = 7/8 SRTT + R / 8, RTTVAR = 3/4 RTTVAR
   // + |SRTT - R| / 4, RTO = SRTT + 4 RTTVAR, at least 200 ms.
-  EXPECT_EQ(c.srtt, microseconds(3375));
-  EXPECT_EQ(c.rttvar, microseconds(5125));
+  EXPECT_EQ(c.srtt, microseconds(21250));
+  EXPECT_EQ(c.rttvar, microseconds(10000));
   EXPECT_EQ(c.rto, milliseconds(200));
   EXPECT_EQ(c.cwnd, kInitialCwnd);  // an application-limited flow does not grow its window
   EXPECT_EQ(c.segments_retransmitted, 0u);
@@ -128,10 +131,14 @@ TEST_F(EngineConnectionInfo, WhatTheCongestionWindowHoldsBackIsUnsent) {
 TEST_F(EngineConnectionInfo, ATimeoutShowsTheRetransmissionBackoffAndTheLossWindow) {
   write(2 * kMss);
   ASSERT_EQ(bytes_sent(), 2 * kMss);
+  // The tail loss probe first, two RTTs and two ticks on (RFC 8985 §7.2): the last segment
+  // again, and the RTO restarts from it.
+  advance_by(2 * kHandshakeRtt + milliseconds(2));
+  ASSERT_EQ(bytes_sent(), kMss);
   advance_by(milliseconds(200));  // the RTO after the handshake's sample
   ASSERT_EQ(bytes_sent(), kMss);  // the first segment again (cwnd is one MSS now)
   ConnectionInfo c = connection();
-  EXPECT_EQ(c.segments_retransmitted, 1u);
+  EXPECT_EQ(c.segments_retransmitted, 2u);
   EXPECT_EQ(c.backoff, 1);
   EXPECT_EQ(c.rto, milliseconds(400));  // RFC 6298 §5.5
   EXPECT_EQ(c.cwnd, kMss);              // RFC 5681 §3.1: the loss window

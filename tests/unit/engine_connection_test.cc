@@ -249,13 +249,17 @@ TEST_F(EngineConnection, UnacknowledgedFinIsRetransmitted) {
   ASSERT_TRUE(engine().close(id_, false).is_ok());
   SentSegment fin = take_segment();
   mark();
-  for (int at : {200, 600, 1400}) {  // from the handshake's RTO, 200 ms
+  // A lone FIN is retransmitted as data is. The handshake's RTT makes the RTO the 200 ms floor;
+  // the tail loss probe (two RTTs and a delayed ACK's 200 ms) is capped at it and goes in its
+  // place, then the RTO restarts and backs off: 200 (probe), 400, 800, 1600 ms.
+  for (int at : {200, 400, 800, 1600}) {
     SCOPED_TRACE("at +" + std::to_string(at) + " ms");
     expect_segment(expect_segment_at(kStart + milliseconds(at)), kFin | kAck, fin.seq, fin.ack);
   }
-  // A lone FIN is retransmitted as data is: on the retransmission timer.
-  expect_counters(
-      {{"fin_retransmits", 3}, {"data_segments_retransmitted", 3}, {"retransmit_timeouts", 3}});
+  expect_counters({{"fin_retransmits", 4},
+                   {"data_segments_retransmitted", 4},
+                   {"tlp_probes_sent", 1},
+                   {"retransmit_timeouts", 3}});
   peer_sends(from_peer(kAck, kIrs + 1, {}, iss_ + 2));
   EXPECT_EQ(state_changes(id_).back(), TcpState::kFinWait2);
   advance_by(seconds(30));

@@ -119,6 +119,22 @@ class EngineData : public EngineTest {
     return engine().read(id_, buffer);
   }
 
+  // The connection's end by a write timeout (data_retries or the user timeout) at `deadline`:
+  // silent (no RST, as Linux's tcp_write_err), TIMED_OUT, and the data calls say
+  // DEADLINE_EXCEEDED.
+  void expect_timed_out_at(Time deadline) {
+    advance_silently_to_just_before(deadline);
+    EXPECT_EQ(state_of(id_), TcpState::kEstablished);
+    mark();
+    advance_to(deadline);
+    expect_nothing_sent();
+    EXPECT_EQ(count_events(Event::Kind::kTimedOut, id_), 1u);
+    EXPECT_EQ(state_of(id_), TcpState::kClosed);
+    expect_counters({{"data_timeouts", 1}, {"connections_closed", 1}});
+    EXPECT_EQ(read_error(id_), ErrorCode::kDeadlineExceeded);
+    EXPECT_EQ(write_error(id_), ErrorCode::kDeadlineExceeded);
+  }
+
   // Fires every timer until the connection's next event is due later than `limit`, collecting
   // what was sent with the time it went.
   std::vector<std::pair<Time, SentSegment>> run_timers_until(Time limit) {

@@ -28,20 +28,6 @@ class EngineSocketOptions : public EngineData {
     Status s = engine().set_options(id, change);
     ASSERT_TRUE(s.is_ok()) << s.message;
   }
-  // The connection's end by its user timeout, at `deadline`: silent (no RST, as Linux's
-  // tcp_write_err), TIMED_OUT, and the data calls say DEADLINE_EXCEEDED.
-  void expect_timed_out_at(Time deadline) {
-    advance_silently_to_just_before(deadline);
-    EXPECT_EQ(state_of(id_), TcpState::kEstablished);
-    mark();
-    advance_to(deadline);
-    expect_nothing_sent();
-    EXPECT_EQ(count_events(Event::Kind::kTimedOut, id_), 1u);
-    EXPECT_EQ(state_of(id_), TcpState::kClosed);
-    expect_counters({{"data_timeouts", 1}, {"connections_closed", 1}});
-    EXPECT_EQ(read_error(id_), ErrorCode::kDeadlineExceeded);
-    EXPECT_EQ(write_error(id_), ErrorCode::kDeadlineExceeded);
-  }
 };
 
 // ---- No-delay ----
@@ -85,11 +71,12 @@ TEST_F(EngineSocketOptions, UnacknowledgedDataEndsTheConnectionAtTheUserTimeout)
   set(id_, user_timeout(5 * kFirstRto));
   write(data(100));
   out();
-  // Retransmissions at 1 and 3 RTOs; the one due at 7 is brought forward to the timeout, 5 RTOs
-  // after the data was sent, long before data_retries (15) would give up.
+  // The loss probe at 1 RTO (in the RTO's place), retransmissions at 2 and 4; the one due at 8
+  // is brought forward to the timeout, 5 RTOs after the data was sent, long before
+  // data_retries (15) would give up.
   auto sent = run_timers_until(kStart + 4 * kFirstRto);
-  ASSERT_EQ(sent.size(), 2u);
-  EXPECT_EQ(sent[1].first, kStart + 3 * kFirstRto);
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[2].first, kStart + 4 * kFirstRto);
   expect_timed_out_at(kStart + 5 * kFirstRto);
 }
 
@@ -97,7 +84,7 @@ TEST_F(EngineSocketOptions, AnUnacknowledgedFinEndsTheConnectionAtTheUserTimeout
   set(id_, user_timeout(5 * kFirstRto));
   ASSERT_TRUE(engine().shutdown(id_).is_ok());
   expect_segment(one(), kAck | kFin, at(0), peer_seq_);
-  ASSERT_EQ(run_timers_until(kStart + 4 * kFirstRto).size(), 2u);  // at 1 and 3 RTOs
+  ASSERT_EQ(run_timers_until(kStart + 4 * kFirstRto).size(), 3u);  // at 1 (probe), 2 and 4
   advance_to(kStart + 5 * kFirstRto);
   expect_nothing_sent();
   EXPECT_EQ(count_events(Event::Kind::kTimedOut, id_), 1u);
@@ -106,14 +93,15 @@ TEST_F(EngineSocketOptions, AnUnacknowledgedFinEndsTheConnectionAtTheUserTimeout
 
 TEST_F(EngineSocketOptions, AUserTimeoutLongerThanDataRetriesKeepsRetrying) {
   EngineConfig config;
-  config.data_retries = 3;  // alone, it gives up at 15 RTOs
+  config.data_retries = 3;  // alone, it gives up at 16 RTOs
   reopen(config);
   set(id_, user_timeout(60 * kFirstRto));
   write(data(100));
   out();
   auto sent = run_timers_until(kStart + 59 * kFirstRto);
-  ASSERT_EQ(sent.size(), 5u);  // at 1, 3, 7, 15 and 31 RTOs; the next (63) comes at 60
-  EXPECT_EQ(sent[4].first, kStart + 31 * kFirstRto);
+  // The probe at 1 RTO, retransmissions at 2, 4, 8, 16 and 32; the next (64) comes at 60.
+  ASSERT_EQ(sent.size(), 6u);
+  EXPECT_EQ(sent[5].first, kStart + 32 * kFirstRto);
   expect_timed_out_at(kStart + 60 * kFirstRto);
 }
 
@@ -121,18 +109,19 @@ TEST_F(EngineSocketOptions, TheClockStartsAgainAfterAnAckOfNewData) {
   set(id_, user_timeout(5 * kFirstRto));
   write(data(100));
   out();
-  ASSERT_EQ(run_timers_until(kStart + 3 * kFirstRto).size(), 2u);  // at 1 and 3 RTOs
-  // Echoes the retransmission of 3 RTOs at once: an RTT of one tick, the RTO still the floor.
+  ASSERT_EQ(run_timers_until(kStart + 2 * kFirstRto).size(), 2u);  // at 1 (probe) and 2 RTOs
+  // Echoes the retransmission of 2 RTOs at once: an RTT of one tick, the RTO still the floor.
   peer_acks(100);
   write(data(100));
   expect_data(one(), 100, 100, kAck | kPsh);
-  // The new data went at 3 RTOs: its expiries at 4 and 6, then the timeout 5 RTOs after it was
-  // sent, at 8 (not 5 RTOs after the first data was, at 5).
-  auto sent = run_timers_until(kStart + 7 * kFirstRto);
-  ASSERT_EQ(sent.size(), 2u);
-  EXPECT_EQ(sent[0].first, kStart + 4 * kFirstRto);
-  EXPECT_EQ(sent[1].first, kStart + 6 * kFirstRto);
-  expect_timed_out_at(kStart + 8 * kFirstRto);
+  // The new data went at 2 RTOs: its probe at 3, its expiries at 4 and 6, then the timeout 5
+  // RTOs after it was sent, at 7 (not 5 RTOs after the first data was, at 5).
+  auto sent = run_timers_until(kStart + 6 * kFirstRto);
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[0].first, kStart + 3 * kFirstRto);
+  EXPECT_EQ(sent[1].first, kStart + 4 * kFirstRto);
+  EXPECT_EQ(sent[2].first, kStart + 6 * kFirstRto);
+  expect_timed_out_at(kStart + 7 * kFirstRto);
 }
 
 TEST_F(EngineSocketOptions, APeerThatAcknowledgesNeverTripsIt) {
@@ -177,11 +166,12 @@ TEST_F(EngineSocketOptions, AZeroWindowThatOpensStopsTheClock) {
   expect_segment(one_at(kStart + 3 * kFirstRto), kAck, at(0) - 1, peer_seq_);
   peer_acks(0);  // the window opens at 3 RTOs: the data goes, and its own wait begins
   expect_data(one(), 0, 100, kAck | kPsh);
-  // Lost: retransmitted at 4 and 6 RTOs, and given up 4 RTOs after it was sent (at 7), not 4
-  // after the first probe (at 5).
+  // Lost: the loss probe at 4 RTOs, the retransmission at 5, and given up 4 RTOs after it was
+  // sent (at 7), not 4 after the first window probe (at 5).
   auto sent = run_timers_until(kStart + 6 * kFirstRto);
   ASSERT_EQ(sent.size(), 2u);
-  EXPECT_EQ(sent[1].first, kStart + 6 * kFirstRto);
+  EXPECT_EQ(sent[0].first, kStart + 4 * kFirstRto);
+  EXPECT_EQ(sent[1].first, kStart + 5 * kFirstRto);
   expect_timed_out_at(kStart + 7 * kFirstRto);
 }
 
@@ -193,8 +183,9 @@ TEST_F(EngineSocketOptions, ZeroTurnsTheUserTimeoutOff) {
   set(id_, user_timeout(Duration::zero()));
   write(data(100));
   out();
-  ASSERT_EQ(run_timers_until(kStart + 14 * kFirstRto).size(), 3u);  // at 1, 3 and 7 RTOs
-  expect_timed_out_at(kStart + 15 * kFirstRto);  // data_retries' end, as without one
+  // The probe at 1 RTO, retransmissions at 2, 4 and 8; data_retries' end at 16, as without one.
+  ASSERT_EQ(run_timers_until(kStart + 15 * kFirstRto).size(), 4u);
+  expect_timed_out_at(kStart + 16 * kFirstRto);
 }
 
 // ---- Keepalive and the user timeout ----
@@ -307,12 +298,12 @@ TEST_F(EngineEventFigures, ATimedOutConnectionsEventCarriesItsRetransmissions) {
   set(id_, user_timeout(5 * kFirstRto));
   write(data(100));
   out();
-  run_timers_until(kStart + 5 * kFirstRto);  // retransmissions at 1 and 3 RTOs, the end at 5
+  run_timers_until(kStart + 5 * kFirstRto);  // the probe at 1 RTO, the RTO at 2 and 4, the end at 5
   auto it = std::find(kinds_.begin(), kinds_.end(), Event::Kind::kTimedOut);
   ASSERT_NE(it, kinds_.end());
   const auto& figures = figures_[static_cast<size_t>(it - kinds_.begin())];
   ASSERT_TRUE(figures);
-  EXPECT_EQ(figures->segments_retransmitted, 2u);
+  EXPECT_EQ(figures->segments_retransmitted, 3u);
   EXPECT_EQ(figures->bytes_in_flight, 100u);
 }
 
