@@ -135,6 +135,22 @@ class EngineData : public EngineTest {
     EXPECT_EQ(write_error(id_), ErrorCode::kDeadlineExceeded);
   }
 
+  // A write of 100 bytes the peer never acknowledges: it goes again at `resends` and the
+  // connection times out at `end`, both in multiples of kFirstRto from now.
+  void expect_unanswered_write(const std::vector<int>& resends, int end) {
+    const Time written = now();
+    write(data(100));
+    out();
+    std::vector<uint32_t> expected;
+    for (int r : resends) expected.push_back(ms_between(written, written + r * kFirstRto));
+    std::vector<uint32_t> sent;
+    for (const auto& [t, s] : run_timers_until(written + (end - 1) * kFirstRto)) {
+      sent.push_back(ms_between(written, t));
+    }
+    EXPECT_EQ(sent, expected) << "ms after the write";
+    expect_timed_out_at(written + end * kFirstRto);
+  }
+
   // Fires every timer until the connection's next event is due later than `limit`, collecting
   // what was sent with the time it went.
   std::vector<std::pair<Time, SentSegment>> run_timers_until(Time limit) {

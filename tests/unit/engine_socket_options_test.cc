@@ -69,15 +69,10 @@ TEST_F(EngineSocketOptions, SettingOnlyTheUserTimeoutLeavesNoDelayAsItWas) {
 
 TEST_F(EngineSocketOptions, UnacknowledgedDataEndsTheConnectionAtTheUserTimeout) {
   set(id_, user_timeout(5 * kFirstRto));
-  write(data(100));
-  out();
   // The loss probe at 1 RTO (in the RTO's place), retransmissions at 2 and 4; the one due at 8
   // is brought forward to the timeout, 5 RTOs after the data was sent, long before
   // data_retries (15) would give up.
-  auto sent = run_timers_until(kStart + 4 * kFirstRto);
-  ASSERT_EQ(sent.size(), 3u);
-  EXPECT_EQ(sent[2].first, kStart + 4 * kFirstRto);
-  expect_timed_out_at(kStart + 5 * kFirstRto);
+  expect_unanswered_write({1, 2, 4}, 5);
 }
 
 TEST_F(EngineSocketOptions, AnUnacknowledgedFinEndsTheConnectionAtTheUserTimeout) {
@@ -96,13 +91,8 @@ TEST_F(EngineSocketOptions, AUserTimeoutLongerThanDataRetriesKeepsRetrying) {
   config.data_retries = 3;  // alone, it gives up at 16 RTOs
   reopen(config);
   set(id_, user_timeout(60 * kFirstRto));
-  write(data(100));
-  out();
-  auto sent = run_timers_until(kStart + 59 * kFirstRto);
   // The probe at 1 RTO, retransmissions at 2, 4, 8, 16 and 32; the next (64) comes at 60.
-  ASSERT_EQ(sent.size(), 6u);
-  EXPECT_EQ(sent[5].first, kStart + 32 * kFirstRto);
-  expect_timed_out_at(kStart + 60 * kFirstRto);
+  expect_unanswered_write({1, 2, 4, 8, 16, 32}, 60);
 }
 
 TEST_F(EngineSocketOptions, TheClockStartsAgainAfterAnAckOfNewData) {
@@ -181,11 +171,8 @@ TEST_F(EngineSocketOptions, ZeroTurnsTheUserTimeoutOff) {
   reopen(config);
   set(id_, user_timeout(5 * kFirstRto));  // alone, it would end the connection at 5 RTOs
   set(id_, user_timeout(Duration::zero()));
-  write(data(100));
-  out();
   // The probe at 1 RTO, retransmissions at 2, 4 and 8; data_retries' end at 16, as without one.
-  ASSERT_EQ(run_timers_until(kStart + 15 * kFirstRto).size(), 4u);
-  expect_timed_out_at(kStart + 16 * kFirstRto);
+  expect_unanswered_write({1, 2, 4, 8}, 16);
 }
 
 // ---- Keepalive and the user timeout ----
