@@ -25,7 +25,8 @@ constexpr Duration kFirstRto = milliseconds(200);
 
 class EngineData : public EngineTest {
  protected:
-  EngineData() { open(); }
+  // `handshake_rtt`: how long the peer's final ACK took (the connection's first RTT sample).
+  explicit EngineData(Duration handshake_rtt = {}) { open(handshake_rtt); }
 
   // A fresh engine with `config` and a connection accepted from the peer on it.
   // `handshake_rtt`: how long the peer's final ACK took (the connection's first RTT sample).
@@ -37,8 +38,26 @@ class EngineData : public EngineTest {
     attach(peer_);
     listener_ = listen(kPort, 8);
     auto [id, synack] = open_passive(listener_, kPort, peer_, kIrs, handshake_rtt);
+    opened(id, synack, now() - handshake_rtt);
+  }
+  // A fresh engine and a connection whose handshake gave no RTT sample: the SYN-ACK went twice
+  // (Karn), and the final ACK answers the second.
+  void reopen_without_rtt_sample() {
+    restart(EngineConfig{});
+    attach(peer_);
+    listener_ = listen(kPort, 8);
+    syn(peer_, kPort, linux_syn(kIrs));
+    advance_by(seconds(1));
+    SentSegment synack = take_segment();
+    send(peer_, kPort, final_ack(synack));
+    auto id = engine().accept(listener_);
+    ASSERT_TRUE(id.is_ok()) << id.status().message;
+    opened(*id, synack, now());
+  }
+  void opened(EndpointId id, const SentSegment& synack, Time synack_sent) {
     id_ = id;
     iss_ = synack.seq;
+    synack_sent_ = synack_sent;
     synack_tsval_ = synack.timestamp ? synack.timestamp->value : 0;
     latest_tsval_ = synack_tsval_;
     peer_seq_ = kIrs + 1;
@@ -48,8 +67,8 @@ class EngineData : public EngineTest {
 
   // The sequence number of our data byte `offset` (0: the first byte after the SYN).
   uint32_t at(size_t offset) const { return iss_ + 1 + static_cast<uint32_t>(offset); }
-  // Our TSval at `t`: a 1 ms clock that read the SYN-ACK's value at kStart.
-  uint32_t our_tsval(Time t) const { return synack_tsval_ + ms_between(kStart, t); }
+  // Our TSval at `t`: a 1 ms clock that read the SYN-ACK's value when it went.
+  uint32_t our_tsval(Time t) const { return synack_tsval_ + ms_between(synack_sent_, t); }
 
   static Bytes data(size_t n, uint8_t first = 0) {
     Bytes b(n);
@@ -168,6 +187,7 @@ class EngineData : public EngineTest {
   EndpointId id_ = 0;
   uint32_t iss_ = 0;
   uint32_t synack_tsval_ = 0;
+  Time synack_sent_ = kStart;
   uint32_t latest_tsval_ = 0;
   uint32_t peer_seq_ = kIrs + 1;
   uint32_t peer_tsval_ = 7000;

@@ -10,17 +10,10 @@ namespace {
 
 constexpr Duration kRtt = milliseconds(10);
 
+// The handshake takes kRtt: SRTT and min_rtt are kRtt from the first byte on.
 class EngineRackTlp : public EngineData {
  protected:
-  // One segment out and its ACK a round trip later: SRTT and min_rtt are kRtt from then on, and
-  // data from byte kMss on is the test's.
-  void measure_rtt() {
-    write(data(kMss));
-    ASSERT_EQ(out().size(), 1u);
-    advance_by(kRtt);
-    peer_acks(kMss);
-    mark();
-  }
+  EngineRackTlp() : EngineData(kRtt) {}
   // A duplicate ACK of data byte `acked` SACKing [from, to) (data offsets).
   void peer_sacks(size_t acked, size_t from, size_t to) {
     SegmentSpec spec = from_peer(acked);
@@ -44,8 +37,8 @@ TEST_F(EngineRackTlp, AnswerLostBeforeASackedFinIsRetransmittedAfterTheReorderin
   advance_by(kRtt);
   peer_sacks(0, 1024, 1025);  // the FIN arrived, the answer did not
   EXPECT_TRUE(out().empty()) << "the answer may still be on its way (reordering)";
-  // RACK.rtt is 10 ms, and with no other RTT known, min_rtt too: the window is 2.5 ms, on a
-  // timer of 1 ms ticks.
+  // RACK.rtt is 10 ms, and min_rtt (the handshake's) too: the window is 2.5 ms, on a timer of
+  // 1 ms ticks.
   expect_data(one_at(t0 + kRtt + milliseconds(3)), 0, 1024, kAck | kPsh);
   advance_by(kRtt);
   peer_acks(1025);
@@ -62,18 +55,17 @@ TEST_F(EngineRackTlp, AnswerLostBeforeASackedFinIsRetransmittedAfterTheReorderin
 // A lost tail has nothing after it to be SACKed: TLP sends the last segment again after two
 // round trips (plus two timer ticks), its ACK SACKs it, and RACK finds the one before it lost.
 TEST_F(EngineRackTlp, LostTailIsProbedAfterTwoRoundTripsAndRepairedWithoutATimeout) {
-  measure_rtt();
   write(data(4 * kMss));
   ASSERT_EQ(out().size(), 4u);
   advance_by(kRtt);
-  peer_acks(3 * kMss);  // segments 3 and 4 of the four (offsets 3 and 4 kMss) are lost
+  peer_acks(2 * kMss);  // segments 3 and 4 of the four (offsets 2 and 3 kMss) are lost
   const Time acked = now();
-  expect_data(one_at(acked + 2 * kRtt + milliseconds(2)), 4 * kMss, kMss, kAck | kPsh);
+  expect_data(one_at(acked + 2 * kRtt + milliseconds(2)), 3 * kMss, kMss, kAck | kPsh);
   advance_by(kRtt);
-  peer_sacks(3 * kMss, 4 * kMss, 5 * kMss);  // the probe arrived
-  expect_data(one(), 3 * kMss, kMss);
+  peer_sacks(2 * kMss, 3 * kMss, 4 * kMss);  // the probe arrived
+  expect_data(one(), 2 * kMss, kMss);
   advance_by(kRtt);
-  peer_acks(5 * kMss);
+  peer_acks(4 * kMss);
   EXPECT_TRUE(out().empty());
   expect_counters({{"tlp_probes_sent", 1},
                    {"fast_retransmits", 1},
@@ -87,20 +79,19 @@ TEST_F(EngineRackTlp, LostTailIsProbedAfterTwoRoundTripsAndRepairedWithoutATimeo
 // A retransmission lost again: DupThresh never says so (HighRxt has passed it), but new data
 // sent after it arrives, and RACK finds the retransmission lost a round trip after it went.
 TEST_F(EngineRackTlp, LostRetransmissionIsFoundWithoutATimeout) {
-  measure_rtt();
-  write(data(6 * kMss));  // offsets kMss..7 kMss: segments 1-6
+  write(data(6 * kMss));
   ASSERT_EQ(out().size(), 6u);
   advance_by(kRtt);
-  peer_sacks(kMss, 2 * kMss, 7 * kMss);  // segment 1 lost, the five after it arrived
-  expect_data(one(), kMss, kMss);        // fast retransmit; it is lost too
+  peer_sacks(0, kMss, 6 * kMss);  // the first segment lost, the five after it arrived
+  expect_data(one(), 0, kMss);    // fast retransmit; it is lost too
   advance_by(milliseconds(1));
   write(data(2 * kMss));
   ASSERT_EQ(out().size(), 2u) << "new data in recovery (RFC 6675 NextSeg rule 2)";
   advance_by(kRtt);
-  peer_sacks(kMss, 2 * kMss, 9 * kMss);  // the new data arrived, the retransmission not
-  expect_data(one(), kMss, kMss);
+  peer_sacks(0, kMss, 8 * kMss);  // the new data arrived, the retransmission not
+  expect_data(one(), 0, kMss);
   advance_by(kRtt);
-  peer_acks(9 * kMss);
+  peer_acks(8 * kMss);
   EXPECT_TRUE(out().empty());
   expect_counters({{"fast_retransmits", 1},
                    {"sack_recoveries", 1},
@@ -113,12 +104,11 @@ TEST_F(EngineRackTlp, LostRetransmissionIsFoundWithoutATimeout) {
 // With data waiting for the congestion window, the probe is new data (the peer's window takes
 // it; cwnd does not hold a probe back), once per flight: the RTO, restarted, comes next.
 TEST_F(EngineRackTlp, ProbeSendsNewDataWhenThereIsSomeAndOnlyOnce) {
-  measure_rtt();
   write(data(12 * kMss));
   ASSERT_EQ(out().size(), 10u) << "the initial window";
   const Time probe = now() + 2 * kRtt + milliseconds(2);
-  expect_data(one_at(probe), 11 * kMss, kMss);
-  expect_data(one_at(probe + milliseconds(200)), kMss, kMss);
+  expect_data(one_at(probe), 10 * kMss, kMss);
+  expect_data(one_at(probe + milliseconds(200)), 0, kMss);
   expect_counters({{"tlp_probes_sent", 1},
                    {"retransmit_timeouts", 1},
                    {"data_segments_retransmitted", 1},
@@ -129,14 +119,13 @@ TEST_F(EngineRackTlp, ProbeSendsNewDataWhenThereIsSomeAndOnlyOnce) {
 // A segment overtaken by the next one but arriving within the reordering window is not lost:
 // the reordering timer is armed, and the late segment's ACK comes first.
 TEST_F(EngineRackTlp, ReorderingWithinTheWindowRetransmitsNothing) {
-  measure_rtt();
   write(data(2 * kMss));
   ASSERT_EQ(out().size(), 2u);
   advance_by(kRtt);
-  peer_sacks(kMss, 2 * kMss, 3 * kMss);  // the second arrived first
+  peer_sacks(0, kMss, 2 * kMss);  // the second arrived first
   EXPECT_TRUE(out().empty());
   advance_by(milliseconds(1));  // within min_rtt / 4 = 2.5 ms
-  peer_acks(3 * kMss);
+  peer_acks(2 * kMss);
   advance_by(seconds(1));
   EXPECT_TRUE(out().empty());
   expect_counters({{"data_segments_sent", 2}, {"data_bytes_sent", 2 * kMss}});
@@ -145,6 +134,7 @@ TEST_F(EngineRackTlp, ReorderingWithinTheWindowRetransmitsNothing) {
 // Without an RTT sample the probe timeout would be a guess no better than the RTO's: the first
 // retransmission is the RTO's (the initial 1 s).
 TEST_F(EngineRackTlp, NoProbeWithoutAnRttSample) {
+  reopen_without_rtt_sample();
   write(data(4 * kMss));
   ASSERT_EQ(out().size(), 4u);
   mark();
@@ -158,14 +148,13 @@ TEST_F(EngineRackTlp, NoProbeWithoutAnRttSample) {
 // In recovery the ACKs clock the retransmissions: no probe (it was due 22 ms after the data
 // went), and the RTO stays the backstop (200 ms, the floor, from the data's first segment).
 TEST_F(EngineRackTlp, NoProbeInRecovery) {
-  measure_rtt();
   const Time sent = now();
   write(data(6 * kMss));
   ASSERT_EQ(out().size(), 6u);
   advance_by(kRtt);
-  peer_sacks(kMss, 2 * kMss, 7 * kMss);
-  expect_data(one(), kMss, kMss);
-  expect_data(one_at(sent + milliseconds(200)), kMss, kMss);
+  peer_sacks(0, kMss, 6 * kMss);
+  expect_data(one(), 0, kMss);
+  expect_data(one_at(sent + milliseconds(200)), 0, kMss);
   expect_counters({{"fast_retransmits", 1},
                    {"sack_recoveries", 1},
                    {"retransmit_timeouts", 1},
