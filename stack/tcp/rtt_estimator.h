@@ -25,6 +25,9 @@ class RttEstimator {
   // LAN for a second, and the peers we talk to are Linux-like.
   static constexpr Duration kMinRto = milliseconds(200);
   static constexpr Duration kMaxRto = seconds(120);  // TCP_RTO_MAX; RFC 6298 §2.5 asks >= 60 s
+  // RFC 6298 §5.7 (Linux's TCP_TIMEOUT_FALLBACK): the first RTO of data after a handshake that
+  // needed a retransmission and gave no sample.
+  static constexpr Duration kFallbackRto = seconds(3);
   static constexpr Duration kGranularity = milliseconds(1);  // G: our timers tick in ms
 
   explicit RttEstimator(Duration initial_rto = kDefaultInitialRto);

@@ -205,9 +205,11 @@ class Tcp {
   // published again.
   bool half_open_table_changed();
   // Creates the established connection and queues it; null if the endpoint table is full.
+  // `synack_retransmits`: how often the SYN-ACK (sent at handshake_start) went again; none for a
+  // cookie connection, whose SYN-ACK's time was not kept and whose TSval is not the clock's.
   Connection* complete_passive(Listener& listener, const Segment& seg, const Negotiated& options,
                                uint32_t iss, uint32_t irs, uint32_t ts_offset, Time handshake_start,
-                               std::optional<Time> synack_sent);
+                               std::optional<uint32_t> synack_retransmits);
   void erase_half_open(HalfOpen& half_open);
   void half_open_timer(HalfOpen& half_open);
   Negotiated negotiate(const header::TcpOptions& peer) const;
@@ -226,6 +228,9 @@ class Tcp {
   void set_state(Connection& c, TcpState state);
   void connection_timer(Connection& c);
   void arm_retransmit(Connection& c);
+  // The handshake's round trip as the first RTT sample, `seg` answering our SYN or SYN-ACK sent
+  // at `sent` and `retransmitted` or not since.
+  void sample_handshake_rtt(Connection& c, const Segment& seg, Time sent, bool retransmitted);
   // RTO of a handshake after `retransmits` tries: doubling from initial_rto, capped at Linux's
   // TCP_RTO_MAX (120 s) whatever the retry tunables say, so that no setting overflows the shift.
   Duration backoff(int retransmits) const;
@@ -252,6 +257,8 @@ class Tcp {
   uint32_t retransmit(Connection& c, uint32_t seq, uint32_t end);
   void process_ack(Connection& c, const Segment& seg);  // an acceptable segment's ACK field
   void acknowledge(Connection& c, const Segment& seg);  // an ACK of new data
+  // RFC 7323 §4.1: the round trip to the TSval that `seg` echoes, if timestamps are on.
+  std::optional<Duration> echoed_rtt(const Connection& c, const Segment& seg) const;
 
   // tcp_recovery.cc: fast retransmit and recovery (RFC 5681, 6582; RFC 6675 with SACK)
   static constexpr uint8_t kDuplicateAckThreshold = 3;  // DupThresh

@@ -38,6 +38,23 @@ void Tcp::arm_retransmit(Connection& c) {
   timers_.arm(c, now_ + backoff(c.retransmits));
 }
 
+void Tcp::sample_handshake_rtt(Connection& c, const Segment& seg, Time sent, bool retransmitted) {
+  // The handshake's round trip is the first RTT sample (Linux's tcp_synack_rtt_meas), so that a
+  // loss in the first flight waits an RTO near the path's, not the initial one. Karn: the send
+  // time says nothing once the SYN went twice, but the echoed timestamp names the copy that
+  // arrived (as Linux's tcp_ack_update_rtt falls back to it).
+  if (!retransmitted) {
+    c.rtt.sample(now_ - sent);
+  } else if (auto rtt = echoed_rtt(c, seg)) {
+    c.rtt.sample(*rtt);
+  }
+  // RFC 6298 §5.7: a handshake that needed a retransmission and gave no sample starts the data
+  // at a 3 s RTO, not the more aggressive initial one.
+  if (retransmitted && !c.rtt.has_sample()) {
+    c.rtt = RttEstimator(std::max(config_.initial_rto, RttEstimator::kFallbackRto));
+  }
+}
+
 void Tcp::establish(Connection& c) {
   timers_.cancel(c);
   c.retransmits = 0;
@@ -131,9 +148,7 @@ void Tcp::syn_sent_receive(Connection& c, const Segment& seg) {
   c.snd_wl2 = seg.ack;
   if (ack_acceptable) {
     c.snd_una = seg.ack;
-    // The SYN's round trip is the first RTT sample (Linux's tcp_ack_update_rtt on the SYN-ACK);
-    // Karn: not when the SYN was retransmitted.
-    if (c.retransmits == 0) c.rtt.sample(now_ - c.handshake_start);
+    sample_handshake_rtt(c, seg, c.handshake_start, c.retransmits > 0);
     establish(c);
     send_ack(c);
     process_data_and_fin(c, seg);

@@ -250,11 +250,9 @@ void Tcp::half_open_receive(HalfOpen& h, const Segment& seg) {
     // ACK may find room (Linux's default).
     return;
   }
-  // The SYN-ACK went when the SYN came; Karn: a retransmitted one gives no sample.
-  const std::optional<Time> synack_sent =
-      h.retransmits == 0 ? std::optional<Time>{h.syn_time} : std::nullopt;
+  // The SYN-ACK went when the SYN came.
   Connection* c =
-      complete_passive(l, seg, h.options, h.iss, h.irs, h.ts_offset, h.syn_time, synack_sent);
+      complete_passive(l, seg, h.options, h.iss, h.irs, h.ts_offset, h.syn_time, h.retransmits);
   // RFC 7323 says a segment without a timestamp, once they are on, should be dropped; Linux
   // (and so tapstack) accepts such a final ACK and keeps sending timestamps.
   if (c && !seg.options.timestamp) c->ts_recent = h.ts_recent;
@@ -266,7 +264,8 @@ void Tcp::half_open_receive(HalfOpen& h, const Segment& seg) {
 
 Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotiated& options,
                                   uint32_t iss, uint32_t irs, uint32_t ts_offset,
-                                  Time handshake_start, std::optional<Time> synack_sent) {
+                                  Time handshake_start,
+                                  std::optional<uint32_t> synack_retransmits) {
   if (endpoint_count() >= config_.max_endpoints) {
     stats_.listen_drops.add();
     stats_.drop(DropReason::endpoint_table_full);
@@ -299,11 +298,9 @@ Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotia
   if (seg.options.timestamp) c.ts_recent = seg.options.timestamp->value;
   c.ts_recent_stamp = now_;
   c.handshake_start = handshake_start;
-  // The handshake's round trip is the first RTT sample (Linux's tcp_synack_rtt_meas), so that
-  // a loss in the first flight waits an RTO near the path's, not the 1 s initial one. A cookie
-  // connection has none: its SYN-ACK's time was not kept, and the cookie's TSval is not the
-  // clock's.
-  if (synack_sent) c.rtt.sample(now_ - *synack_sent);
+  if (synack_retransmits) {
+    sample_handshake_rtt(c, seg, handshake_start, *synack_retransmits > 0);
+  }
   c.state = TcpState::kEstablished;
   c.last_received = now_;
   if (e.keepalive) arm_keepalive(c);  // most listeners have none: no lookup per passive open

@@ -224,6 +224,14 @@ void Tcp::process_ack(Connection& c, const Segment& seg) {
   if (advanced || sacked) arm_loss_timer(c, reorder_wait);
 }
 
+std::optional<Duration> Tcp::echoed_rtt(const Connection& c, const Segment& seg) const {
+  if (!c.options.timestamps || !seg.options.timestamp || seg.options.timestamp->echo == 0) {
+    return std::nullopt;
+  }
+  // As a signed difference: an echo from the future is no sample (RttEstimator drops it).
+  return milliseconds(static_cast<int32_t>(ts_value(c.ts_offset) - seg.options.timestamp->echo));
+}
+
 void Tcp::acknowledge(Connection& c, const Segment& seg) {
   const uint32_t acked = seg.ack - c.snd_una;
   const uint32_t in_flight = c.snd_nxt - c.snd_una;
@@ -235,13 +243,8 @@ void Tcp::acknowledge(Connection& c, const Segment& seg) {
   if (c.scoreboard) c.scoreboard->on_ack(c.snd_una);
   // RTT (RFC 7323 §4.1 from the echoed timestamp, else the timed segment; Karn: never from a
   // retransmission, which the timed segment is dropped for).
-  std::optional<Duration> rtt;
-  if (c.options.timestamps && seg.options.timestamp && seg.options.timestamp->echo != 0) {
-    // As a signed difference: an echo from the future is no sample.
-    rtt = milliseconds(static_cast<int32_t>(ts_value(c.ts_offset) - seg.options.timestamp->echo));
-  } else if (c.timed && seq_gt(seg.ack, c.timed->first)) {
-    rtt = now_ - c.timed->second;
-  }
+  std::optional<Duration> rtt = echoed_rtt(c, seg);
+  if (!rtt && c.timed && seq_gt(seg.ack, c.timed->first)) rtt = now_ - c.timed->second;
   if (rtt) c.rtt.sample(*rtt);
   if (c.timed && seq_gt(seg.ack, c.timed->first)) c.timed.reset();
   c.retransmits = 0;

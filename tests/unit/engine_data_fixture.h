@@ -41,7 +41,8 @@ class EngineData : public EngineTest {
     opened(id, synack, now() - handshake_rtt);
   }
   // A fresh engine and a connection whose handshake gave no RTT sample: the SYN-ACK went twice
-  // (Karn), and the final ACK answers the second.
+  // (Karn), and the final ACK, answering the second, carries no timestamp (which Linux
+  // accepts). Its first RTO is RFC 6298 §5.7's 3 s.
   void reopen_without_rtt_sample() {
     restart(EngineConfig{});
     attach(peer_);
@@ -49,7 +50,9 @@ class EngineData : public EngineTest {
     syn(peer_, kPort, linux_syn(kIrs));
     advance_by(seconds(1));
     SentSegment synack = take_segment();
-    send(peer_, kPort, final_ack(synack));
+    SegmentSpec ack = final_ack(synack);
+    ack.timestamp.reset();
+    send(peer_, kPort, ack);
     auto id = engine().accept(listener_);
     ASSERT_TRUE(id.is_ok()) << id.status().message;
     opened(*id, synack, now());

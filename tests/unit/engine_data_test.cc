@@ -216,20 +216,52 @@ TEST_F(EngineData, ActiveOpenTakesTheFirstRttSampleFromTheSynAck) {
   EXPECT_EQ(connection_info(id).rto, milliseconds(300));
 }
 
-// Karn's algorithm: the final ACK of a retransmitted SYN-ACK may answer either copy. With no
-// sample the first RTO is the initial one, 1 s, doubling from there.
-TEST_F(EngineData, RetransmittedSynAckGivesNoSampleAndTheRtoStartsAtOneSecond) {
+// Karn's algorithm: the final ACK of a retransmitted SYN-ACK may answer either copy, but its
+// TSecr names the one it answers (Linux's tcp_ack_update_rtt falls back to it): the sample is
+// the round trip of the copy that arrived.
+TEST_F(EngineData, RetransmittedSynAckIsTimedByTheTimestampItsAckEchoes) {
   restart(EngineConfig{});
   attach(peer_);
   listener_ = listen(kPort, 8);
   SentSegment synack = syn(peer_, kPort, linux_syn(kIrs));
   SentSegment again = one_at(kStart + seconds(1));
   EXPECT_EQ(again.seq, synack.seq);
+  advance_by(milliseconds(30));
+  send(peer_, kPort, final_ack(again));
+  auto id = engine().accept(listener_);
+  ASSERT_TRUE(id.is_ok());
+  EXPECT_EQ(connection_info(*id).srtt, milliseconds(30));
+  EXPECT_EQ(connection_info(*id).rto, milliseconds(200));  // 30 + 4 * 15, under the floor
+}
+
+// Without timestamps nothing says which copy arrived: no sample, and RFC 6298 §5.7 (Linux's
+// TCP_TIMEOUT_FALLBACK) starts the data at a 3 s RTO rather than the initial 1 s.
+TEST_F(EngineData, RetransmittedSynAckWithoutTimestampsStartsTheRtoAtThreeSeconds) {
+  restart(EngineConfig{});
+  attach(peer_);
+  listener_ = listen(kPort, 8);
+  SegmentSpec no_timestamps = linux_syn(kIrs);
+  no_timestamps.timestamp.reset();
+  SentSegment synack = syn(peer_, kPort, no_timestamps);
+  one_at(kStart + seconds(1));
   send(peer_, kPort, final_ack(synack));
   auto id = engine().accept(listener_);
   ASSERT_TRUE(id.is_ok());
   EXPECT_EQ(connection_info(*id).srtt, Duration::zero());
-  EXPECT_EQ(connection_info(*id).rto, seconds(1));
+  EXPECT_EQ(connection_info(*id).rto, seconds(3));
+}
+
+// The active side alike: the SYN-ACK echoes the TSval of the SYN it answers.
+TEST_F(EngineData, RetransmittedSynIsTimedByTheTimestampTheSynAckEchoes) {
+  restart(EngineConfig{});
+  attach(peer_);
+  auto [id, our_syn] = start_connect(peer_);
+  SentSegment again = one_at(kStart + seconds(1));
+  EXPECT_EQ(again.seq, our_syn.seq);
+  advance_by(milliseconds(40));
+  send(peer_, our_syn.source_port, linux_synack(7000, again));
+  take_segment();  // our ACK
+  EXPECT_EQ(connection_info(id).srtt, milliseconds(40));
 }
 
 TEST_F(EngineData, RtoFollowsTheRttFromTimestamps) {
