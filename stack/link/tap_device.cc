@@ -127,7 +127,7 @@ TapDevice::TapDevice(TapDevice&& other) noexcept
 
 TapDevice& TapDevice::operator=(TapDevice&& other) noexcept {
   if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
+    close();
     fd_ = other.fd_;
     name_ = std::move(other.name_);
     vnet_header_ = other.vnet_header_;
@@ -137,7 +137,17 @@ TapDevice& TapDevice::operator=(TapDevice&& other) noexcept {
 }
 
 TapDevice::~TapDevice() {
-  if (fd_ >= 0) ::close(fd_);
+  close();
+}
+
+void TapDevice::close() {
+  if (fd_ < 0) return;
+  // A persistent TAP keeps the offloads we turned on after we go: its next reader without
+  // IFF_VNET_HDR would get TSO frames of 64 KiB and checksums left partial, with nothing to
+  // say so (gVisor's netstack then drops every segment). They go off with us.
+  if (vnet_header_) ioctl(fd_, TUNSETOFFLOAD, 0);
+  ::close(fd_);
+  fd_ = -1;
 }
 
 ssize_t TapDevice::read(std::span<uint8_t> buffer) const {

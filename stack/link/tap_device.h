@@ -54,6 +54,8 @@ class TapDevice {
  private:
   TapDevice(int fd, std::string name, bool vnet_header)
       : fd_(fd), name_(std::move(name)), vnet_header_(vnet_header) {}
+  // Closes the descriptor, turning the offloads off first if we turned them on.
+  void close();
   // A new descriptor attached to TAP `name` (TUNSETIFF with IFF_TAP | IFF_NO_PI | `flags`, and
   // IFF_VNET_HDR with the offloads turned on).
   static Result<TapDevice> attach(const std::string& name, short flags, TapOffloads offloads);
