@@ -286,6 +286,8 @@ Status Tcp::connect(EndpointId id, Ipv4Address address, uint16_t port) {
   c->snd_nxt = c->rtx_next = c->write_seq = c->iss + 1;
   c->ts_offset = isn_.timestamp_offset(tuple);
   c->handshake_start = now_;
+  // The SYN waits from now: a user timeout counts from its first send (Linux's retrans_stamp).
+  c->stalled_since = now_;
   c->user_options = e->options;
   c->state = TcpState::kSynSent;
   connections_.insert(tuple) = c.get();

@@ -35,7 +35,7 @@ Duration Tcp::backoff(int retransmits) const {
 }
 
 void Tcp::arm_retransmit(Connection& c) {
-  timers_.arm(c, now_ + backoff(c.retransmits));
+  timers_.arm(c, within_user_timeout(c, now_ + backoff(c.retransmits)));
 }
 
 void Tcp::sample_handshake_rtt(Connection& c, const Segment& seg, Time sent, bool retransmitted) {
@@ -311,7 +311,9 @@ void Tcp::connection_timer(Connection& c) {
   switch (c.state) {
     case TcpState::kSynSent:
     case TcpState::kSynReceived:
-      if (c.retransmits >= std::min(tunable_.syn_retries, 255)) {  // an 8-bit count
+      // syn_retries or the user timeout, whichever comes first (Linux's tcp_write_timeout
+      // since 5.4).
+      if (c.retransmits >= std::min(tunable_.syn_retries, 255) || user_timeout_expired(c)) {
         stats_.attempt_fails.add();
         c.ending = Ending::kTimedOut;
         emit_about(Event::Kind::kTimedOut, c, TcpState::kClosed);

@@ -4,6 +4,7 @@
 // (tcp_syn_retries = 6). Each copy carries a fresh TSval.
 #include <gtest/gtest.h>
 
+#include <utility>
 #include <vector>
 
 #include "tests/unit/engine_fixture.h"
@@ -103,6 +104,57 @@ TEST_F(EngineRetransmit, SynRetransmittedAtExactBackoffAndTimesOutAt127Seconds) 
                    {"arp_requests_sent", 1},
                    {"arp_replies_received", 1}});
   EXPECT_EQ(engine().next_deadline(), std::nullopt);
+}
+
+// TCP_USER_TIMEOUT cuts a connect short too: syn_retries or the user timeout, whichever comes
+// first (Linux's tcp_write_timeout since 5.4), counted from the first SYN, with the timer brought
+// forward to its end and at least one retransmission first.
+class EngineConnectUserTimeout : public EngineRetransmit {
+ protected:
+  // connect() from an endpoint given `user_timeout` first; returns it and the first SYN.
+  std::pair<EndpointId, SentSegment> connect_with(Duration user_timeout) {
+    auto id = engine().create_endpoint();
+    EXPECT_TRUE(id.is_ok());
+    Status set =
+        engine().set_options(*id, {.no_delay = std::nullopt, .user_timeout = user_timeout});
+    EXPECT_TRUE(set.is_ok()) << set.message;
+    Status connected = engine().connect(*id, peer_.address(), peer_.port);
+    EXPECT_TRUE(connected.is_ok()) << connected.message;
+    SentSegment syn = take_segment();
+    mark();
+    return {*id, syn};
+  }
+  void expect_timed_out(EndpointId id, uint64_t syn_retransmits) {
+    expect_nothing_sent();
+    EXPECT_EQ(count_events(Event::Kind::kTimedOut, id), 1u);
+    EXPECT_EQ(state_of(id), TcpState::kClosed);
+    expect_counters(
+        {{"syn_retransmits", syn_retransmits}, {"attempt_fails", 1}, {"connections_closed", 1}});
+  }
+};
+
+TEST_F(EngineConnectUserTimeout, EndsTheConnectBeforeSynRetries) {
+  auto [id, syn] = connect_with(milliseconds(2500));
+  expect_retransmissions(syn, {1000, 2500});  // the next would go at 3 s
+  EXPECT_EQ(state_of(id), TcpState::kSynSent);
+  advance_to(kStart + milliseconds(2500));
+  expect_timed_out(id, 1);
+}
+
+TEST_F(EngineConnectUserTimeout, ShorterThanTheFirstRtoStillLetsOneRetransmissionGo) {
+  auto [id, syn] = connect_with(milliseconds(300));
+  expect_retransmissions(syn, {1000, 1001});
+  EXPECT_EQ(count_events(Event::Kind::kTimedOut, id), 0u);
+  advance_to(kStart + milliseconds(1001));
+  expect_timed_out(id, 1);
+}
+
+TEST_F(EngineConnectUserTimeout, LongerThanSynRetriesChangesNothing) {
+  set_retries(2, 5);
+  auto [id, syn] = connect_with(seconds(10));
+  expect_retransmissions(syn, backoff_schedule(2));  // 1 s, 3 s, given up at 7 s
+  advance_to(kStart + seconds(7));
+  expect_timed_out(id, 2);
 }
 
 TEST_F(EngineRetransmit, SynAckRetriesAreTunable) {
