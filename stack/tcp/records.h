@@ -18,6 +18,7 @@
 #include "stack/tcp/four_tuple.h"
 #include "stack/tcp/port_table.h"
 #include "stack/tcp/rack.h"
+#include "stack/tcp/reorder_window.h"
 #include "stack/tcp/rtt_estimator.h"
 #include "stack/tcp/sack_scoreboard.h"
 #include "stack/timer_wheel.h"
@@ -127,6 +128,7 @@ struct Connection : TimerNode {
   // RACK-TLP (RFC 8985) with SACK: made with the first segment of a flight, gone once all of it
   // is acknowledged.
   std::optional<Rack> rack;
+  ReorderWindowScale reorder_scale;  // RACK's window multiplier, which outlives a flight
   std::optional<std::pair<uint32_t, Time>> timed;  // the segment being timed (no timestamps)
   uint64_t bytes_acked = 0;
   uint64_t segments_retransmitted = 0;

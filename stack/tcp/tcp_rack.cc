@@ -54,9 +54,8 @@ Duration Tcp::reorder_window(const Connection& c) const {
   const bool dup_thresh =
       c.scoreboard && c.scoreboard->sacked_bytes() >= SackScoreboard::kDupThresh * send_mss(c);
   if (!c.rack->reordering_seen() && (recovering || dup_thresh)) return Duration::zero();
-  // A quarter of the minimum RTT, never above SRTT (the RFC's multiplier, grown by D-SACKs,
-  // is not kept: it stays 1).
-  const Duration window = *min_rtt / 4;
+  // Quarters of the minimum RTT, as many as D-SACKs have asked for, never above SRTT.
+  const Duration window = c.reorder_scale.multiplier() * *min_rtt / 4;
   return c.rtt.has_sample() ? std::min(window, c.rtt.srtt()) : window;
 }
 

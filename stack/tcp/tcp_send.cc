@@ -247,6 +247,9 @@ void Tcp::acknowledge(Connection& c, const Segment& seg) {
   if (!rtt && c.timed && seq_gt(seg.ack, c.timed->first)) rtt = now_ - c.timed->second;
   if (rtt) c.rtt.sample(*rtt);
   if (c.timed && seq_gt(seg.ack, c.timed->first)) c.timed.reset();
+  c.reorder_scale.on_ack(c.snd_una);
+  // An ACK of new data after a timeout ends its recovery (unless fast recovery goes on).
+  if (c.retransmits > 0 && !c.recover) c.reorder_scale.on_recovery_end();
   c.retransmits = 0;
   c.duplicate_acks = 0;
   CongestionControl& cc = congestion(c);
@@ -255,6 +258,7 @@ void Tcp::acknowledge(Connection& c, const Segment& seg) {
   } else if (seq_ge(c.snd_una, *c.recover)) {
     c.recover.reset();  // RFC 6582: the whole window is repaired
     cc.exit_recovery(c.snd_nxt - c.snd_una);
+    c.reorder_scale.on_recovery_end();
   } else {
     cc.on_partial_ack(acked);
     // RFC 6582 §3.2 (5): a partial ACK's next hole goes at once (SACK's scoreboard finds

@@ -52,6 +52,46 @@ TEST_F(EngineRackTlp, AnswerLostBeforeASackedFinIsRetransmittedAfterTheReorderin
                    {"data_bytes_sent", 1024}});
 }
 
+// A D-SACK says the retransmission was spurious (the original came late, not lost): the
+// reordering window grows by another quarter of min_rtt (RFC 8985 §6.2 step 4), so the same
+// reordering in the next flight waits 5 ms before RACK calls the segment lost, not 2.5.
+TEST_F(EngineRackTlp, ADsackWidensTheReorderingWindowForTheNextFlight) {
+  write(data(2 * kMss));
+  ASSERT_EQ(out().size(), 2u);
+  const Time t0 = now();
+  advance_by(kRtt);
+  peer_sacks(0, kMss, 2 * kMss);  // the second arrived first
+  expect_data(one_at(t0 + kRtt + milliseconds(3)), 0, kMss);
+  // The original arrives after all, then the retransmission: the peer's ACKs echo the
+  // original's TSval, the one that filled the hole (RFC 7323 §4.3).
+  advance_by(milliseconds(1));
+  SegmentSpec late = from_peer(2 * kMss);
+  late.timestamp->echo = our_tsval(t0);
+  peer_sends(late);
+  SegmentSpec dsack = from_peer(2 * kMss);
+  dsack.timestamp->echo = our_tsval(t0);
+  dsack.sack.emplace_back(at(0), at(kMss));  // below SND.UNA: a duplicate
+  peer_sends(dsack);
+  EXPECT_TRUE(out().empty());
+
+  write(data(2 * kMss));
+  ASSERT_EQ(out().size(), 2u);
+  const Time t1 = now();
+  advance_by(kRtt);
+  peer_sacks(2 * kMss, 3 * kMss, 4 * kMss);
+  expect_data(one_at(t1 + kRtt + milliseconds(5)), 2 * kMss, kMss);
+  peer_acks(4 * kMss);
+  EXPECT_TRUE(out().empty());
+  expect_counters({{"fast_retransmits", 2},
+                   {"sack_recoveries", 2},
+                   {"rack_lost_segments", 2},
+                   {"rack_reorder_timeouts", 2},
+                   {"dsacks_received", 1},
+                   {"data_segments_retransmitted", 2},
+                   {"data_segments_sent", 6},
+                   {"data_bytes_sent", 6 * kMss}});
+}
+
 // A lost tail has nothing after it to be SACKed: TLP sends the last segment again after two
 // round trips (plus two timer ticks), its ACK SACKs it, and RACK finds the one before it lost.
 TEST_F(EngineRackTlp, LostTailIsProbedAfterTwoRoundTripsAndRepairedWithoutATimeout) {

@@ -1,0 +1,37 @@
+// How far RACK's reordering window scales (RFC 8985 §6.2 step 4, RACK.reo_wnd_mult): a D-SACK
+// says a retransmission was spurious, the original having arrived late rather than lost, so the
+// window was too small for this path's reordering. It grows by one quarter of min_rtt per round
+// trip that reports one, and falls back after 16 recoveries without one. Unlike RACK's record
+// (rack.h) it outlives a flight: reordering is the path's, not one flight's.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+namespace tapstack::tcp {
+
+class ReorderWindowScale {
+ public:
+  static constexpr uint8_t kPersistRecoveries = 16;  // RFC 8985's RACK.reo_wnd_persist
+  // The window never exceeds SRTT (the caller's clamp); past this the multiplier adds nothing
+  // any path could use, and an 8-bit count cannot wrap.
+  static constexpr uint8_t kMaxMultiplier = 64;
+
+  // An ACK moved SND.UNA to `snd_una`: the round of the last D-SACK may be over.
+  void on_ack(uint32_t snd_una);
+  // A D-SACK arrived with SND.NXT at `snd_nxt`: the multiplier grows, once per round trip
+  // (RACK.dsack_round: not again before SND.UNA passes what was in flight then).
+  void on_dsack(uint32_t snd_nxt);
+  // A fast recovery or RTO recovery ended.
+  void on_recovery_end();
+
+  // RACK.reo_wnd_mult: the window is this many quarters of min_rtt.
+  uint8_t multiplier() const { return multiplier_; }
+
+ private:
+  uint8_t multiplier_ = 1;
+  uint8_t persist_ = 0;  // recoveries left before the multiplier falls back to 1
+  std::optional<uint32_t> round_end_;
+};
+
+}  // namespace tapstack::tcp
