@@ -14,27 +14,26 @@ TEST(ReorderWindowScale, StartsAtOne) {
   EXPECT_EQ(scale.multiplier(), 1);
 }
 
-TEST(ReorderWindowScale, GrowsOncePerRoundTripThatReportsADsack) {
+// A D-SACK whose round lasts until SND.UNA reaches `round_end`: another one before then is the
+// same episode, most likely, and one after it steps again.
+void expect_one_step_per_round(uint32_t round_end) {
   ReorderWindowScale scale;
-  scale.on_dsack(5000);  // the round lasts until SND.UNA reaches 5000
+  scale.on_dsack(round_end);
   EXPECT_EQ(scale.multiplier(), 2);
-  scale.on_ack(4999);
-  scale.on_dsack(6000);  // the same round: the same spurious episode, most likely
+  scale.on_ack(round_end - 32);
+  scale.on_dsack(round_end + 1000);
   EXPECT_EQ(scale.multiplier(), 2);
-  scale.on_ack(5000);
-  scale.on_dsack(7000);
+  scale.on_ack(round_end);
+  scale.on_dsack(round_end + 2000);
   EXPECT_EQ(scale.multiplier(), 3);
 }
 
+TEST(ReorderWindowScale, GrowsOncePerRoundTripThatReportsADsack) {
+  expect_one_step_per_round(5000);
+}
+
 TEST(ReorderWindowScale, RoundsCompareAcrossTheSequenceWrap) {
-  ReorderWindowScale scale;
-  scale.on_dsack(0x00000010);
-  scale.on_ack(0xfffffff0);  // before the wrap: still short of 0x10
-  scale.on_dsack(0x00000020);
-  EXPECT_EQ(scale.multiplier(), 2);
-  scale.on_ack(0x00000010);
-  scale.on_dsack(0x00000020);
-  EXPECT_EQ(scale.multiplier(), 3);
+  expect_one_step_per_round(0x10);  // the ACK short of it is at 0xfffffff0
 }
 
 TEST(ReorderWindowScale, FallsBackAfterSixteenRecoveriesWithoutADsack) {
