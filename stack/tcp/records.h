@@ -50,7 +50,10 @@ struct HalfOpen : TimerNode {
   Negotiated options;
   uint32_t ts_recent = 0;  // the SYN's TSval, echoed in the SYN-ACK
   uint32_t ts_offset = 0;
-  uint8_t retransmits = 0;
+  uint8_t retransmits = 0;  // by the timer: they back it off and count to synack_retries
+  // The SYN-ACK also went again for a retransmitted SYN: with the timer's, what Karn's rule
+  // asks (its first send time then times nothing).
+  bool synack_resent = false;
   Time syn_time{};
   std::optional<Time> last_oow_ack;  // rate limit of ACKs to out-of-window segments
 };

@@ -10,7 +10,15 @@ void ReorderWindowScale::on_ack(uint32_t snd_una) {
   if (round_end_ && seq_ge(snd_una, *round_end_)) round_end_.reset();
 }
 
-void ReorderWindowScale::on_dsack(uint32_t snd_nxt) {
+void ReorderWindowScale::on_probe(uint32_t begin, uint32_t end) {
+  last_probe_ = header::SackBlock{begin, end};
+}
+
+void ReorderWindowScale::on_dsack(const header::SackBlock& block, uint32_t snd_nxt) {
+  if (last_probe_ && seq_ge(block.start, last_probe_->start) &&
+      seq_le(block.end, last_probe_->end)) {
+    return;
+  }
   if (round_end_) return;
   round_end_ = snd_nxt;
   if (multiplier_ < kMaxMultiplier) ++multiplier_;

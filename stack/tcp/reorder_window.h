@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <optional>
 
+#include "stack/header/tcp_options.h"
+
 namespace tapstack::tcp {
 
 class ReorderWindowScale {
@@ -19,9 +21,13 @@ class ReorderWindowScale {
 
   // An ACK moved SND.UNA to `snd_una`: the round of the last D-SACK may be over.
   void on_ack(uint32_t snd_una);
-  // A D-SACK arrived with SND.NXT at `snd_nxt`: the multiplier grows, once per round trip
-  // (RACK.dsack_round: not again before SND.UNA passes what was in flight then).
-  void on_dsack(uint32_t snd_nxt);
+  // A tail loss probe sent [begin, end) again. TLP is timer-driven, not RACK's doing: a D-SACK
+  // of it says nothing of the reordering window (Linux's FLAG_DSACK_TLP).
+  void on_probe(uint32_t begin, uint32_t end);
+  // A D-SACK of `block` arrived with SND.NXT at `snd_nxt`: unless it is the last probe's, the
+  // multiplier grows, once per round trip (RACK.dsack_round: not again before SND.UNA passes
+  // what was in flight then).
+  void on_dsack(const header::SackBlock& block, uint32_t snd_nxt);
   // A fast recovery or RTO recovery ended.
   void on_recovery_end();
 
@@ -32,6 +38,7 @@ class ReorderWindowScale {
   uint8_t multiplier_ = 1;
   uint8_t persist_ = 0;  // recoveries left before the multiplier falls back to 1
   std::optional<uint32_t> round_end_;
+  std::optional<header::SackBlock> last_probe_;
 };
 
 }  // namespace tapstack::tcp

@@ -20,7 +20,8 @@ void SackScoreboard::on_ack(uint32_t snd_una) {
   sacked_bytes_ = sacked_in(snd_una_, high_sacked());
 }
 
-SackUpdate SackScoreboard::on_sack(std::span<const SackBlock> blocks, uint32_t high_data) {
+SackUpdate SackScoreboard::on_sack(std::span<const SackBlock> blocks, uint32_t ack,
+                                   uint32_t high_data) {
   SackUpdate update;
   const auto valid = [](const SackBlock& b) { return seq_lt(b.start, b.end); };
   for (size_t i = 0; i < blocks.size(); ++i) {
@@ -29,9 +30,11 @@ SackUpdate SackScoreboard::on_sack(std::span<const SackBlock> blocks, uint32_t h
       ++update.ignored;
       continue;
     }
-    // RFC 2883 §4: only the first block can be a D-SACK. The caller judges whether one far
+    // RFC 2883 §4: only the first block can be a D-SACK, below the cumulative ACK of its own
+    // segment (Linux's tcp_check_dsack): an old ACK's block between its ACK and SND.UNA is a
+    // stale SACK of data acknowledged since, not a duplicate. The caller judges whether one far
     // below SND.UNA is plausible.
-    if (i == 0 && (seq_le(block.end, snd_una_) ||
+    if (i == 0 && (seq_le(block.end, ack) ||
                    (blocks.size() > 1 && valid(blocks[1]) && seq_le(blocks[1].start, block.start) &&
                     seq_le(block.end, blocks[1].end)))) {
       update.dsack = block;

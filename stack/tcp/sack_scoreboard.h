@@ -58,9 +58,9 @@ class SackScoreboard {
 
   // The cumulative ACK moved to `snd_una`: forgets what it covers.
   void on_ack(uint32_t snd_una);
-  // The SACK blocks of one ACK (after on_ack for its cumulative ACK). `high_data`: one past the
-  // highest sequence number sent (SND.MAX).
-  SackUpdate on_sack(std::span<const SackBlock> blocks, uint32_t high_data);
+  // The SACK blocks of one ACK whose cumulative ACK is `ack` (after on_ack for it; an old ACK's
+  // is below SND.UNA). `high_data`: one past the highest sequence number sent (SND.MAX).
+  SackUpdate on_sack(std::span<const SackBlock> blocks, uint32_t ack, uint32_t high_data);
   // Loss recovery begins (RFC 6675 §5 (4)) or a timeout restarts retransmission: nothing has
   // been retransmitted yet (HighRxt = SND.UNA).
   void begin_retransmission();

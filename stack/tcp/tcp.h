@@ -204,12 +204,13 @@ class Tcp {
   // After the table of all half-open records changed size; true if every listener was
   // published again.
   bool half_open_table_changed();
+  // Whether the SYN-ACK, first sent at the handshake's start, went again; unknown for a cookie
+  // connection, whose SYN-ACK's time was not kept and whose TSval is not the clock's.
+  enum class SynAckTiming : uint8_t { kUnknown, kSentOnce, kSentAgain };
   // Creates the established connection and queues it; null if the endpoint table is full.
-  // `synack_retransmits`: how often the SYN-ACK (sent at handshake_start) went again; none for a
-  // cookie connection, whose SYN-ACK's time was not kept and whose TSval is not the clock's.
   Connection* complete_passive(Listener& listener, const Segment& seg, const Negotiated& options,
                                uint32_t iss, uint32_t irs, uint32_t ts_offset, Time handshake_start,
-                               std::optional<uint32_t> synack_retransmits);
+                               SynAckTiming synack_timing);
   void erase_half_open(HalfOpen& half_open);
   void half_open_timer(HalfOpen& half_open);
   Negotiated negotiate(const header::TcpOptions& peer) const;

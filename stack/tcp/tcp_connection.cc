@@ -45,8 +45,8 @@ void Tcp::sample_handshake_rtt(Connection& c, const Segment& seg, Time sent, boo
   // arrived (as Linux's tcp_ack_update_rtt falls back to it).
   if (!retransmitted) {
     c.rtt.sample(now_ - sent);
-  } else if (auto rtt = echoed_rtt(c, seg)) {
-    c.rtt.sample(*rtt);
+  } else if (auto rtt = echoed_rtt(c, seg); rtt && *rtt <= now_ - sent) {
+    c.rtt.sample(*rtt);  // an echo older than the first send is none of ours
   }
   // RFC 6298 §5.7: a handshake that needed a retransmission and gave no sample starts the data
   // at a 3 s RTO, not the more aggressive initial one.

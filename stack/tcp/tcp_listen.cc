@@ -179,8 +179,8 @@ bool Tcp::cookie_ack(Listener& l, const Segment& seg, HalfOpen* superseded) {
     stats_.drop(DropReason::accept_queue_full);
     return true;  // dropped silently: the client retransmits, or its data does
   }
-  Connection* c =
-      complete_passive(l, seg, n, iss, irs, isn_.timestamp_offset(seg.tuple), now_, std::nullopt);
+  Connection* c = complete_passive(l, seg, n, iss, irs, isn_.timestamp_offset(seg.tuple), now_,
+                                   SynAckTiming::kUnknown);
   if (superseded) erase_half_open(*superseded);  // after, as in half_open_receive
   if (c) {
     c->from_syn_cookie = true;
@@ -196,6 +196,7 @@ void Tcp::half_open_receive(HalfOpen& h, const Segment& seg) {
   // A retransmitted SYN: the SYN-ACK was lost, send it again (Linux; netstack sends a bare ACK).
   if ((seg.flags & (kSyn | kAck | kRst | kFin)) == kSyn && seg.seq == h.irs) {
     send_synack(h);
+    h.synack_resent = true;
     stats_.synack_retransmits.add();
     return;
   }
@@ -251,8 +252,9 @@ void Tcp::half_open_receive(HalfOpen& h, const Segment& seg) {
     return;
   }
   // The SYN-ACK went when the SYN came.
-  Connection* c =
-      complete_passive(l, seg, h.options, h.iss, h.irs, h.ts_offset, h.syn_time, h.retransmits);
+  Connection* c = complete_passive(
+      l, seg, h.options, h.iss, h.irs, h.ts_offset, h.syn_time,
+      h.retransmits > 0 || h.synack_resent ? SynAckTiming::kSentAgain : SynAckTiming::kSentOnce);
   // RFC 7323 says a segment without a timestamp, once they are on, should be dropped; Linux
   // (and so tapstack) accepts such a final ACK and keeps sending timestamps.
   if (c && !seg.options.timestamp) c->ts_recent = h.ts_recent;
@@ -264,8 +266,7 @@ void Tcp::half_open_receive(HalfOpen& h, const Segment& seg) {
 
 Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotiated& options,
                                   uint32_t iss, uint32_t irs, uint32_t ts_offset,
-                                  Time handshake_start,
-                                  std::optional<uint32_t> synack_retransmits) {
+                                  Time handshake_start, SynAckTiming synack_timing) {
   if (endpoint_count() >= config_.max_endpoints) {
     stats_.listen_drops.add();
     stats_.drop(DropReason::endpoint_table_full);
@@ -298,8 +299,8 @@ Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotia
   if (seg.options.timestamp) c.ts_recent = seg.options.timestamp->value;
   c.ts_recent_stamp = now_;
   c.handshake_start = handshake_start;
-  if (synack_retransmits) {
-    sample_handshake_rtt(c, seg, handshake_start, *synack_retransmits > 0);
+  if (synack_timing != SynAckTiming::kUnknown) {
+    sample_handshake_rtt(c, seg, handshake_start, synack_timing == SynAckTiming::kSentAgain);
   }
   c.state = TcpState::kEstablished;
   c.last_received = now_;

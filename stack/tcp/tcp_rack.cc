@@ -135,6 +135,7 @@ void Tcp::loss_probe(Connection& c) {
     const uint32_t last =
         std::min<uint32_t>(static_cast<uint32_t>(send_mss(c)), data_end - c.snd_una);
     retransmit(c, data_end - last, c.snd_nxt);
+    c.reorder_scale.on_probe(data_end - last, c.snd_nxt);
   }
   c.rack->tlp_end = c.snd_nxt;
   // §7.3: the RTO follows the probe, restarted: if the probe's ACK does not come, the tail is

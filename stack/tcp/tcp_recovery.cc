@@ -11,10 +11,10 @@ namespace tapstack::tcp {
 bool Tcp::record_sack(Connection& c, const Segment& seg) {
   const std::span<const SackBlock> blocks = seg.options.sack();
   if (!c.options.sack_permitted || blocks.empty()) return false;
-  const SackUpdate update = scoreboard(c).on_sack(blocks, c.snd_nxt);
+  const SackUpdate update = scoreboard(c).on_sack(blocks, seg.ack, c.snd_nxt);
   if (update.dsack) {
     stats_.dsacks_received.add();
-    c.reorder_scale.on_dsack(c.snd_nxt);
+    c.reorder_scale.on_dsack(*update.dsack, c.snd_nxt);
   }
   return update.newly_sacked > 0;
 }

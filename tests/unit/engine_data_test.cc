@@ -234,6 +234,39 @@ TEST_F(EngineData, RetransmittedSynAckIsTimedByTheTimestampItsAckEchoes) {
   EXPECT_EQ(connection_info(*id).rto, milliseconds(200));  // 30 + 4 * 15, under the floor
 }
 
+// The client's SYN went again (its SYN-ACK lost), so the SYN-ACK did too: Karn's rule holds as
+// for the timer's retransmission, and the echo times the copy that arrived.
+TEST_F(EngineData, SynAckResentForARetransmittedSynIsTimedByTheEcho) {
+  restart(EngineConfig{});
+  attach(peer_);
+  listener_ = listen(kPort, 8);
+  syn(peer_, kPort, linux_syn(kIrs));
+  advance_by(seconds(1) - milliseconds(1));  // the client's SYN timer beats ours
+  SentSegment again = syn(peer_, kPort, linux_syn(kIrs, 6000));
+  advance_by(milliseconds(30));
+  send(peer_, kPort, final_ack(again));
+  auto id = engine().accept(listener_);
+  ASSERT_TRUE(id.is_ok());
+  EXPECT_EQ(connection_info(*id).srtt, milliseconds(30));
+}
+
+// An echo older than our first SYN-ACK is no measurement (Linux's PAWS check on the handshake):
+// the 3 s fallback, not an RTO of days.
+TEST_F(EngineData, AnEchoOlderThanTheHandshakeGivesNoSample) {
+  restart(EngineConfig{});
+  attach(peer_);
+  listener_ = listen(kPort, 8);
+  SentSegment synack = syn(peer_, kPort, linux_syn(kIrs));
+  one_at(kStart + seconds(1));
+  SegmentSpec ack = final_ack(synack);
+  ack.timestamp->echo = synack.timestamp->value - 100000;  // 100 s before it
+  send(peer_, kPort, ack);
+  auto id = engine().accept(listener_);
+  ASSERT_TRUE(id.is_ok());
+  EXPECT_EQ(connection_info(*id).srtt, Duration::zero());
+  EXPECT_EQ(connection_info(*id).rto, seconds(3));
+}
+
 // Without timestamps nothing says which copy arrived: no sample, and RFC 6298 §5.7 (Linux's
 // TCP_TIMEOUT_FALLBACK) starts the data at a 3 s RTO rather than the initial 1 s.
 TEST_F(EngineData, RetransmittedSynAckWithoutTimestampsStartsTheRtoAtThreeSeconds) {

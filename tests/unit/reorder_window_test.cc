@@ -7,6 +7,8 @@
 namespace tapstack::tcp {
 namespace {
 
+constexpr header::SackBlock kDuplicate{100, 200};  // a retransmission the peer got twice
+
 TEST(ReorderWindowScale, StartsAtOne) {
   ReorderWindowScale scale;
   EXPECT_EQ(scale.multiplier(), 1);
@@ -18,13 +20,13 @@ TEST(ReorderWindowScale, StartsAtOne) {
 // same episode, most likely, and one after it steps again.
 void expect_one_step_per_round(uint32_t round_end) {
   ReorderWindowScale scale;
-  scale.on_dsack(round_end);
+  scale.on_dsack(kDuplicate, round_end);
   EXPECT_EQ(scale.multiplier(), 2);
   scale.on_ack(round_end - 32);
-  scale.on_dsack(round_end + 1000);
+  scale.on_dsack(kDuplicate, round_end + 1000);
   EXPECT_EQ(scale.multiplier(), 2);
   scale.on_ack(round_end);
-  scale.on_dsack(round_end + 2000);
+  scale.on_dsack(kDuplicate, round_end + 2000);
   EXPECT_EQ(scale.multiplier(), 3);
 }
 
@@ -38,9 +40,9 @@ TEST(ReorderWindowScale, RoundsCompareAcrossTheSequenceWrap) {
 
 TEST(ReorderWindowScale, FallsBackAfterSixteenRecoveriesWithoutADsack) {
   ReorderWindowScale scale;
-  scale.on_dsack(100);
+  scale.on_dsack(kDuplicate, 100);
   scale.on_ack(100);
-  scale.on_dsack(200);
+  scale.on_dsack(kDuplicate, 200);
   ASSERT_EQ(scale.multiplier(), 3);
   for (int i = 0; i < ReorderWindowScale::kPersistRecoveries - 1; ++i) scale.on_recovery_end();
   EXPECT_EQ(scale.multiplier(), 3);
@@ -50,18 +52,29 @@ TEST(ReorderWindowScale, FallsBackAfterSixteenRecoveriesWithoutADsack) {
 
 TEST(ReorderWindowScale, ADsackStartsTheSixteenAgain) {
   ReorderWindowScale scale;
-  scale.on_dsack(100);
+  scale.on_dsack(kDuplicate, 100);
   for (int i = 0; i < 10; ++i) scale.on_recovery_end();
   scale.on_ack(100);
-  scale.on_dsack(200);
+  scale.on_dsack(kDuplicate, 200);
   for (int i = 0; i < ReorderWindowScale::kPersistRecoveries - 1; ++i) scale.on_recovery_end();
   EXPECT_EQ(scale.multiplier(), 3);
+}
+
+// TLP is timer-driven: its probe received twice says nothing of reordering (Linux's
+// FLAG_DSACK_TLP).
+TEST(ReorderWindowScale, ADsackOfTheLastProbeLeavesItAlone) {
+  ReorderWindowScale scale;
+  scale.on_probe(1000, 1100);
+  scale.on_dsack({1000, 1100}, 2000);
+  EXPECT_EQ(scale.multiplier(), 1);
+  scale.on_dsack({900, 1000}, 2000);
+  EXPECT_EQ(scale.multiplier(), 2);
 }
 
 TEST(ReorderWindowScale, IsBounded) {
   ReorderWindowScale scale;
   for (uint32_t round = 1; round <= 1000; ++round) {
-    scale.on_dsack(round * 100);
+    scale.on_dsack(kDuplicate, round * 100);
     scale.on_ack(round * 100);
   }
   EXPECT_EQ(scale.multiplier(), ReorderWindowScale::kMaxMultiplier);

@@ -21,7 +21,10 @@ class SackScoreboardTest : public ::testing::Test {
   // Ten segments of kMss are outstanding: [una, una + 10000).
   uint32_t seq(uint32_t offset) const { return una_ + offset; }
   uint32_t high() const { return seq(10 * kMss); }
-  SackUpdate sack(std::vector<SackBlock> blocks) { return board_.on_sack(blocks, high()); }
+  // An ACK of SND.UNA (the scoreboard's) with `blocks`.
+  SackUpdate sack(std::vector<SackBlock> blocks) {
+    return board_.on_sack(blocks, board_.snd_una(), high());
+  }
   SackBlock block(uint32_t from, uint32_t to) const { return {seq(from), seq(to)}; }
 
   uint32_t una_;
@@ -183,6 +186,16 @@ TEST_F(SackScoreboardTest, DsackBelowTheCumulativeAckIsReportedNotRecorded) {
   EXPECT_EQ(board_.ranges()[0], block(4000, 5000));
 }
 
+// ACKs reordered on the way: an older one SACKs what a newer one has since acknowledged. Below
+// SND.UNA but above its own ACK, that block is stale, not a duplicate.
+TEST_F(SackScoreboardTest, AStaleSackFromAnOldAckIsNoDsack) {
+  board_.on_ack(seq(3000));
+  const SackUpdate update = board_.on_sack(std::vector{block(1000, 2000)}, seq(0), high());
+  EXPECT_FALSE(update.dsack);
+  EXPECT_EQ(update.ignored, 1u);
+  EXPECT_TRUE(board_.ranges().empty());
+}
+
 TEST_F(SackScoreboardTest, DsackInsideTheSecondBlockIsReportedNotRecordedTwice) {
   sack({block(4000, 6000)});
   const SackUpdate update = sack({block(4000, 5000), block(4000, 6000)});
@@ -205,7 +218,7 @@ TEST_F(SackScoreboardTest, RangesAreBoundedWhateverThePeerSends) {
   for (uint32_t off = 10; off < 20'000; off += 80) {
     std::vector<SackBlock> blocks;
     for (uint32_t i = 0; i < 4; ++i) blocks.push_back(block(off + 20 * i, off + 20 * i + 10));
-    board_.on_sack(blocks, far);
+    board_.on_sack(blocks, board_.snd_una(), far);
   }
   EXPECT_EQ(board_.ranges().size(), SackScoreboard::kMaxRanges);
   EXPECT_EQ(board_.ranges().front(), block(10, 20));
