@@ -220,68 +220,56 @@ TEST_F(EngineData, ActiveOpenTakesTheFirstRttSampleFromTheSynAck) {
 // TSecr names the one it answers (Linux's tcp_ack_update_rtt falls back to it): the sample is
 // the round trip of the copy that arrived.
 TEST_F(EngineData, RetransmittedSynAckIsTimedByTheTimestampItsAckEchoes) {
-  restart(EngineConfig{});
-  attach(peer_);
-  listener_ = listen(kPort, 8);
+  relisten();
   SentSegment synack = syn(peer_, kPort, linux_syn(kIrs));
   SentSegment again = one_at(kStart + seconds(1));
   EXPECT_EQ(again.seq, synack.seq);
   advance_by(milliseconds(30));
   send(peer_, kPort, final_ack(again));
-  auto id = engine().accept(listener_);
-  ASSERT_TRUE(id.is_ok());
-  EXPECT_EQ(connection_info(*id).srtt, milliseconds(30));
-  EXPECT_EQ(connection_info(*id).rto, milliseconds(200));  // 30 + 4 * 15, under the floor
+  const EndpointId id = accept_one();
+  EXPECT_EQ(connection_info(id).srtt, milliseconds(30));
+  EXPECT_EQ(connection_info(id).rto, milliseconds(200));  // 30 + 4 * 15, under the floor
 }
 
 // The client's SYN went again (its SYN-ACK lost), so the SYN-ACK did too: Karn's rule holds as
 // for the timer's retransmission, and the echo times the copy that arrived.
 TEST_F(EngineData, SynAckResentForARetransmittedSynIsTimedByTheEcho) {
-  restart(EngineConfig{});
-  attach(peer_);
-  listener_ = listen(kPort, 8);
+  relisten();
   syn(peer_, kPort, linux_syn(kIrs));
   advance_by(milliseconds(500));  // before our timer would send it again (a client's own timer)
   SentSegment again = syn(peer_, kPort, linux_syn(kIrs, 6000));
   advance_by(milliseconds(30));
   send(peer_, kPort, final_ack(again));
-  auto id = engine().accept(listener_);
-  ASSERT_TRUE(id.is_ok());
-  EXPECT_EQ(connection_info(*id).srtt, milliseconds(30));
+  const EndpointId id = accept_one();
+  EXPECT_EQ(connection_info(id).srtt, milliseconds(30));
 }
 
 // An echo older than our first SYN-ACK is no measurement (Linux's PAWS check on the handshake):
 // the 3 s fallback, not an RTO of days.
 TEST_F(EngineData, AnEchoOlderThanTheHandshakeGivesNoSample) {
-  restart(EngineConfig{});
-  attach(peer_);
-  listener_ = listen(kPort, 8);
+  relisten();
   SentSegment synack = syn(peer_, kPort, linux_syn(kIrs));
   one_at(kStart + seconds(1));
   SegmentSpec ack = final_ack(synack);
   ack.timestamp->echo = synack.timestamp->value - 100000;  // 100 s before it
   send(peer_, kPort, ack);
-  auto id = engine().accept(listener_);
-  ASSERT_TRUE(id.is_ok());
-  EXPECT_EQ(connection_info(*id).srtt, Duration::zero());
-  EXPECT_EQ(connection_info(*id).rto, seconds(3));
+  const EndpointId id = accept_one();
+  EXPECT_EQ(connection_info(id).srtt, Duration::zero());
+  EXPECT_EQ(connection_info(id).rto, seconds(3));
 }
 
 // Without timestamps nothing says which copy arrived: no sample, and RFC 6298 §5.7 (Linux's
 // TCP_TIMEOUT_FALLBACK) starts the data at a 3 s RTO rather than the initial 1 s.
 TEST_F(EngineData, RetransmittedSynAckWithoutTimestampsStartsTheRtoAtThreeSeconds) {
-  restart(EngineConfig{});
-  attach(peer_);
-  listener_ = listen(kPort, 8);
+  relisten();
   SegmentSpec no_timestamps = linux_syn(kIrs);
   no_timestamps.timestamp.reset();
   SentSegment synack = syn(peer_, kPort, no_timestamps);
   one_at(kStart + seconds(1));
   send(peer_, kPort, final_ack(synack));
-  auto id = engine().accept(listener_);
-  ASSERT_TRUE(id.is_ok());
-  EXPECT_EQ(connection_info(*id).srtt, Duration::zero());
-  EXPECT_EQ(connection_info(*id).rto, seconds(3));
+  const EndpointId id = accept_one();
+  EXPECT_EQ(connection_info(id).srtt, Duration::zero());
+  EXPECT_EQ(connection_info(id).rto, seconds(3));
 }
 
 // The active side alike: the SYN-ACK echoes the TSval of the SYN it answers.
