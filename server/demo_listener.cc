@@ -1,6 +1,6 @@
 #include "server/demo_listener.h"
 
-#include <vector>
+#include <algorithm>
 
 #include "server/data_io.h"
 #include "server/data_waiter.h"
@@ -8,11 +8,15 @@
 namespace tapstack::server {
 namespace {
 
-constexpr size_t kDemoChunk = 16 * 1024;       // one read
+// One read: as much as a TSO frame carries, so that what echo writes back leaves in frames as
+// large as the link takes.
+constexpr size_t kDemoChunk = 64 * 1024;
 constexpr size_t kDemoTurnBytes = 256 * 1024;  // then the loop's other work runs
 constexpr size_t kDemoAcceptQueue = 64;        // connections taken ahead of their sessions
 
-// One connection of the demo listener; loop thread only.
+// One connection of the demo listener; loop thread only. Echo reads no more than the send
+// buffer has room for, so a session holds no bytes of its own: its memory is the connection's
+// buffers.
 class DemoSession final : public DataWaiter, public std::enable_shared_from_this<DemoSession> {
  public:
   DemoSession(Shard& shard, EndpointId id, DemoMode mode) : shard_(shard), id_(id), mode_(mode) {}
@@ -27,35 +31,32 @@ class DemoSession final : public DataWaiter, public std::enable_shared_from_this
     if (done_) return;
     size_t moved = 0;
     while (moved < kDemoTurnBytes) {
-      if (!pending_.empty()) {
-        auto n = engine.write(id_, std::span(pending_).subspan(sent_));
-        if (!n.is_ok() && !would_block(n.status())) return close(engine, true);
-        if (!n.is_ok() || *n == 0) return shard_.hub.wait_data(id_, shared_from_this());
-        sent_ += *n;
-        moved += *n;
-        if (sent_ < pending_.size()) continue;
-        pending_.clear();
-        sent_ = 0;
+      size_t want = kDemoChunk;
+      if (mode_ == DemoMode::kEcho) {
+        auto room = engine.send_room(id_);
+        if (!room.is_ok()) return blocked(engine, room.status());
+        want = std::min(want, *room);
       }
-      std::span<uint8_t> buffer = read_buffer(kDemoChunk);
+      std::span<uint8_t> buffer = read_buffer(want);
       auto n = engine.read(id_, buffer);
-      if (!n.is_ok()) {
-        if (would_block(n.status())) return shard_.hub.wait_data(id_, shared_from_this());
-        return close(engine, true);  // reset: the id is given back
-      }
+      if (!n.is_ok()) return blocked(engine, n.status());
       if (*n == 0) return close(engine, false);  // FIN after everything echoed
       moved += *n;
-      if (mode_ == DemoMode::kEcho) echo(engine, buffer.first(*n));
+      if (mode_ == DemoMode::kEcho) {
+        // Takes it all: the room was there, and nothing ran in between.
+        auto taken = engine.write(id_, buffer.first(*n));
+        if (!taken.is_ok()) return close(engine, true);
+      }
     }
     shard_.loop.post([self = shared_from_this()](Engine& e) { self->serve(e); });
   }
 
  private:
-  void echo(Engine& engine, std::span<const uint8_t> data) {
-    auto n = engine.write(id_, data);
-    if (!n.is_ok() && !would_block(n.status())) return close(engine, true);
-    size_t taken = n.is_ok() ? *n : 0;
-    pending_.assign(data.begin() + static_cast<ptrdiff_t>(taken), data.end());
+  // Waits for the connection's next event if `status` says it would block; else the connection
+  // failed (reset, timed out): abort it, which gives the id back.
+  void blocked(Engine& engine, const Status& status) {
+    if (would_block(status)) return shard_.hub.wait_data(id_, shared_from_this());
+    close(engine, true);
   }
 
   void close(Engine& engine, bool abort) {
@@ -66,8 +67,6 @@ class DemoSession final : public DataWaiter, public std::enable_shared_from_this
   Shard& shard_;
   const EndpointId id_;
   const DemoMode mode_;
-  std::vector<uint8_t> pending_;  // echo: read, not yet taken by the send buffer
-  size_t sent_ = 0;               // of pending_
   bool done_ = false;
 };
 

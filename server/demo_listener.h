@@ -3,7 +3,8 @@
 // connection's own engine loop, against the engine API as any caller would: echo writes back
 // what it reads, discard reads and drops it; both close once the peer has finished. Bounded:
 // a session moves at most kDemoTurnBytes per loop turn (the loop's frames and commands run in
-// between) and holds at most one read (16 KiB) that the send buffer has not taken yet.
+// between), and echo reads only what the send buffer has room for, so a session holds no
+// bytes beyond the connection's buffers.
 #pragma once
 
 #include <memory>

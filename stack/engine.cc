@@ -45,7 +45,7 @@ void Engine::advance(Time now) {
   });
 }
 
-void Engine::receive_frame(std::span<const uint8_t> frame, Time now) {
+void Engine::receive_frame(std::span<const uint8_t> frame, Time now, RxChecksum checksum) {
   set_now(now);
   stats_.frames_received.add();
   auto eth = header::EthernetView::parse(frame);
@@ -67,7 +67,7 @@ void Engine::receive_frame(std::span<const uint8_t> frame, Time now) {
       }
       return;
     case header::kEtherTypeIpv4:
-      receive_ipv4(eth->payload());
+      receive_ipv4(eth->payload(), checksum);
       return;
     default:
       stats_.drop(DropReason::unsupported_ethertype);
@@ -82,7 +82,7 @@ void Engine::receive_arp_copy(std::span<const uint8_t> frame, Time now) {
   if (auto arp = header::ArpView::parse(eth->payload())) arp_.learn_from_copy(*arp, now_);
 }
 
-void Engine::receive_ipv4(std::span<const uint8_t> packet) {
+void Engine::receive_ipv4(std::span<const uint8_t> packet, RxChecksum checksum) {
   auto ip = header::Ipv4View::parse(packet);
   if (!ip) {
     stats_.drop(DropReason::bad_ipv4_header);
@@ -110,11 +110,11 @@ void Engine::receive_ipv4(std::span<const uint8_t> packet) {
   switch (ip->protocol()) {
     case header::kProtocolTcp:
       stats_.packets_received.add();
-      tcp_.receive(*ip);
+      tcp_.receive(*ip, checksum);
       return;
     case header::kProtocolIcmp:
       stats_.packets_received.add();
-      icmp_.receive(*ip, now_);
+      icmp_.receive(*ip, checksum, now_);
       return;
     default:
       stats_.drop(DropReason::unsupported_protocol);

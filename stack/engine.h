@@ -30,7 +30,8 @@ class Engine final : private net::Ipv4Output {
   ~Engine() override;
 
   // Input: one Ethernet frame as read from the link.
-  void receive_frame(std::span<const uint8_t> frame, Time now);
+  void receive_frame(std::span<const uint8_t> frame, Time now,
+                     RxChecksum checksum = RxChecksum::kUnverified);
   // A copy of an ARP frame another loop of the same stack received (net::Arp::learn_from_copy).
   void receive_arp_copy(std::span<const uint8_t> frame, Time now);
   // Called, after receive_frame() took it, with every ARP frame that names a sender the table
@@ -102,6 +103,10 @@ class Engine final : private net::Ipv4Output {
   Result<size_t> write(EndpointId id, std::span<const uint8_t> data) {
     return tcp_.write(id, data);
   }
+  // How many bytes write() would take now; kWouldBlock when none, which earns the kWritable
+  // event as a short write does; write()'s errors otherwise. A relay reads no more than this,
+  // and so holds no bytes between a read and a write.
+  Result<size_t> send_room(EndpointId id) { return tcp_.send_room(id); }
   // Shuts the write side: the FIN follows the queued data; reading goes on.
   Status shutdown(EndpointId id) { return tcp_.shutdown(id); }
   // Keepalive for a connection, or, on any other endpoint, for the connections it will make or
@@ -127,7 +132,7 @@ class Engine final : private net::Ipv4Output {
  private:
   void send_ipv4(Ipv4Address destination, std::span<uint8_t> frame,
                  const FrameOffload& offload) override;
-  void receive_ipv4(std::span<const uint8_t> packet);
+  void receive_ipv4(std::span<const uint8_t> packet, RxChecksum checksum);
   void set_now(Time now);
 
   EngineConfig config_;

@@ -40,8 +40,8 @@ void EngineLoop::post(std::function<void(Engine&)> fn) {
   io_->wake();
 }
 
-void EngineLoop::on_frame(std::span<const uint8_t> frame) {
-  engine_.receive_frame(frame, monotonic_now());
+void EngineLoop::on_frame(std::span<const uint8_t> frame, RxChecksum checksum) {
+  engine_.receive_frame(frame, monotonic_now(), checksum);
   run_deferred();
 }
 

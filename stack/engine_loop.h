@@ -59,7 +59,7 @@ class EngineLoop : private link::LinkIo::Handler {
   const link::SpinWindow& busy_poll() const { return io_->spin_window(); }
 
  private:
-  void on_frame(std::span<const uint8_t> frame) override;
+  void on_frame(std::span<const uint8_t> frame, RxChecksum checksum) override;
   void on_wake() override;
   void run();
   void run_deferred();

@@ -20,6 +20,13 @@ struct FrameOffload {
   bool any() const { return checksum_start != 0; }
 };
 
+// What the link vouches for in a frame it delivers, as skb->ip_summed tells Linux's receive path.
+// kVerified: the transport checksum needs no check. The local kernel handed the frame over with
+// its checksum left partial (NEEDS_CSUM: the bytes never left its memory, and Linux's own
+// skb_csum_unnecessary takes CHECKSUM_PARTIAL as good), or its device checked it (DATA_VALID).
+// Skipping it spares two passes over every payload: completing the sum, then checking it.
+enum class RxChecksum : uint8_t { kUnverified, kVerified };
+
 class FrameSink {
  public:
   virtual ~FrameSink() = default;

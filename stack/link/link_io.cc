@@ -39,11 +39,13 @@ Time LinkIo::spin_until(std::optional<Time> deadline) {
 
 void LinkIo::deliver_read(const TapDevice& tap, std::span<uint8_t> bytes, Handler& handler) {
   if (!tap.vnet_header()) {
-    handler.on_frame(bytes);
+    handler.on_frame(bytes, RxChecksum::kUnverified);
     return;
   }
   // A header the kernel wrote is never malformed; a frame behind one that is would be garbage.
-  if (auto frame = frame_after_vnet_header(bytes); !frame.empty()) handler.on_frame(frame);
+  if (auto read = frame_after_vnet_header(bytes); !read.frame.empty()) {
+    handler.on_frame(read.frame, read.checksum);
+  }
 }
 
 int LinkIo::timeout_ms(std::optional<Time> deadline) {

@@ -41,7 +41,7 @@ class LinkIo : public FrameSink {
   class Handler {
    public:
     virtual ~Handler() = default;
-    virtual void on_frame(std::span<const uint8_t> frame) = 0;
+    virtual void on_frame(std::span<const uint8_t> frame, RxChecksum checksum) = 0;
     virtual void on_wake() = 0;  // wake() was called
   };
 

@@ -2,8 +2,6 @@
 
 #include <cstring>
 
-#include "stack/header/checksum.h"
-
 namespace tapstack::link {
 namespace {
 
@@ -19,27 +17,26 @@ struct virtio_net_hdr {
 };
 static_assert(sizeof(virtio_net_hdr) == kVnetHeaderSize);
 constexpr uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+constexpr uint8_t VIRTIO_NET_HDR_F_DATA_VALID = 2;
 constexpr uint8_t VIRTIO_NET_HDR_GSO_NONE = 0;
 constexpr uint8_t VIRTIO_NET_HDR_GSO_TCPV4 = 1;
 
 }  // namespace
 
-std::span<const uint8_t> frame_after_vnet_header(std::span<uint8_t> bytes) {
+VnetFrame frame_after_vnet_header(std::span<const uint8_t> bytes) {
   if (bytes.size() < kVnetHeaderSize) return {};
   virtio_net_hdr header;
   std::memcpy(&header, bytes.data(), sizeof header);
-  std::span<uint8_t> frame = bytes.subspan(kVnetHeaderSize);
+  std::span<const uint8_t> frame = bytes.subspan(kVnetHeaderSize);
   if (header.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-    // The kernel left the sum of the pseudo-header in the checksum field (CHECKSUM_PARTIAL):
-    // the sum from csum_start to the end, that field included, is the checksum to store.
-    const size_t start = header.csum_start;
-    const size_t field = start + header.csum_offset;
-    if (start > frame.size() || field + 2 > frame.size()) return {};
-    const uint16_t sum = header::checksum_finish(header::checksum_add(0, frame.subspan(start)));
-    frame[field] = static_cast<uint8_t>(sum >> 8);
-    frame[field + 1] = static_cast<uint8_t>(sum);
+    // The kernel left the pseudo-header's sum in the field at csum_start + csum_offset
+    // (CHECKSUM_PARTIAL). Nothing reads that field but a check, which such a frame skips.
+    const size_t field = size_t{header.csum_start} + header.csum_offset;
+    if (field + 2 > frame.size()) return {};
+    return {frame, RxChecksum::kVerified};
   }
-  return frame;
+  if (header.flags & VIRTIO_NET_HDR_F_DATA_VALID) return {frame, RxChecksum::kVerified};
+  return {frame, RxChecksum::kUnverified};
 }
 
 void write_vnet_header(std::span<uint8_t, kVnetHeaderSize> out, const FrameOffload& offload) {

@@ -62,9 +62,9 @@ bool Icmp::allow_output(Time now) {
   return true;
 }
 
-void Icmp::receive(const header::Ipv4View& ip, Time now) {
+void Icmp::receive(const header::Ipv4View& ip, RxChecksum checksum, Time now) {
   auto icmp = header::IcmpView::parse(ip.payload());
-  if (!icmp || !icmp->checksum_ok()) {
+  if (!icmp || (checksum == RxChecksum::kUnverified && !icmp->checksum_ok())) {
     stats_.drop(DropReason::bad_icmp);
     return;
   }

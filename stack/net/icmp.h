@@ -31,7 +31,7 @@ class Icmp {
   Icmp(const EngineConfig& config, Stats& stats, Ipv4Output& output, tcp::Tcp& tcp, Time now);
 
   // An ICMP message addressed to us; the IPv4 checks are done.
-  void receive(const header::Ipv4View& ip, Time now);
+  void receive(const header::Ipv4View& ip, RxChecksum checksum, Time now);
   // One of our IPv4 packets that could not be sent: its next hop never answered ARP.
   void next_hop_failed(std::span<const uint8_t> ip_packet);
 

@@ -61,7 +61,7 @@ class Tcp {
 
   // Every entry point takes the current time first.
   void set_now(Time now) { now_ = now; }
-  void receive(const header::Ipv4View& ip);
+  void receive(const header::Ipv4View& ip, RxChecksum checksum);
   void on_timer(TimerNode& node);
 
   // Commands (see Engine for their contracts).
@@ -82,6 +82,7 @@ class Tcp {
   // tcp_receive.cc / tcp_send.cc: the data path (see Engine for the contracts).
   Result<size_t> read(EndpointId id, std::span<uint8_t> out);
   Result<size_t> write(EndpointId id, std::span<const uint8_t> data);
+  Result<size_t> send_room(EndpointId id);
   Status shutdown(EndpointId id);
   // Nothing turns keepalive off; on a listener, sets what its future connections start with.
   Status set_keepalive(EndpointId id, std::optional<Keepalive> keepalive);
@@ -245,6 +246,8 @@ class Tcp {
   // tcp_send.cc: the send side
   // The connection behind a data call, or the status that says why there is none to use.
   Result<Connection*> data_connection(EndpointId id);
+  // data_connection(), and one that may send now (write()'s errors otherwise).
+  Result<Connection*> writable_connection(EndpointId id);
   // Sends what the windows allow: retransmissions due first, then new data, then the FIN.
   // `force`: the persist timer's override of Nagle and sender SWS avoidance for one segment.
   void transmit(Connection& c, bool force = false);

@@ -44,19 +44,21 @@ void Tcp::send_segment(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8
       cut ? (payload.length + payload.segment_size - 1) / payload.segment_size : 1;
   if (payload.length) stats_.data_segments_sent.add(segments);
   size_t segment_length = header_length + payload.length;
-  // A segment the link cuts gets its checksums there, each piece its own (as a NIC's TSO): we
-  // leave the pseudo-header's sum, and skip a pass over 64 KiB of payload.
+  // A link that takes offloads completes the checksum of data (as a NIC does; for a segment it
+  // cuts, each piece its own): we leave the pseudo-header's sum, and skip a pass over the
+  // payload. Control segments are too small to be worth the header's fields.
+  const bool partial = payload.length && config_.segmentation_offload;
   header::write_tcp(tcp, {tuple.local_port, tuple.remote_port, seq, ack, flags, window},
                     options.size(), segment_length, tuple.local, tuple.remote,
-                    cut ? header::TcpChecksum::kPartial : header::TcpChecksum::kFull);
+                    partial ? header::TcpChecksum::kPartial : header::TcpChecksum::kFull);
   header::write_ipv4(ip, tuple.local, tuple.remote, header::kProtocolTcp,
                      static_cast<uint16_t>(kIpHeader + segment_length), kIpId, kTtl);
   stats_.segments_sent.add(segments);
   if (flags & kRst) stats_.resets_sent.add();
   FrameOffload offload;
-  if (cut) {
+  if (partial) {
     offload = {
-        .segment_size = static_cast<uint16_t>(payload.segment_size),
+        .segment_size = static_cast<uint16_t>(cut ? payload.segment_size : 0),
         .checksum_start = static_cast<uint16_t>(net::kLinkHeadroom + kIpHeader),
         .checksum_offset = header::TcpView::kChecksumOffset,
         .header_length = static_cast<uint16_t>(net::kLinkHeadroom + kIpHeader + header_length)};

@@ -43,7 +43,7 @@ Result<Connection*> Tcp::data_connection(EndpointId id) {
   return error(ErrorCode::kDeadlineExceeded, "connection timed out");
 }
 
-Result<size_t> Tcp::write(EndpointId id, std::span<const uint8_t> data) {
+Result<Connection*> Tcp::writable_connection(EndpointId id) {
   auto found = data_connection(id);
   if (!found.is_ok()) return found.status();
   Connection& c = **found;
@@ -54,6 +54,24 @@ Result<size_t> Tcp::write(EndpointId id, std::span<const uint8_t> data) {
     return error(ErrorCode::kFailedPrecondition,
                  "endpoint " + std::to_string(id) + " can send no more (shut down or closed)");
   }
+  return &c;
+}
+
+Result<size_t> Tcp::send_room(EndpointId id) {
+  auto found = writable_connection(id);
+  if (!found.is_ok()) return found.status();
+  Connection& c = **found;
+  if (c.send_queue.room() == 0) {
+    c.writer_waits = true;
+    return error(ErrorCode::kWouldBlock, "send buffer full");
+  }
+  return c.send_queue.room();
+}
+
+Result<size_t> Tcp::write(EndpointId id, std::span<const uint8_t> data) {
+  auto found = writable_connection(id);
+  if (!found.is_ok()) return found.status();
+  Connection& c = **found;
   size_t taken = c.send_queue.push(data);
   c.write_seq += static_cast<uint32_t>(taken);
   if (taken < data.size()) c.writer_waits = true;

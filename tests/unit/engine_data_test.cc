@@ -134,6 +134,24 @@ TEST_F(EngineData, ShortWriteEarnsOneWritableEventOnceHalfTheBufferIsFree) {
   EXPECT_EQ(count_events(Event::Kind::kWritable, id_), 1u);
 }
 
+// send_room() says what write() would take; finding none earns the event as a short write does.
+TEST_F(EngineData, SendRoomIsWhatAWriteWouldTakeAndNoneEarnsTheWritableEvent) {
+  EngineConfig config;
+  config.send_buffer = 8192;
+  reopen(config);
+  EXPECT_EQ(*engine_->send_room(id_), 8192u);
+  EXPECT_EQ(write(data(8192)), 8192u);
+  auto full = engine_->send_room(id_);
+  ASSERT_FALSE(full.is_ok());
+  EXPECT_EQ(full.status().code, ErrorCode::kWouldBlock);
+  out();
+  peer_acks(3 * kMss);  // 4344 free: half
+  EXPECT_EQ(count_events(Event::Kind::kWritable, id_), 1u);
+  EXPECT_EQ(*engine_->send_room(id_), 3 * kMss);
+  ASSERT_TRUE(engine_->shutdown(id_).is_ok());
+  EXPECT_EQ(engine_->send_room(id_).status().code, ErrorCode::kFailedPrecondition);
+}
+
 TEST_F(EngineData, AckAboveSndNxtGetsAChallengeAckAndAcknowledgesNothing) {
   write(data(1000));
   out();

@@ -194,12 +194,14 @@ inline std::optional<SentArp> dissect_arp(const Bytes& frame) {
 }
 
 // Records every frame the engine sends, finished as a link that takes offloads would finish it
-// (the partial checksum completed), counting the frames that asked to be cut into segments.
+// (the partial checksum completed), counting the frames that asked for that and those that asked
+// to be cut into segments.
 class RecordingSink : public FrameSink {
  public:
   bool send_frame(std::span<const uint8_t> frame, const FrameOffload& offload) override {
     Bytes& f = frames.emplace_back(frame.begin(), frame.end());
     if (offload.checksum_start) {
+      ++partial_checksums;
       const size_t field = size_t{offload.checksum_start} + offload.checksum_offset;
       const uint16_t sum = header::checksum_finish(
           header::checksum_add(0, std::span<const uint8_t>(f).subspan(offload.checksum_start)));
@@ -213,6 +215,7 @@ class RecordingSink : public FrameSink {
     return true;
   }
   std::vector<Bytes> frames;
+  size_t partial_checksums = 0;
   size_t segmented_frames = 0;
   uint16_t last_segment_size = 0;
 };
@@ -283,7 +286,9 @@ class EngineTest : public ::testing::Test {
 
   // ---- Frames in ----
 
-  void deliver(const Bytes& frame) { engine_->receive_frame(frame, now_); }
+  void deliver(const Bytes& frame, RxChecksum checksum = RxChecksum::kUnverified) {
+    engine_->receive_frame(frame, now_, checksum);
+  }
 
   // An Ethernet/IPv4/TCP frame from `peer` to `local_port` on this stack.
   static Bytes tcp_frame(const Peer& peer, uint16_t local_port, const SegmentSpec& s) {

@@ -483,5 +483,17 @@ TEST_F(EngineListen, BadTcpChecksumIsDroppedAndCounted) {
   EXPECT_EQ(listener_info(listener).syn_received, 0u);
 }
 
+// A frame the link vouches for (the kernel left its checksum partial) goes unchecked, whatever
+// its checksum field holds.
+TEST_F(EngineListen, AChecksumTheLinkVouchesForIsNotChecked) {
+  EndpointId listener = listen(kPort, 8);
+  Bytes frame = tcp_frame(peer_, kPort, linux_syn(1000));
+  frame[14 + 20 + 16] ^= 0x40;  // the TCP checksum
+  deliver(frame, RxChecksum::kVerified);
+  SentSegment synack = take_segment();
+  EXPECT_EQ(synack.flags, kSyn | kAck);
+  EXPECT_EQ(listener_info(listener).syn_received, 1u);
+}
+
 }  // namespace
 }  // namespace tapstack::engine_test

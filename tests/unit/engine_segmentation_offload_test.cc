@@ -1,6 +1,7 @@
 // Segmentation offload (EngineConfig::segmentation_offload): the data segments one transmit()
 // sends back to back leave as one frame that the link cuts into those same segments (TSO), and
-// nothing else changes: the segments are those the rules (windows, Nagle, the FIN) chose.
+// nothing else changes: the segments are those the rules (windows, Nagle, the FIN) chose. The
+// link completes the checksum of every data segment; control segments carry a complete one.
 #include "tests/unit/engine_data_fixture.h"
 
 namespace tapstack::engine_test {
@@ -46,6 +47,7 @@ TEST_F(EngineSegmentationOffload, NagleStillHoldsTheTailWhileDataIsInFlight) {
   auto first = out();
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(sink_.segmented_frames, 0u) << "one short segment is no frame to cut";
+  EXPECT_EQ(sink_.partial_checksums, 1u) << "the link completes its checksum all the same";
   write(data(2 * kMss + 50, 100));
   auto segments = out();
   ASSERT_EQ(segments.size(), 1u);
@@ -73,10 +75,15 @@ TEST_F(EngineSegmentationOffload, TheFinRidesOnTheFrameAfterTheData) {
   EXPECT_EQ(sink_.segmented_frames, 1u);
 }
 
-TEST_F(EngineSegmentationOffload, TheLinkGetsAnOrdinaryFrameWhenOneSegmentIsAllThereIs) {
+TEST_F(EngineSegmentationOffload, OneSegmentIsNotCutAndOnlyDataLeavesItsChecksumToTheLink) {
   write(data(kMss));
   expect_data(one(), 0, kMss, kAck | kPsh);
   EXPECT_EQ(sink_.segmented_frames, 0u);
+  EXPECT_EQ(sink_.partial_checksums, 1u) << "the handshake's segments carried complete ones";
+  peer_acks(kMss);
+  ASSERT_TRUE(engine().shutdown(id_).is_ok());
+  ASSERT_EQ(out().size(), 1u);  // the FIN, alone
+  EXPECT_EQ(sink_.partial_checksums, 1u);
 }
 
 }  // namespace
