@@ -1,5 +1,7 @@
 #include "stack/tcp/reorder_window.h"
 
+#include <algorithm>
+
 #include "stack/tcp/seqnum.h"
 
 namespace tapstack::tcp {
@@ -14,7 +16,12 @@ void ReorderWindowScale::on_probe(uint32_t begin, uint32_t end) {
   last_probe_ = header::SackBlock{begin, end};
 }
 
-void ReorderWindowScale::on_dsack(const header::SackBlock& block, uint32_t snd_nxt) {
+void ReorderWindowScale::on_dsack(const header::SackBlock& block, uint32_t snd_nxt, uint32_t mss,
+                                  uint64_t retransmitted) {
+  // As Linux counts them: a block up to one MSS long is one segment.
+  const uint32_t length = block.end - block.start;
+  dsacked_segments_ += std::max<uint32_t>(1, (length + mss - 1) / mss);
+  if (dsacked_segments_ > retransmitted) return;
   if (last_probe_ && seq_ge(block.start, last_probe_->start) &&
       seq_le(block.end, last_probe_->end)) {
     return;

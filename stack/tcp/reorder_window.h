@@ -24,10 +24,14 @@ class ReorderWindowScale {
   // A tail loss probe sent [begin, end) again. TLP is timer-driven, not RACK's doing: a D-SACK
   // of it says nothing of the reordering window (Linux's FLAG_DSACK_TLP).
   void on_probe(uint32_t begin, uint32_t end);
-  // A D-SACK of `block` arrived with SND.NXT at `snd_nxt`: unless it is the last probe's, the
-  // multiplier grows, once per round trip (RACK.dsack_round: not again before SND.UNA passes
-  // what was in flight then).
-  void on_dsack(const header::SackBlock& block, uint32_t snd_nxt);
+  // A D-SACK of `block` arrived with SND.NXT at `snd_nxt`, after the connection had sent
+  // `retransmitted` segments again (of `mss` bytes at most). The multiplier grows, once per round
+  // trip (RACK.dsack_round: not again before SND.UNA passes what was in flight then), unless the
+  // duplicate is the last probe's, or D-SACKs have reported more segments than were ever sent
+  // again: those duplicates were made by the network or forged, and say nothing of our
+  // retransmissions (Linux's tcp_dsack_seen, dsack_dups against total_retrans).
+  void on_dsack(const header::SackBlock& block, uint32_t snd_nxt, uint32_t mss,
+                uint64_t retransmitted);
   // A fast recovery or RTO recovery ended.
   void on_recovery_end();
 
@@ -35,6 +39,7 @@ class ReorderWindowScale {
   uint8_t multiplier() const { return multiplier_; }
 
  private:
+  uint64_t dsacked_segments_ = 0;  // reported by D-SACKs over the connection's life
   uint8_t multiplier_ = 1;
   uint8_t persist_ = 0;  // recoveries left before the multiplier falls back to 1
   std::optional<uint32_t> round_end_;

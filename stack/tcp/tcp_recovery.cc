@@ -14,7 +14,8 @@ bool Tcp::record_sack(Connection& c, const Segment& seg) {
   const SackUpdate update = scoreboard(c).on_sack(blocks, seg.ack, c.snd_nxt);
   if (update.dsack) {
     stats_.dsacks_received.add();
-    c.reorder_scale.on_dsack(*update.dsack, c.snd_nxt);
+    c.reorder_scale.on_dsack(*update.dsack, c.snd_nxt, static_cast<uint32_t>(send_mss(c)),
+                             c.segments_retransmitted);
   }
   return update.newly_sacked > 0;
 }

@@ -132,6 +132,9 @@ def flood_targets(rows):
 # tapstackd's default buffers per connection (--send-buffer, --receive-buffer): the bound its
 # memory growth under data load is held to.
 BUFFER_BYTES_PER_CONNECTION = 262144 + 131072
+# The one loop's link buffers (stack/link/uring_link_io.h): 64 read buffers of 68 KiB, backed as
+# the kernel's 64 KiB frames fill them, and 512 write slots of 2 KiB.
+LINK_BUFFER_BYTES = 64 * 68 * 1024 + 512 * 2048
 DATA_TARGETS = ("tapstack", "gvisor", "kernel")
 DATA_COUNTERS = ("retransmit_timeouts", "fast_retransmits", "rack_lost_segments", "tlp_probes_sent",
                  "data_segments_retransmitted", "delayed_acks_sent")
@@ -232,7 +235,8 @@ def data_targets(med):
 def memory_lines(rows):
     """tapstackd's peak RSS (VmHWM) above its idle RSS, per server run (one loss rate and server
     mode: every load mode and connection count against it), the largest over the rounds, against
-    the most connections of that run times the per-connection buffers."""
+    the most connections of that run times the per-connection buffers, plus the loop's link
+    buffers."""
     runs = {}
     for r in rows:
         if r["target"] != "tapstack":
@@ -244,10 +248,11 @@ def memory_lines(rows):
         runs[key] = (max(conns, r["connections"]), max(was, grown))
     out = []
     for (loss, server), (conns, grown) in sorted(runs.items()):
-        bound = conns * BUFFER_BYTES_PER_CONNECTION // 1024
+        bound = (conns * BUFFER_BYTES_PER_CONNECTION + LINK_BUFFER_BYTES) // 1024
         verdict = "within" if grown <= bound else "beyond"
         out.append(f"- {server} server, {loss / 10:g} % loss: peak RSS {grown} KiB above idle, {verdict} "
-                   f"{conns} connections × {BUFFER_BYTES_PER_CONNECTION // 1024} KiB = {bound} KiB")
+                   f"{conns} connections × {BUFFER_BYTES_PER_CONNECTION // 1024} KiB + "
+                   f"{LINK_BUFFER_BYTES // 1024} KiB of link buffers = {bound} KiB")
     return "\n".join(out)
 
 
@@ -271,7 +276,8 @@ def data_section(out):
     parts.append("tapstackd during each row (medians of the counters' movement; RSS: the daemon "
                  "idle at the start of its run, and its peak):\n\n" + data_counters_table(med))
     parts.append("Targets (≥ 2 × gVisor, ≥ 0.8 × the kernel):\n\n" + data_targets(med))
-    parts.append("tapstackd's memory (send and receive buffers per connection, the defaults):\n\n"
+    parts.append("tapstackd's memory (send and receive buffers per connection, the defaults, and "
+                 "the loop's link buffers):\n\n"
                  + memory_lines(rows))
     if (out / "impairment.jsonl").exists():
         imp = load_lines(out / "impairment.jsonl")

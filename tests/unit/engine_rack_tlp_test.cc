@@ -92,6 +92,34 @@ TEST_F(EngineRackTlp, ADsackWidensTheReorderingWindowForTheNextFlight) {
                    {"data_bytes_sent", 6 * kMss}});
 }
 
+// A D-SACK of a segment never sent again is the network's duplicate (or a forger's), not a
+// spurious retransmission of ours: the window stays a quarter of min_rtt.
+TEST_F(EngineRackTlp, ADsackOfASegmentNeverSentAgainLeavesTheWindowAlone) {
+  write(data(2 * kMss));
+  ASSERT_EQ(out().size(), 2u);
+  advance_by(kRtt);
+  peer_acks(2 * kMss);
+  SegmentSpec dsack = from_peer(2 * kMss);
+  dsack.sack.emplace_back(at(0), at(kMss));  // below SND.UNA: a duplicate
+  peer_sends(dsack);
+  EXPECT_TRUE(out().empty());
+
+  write(data(2 * kMss));
+  ASSERT_EQ(out().size(), 2u);
+  const Time t1 = now();
+  advance_by(kRtt);
+  peer_sacks(2 * kMss, 3 * kMss, 4 * kMss);
+  expect_data(one_at(t1 + kRtt + milliseconds(3)), 2 * kMss, kMss);
+  expect_counters({{"dsacks_received", 1},
+                   {"fast_retransmits", 1},
+                   {"sack_recoveries", 1},
+                   {"rack_lost_segments", 1},
+                   {"rack_reorder_timeouts", 1},
+                   {"data_segments_retransmitted", 1},
+                   {"data_segments_sent", 5},
+                   {"data_bytes_sent", 5 * kMss}});
+}
+
 // A lost tail has nothing after it to be SACKed: TLP sends the last segment again after two
 // round trips (plus two timer ticks), its ACK SACKs it, and RACK finds the one before it lost.
 TEST_F(EngineRackTlp, LostTailIsProbedAfterTwoRoundTripsAndRepairedWithoutATimeout) {

@@ -8,6 +8,14 @@ namespace tapstack::tcp {
 namespace {
 
 constexpr header::SackBlock kDuplicate{100, 200};  // a retransmission the peer got twice
+constexpr uint32_t kMss = 100;
+
+// A D-SACK of `block`, `retransmitted` segments having been sent again (by default more than
+// any test's D-SACKs report).
+void dsack(ReorderWindowScale& scale, header::SackBlock block, uint32_t snd_nxt,
+           uint64_t retransmitted = 1'000'000) {
+  scale.on_dsack(block, snd_nxt, kMss, retransmitted);
+}
 
 TEST(ReorderWindowScale, StartsAtOne) {
   ReorderWindowScale scale;
@@ -20,13 +28,13 @@ TEST(ReorderWindowScale, StartsAtOne) {
 // same episode, most likely, and one after it steps again.
 void expect_one_step_per_round(uint32_t round_end) {
   ReorderWindowScale scale;
-  scale.on_dsack(kDuplicate, round_end);
+  dsack(scale, kDuplicate, round_end);
   EXPECT_EQ(scale.multiplier(), 2);
   scale.on_ack(round_end - 32);
-  scale.on_dsack(kDuplicate, round_end + 1000);
+  dsack(scale, kDuplicate, round_end + 1000);
   EXPECT_EQ(scale.multiplier(), 2);
   scale.on_ack(round_end);
-  scale.on_dsack(kDuplicate, round_end + 2000);
+  dsack(scale, kDuplicate, round_end + 2000);
   EXPECT_EQ(scale.multiplier(), 3);
 }
 
@@ -40,9 +48,9 @@ TEST(ReorderWindowScale, RoundsCompareAcrossTheSequenceWrap) {
 
 TEST(ReorderWindowScale, FallsBackAfterSixteenRecoveriesWithoutADsack) {
   ReorderWindowScale scale;
-  scale.on_dsack(kDuplicate, 100);
+  dsack(scale, kDuplicate, 100);
   scale.on_ack(100);
-  scale.on_dsack(kDuplicate, 200);
+  dsack(scale, kDuplicate, 200);
   ASSERT_EQ(scale.multiplier(), 3);
   for (int i = 0; i < ReorderWindowScale::kPersistRecoveries - 1; ++i) scale.on_recovery_end();
   EXPECT_EQ(scale.multiplier(), 3);
@@ -52,10 +60,10 @@ TEST(ReorderWindowScale, FallsBackAfterSixteenRecoveriesWithoutADsack) {
 
 TEST(ReorderWindowScale, ADsackStartsTheSixteenAgain) {
   ReorderWindowScale scale;
-  scale.on_dsack(kDuplicate, 100);
+  dsack(scale, kDuplicate, 100);
   for (int i = 0; i < 10; ++i) scale.on_recovery_end();
   scale.on_ack(100);
-  scale.on_dsack(kDuplicate, 200);
+  dsack(scale, kDuplicate, 200);
   for (int i = 0; i < ReorderWindowScale::kPersistRecoveries - 1; ++i) scale.on_recovery_end();
   EXPECT_EQ(scale.multiplier(), 3);
 }
@@ -65,16 +73,31 @@ TEST(ReorderWindowScale, ADsackStartsTheSixteenAgain) {
 TEST(ReorderWindowScale, ADsackOfTheLastProbeLeavesItAlone) {
   ReorderWindowScale scale;
   scale.on_probe(1000, 1100);
-  scale.on_dsack({1000, 1100}, 2000);
+  dsack(scale, {1000, 1100}, 2000);
   EXPECT_EQ(scale.multiplier(), 1);
-  scale.on_dsack({900, 1000}, 2000);
+  dsack(scale, {900, 1000}, 2000);
   EXPECT_EQ(scale.multiplier(), 2);
+}
+
+// More duplicates reported than segments ever sent again: the network (or a forger) made them.
+TEST(ReorderWindowScale, DsacksBeyondWhatWasSentAgainLeaveItAlone) {
+  ReorderWindowScale scale;
+  dsack(scale, kDuplicate, 100, 1);
+  EXPECT_EQ(scale.multiplier(), 2) << "one segment sent again, one reported twice";
+  scale.on_ack(100);
+  dsack(scale, kDuplicate, 200, 1);
+  EXPECT_EQ(scale.multiplier(), 2) << "a second duplicate of one retransmission";
+  scale.on_ack(200);
+  dsack(scale, {300, 550}, 600, 4);  // three segments: five reported in all
+  EXPECT_EQ(scale.multiplier(), 2);
+  dsack(scale, kDuplicate, 700, 6);
+  EXPECT_EQ(scale.multiplier(), 3) << "six sent again, six reported";
 }
 
 TEST(ReorderWindowScale, IsBounded) {
   ReorderWindowScale scale;
   for (uint32_t round = 1; round <= 1000; ++round) {
-    scale.on_dsack(kDuplicate, round * 100);
+    dsack(scale, kDuplicate, round * 100);
     scale.on_ack(round * 100);
   }
   EXPECT_EQ(scale.multiplier(), ReorderWindowScale::kMaxMultiplier);
