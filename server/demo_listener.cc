@@ -1,6 +1,7 @@
 #include "server/demo_listener.h"
 
 #include <algorithm>
+#include <cassert>
 
 #include "server/data_io.h"
 #include "server/data_waiter.h"
@@ -46,6 +47,7 @@ class DemoSession final : public DataWaiter, public std::enable_shared_from_this
         // Takes it all: the room was there, and nothing ran in between.
         auto taken = engine.write(id_, buffer.first(*n));
         if (!taken.is_ok()) return close(engine, true);
+        assert(*taken == *n);
       }
     }
     shard_.loop.post([self = shared_from_this()](Engine& e) { self->serve(e); });

@@ -1,6 +1,7 @@
 #include "stack/link/vnet_header.h"
 
 #include <cstring>
+#include <utility>
 
 namespace tapstack::link {
 namespace {
@@ -21,6 +22,22 @@ constexpr uint8_t VIRTIO_NET_HDR_F_DATA_VALID = 2;
 constexpr uint8_t VIRTIO_NET_HDR_GSO_NONE = 0;
 constexpr uint8_t VIRTIO_NET_HDR_GSO_TCPV4 = 1;
 
+// Where an IPv4 packet's TCP or ICMP checksum sum starts and where its field is, from that
+// start (csum_start, csum_offset); {0, 0} for any other frame.
+std::pair<uint16_t, uint16_t> transport_checksum_at(std::span<const uint8_t> frame) {
+  constexpr size_t kEthernet = 14;
+  if (frame.size() < kEthernet + 20 || frame[12] != 0x08 || frame[13] != 0x00) return {};
+  const auto start = static_cast<uint16_t>(kEthernet + (frame[kEthernet] & 0x0f) * 4);
+  switch (frame[kEthernet + 9]) {
+    case 6:  // TCP
+      return {start, 16};
+    case 1:  // ICMP
+      return {start, 2};
+    default:
+      return {};
+  }
+}
+
 }  // namespace
 
 VnetFrame frame_after_vnet_header(std::span<const uint8_t> bytes) {
@@ -30,10 +47,15 @@ VnetFrame frame_after_vnet_header(std::span<const uint8_t> bytes) {
   std::span<const uint8_t> frame = bytes.subspan(kVnetHeaderSize);
   if (header.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
     // The kernel left the pseudo-header's sum in the field at csum_start + csum_offset
-    // (CHECKSUM_PARTIAL). Nothing reads that field but a check, which such a frame skips.
+    // (CHECKSUM_PARTIAL). Nothing reads that field but a check, which such a frame skips, when
+    // the sum is the transport checksum's, as the kernel's own sockets make it; a sum anywhere
+    // else (a raw sender's) leaves the frame to be checked, and its unfinished field fails, as
+    // in Linux, which trusts CHECKSUM_PARTIAL only from the transport header on.
     const size_t field = size_t{header.csum_start} + header.csum_offset;
     if (field + 2 > frame.size()) return {};
-    return {frame, RxChecksum::kVerified};
+    const bool transport =
+        transport_checksum_at(frame) == std::pair{header.csum_start, header.csum_offset};
+    return {frame, transport ? RxChecksum::kVerified : RxChecksum::kUnverified};
   }
   if (header.flags & VIRTIO_NET_HDR_F_DATA_VALID) return {frame, RxChecksum::kVerified};
   return {frame, RxChecksum::kUnverified};

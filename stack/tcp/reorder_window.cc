@@ -16,18 +16,18 @@ void ReorderWindowScale::on_probe(uint32_t begin, uint32_t end) {
   last_probe_ = header::SackBlock{begin, end};
 }
 
-void ReorderWindowScale::on_dsack(const header::SackBlock& block, uint32_t snd_nxt, uint32_t mss,
-                                  uint64_t retransmitted) {
-  // As Linux counts them: a block up to one MSS long is one segment.
+void ReorderWindowScale::on_dsack(const header::SackBlock& block, const Flight& flight) {
   const uint32_t length = block.end - block.start;
-  dsacked_segments_ += std::max<uint32_t>(1, (length + mss - 1) / mss);
-  if (dsacked_segments_ > retransmitted) return;
+  if (length > flight.max_window) return;
+  // As Linux counts them: a block up to one MSS long is one segment.
+  dsacked_segments_ += std::max<uint32_t>(1, (length + flight.mss - 1) / flight.mss);
+  if (dsacked_segments_ > flight.retransmitted) return;
   if (last_probe_ && seq_ge(block.start, last_probe_->start) &&
       seq_le(block.end, last_probe_->end)) {
     return;
   }
   if (round_end_) return;
-  round_end_ = snd_nxt;
+  round_end_ = flight.snd_nxt;
   if (multiplier_ < kMaxMultiplier) ++multiplier_;
   persist_ = kPersistRecoveries;
 }

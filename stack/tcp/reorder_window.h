@@ -24,14 +24,21 @@ class ReorderWindowScale {
   // A tail loss probe sent [begin, end) again. TLP is timer-driven, not RACK's doing: a D-SACK
   // of it says nothing of the reordering window (Linux's FLAG_DSACK_TLP).
   void on_probe(uint32_t begin, uint32_t end);
-  // A D-SACK of `block` arrived with SND.NXT at `snd_nxt`, after the connection had sent
-  // `retransmitted` segments again (of `mss` bytes at most). The multiplier grows, once per round
-  // trip (RACK.dsack_round: not again before SND.UNA passes what was in flight then), unless the
-  // duplicate is the last probe's, or D-SACKs have reported more segments than were ever sent
-  // again: those duplicates were made by the network or forged, and say nothing of our
-  // retransmissions (Linux's tcp_dsack_seen, dsack_dups against total_retrans).
-  void on_dsack(const header::SackBlock& block, uint32_t snd_nxt, uint32_t mss,
-                uint64_t retransmitted);
+  // What the connection stood at when a D-SACK arrived.
+  struct Flight {
+    uint32_t snd_nxt;
+    uint32_t mss;            // the largest segment we send
+    uint32_t max_window;     // the largest window the peer offered
+    uint64_t retransmitted;  // segments sent again over the connection's life
+  };
+  // A D-SACK of `block` arrived. The multiplier grows, once per round trip (RACK.dsack_round: not
+  // again before SND.UNA passes what was in flight then), unless the duplicate is the last
+  // probe's, or D-SACKs have reported more segments than were ever sent again: those duplicates
+  // were made by the network or forged, and say nothing of our retransmissions (Linux's
+  // tcp_dsack_seen, dsack_dups against total_retrans). A block longer than any window the peer
+  // offered is no duplicate at all and is not counted (Linux's "dubious DSACK"): else one forged
+  // block would close the gate for the connection's life.
+  void on_dsack(const header::SackBlock& block, const Flight& flight);
   // A fast recovery or RTO recovery ended.
   void on_recovery_end();
 

@@ -14,8 +14,10 @@ bool Tcp::record_sack(Connection& c, const Segment& seg) {
   const SackUpdate update = scoreboard(c).on_sack(blocks, seg.ack, c.snd_nxt);
   if (update.dsack) {
     stats_.dsacks_received.add();
-    c.reorder_scale.on_dsack(*update.dsack, c.snd_nxt, static_cast<uint32_t>(send_mss(c)),
-                             c.segments_retransmitted);
+    c.reorder_scale.on_dsack(*update.dsack, {.snd_nxt = c.snd_nxt,
+                                             .mss = static_cast<uint32_t>(send_mss(c)),
+                                             .max_window = c.max_snd_wnd,
+                                             .retransmitted = c.segments_retransmitted});
   }
   return update.newly_sacked > 0;
 }

@@ -14,7 +14,9 @@ constexpr uint32_t kMss = 100;
 // any test's D-SACKs report).
 void dsack(ReorderWindowScale& scale, header::SackBlock block, uint32_t snd_nxt,
            uint64_t retransmitted = 1'000'000) {
-  scale.on_dsack(block, snd_nxt, kMss, retransmitted);
+  scale.on_dsack(
+      block,
+      {.snd_nxt = snd_nxt, .mss = kMss, .max_window = 64 * 1024, .retransmitted = retransmitted});
 }
 
 TEST(ReorderWindowScale, StartsAtOne) {
@@ -92,6 +94,16 @@ TEST(ReorderWindowScale, DsacksBeyondWhatWasSentAgainLeaveItAlone) {
   EXPECT_EQ(scale.multiplier(), 2);
   dsack(scale, kDuplicate, 700, 6);
   EXPECT_EQ(scale.multiplier(), 3) << "six sent again, six reported";
+}
+
+// A block longer than any window the peer offered is no duplicate: not counted, so it cannot
+// close the gate.
+TEST(ReorderWindowScale, ABlockLongerThanAnyWindowIsNotCounted) {
+  ReorderWindowScale scale;
+  dsack(scale, {100, 100 + 64 * 1024 + 1}, 100'000, 1);
+  EXPECT_EQ(scale.multiplier(), 1);
+  dsack(scale, kDuplicate, 100'000, 1);
+  EXPECT_EQ(scale.multiplier(), 2) << "the one retransmission's duplicate still counts";
 }
 
 TEST(ReorderWindowScale, IsBounded) {

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "stack/header/ipv4.h"
 #include "stack/header/tcp.h"
 
 namespace tapstack::link {
@@ -18,10 +19,13 @@ constexpr size_t kTcpStart = 14 + 20;  // Ethernet and IPv4 headers
 const Ipv4Address kSource{0xc6120001u};
 const Ipv4Address kDestination{0xc6120002u};
 
-// A frame read from the TAP: the header, then Ethernet, IPv4 (contents beside the point) and a
+// A frame read from the TAP: the header, then Ethernet (addresses beside the point), IPv4 and a
 // TCP segment with `payload` bytes, its checksum complete.
 std::vector<uint8_t> read_frame(size_t payload) {
   std::vector<uint8_t> bytes(kVnetHeaderSize + kTcpStart + 20 + payload);
+  bytes[kVnetHeaderSize + 12] = 0x08;  // IPv4
+  header::write_ipv4(bytes.data() + kVnetHeaderSize + 14, kSource, kDestination,
+                     header::kProtocolTcp, static_cast<uint16_t>(20 + 20 + payload), 0, 64);
   uint8_t* tcp = bytes.data() + kVnetHeaderSize + kTcpStart;
   for (size_t i = 0; i < payload; ++i) tcp[20 + i] = static_cast<uint8_t>(i * 7);
   header::write_tcp(tcp, {1234, 80, 1, 2, header::tcp_flags::kAck, 100}, 0, 20 + payload, kSource,
@@ -52,6 +56,21 @@ TEST(VnetHeader, APartialChecksumIsVouchedForAndLeftAsItIs) {
   EXPECT_EQ(read.checksum, RxChecksum::kVerified);
   ASSERT_EQ(read.frame.size(), bytes.size() - kVnetHeaderSize);
   EXPECT_EQ(read.frame.data(), bytes.data() + kVnetHeaderSize) << "no copy, no change";
+}
+
+// A sum that starts or lands anywhere but the transport checksum (a raw sender's, never the
+// kernel's sockets') vouches for nothing: the frame is checked, and its unfinished field fails.
+TEST(VnetHeader, APartialChecksumElsewhereIsNotVouchedFor) {
+  std::vector<uint8_t> bytes = read_frame(100);
+  set_header(bytes, VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 50);
+  EXPECT_EQ(frame_after_vnet_header(bytes).checksum, RxChecksum::kUnverified);
+  set_header(bytes, VIRTIO_NET_HDR_F_NEEDS_CSUM, kTcpStart, 40);  // in the payload
+  EXPECT_EQ(frame_after_vnet_header(bytes).checksum, RxChecksum::kUnverified);
+  set_header(bytes, VIRTIO_NET_HDR_F_NEEDS_CSUM, kTcpStart, 16);
+  EXPECT_EQ(frame_after_vnet_header(bytes).checksum, RxChecksum::kVerified);
+  bytes[kVnetHeaderSize + 12] = 0x86;  // not IPv4 (0x86dd): nothing is vouched for yet
+  bytes[kVnetHeaderSize + 13] = 0xdd;
+  EXPECT_EQ(frame_after_vnet_header(bytes).checksum, RxChecksum::kUnverified);
 }
 
 TEST(VnetHeader, AChecksumTheKernelCheckedIsVouchedFor) {

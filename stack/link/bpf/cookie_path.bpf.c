@@ -553,8 +553,10 @@ int cookie_path(struct __sk_buff* skb) {
   __u32 header_length = (tcp[12] >> 4) * 4;
   if (header_length < TCP_LEN || header_length > segment_length) return TC_ACT_OK;
   /* A segment from the local stack reaches tc before its checksum is finished
-   * (CHECKSUM_PARTIAL): the field then holds the pseudo-header's sum, and the kernel finishes
-   * it before the engine reads the frame. */
+   * (CHECKSUM_PARTIAL): the field then holds the pseudo-header's sum, and the engine takes such a
+   * frame as checked (RxChecksum), as Linux does. tc cannot see ip_summed, so a segment from
+   * elsewhere whose field happens to hold that sum goes unchecked here too: such a sender could
+   * as well have sent a valid checksum. */
   __u32 pseudo = fold(pseudo_header_sum(t.remote, t.local, segment_length));
   __u16 field = load16(tcp + 16);
   __u8 flags = tcp[13];
