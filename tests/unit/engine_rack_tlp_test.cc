@@ -20,6 +20,16 @@ class EngineRackTlp : public EngineData {
     spec.sack.emplace_back(at(from), at(to));
     peer_sends(spec);
   }
+  // The flight after the first 2 segments: two more, the second arriving first. RACK resends
+  // the first `wait` after the SACK that says so: its reordering window on a 1 ms timer.
+  void expect_next_flight_waits(Duration wait) {
+    write(data(2 * kMss));
+    ASSERT_EQ(out().size(), 2u);
+    const Time sent = now();
+    advance_by(kRtt);
+    peer_sacks(2 * kMss, 3 * kMss, 4 * kMss);
+    expect_data(one_at(sent + kRtt + wait), 2 * kMss, kMss);
+  }
 };
 
 // The request/response case: the answer and then the FIN go as two segments; the answer is
@@ -74,12 +84,7 @@ TEST_F(EngineRackTlp, ADsackWidensTheReorderingWindowForTheNextFlight) {
   peer_sends(dsack);
   EXPECT_TRUE(out().empty());
 
-  write(data(2 * kMss));
-  ASSERT_EQ(out().size(), 2u);
-  const Time t1 = now();
-  advance_by(kRtt);
-  peer_sacks(2 * kMss, 3 * kMss, 4 * kMss);
-  expect_data(one_at(t1 + kRtt + milliseconds(5)), 2 * kMss, kMss);
+  expect_next_flight_waits(milliseconds(5));
   peer_acks(4 * kMss);
   EXPECT_TRUE(out().empty());
   expect_counters({{"fast_retransmits", 2},
@@ -104,12 +109,7 @@ TEST_F(EngineRackTlp, ADsackOfASegmentNeverSentAgainLeavesTheWindowAlone) {
   peer_sends(dsack);
   EXPECT_TRUE(out().empty());
 
-  write(data(2 * kMss));
-  ASSERT_EQ(out().size(), 2u);
-  const Time t1 = now();
-  advance_by(kRtt);
-  peer_sacks(2 * kMss, 3 * kMss, 4 * kMss);
-  expect_data(one_at(t1 + kRtt + milliseconds(3)), 2 * kMss, kMss);
+  expect_next_flight_waits(milliseconds(3));
   expect_counters({{"dsacks_received", 1},
                    {"fast_retransmits", 1},
                    {"sack_recoveries", 1},
