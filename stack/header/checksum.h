@@ -6,6 +6,7 @@
 #include <span>
 
 #include "stack/header/addresses.h"
+#include "stack/header/ipv6_address.h"
 
 namespace tapstack::header {
 
@@ -21,6 +22,14 @@ inline uint64_t pseudo_header_sum(Ipv4Address src, Ipv4Address dst, uint8_t prot
                                   uint16_t length) {
   return uint64_t{src.value >> 16} + (src.value & 0xffff) + (dst.value >> 16) +
          (dst.value & 0xffff) + protocol + length;
+}
+
+// Sum of the IPv6 pseudo-header that upper-layer checksums cover (RFC 8200 §8.1): addresses, a
+// 32-bit upper-layer length and the Next Header value of the upper layer.
+inline uint64_t pseudo_header_sum(const Ipv6Address& src, const Ipv6Address& dst,
+                                  uint8_t next_header, uint32_t length) {
+  return checksum_add(checksum_add(0, src.bytes), dst.bytes) + (length >> 16) + (length & 0xffff) +
+         next_header;
 }
 
 }  // namespace tapstack::header

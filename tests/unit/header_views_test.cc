@@ -23,6 +23,8 @@
 #include "stack/header/ipv4.h"
 #include "stack/header/tcp.h"
 #include "stack/header/tcp_options.h"
+#include "tests/unit/libtins_addresses.h"
+#include "tests/unit/reference_checksum.h"
 
 namespace tapstack::header {
 namespace {
@@ -31,18 +33,8 @@ using Bytes = std::vector<uint8_t>;
 
 constexpr size_t kEthIp = EthernetView::kSize + Ipv4View::kMinSize;  // TCP starts here.
 
-// RFC 1071 done the slow, obvious way (16-bit words, end-around carry at every step), so that it
-// shares nothing with checksum.cc's wide accumulator. Returns the one's-complement sum, not its
-// complement: a buffer that carries a correct checksum sums to 0xffff.
-uint16_t ReferenceSum(std::span<const uint8_t> data, uint32_t sum = 0) {
-  for (size_t i = 0; i < data.size(); i += 2) {
-    uint32_t word = uint32_t{data[i]} << 8;
-    if (i + 1 < data.size()) word |= data[i + 1];
-    sum += word;
-    sum = (sum & 0xffff) + (sum >> 16);
-  }
-  return static_cast<uint16_t>(sum);
-}
+using header_test::Ours;
+using header_test::ReferenceSum;
 
 // The TCP checksum over an explicitly built pseudo-header (RFC 9293 §3.1) followed by the segment.
 uint16_t ReferenceTcpSum(std::span<const uint8_t> ip_packet) {
@@ -56,15 +48,6 @@ uint16_t ReferenceTcpSum(std::span<const uint8_t> ip_packet) {
   buffer.push_back(static_cast<uint8_t>(tcp_length));
   buffer.insert(buffer.end(), ip_packet.begin() + ihl, ip_packet.begin() + total);
   return ReferenceSum(buffer);
-}
-
-// Address conversions go through text so that no byte-order assumption is shared with the code
-// under test.
-Ipv4Address Ours(const Tins::IPv4Address& a) {
-  return *Ipv4Address::parse(a.to_string());
-}
-MacAddress Ours(const Tins::HWAddress<6>& a) {
-  return *MacAddress::parse(a.to_string());
 }
 
 // One TCP/IPv4/Ethernet frame's worth of fields, used to drive both libtins and the writers.
