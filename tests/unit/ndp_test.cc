@@ -101,7 +101,8 @@ TEST(NdpLibtins, ReadsSolicitations) {
   // A unicast probe (RFC 4861 §7.2.2) without the option.
   Addresses probe;
   probe.dst = probe.target;
-  auto unicast = ParseNs(LibtinsSolicitation(probe, std::nullopt));
+  const Bytes unicast_packet = LibtinsSolicitation(probe, std::nullopt);  // the view's bytes
+  auto unicast = ParseNs(unicast_packet);
   ASSERT_TRUE(unicast);
   EXPECT_FALSE(unicast->source_link_layer());
 }
@@ -138,7 +139,8 @@ TEST(Ndp, DuplicateAddressDetectionRules) {
   // link-layer address (RFC 4861 §7.1.1).
   Addresses dad;
   dad.src = "::";
-  auto ns = ParseNs(LibtinsSolicitation(dad, std::nullopt));
+  const Bytes packet = LibtinsSolicitation(dad, std::nullopt);  // the view's bytes
+  auto ns = ParseNs(packet);
   ASSERT_TRUE(ns);
   EXPECT_EQ(ns->target(), V6("fe80::ff:fe00:2"));
   EXPECT_FALSE(ParseNs(LibtinsSolicitation(dad, kPeerMac)));
