@@ -23,6 +23,7 @@ inline constexpr uint8_t kParameterProblem = 12;
 class IcmpView {
  public:
   static constexpr size_t kHeaderSize = 8;  // type, code, checksum and the 4-byte rest
+  static constexpr size_t kChecksumOffset = 2;
 
   static std::optional<IcmpView> parse(std::span<const uint8_t> message) {
     if (message.size() < kHeaderSize) return std::nullopt;

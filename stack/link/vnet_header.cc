@@ -3,6 +3,11 @@
 #include <cstring>
 #include <utility>
 
+#include "stack/header/ethernet.h"
+#include "stack/header/icmp.h"
+#include "stack/header/ipv4.h"
+#include "stack/header/tcp.h"
+
 namespace tapstack::link {
 namespace {
 
@@ -25,14 +30,16 @@ constexpr uint8_t VIRTIO_NET_HDR_GSO_TCPV4 = 1;
 // Where an IPv4 packet's TCP or ICMP checksum sum starts and where its field is, from that
 // start (csum_start, csum_offset); {0, 0} for any other frame.
 std::pair<uint16_t, uint16_t> transport_checksum_at(std::span<const uint8_t> frame) {
-  constexpr size_t kEthernet = 14;
-  if (frame.size() < kEthernet + 20 || frame[12] != 0x08 || frame[13] != 0x00) return {};
-  const auto start = static_cast<uint16_t>(kEthernet + (frame[kEthernet] & 0x0f) * 4);
-  switch (frame[kEthernet + 9]) {
-    case 6:  // TCP
-      return {start, 16};
-    case 1:  // ICMP
-      return {start, 2};
+  auto eth = header::EthernetView::parse(frame);
+  if (!eth || eth->ether_type() != header::kEtherTypeIpv4) return {};
+  auto ip = header::Ipv4View::parse(eth->payload());
+  if (!ip) return {};
+  const auto start = static_cast<uint16_t>(header::EthernetView::kSize + ip->header_length());
+  switch (ip->protocol()) {
+    case header::kProtocolTcp:
+      return {start, header::TcpView::kChecksumOffset};
+    case header::kProtocolIcmp:
+      return {start, header::IcmpView::kChecksumOffset};
     default:
       return {};
   }
