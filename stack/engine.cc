@@ -122,6 +122,15 @@ void Engine::receive_ipv4(std::span<const uint8_t> packet, RxChecksum checksum) 
   }
 }
 
+void Engine::send_ip(const IpAddress& destination, std::span<uint8_t> frame,
+                     const FrameOffload& offload) {
+  if (destination.is_v4()) {
+    send_ipv4(destination.v4(), frame, offload);
+  } else {
+    send_ipv6(destination.v6, frame, offload);
+  }
+}
+
 void Engine::send_ipv4(Ipv4Address destination, std::span<uint8_t> frame,
                        const FrameOffload& offload) {
   // On-link peers directly; everything else through the gateway, if there is one.
@@ -134,6 +143,11 @@ void Engine::send_ipv4(Ipv4Address destination, std::span<uint8_t> frame,
     next_hop = *config_.gateway;
   }
   arp_.send_ipv4(next_hop, frame, offload, now_);
+}
+
+void Engine::send_ipv6(const Ipv6Address& /*destination*/, std::span<uint8_t> /*frame*/,
+                       const FrameOffload& /*offload*/) {
+  stats_.drop(DropReason::no_route);  // Neighbour Discovery comes next
 }
 
 }  // namespace tapstack

@@ -14,7 +14,7 @@
 #include "stack/frame_sink.h"
 #include "stack/net/arp.h"
 #include "stack/net/icmp.h"
-#include "stack/net/ipv4_output.h"
+#include "stack/net/ip_output.h"
 #include "stack/random.h"
 #include "stack/stats.h"
 #include "stack/status.h"
@@ -23,7 +23,7 @@
 
 namespace tapstack {
 
-class Engine final : private net::Ipv4Output {
+class Engine final : private net::IpOutput {
  public:
   // `keys` gives the ISN, SYN-cookie and hash secrets: tcp::KeySource::system() in production.
   Engine(const EngineConfig& config, FrameSink& sink, tcp::KeySource keys, Time now);
@@ -130,8 +130,11 @@ class Engine final : private net::Ipv4Output {
   std::array<size_t, kTcpStateCount> count_by_state() const { return tcp_.count_by_state(); }
 
  private:
-  void send_ipv4(Ipv4Address destination, std::span<uint8_t> frame,
-                 const FrameOffload& offload) override;
+  void send_ip(const IpAddress& destination, std::span<uint8_t> frame,
+               const FrameOffload& offload) override;
+  void send_ipv4(Ipv4Address destination, std::span<uint8_t> frame, const FrameOffload& offload);
+  void send_ipv6(const Ipv6Address& destination, std::span<uint8_t> frame,
+                 const FrameOffload& offload);
   void receive_ipv4(std::span<const uint8_t> packet, RxChecksum checksum);
   void set_now(Time now);
 

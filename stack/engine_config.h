@@ -5,9 +5,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "stack/clock.h"
 #include "stack/header/addresses.h"
+#include "stack/header/ip_address.h"
 #include "stack/tcp/congestion_control.h"
 #include "stack/tcp/siphash.h"
 #include "stack/tcp/syn_cookies.h"
@@ -27,6 +29,11 @@ struct EngineConfig {
   MacAddress mac{{0x02, 0, 0, 0, 0, 0x02}};
   Ipv4Subnet address{{0xc6120002}, 24};  // 198.18.0.2/24
   std::optional<Ipv4Address> gateway;
+  // IPv6 addresses beside `address`. The link-local address derived from the MAC
+  // (link_local()) is always ours as well, as a host's is (RFC 4291 §2.1, RFC 4862 §5.3).
+  std::vector<Ipv6Subnet> ipv6_addresses;
+  // The IPv6 router for off-link destinations: link-local, or on one of ipv6_addresses.
+  std::optional<Ipv6Address> ipv6_gateway;
   uint16_t mtu = 1500;
   // The link cuts a large TCP segment into segments of a given size and completes their
   // checksums, as a NIC's TSO does (frame_sink.h): data segments the send side sends back to
@@ -84,6 +91,17 @@ struct EngineConfig {
   uint32_t queue = 0;
   uint32_t queues = 1;
   tcp::SipKey steering_key{};
+
+  Ipv6Address link_local() const { return Ipv6Address::link_local_from_mac(mac); }
+  // Whether `a` is one of this stack's unicast addresses, either family.
+  bool is_local(const IpAddress& a) const {
+    if (a.is_v4()) return a.v4() == address.address;
+    if (a.v6 == link_local()) return true;
+    for (const auto& subnet : ipv6_addresses) {
+      if (subnet.address == a.v6) return true;
+    }
+    return false;
+  }
 };
 
 }  // namespace tapstack

@@ -1,7 +1,7 @@
 #include "stack/net/arp.h"
 
 #include "stack/header/ethernet.h"
-#include "stack/net/ipv4_output.h"
+#include "stack/net/ip_output.h"
 
 namespace tapstack::net {
 

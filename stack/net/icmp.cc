@@ -40,7 +40,7 @@ std::string_view icmp_error_reason(uint8_t type, uint8_t code) {
   }
 }
 
-Icmp::Icmp(const EngineConfig& config, Stats& stats, Ipv4Output& output, tcp::Tcp& tcp, Time now)
+Icmp::Icmp(const EngineConfig& config, Stats& stats, IpOutput& output, tcp::Tcp& tcp, Time now)
     : config_(config),
       stats_(stats),
       output_(output),
@@ -103,7 +103,7 @@ void Icmp::echo_reply(const header::Ipv4View& ip, const header::IcmpView& reques
   header::write_ipv4(out, config_.address.address, ip.source(), header::kProtocolIcmp,
                      static_cast<uint16_t>(kIpHeader + message), ip_id_++, 64);
   stats_.icmp_sent.add();
-  output_.send_ipv4(ip.source(), buffer_, {});
+  output_.send_ip(ip.source(), buffer_, {});
 }
 
 bool Icmp::quoted_error(std::span<const uint8_t> quoted, std::string_view reason) {

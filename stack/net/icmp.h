@@ -12,7 +12,7 @@
 #include "stack/engine_config.h"
 #include "stack/header/icmp.h"
 #include "stack/header/ipv4.h"
-#include "stack/net/ipv4_output.h"
+#include "stack/net/ip_output.h"
 #include "stack/stats.h"
 #include "stack/tcp/tcp.h"
 
@@ -28,7 +28,7 @@ inline constexpr std::string_view kNoArpReply = "host unreachable (no ARP reply)
 
 class Icmp {
  public:
-  Icmp(const EngineConfig& config, Stats& stats, Ipv4Output& output, tcp::Tcp& tcp, Time now);
+  Icmp(const EngineConfig& config, Stats& stats, IpOutput& output, tcp::Tcp& tcp, Time now);
 
   // An ICMP message addressed to us; the IPv4 checks are done.
   void receive(const header::Ipv4View& ip, RxChecksum checksum, Time now);
@@ -44,7 +44,7 @@ class Icmp {
 
   const EngineConfig& config_;
   Stats& stats_;
-  Ipv4Output& output_;
+  IpOutput& output_;
   tcp::Tcp& tcp_;
   Duration credit_;  // time's worth of messages: one costs 1 s / icmp_messages_per_second
   Time last_refill_;

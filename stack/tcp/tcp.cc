@@ -17,7 +17,7 @@ uint8_t window_scale_for(size_t buffer) {
 
 }  // namespace
 
-Tcp::Tcp(const EngineConfig& config, Stats& stats, TimerWheel& timers, net::Ipv4Output& output,
+Tcp::Tcp(const EngineConfig& config, Stats& stats, TimerWheel& timers, net::IpOutput& output,
          Random& random, KeySource& keys)
     : config_(config),
       stats_(stats),

@@ -1,6 +1,6 @@
 // The TCP layer: demux, listeners with their SYN-RCVD tables and accept queues, SYN cookies,
 // active, passive and simultaneous open, and connections until they are released.
-// Sans-I/O: segments and time come in, segments (through Ipv4Output) and events go out.
+// Sans-I/O: segments and time come in, segments (through IpOutput) and events go out.
 #pragma once
 
 #include <algorithm>
@@ -15,7 +15,7 @@
 #include "stack/engine_config.h"
 #include "stack/header/ipv4.h"
 #include "stack/header/tcp.h"
-#include "stack/net/ipv4_output.h"
+#include "stack/net/ip_output.h"
 #include "stack/random.h"
 #include "stack/stats.h"
 #include "stack/status.h"
@@ -42,7 +42,7 @@ struct SegmentPayload {
 
 class Tcp {
  public:
-  Tcp(const EngineConfig& config, Stats& stats, TimerWheel& timers, net::Ipv4Output& output,
+  Tcp(const EngineConfig& config, Stats& stats, TimerWheel& timers, net::IpOutput& output,
       Random& random, KeySource& keys);
   ~Tcp();
 
@@ -360,7 +360,7 @@ class Tcp {
   const EngineConfig& config_;
   Stats& stats_;
   TimerWheel& timers_;
-  net::Ipv4Output& output_;
+  net::IpOutput& output_;
   Random& random_;
   TunableConfig tunable_;
   IsnGenerator isn_;

@@ -63,7 +63,7 @@ void Tcp::send_segment(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8
         .checksum_offset = header::TcpView::kChecksumOffset,
         .header_length = static_cast<uint16_t>(net::kLinkHeadroom + kIpHeader + header_length)};
   }
-  output_.send_ipv4(tuple.remote, {frame, net::kLinkHeadroom + kIpHeader + segment_length},
+  output_.send_ip(tuple.remote, {frame, net::kLinkHeadroom + kIpHeader + segment_length},
                     offload);
 }
 

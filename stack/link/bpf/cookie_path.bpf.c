@@ -374,7 +374,7 @@ static __always_inline int send_reply(struct __sk_buff* skb, const struct reply*
   return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
 }
 
-/* What the engine would answer goes nowhere (Engine::send_ipv4 has no route to the peer): the
+/* What the engine would answer goes nowhere (Engine::send_ip has no route to the peer): the
  * segment is dropped, and nothing sent. */
 static __always_inline int no_route(void) {
   count(COOKIE_PATH_STAT_NO_ROUTE);
@@ -545,7 +545,7 @@ int cookie_path(struct __sk_buff* skb) {
     count(COOKIE_PATH_STAT_INVALID_SOURCE);
     return TC_ACT_SHOT;
   }
-  /* Engine::send_ipv4 sends nothing to an off-link peer without a gateway: what it would answer
+  /* Engine::send_ip sends nothing to an off-link peer without a gateway: what it would answer
    * is dropped here instead of sent. */
   int routable = (t.remote & c->netmask) == (c->address & c->netmask) || c->gateway != 0;
 

@@ -1,0 +1,34 @@
+// The network layer as the transport layer sees it, either family: a packet handed up after the
+// IP checks, and a finished packet handed down.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "stack/frame_sink.h"
+#include "stack/header/ip_address.h"
+
+namespace tapstack::net {
+
+// Frames handed over hold an IP packet behind 14 bytes kept free for the Ethernet header,
+// which the link layer fills in once it knows the next hop's address.
+inline constexpr size_t kLinkHeadroom = 14;
+
+// An upper-layer packet addressed to us, its IP header checked and, for IPv6, its extension
+// headers walked: what TCP and ICMP need of the IP layer.
+struct IpPacket {
+  IpAddress source;
+  IpAddress destination;             // one of ours (for IPv6 possibly a multicast group we are in)
+  std::span<const uint8_t> payload;  // the upper-layer header and what follows it
+};
+
+class IpOutput {
+ public:
+  virtual ~IpOutput() = default;
+  // `frame`: kLinkHeadroom bytes, then a complete IP packet of `destination`'s family.
+  // `offload`: what the link is to finish (frame_sink.h); {} for a complete packet.
+  virtual void send_ip(const IpAddress& destination, std::span<uint8_t> frame,
+                       const FrameOffload& offload) = 0;
+};
+
+}  // namespace tapstack::net
