@@ -38,6 +38,7 @@ class Counter {
   X(icmp_received, "ICMP messages to this stack with a valid checksum")                            \
   X(icmp_sent, "ICMP messages sent (echo replies)")                                                \
   X(icmp_soft_errors, "ICMP errors for synchronized connections: counted, else ignored")           \
+  X(path_mtu_reductions, "Connections whose MSS an ICMPv6 Packet Too Big lowered")                 \
   X(unreachable_aborts, "Connection attempts ended by an ICMP error or by no ARP reply")           \
   X(segments_received, "TCP segments received with a valid checksum")                              \
   X(segments_sent, "TCP segments sent")                                                            \
