@@ -34,9 +34,9 @@ TEST(FlagsAddress, DefaultIsIpv4Only) {
 }
 
 TEST(FlagsAddress, OneIpv4AndSeveralIpv6) {
-  ParsedFlags parsed = parse({"--address", "2001:db8::2/64", "--address=198.18.5.2/24",
-                              "--address", "2001:db8:1::2/48", "--gateway", "198.18.5.1",
-                              "--gateway", "2001:db8::1"});
+  ParsedFlags parsed =
+      parse({"--address", "2001:db8::2/64", "--address=198.18.5.2/24", "--address",
+             "2001:db8:1::2/48", "--gateway", "198.18.5.1", "--gateway", "2001:db8::1"});
   ASSERT_EQ(parsed.error, "");
   EngineConfig config = parsed.options.engine_config();
   EXPECT_EQ(config.address.to_string(), "198.18.5.2/24");
@@ -48,8 +48,8 @@ TEST(FlagsAddress, OneIpv4AndSeveralIpv6) {
 }
 
 TEST(FlagsAddress, LinkLocalRouter) {
-  ParsedFlags parsed = parse({"--address", "198.18.0.2/24", "--address", "2001:db8::2/64",
-                              "--gateway", "fe80::1"});
+  ParsedFlags parsed =
+      parse({"--address", "198.18.0.2/24", "--address", "2001:db8::2/64", "--gateway", "fe80::1"});
   ASSERT_EQ(parsed.error, "");
   EXPECT_EQ(parsed.options.engine_config().ipv6_gateway->to_string(), "fe80::1");
 }
@@ -129,10 +129,10 @@ TEST(FlagsAddress, GatewayMacIsIpv4s) {
 }
 
 TEST(FlagsAddress, Ipv6NeedsOneQueue) {
-  EXPECT_EQ(error_of({"--queues", "2", "--address", "198.18.0.2/24", "--address",
-                      "2001:db8::2/64"}),
-            "--address 2001:db8::2/64 needs --queues 1 for now: the TAP's steering program "
-            "steers IPv4 only, so IPv6 connections would not reach the loops that own them");
+  EXPECT_EQ(
+      error_of({"--queues", "2", "--address", "198.18.0.2/24", "--address", "2001:db8::2/64"}),
+      "--address 2001:db8::2/64 needs --queues 1 for now: the TAP's steering program "
+      "steers IPv4 only, so IPv6 connections would not reach the loops that own them");
 }
 
 }  // namespace
