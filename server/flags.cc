@@ -111,8 +111,8 @@ const std::vector<Flag>& flags() {
       {"address", "A.B.C.D/N|IPV6/N",
        "One of the stack's addresses with its prefix; give it once for the IPv4 address and "
        "once for each IPv6 address (e.g. --address 198.18.0.2/24 --address 2001:db8::2/64). "
-       "The IPv6 link-local address comes from the MAC and is always there. Default "
-       "198.18.0.2/24 (IPv4 only).",
+       "The IPv6 link-local address comes from the MAC and is always there. IPv6 addresses "
+       "need --queues 1 for now. Default 198.18.0.2/24 (IPv4 only).",
        add_address},
       {"mac", "XX:XX:XX:XX:XX:XX",
        "The stack's MAC. Default: 02 followed by five bytes of the FNV-1a hash of the TAP "
