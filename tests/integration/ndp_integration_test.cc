@@ -119,43 +119,28 @@ TEST_F(NdpKernel, KernelPingGetsRepliesAtOurGlobalAndLinkLocalAddresses) {
 
 TEST_F(NdpKernel, SolicitationsFromManySendersKeepTheTableAtItsBound) {
   ASSERT_TRUE(events_.eventually([&] { return all_preferred(); }, std::chrono::seconds(5)));
-  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-  ASSERT_GE(fd, 0) << std::strerror(errno);
-  sockaddr_ll link{};
-  link.sll_family = AF_PACKET;
-  link.sll_ifindex = static_cast<int>(if_nametoindex(tap_name().c_str()));
-  link.sll_halen = 6;
-  ASSERT_GT(link.sll_ifindex, 0);
   const Ipv6Address target = engine_global();
   const Ipv6Address group = target.solicited_node();
   constexpr uint32_t kSenders = 3000;
-  for (uint32_t i = 0; i < kSenders; ++i) {
-    // 2001:db8:N::1:0 onwards: on our prefix, none of them the kernel's or ours.
-    Ipv6Address sender = *Ipv6Address::parse(prefix() + "1:0");
-    sender.bytes[14] = static_cast<uint8_t>(i >> 8);
-    sender.bytes[15] = static_cast<uint8_t>(i);
-    MacAddress mac{{0x02, 0xbb, 0, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i), 0x01}};
-    std::array<uint8_t, 14 + 40 + header::kMaxNeighbourMessageSize> frame{};
-    size_t size =
-        header::write_neighbour_solicitation(frame.data() + 54, sender, group, target, mac);
-    header::write_ipv6(frame.data() + 14, sender, group, header::kProtocolIcmpv6,
-                       static_cast<uint16_t>(size), header::kNdpHopLimit, 0);
-    header::write_ethernet(frame.data(), group.multicast_mac(), mac, header::kEtherTypeIpv6);
-    ASSERT_EQ(
-        sendto(fd, frame.data(), 54 + size, 0, reinterpret_cast<sockaddr*>(&link), sizeof link),
-        static_cast<ssize_t>(54 + size))
-        << std::strerror(errno);
-    // Paced in batches, so that the TAP's queue (1000 frames) never overflows.
-    if (i % 200 == 199) {
-      ASSERT_TRUE(events_.eventually([&] {
-        return counter([](const Stats& s) { return s.ndp_solicitations_received.get(); }) >= i + 1;
-      }));
-    }
-  }
-  close(fd);
-  ASSERT_TRUE(events_.eventually([&] {
-    return counter([](const Stats& s) { return s.ndp_solicitations_received.get(); }) >= kSenders;
-  }));
+  flood_tap(
+      kSenders,
+      [&](uint32_t i) {
+        // 2001:db8:N::1:0 onwards: on our prefix, none of them the kernel's or ours.
+        Ipv6Address sender = *Ipv6Address::parse(prefix() + "1:0");
+        sender.bytes[14] = static_cast<uint8_t>(i >> 8);
+        sender.bytes[15] = static_cast<uint8_t>(i);
+        MacAddress mac{
+            {0x02, 0xbb, 0, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i), 0x01}};
+        std::vector<uint8_t> frame(14 + 40 + header::kMaxNeighbourMessageSize);
+        size_t size =
+            header::write_neighbour_solicitation(frame.data() + 54, sender, group, target, mac);
+        header::write_ipv6(frame.data() + 14, sender, group, header::kProtocolIcmpv6,
+                           static_cast<uint16_t>(size), header::kNdpHopLimit, 0);
+        header::write_ethernet(frame.data(), group.multicast_mac(), mac, header::kEtherTypeIpv6);
+        frame.resize(54 + size);
+        return frame;
+      },
+      [](const Stats& s) { return s.ndp_solicitations_received.get(); });
   uint64_t created = counter([](const Stats& s) { return s.ndp_entries_created.get(); });
   uint64_t removed = counter([](const Stats& s) { return s.ndp_entries_removed.get(); });
   uint64_t refused = counter([](const Stats& s) { return s.dropped(DropReason::ndp_table_full); });
