@@ -30,6 +30,10 @@ class EngineArpTable : public EngineTest {
     }
     return dissect_tcp(frames.front());  // nullopt: an ARP request went out instead
   }
+  // Moves the clock by `d` in 10 ms steps, so that every timer fires at its own time.
+  void advance_step_by_step(Duration d) {
+    for (Time end = now() + d; now() < end;) advance_to(std::min(end, now() + milliseconds(10)));
+  }
   Peer peer_;
 };
 

@@ -265,10 +265,6 @@ class EngineTest : public ::testing::Test {
     engine_->advance(now_);
   }
   void advance_by(Duration d) { advance_to(now_ + d); }
-  // Moves the clock by `d` in 10 ms steps, so that every timer fires at its own time.
-  void advance_step_by_step(Duration d) {
-    for (Time end = now_ + d; now_ < end;) advance_to(std::min(end, now_ + milliseconds(10)));
-  }
   // Moves the clock to just before `deadline` in steps, 1 ms apart over the last 10 ms, and
   // fails if the engine sends anything on the way.
   void advance_silently_to_just_before(Time deadline) {

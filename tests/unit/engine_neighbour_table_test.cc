@@ -53,6 +53,10 @@ class EngineNeighbourTable : public EngineIpv6Test, public ::testing::WithParamI
     }
     sink_.frames.clear();  // the answers
   }
+  // Moves the clock by `d` in 10 ms steps, so that every timer fires at its own time.
+  void advance_step_by_step(Duration d) {
+    for (Time end = now() + d; now() < end;) advance_to(std::min(end, now() + milliseconds(10)));
+  }
 };
 
 TEST_P(EngineNeighbourTable, FloodFromNewSendersStopsAtThresh3AndIsCollected) {
