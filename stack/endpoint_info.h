@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "stack/clock.h"
-#include "stack/header/addresses.h"
+#include "stack/header/ip_address.h"
 
 namespace tapstack {
 
@@ -121,10 +121,12 @@ struct OptionsChange {
 struct EndpointInfo {
   EndpointId id = 0;
   TcpState state = TcpState::kInitial;
-  Ipv4Address local_address;
+  // A connection's tuple; otherwise what the endpoint is bound to (:: before bind).
+  IpAddress local_address;
   uint16_t local_port = 0;
-  Ipv4Address remote_address;
+  IpAddress remote_address;  // :: without a connection
   uint16_t remote_port = 0;
+  bool v6_only = false;
   std::optional<ListenerInfo> listener;
   std::optional<ConnectionInfo> connection;
   std::optional<Keepalive> keepalive;  // a listener's is inherited by its connections

@@ -124,7 +124,7 @@ void Engine::receive_ipv4(std::span<const uint8_t> packet, RxChecksum checksum) 
   switch (ip->protocol()) {
     case header::kProtocolTcp:
       stats_.packets_received.add();
-      tcp_.receive(*ip, checksum);
+      tcp_.receive({src, ip->destination(), ip->payload()}, checksum);
       return;
     case header::kProtocolIcmp:
       stats_.packets_received.add();
@@ -143,6 +143,43 @@ void Engine::send_ip(const IpAddress& destination, std::span<uint8_t> frame,
   } else {
     send_ipv6(destination.v6, frame, offload);
   }
+}
+
+Result<IpAddress> Engine::source_for(const IpAddress& destination) const {
+  const auto not_a_peer = [&] {
+    return error(ErrorCode::kInvalidArgument,
+                 destination.to_string() + " is not a unicast peer address");
+  };
+  if (destination.is_v4()) {
+    const Ipv4Address d = destination.v4();
+    if (d.is_unspecified() || d.is_multicast_or_broadcast() || d.is_loopback() ||
+        d == config_.address.address || d == config_.address.broadcast()) {
+      return not_a_peer();
+    }
+    if (!config_.address.contains(d) && !config_.gateway) {
+      return error(ErrorCode::kUnavailable, "no route to " + destination.to_string() +
+                                                ": off-link and no gateway configured");
+    }
+    return IpAddress(config_.address.address);
+  }
+  const Ipv6Address& d = destination.v6;
+  if (d.is_unspecified() || d.is_multicast() || d.is_loopback() || config_.is_local(d)) {
+    return not_a_peer();
+  }
+  // RFC 6724's first rules as they apply to a host with one link: the link-local address for a
+  // link-local peer, else the address of the peer's subnet, else (through the router) the
+  // first global address.
+  if (d.is_link_local()) return IpAddress(config_.link_local());
+  for (const auto& subnet : config_.ipv6_addresses) {
+    if (subnet.contains(d)) return IpAddress(subnet.address);
+  }
+  if (!config_.ipv6_gateway || config_.ipv6_addresses.empty()) {
+    return error(ErrorCode::kUnavailable, "no route to " + destination.to_string() +
+                                              (config_.ipv6_addresses.empty()
+                                                   ? ": no IPv6 address configured"
+                                                   : ": off-link and no IPv6 gateway configured"));
+  }
+  return IpAddress(config_.ipv6_addresses.front().address);
 }
 
 void Engine::send_ipv4(Ipv4Address destination, std::span<uint8_t> frame,

@@ -78,9 +78,11 @@ class Engine final : private net::IpOutput {
   Result<EndpointId> create_endpoint() { return tcp_.create_endpoint(); }
   Result<EndpointId> create_replica(EndpointId id) { return tcp_.create_replica(id); }
   Status unbind(EndpointId id) { return tcp_.unbind(id); }
-  // `address` 0.0.0.0 or this stack's address; port 0 picks an ephemeral port.
-  Status bind(EndpointId id, Ipv4Address address, uint16_t port) {
-    return tcp_.bind(id, address, port);
+  // `address`: 0.0.0.0 (IPv4 peers), :: (both families, or IPv6 only with `v6_only`), or one
+  // of this stack's addresses; port 0 picks an ephemeral port. Bindings conflict per family,
+  // as Linux's do: 0.0.0.0:p and [::]:p v6-only may coexist.
+  Status bind(EndpointId id, const IpAddress& address, uint16_t port, bool v6_only = false) {
+    return tcp_.bind(id, address, port, v6_only);
   }
   // The accept queue holds exactly `backlog` connections (Linux holds backlog + 1); the
   // SYN-RCVD table holds `syn_backlog`, by default `backlog`.
@@ -89,7 +91,7 @@ class Engine final : private net::IpOutput {
   }
   // Starts an active open; completion arrives as an event (kEstablished, kRefused, kTimedOut,
   // kUnreachable).
-  Status connect(EndpointId id, Ipv4Address address, uint16_t port) {
+  Status connect(EndpointId id, const IpAddress& address, uint16_t port) {
     return tcp_.connect(id, address, port);
   }
   // The oldest established connection of a listener, or kWouldBlock.
@@ -140,6 +142,7 @@ class Engine final : private net::IpOutput {
  private:
   void send_ip(const IpAddress& destination, std::span<uint8_t> frame,
                const FrameOffload& offload) override;
+  Result<IpAddress> source_for(const IpAddress& destination) const override;
   void send_ipv4(Ipv4Address destination, std::span<uint8_t> frame, const FrameOffload& offload);
   void send_ipv6(const Ipv6Address& destination, std::span<uint8_t> frame,
                  const FrameOffload& offload);

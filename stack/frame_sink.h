@@ -16,6 +16,7 @@ struct FrameOffload {
   uint16_t checksum_start = 0;   // 0: every checksum is complete; else where the sum starts
   uint16_t checksum_offset = 0;  // where, from checksum_start, the checksum field is
   uint16_t header_length = 0;    // Ethernet, IP and TCP headers in front of the payload
+  bool ipv6 = false;             // the segments to cut are TCP over IPv6
 
   bool any() const { return checksum_start != 0; }
 };

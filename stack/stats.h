@@ -47,6 +47,7 @@ class Counter {
   X(ndp_entries_removed, "IPv6 neighbour table entries removed (size = created - removed)")        \
   X(ipv6_duplicate_addresses, "Our IPv6 addresses that DAD found in use by another host")          \
   X(icmp_soft_errors, "ICMP errors for synchronized connections: counted, else ignored")           \
+  X(path_mtu_reductions, "Connections whose MSS an ICMPv6 Packet Too Big lowered")                 \
   X(unreachable_aborts, "Connection attempts ended by an ICMP error or by no ARP reply")           \
   X(segments_received, "TCP segments received with a valid checksum")                              \
   X(segments_sent, "TCP segments sent")                                                            \

@@ -6,6 +6,7 @@
 #include <span>
 
 #include "stack/header/addresses.h"
+#include "stack/header/ip_address.h"
 #include "stack/header/ipv6_address.h"
 
 namespace tapstack::header {
@@ -30,6 +31,15 @@ inline uint64_t pseudo_header_sum(const Ipv6Address& src, const Ipv6Address& dst
                                   uint8_t next_header, uint32_t length) {
   return checksum_add(checksum_add(0, src.bytes), dst.bytes) + (length >> 16) + (length & 0xffff) +
          next_header;
+}
+
+// Either family's pseudo-header; `src` and `dst` are of one family.
+inline uint64_t pseudo_header_sum(const IpAddress& src, const IpAddress& dst, uint8_t protocol,
+                                  uint32_t length) {
+  if (src.is_v4()) {
+    return pseudo_header_sum(src.v4(), dst.v4(), protocol, static_cast<uint16_t>(length));
+  }
+  return pseudo_header_sum(src.v6, dst.v6, protocol, length);
 }
 
 }  // namespace tapstack::header

@@ -19,6 +19,31 @@ namespace tapstack {
 
 enum class IpFamily : uint8_t { kIpv4, kIpv6 };
 
+// A set of families: what a binding takes (0.0.0.0: IPv4; ::, both or, v6-only, IPv6).
+class IpFamilies {
+ public:
+  constexpr IpFamilies() = default;
+  static constexpr IpFamilies of(IpFamily f) { return IpFamilies(bit(f)); }
+  static constexpr IpFamilies both() { return IpFamilies(3); }
+  constexpr bool has(IpFamily f) const { return (bits_ & bit(f)) != 0; }
+  constexpr bool overlaps(IpFamilies other) const { return (bits_ & other.bits_) != 0; }
+  constexpr bool empty() const { return bits_ == 0; }
+  constexpr IpFamilies without(IpFamilies other) const {
+    return IpFamilies(static_cast<uint8_t>(bits_ & ~other.bits_));
+  }
+  constexpr IpFamilies with(IpFamilies other) const {
+    return IpFamilies(static_cast<uint8_t>(bits_ | other.bits_));
+  }
+  bool operator==(const IpFamilies&) const = default;
+
+ private:
+  constexpr explicit IpFamilies(uint8_t bits) : bits_(bits) {}
+  static constexpr uint8_t bit(IpFamily f) {
+    return static_cast<uint8_t>(1u << static_cast<int>(f));
+  }
+  uint8_t bits_ = 0;
+};
+
 struct IpAddress {
   Ipv6Address v6;  // IPv4-mapped for an IPv4 address
 

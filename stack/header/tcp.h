@@ -49,8 +49,8 @@ class TcpView {
     return static_cast<uint32_t>(payload().size()) + (has(tcp_flags::kSyn) ? 1 : 0) +
            (has(tcp_flags::kFin) ? 1 : 0);
   }
-  bool checksum_ok(Ipv4Address src, Ipv4Address dst) const {
-    uint64_t sum = pseudo_header_sum(src, dst, kProtocolTcp, static_cast<uint16_t>(bytes_.size()));
+  bool checksum_ok(const IpAddress& src, const IpAddress& dst) const {
+    uint64_t sum = pseudo_header_sum(src, dst, kProtocolTcp, static_cast<uint32_t>(bytes_.size()));
     return checksum_finish(checksum_add(sum, bytes_)) == 0;
   }
 
@@ -77,7 +77,7 @@ struct TcpHeaderFields {
 enum class TcpChecksum : uint8_t { kFull, kPartial };
 
 inline void write_tcp(uint8_t* out, const TcpHeaderFields& f, size_t options_length,
-                      size_t segment_length, Ipv4Address src, Ipv4Address dst,
+                      size_t segment_length, const IpAddress& src, const IpAddress& dst,
                       TcpChecksum checksum = TcpChecksum::kFull) {
   store16(out, f.source_port);
   store16(out + 2, f.destination_port);
@@ -88,7 +88,7 @@ inline void write_tcp(uint8_t* out, const TcpHeaderFields& f, size_t options_len
   store16(out + 14, f.window);
   store16(out + 16, 0);
   store16(out + 18, 0);
-  uint64_t sum = pseudo_header_sum(src, dst, kProtocolTcp, static_cast<uint16_t>(segment_length));
+  uint64_t sum = pseudo_header_sum(src, dst, kProtocolTcp, static_cast<uint32_t>(segment_length));
   if (checksum == TcpChecksum::kPartial) {
     store16(out + 16, static_cast<uint16_t>(~checksum_finish(sum)));
     return;

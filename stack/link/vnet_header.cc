@@ -26,8 +26,8 @@ struct virtio_net_hdr {
 static_assert(sizeof(virtio_net_hdr) == kVnetHeaderSize);
 constexpr uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 constexpr uint8_t VIRTIO_NET_HDR_F_DATA_VALID = 2;
-constexpr uint8_t VIRTIO_NET_HDR_GSO_NONE = 0;
 constexpr uint8_t VIRTIO_NET_HDR_GSO_TCPV4 = 1;
+constexpr uint8_t VIRTIO_NET_HDR_GSO_TCPV6 = 4;
 
 // Where an IPv4 packet's TCP or ICMP checksum sum starts and where its field is, from that
 // start (csum_start, csum_offset); {0, 0} for any other frame.
@@ -105,7 +105,9 @@ void write_vnet_header(std::span<uint8_t, kVnetHeaderSize> out, const FrameOfflo
     header.csum_start = offload.checksum_start;
     header.csum_offset = offload.checksum_offset;
   }
-  header.gso_type = offload.segment_size ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_NONE;
+  if (offload.segment_size) {
+    header.gso_type = offload.ipv6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+  }
   header.gso_size = offload.segment_size;
   header.hdr_len = offload.header_length;
   std::memcpy(out.data(), &header, sizeof header);

@@ -7,6 +7,7 @@
 
 #include "stack/frame_sink.h"
 #include "stack/header/ip_address.h"
+#include "stack/status.h"
 
 namespace tapstack::net {
 
@@ -29,6 +30,10 @@ class IpOutput {
   // `offload`: what the link is to finish (frame_sink.h); {} for a complete packet.
   virtual void send_ip(const IpAddress& destination, std::span<uint8_t> frame,
                        const FrameOffload& offload) = 0;
+  // Our address to send to `destination` from (Linux's source address selection), or why
+  // there is none: kInvalidArgument for no unicast peer address (unspecified, multicast,
+  // broadcast, loopback, ours), kUnavailable for no route.
+  virtual Result<IpAddress> source_for(const IpAddress& destination) const = 0;
 };
 
 }  // namespace tapstack::net

@@ -3,8 +3,8 @@
 namespace tapstack::tcp {
 
 uint32_t steering_hash(const FourTuple& t, const SipKey& key) {
-  const uint64_t local = uint64_t{t.local.value} << 16 | t.local_port;
-  const uint64_t remote = uint64_t{t.remote.value} << 16 | t.remote_port;
+  const uint64_t local = uint64_t{t.local.v4().value} << 16 | t.local_port;
+  const uint64_t remote = uint64_t{t.remote.v4().value} << 16 | t.remote_port;
   const uint64_t first = local < remote ? local : remote;
   const uint64_t second = local < remote ? remote : local;
   const auto first_address = static_cast<uint32_t>(first >> 16);

@@ -18,6 +18,7 @@ namespace tapstack::tcp {
 // address << 16 | port) first: the same value for the tuple seen from either end. Keyed so that
 // a peer cannot aim its connections at one queue. The low 32 bits of siphash_4u32(key,
 // first address, second address, first port << 16 | second port, 0), as the program computes.
+// An IPv4 tuple only: the program hashes nothing else.
 uint32_t steering_hash(const FourTuple& t, const SipKey& key);
 
 // The queue the kernel delivers a frame with steering hash `hash` to, out of `queues`.

@@ -152,6 +152,13 @@ struct Connection : TimerNode {
 struct Listener {
   EndpointId id = 0;
   uint16_t port = 0;
+  IpAddress address;    // bound: 0.0.0.0, ::, or one of ours
+  IpFamilies families;  // of segments it takes (its port lease's)
+  // Whether a segment to `local` is for this listener: its family, and its address if bound
+  // to one.
+  bool takes(const IpAddress& local) const {
+    return families.has(local.family()) && (address.is_unspecified() || address == local);
+  }
   uint32_t backlog = 0;
   uint32_t syn_backlog = 0;
   uint32_t syn_received = 0;
@@ -185,7 +192,9 @@ struct TimeWait : TimerNode {
 // field that could disagree.
 struct Endpoint {
   EndpointId id = 0;
-  PortLease port;  // bound or listening; moves into the connection on connect
+  PortLease port;        // bound or listening; moves into the connection on connect
+  IpAddress address;     // bound to: 0.0.0.0, :: or one of ours (:: until bound)
+  bool v6_only = false;  // bound to :: for IPv6 peers only (Linux's IPV6_V6ONLY)
   std::unique_ptr<Listener> listener;
   std::unique_ptr<Connection> connection;
   bool in_accept_queue = false;

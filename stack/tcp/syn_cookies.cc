@@ -1,6 +1,9 @@
 #include "stack/tcp/syn_cookies.h"
 
 #include <algorithm>
+#include <cstring>
+
+#include "stack/header/bytes.h"
 
 namespace tapstack::tcp {
 namespace {
@@ -20,11 +23,22 @@ constexpr uint32_t kTsSack = 1u << 4;
 // RFC 7323 2.3: a shift above 14 is used as 14.
 constexpr uint8_t kMaxWindowScale = 14;
 
-// Peer first, as Linux hashes (saddr, daddr, sport, dport) of the incoming segment.
+// Peer first, as Linux hashes (saddr, daddr, sport, dport) of the incoming segment. IPv4 in
+// four words, as the kernel cookie path computes too (link/bpf/cookie_path.bpf.c); IPv6 as
+// Linux's net/ipv6/syncookies.c lays it out: both addresses, the count, then the ports.
 uint32_t cookie_hash(const SipKey& key, const FourTuple& tuple, uint32_t count) {
-  return static_cast<uint32_t>(siphash_4u32(key, tuple.remote.value, tuple.local.value,
-                                            uint32_t{tuple.remote_port} << 16 | tuple.local_port,
-                                            count));
+  const uint32_t ports = uint32_t{tuple.remote_port} << 16 | tuple.local_port;
+  if (tuple.family() == IpFamily::kIpv4) {
+    return static_cast<uint32_t>(
+        siphash_4u32(key, tuple.remote.v4().value, tuple.local.v4().value, ports, count));
+  }
+  uint8_t bytes[40];
+  tuple.remote.v6.write(bytes);
+  tuple.local.v6.write(bytes + 16);
+  std::memcpy(bytes + 32, &count, 4);  // a host-order u32, as Linux's struct holds it
+  header::store16(bytes + 36, tuple.remote_port);
+  header::store16(bytes + 38, tuple.local_port);
+  return static_cast<uint32_t>(siphash24(key, bytes));
 }
 
 uint32_t make_cookie(const SynCookies::Secret& secret, const FourTuple& tuple, uint32_t peer_isn,
@@ -43,7 +57,7 @@ std::optional<uint32_t> check_cookie(const SynCookies::Secret& secret, const Fou
   if (age >= kMaxAge) return std::nullopt;
   const uint32_t mss_index =
       (cookie - cookie_hash(secret.h1, tuple, count_now - age)) & kCookieMask;
-  if (mss_index >= kCookieMssTable.size()) return std::nullopt;
+  if (mss_index >= kCookieMssTable.size()) return std::nullopt;  // both tables are this long
   return mss_index;
 }
 
@@ -52,8 +66,9 @@ std::optional<uint32_t> check_cookie(const SynCookies::Secret& secret, const Fou
 uint32_t SynCookies::make_isn(const FourTuple& tuple, uint32_t peer_isn, uint16_t peer_mss,
                               Time now) const {
   // The table is sorted: take the last entry that fits, or the first when none does.
-  uint32_t mss_index = kCookieMssTable.size() - 1;
-  while (mss_index > 0 && kCookieMssTable[mss_index] > peer_mss) --mss_index;
+  const auto& table = cookie_mss_table(tuple.family());
+  uint32_t mss_index = table.size() - 1;
+  while (mss_index > 0 && table[mss_index] > peer_mss) --mss_index;
   return make_cookie(current_, tuple, peer_isn, count_at(now), mss_index);
 }
 
@@ -65,7 +80,7 @@ std::optional<uint16_t> SynCookies::check_isn(const FourTuple& tuple, uint32_t p
     mss_index = check_cookie(*previous_, tuple, peer_isn, isn, count_now);
   }
   if (!mss_index) return std::nullopt;
-  return kCookieMssTable[*mss_index];
+  return cookie_mss_table(tuple.family())[*mss_index];
 }
 
 void SynCookies::rotate(const Secret& next, Time now) {

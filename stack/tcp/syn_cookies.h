@@ -21,7 +21,14 @@ enum class SynCookieMode : uint8_t {
   kAlways,  // answer every SYN with a cookie, keeping no half-open state at all
 };
 
+// The MSS values a cookie can carry, per family (Linux's msstab in net/ipv4/syncookies.c and
+// net/ipv6/syncookies.c: IPv6's from the minimum MTU of 1280 to jumbo frames, less 60).
 inline constexpr std::array<uint16_t, 4> kCookieMssTable = {536, 1300, 1440, 1460};
+inline constexpr std::array<uint16_t, 4> kCookieMssTableIpv6 = {1280 - 60, 1480 - 60, 1500 - 60,
+                                                                9000 - 60};
+inline constexpr const std::array<uint16_t, 4>& cookie_mss_table(IpFamily family) {
+  return family == IpFamily::kIpv4 ? kCookieMssTable : kCookieMssTableIpv6;
+}
 inline constexpr Duration kCookieTick = std::chrono::minutes(1);
 
 // What the cookie ACK gives back of the SYN's options.

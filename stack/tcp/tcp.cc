@@ -8,6 +8,14 @@
 namespace tapstack::tcp {
 namespace {
 
+// What a binding to `address` takes: its own family, or both for :: unless v6-only (Linux's
+// IPV6_V6ONLY off, the default).
+IpFamilies bound_families(const IpAddress& address, bool v6_only) {
+  if (address.is_v4()) return IpFamilies::of(IpFamily::kIpv4);
+  if (address.is_unspecified() && !v6_only) return IpFamilies::both();
+  return IpFamilies::of(IpFamily::kIpv6);
+}
+
 // The smallest shift that lets `buffer` bytes be advertised in 16 bits.
 uint8_t window_scale_for(size_t buffer) {
   uint8_t shift = 0;
@@ -27,7 +35,6 @@ Tcp::Tcp(const EngineConfig& config, Stats& stats, TimerWheel& timers, net::IpOu
       tunable_(config.tunable),
       isn_(keys.next_key()),
       cookies_({keys.next_key(), keys.next_key()}),
-      our_mss_(static_cast<uint16_t>(config.mtu - 40)),
       our_window_scale_(window_scale_for(config.receive_buffer)),
       next_id_(config.queue == 0 ? config.queues : config.queue),
       tuple_hash_{keys.next_u64()},
@@ -58,19 +65,19 @@ void Tcp::emit_about(Event::Kind kind, const Connection& c, TcpState state, Dura
   on_event_(Event{kind, c.id, c.listener, state, handshake, reason, figures ? &*figures : nullptr});
 }
 
-void Tcp::receive(const header::Ipv4View& ip, RxChecksum checksum) {
-  auto view = header::TcpView::parse(ip.payload());
+void Tcp::receive(const net::IpPacket& ip, RxChecksum checksum) {
+  auto view = header::TcpView::parse(ip.payload);
   if (!view) {
     stats_.drop(DropReason::bad_tcp_header);
     return;
   }
-  if (checksum == RxChecksum::kUnverified && !view->checksum_ok(ip.source(), ip.destination())) {
+  if (checksum == RxChecksum::kUnverified && !view->checksum_ok(ip.source, ip.destination)) {
     stats_.drop(DropReason::bad_tcp_checksum);
     return;
   }
   stats_.segments_received.add();
   Segment seg;
-  seg.tuple = {ip.destination(), ip.source(), view->destination_port(), view->source_port()};
+  seg.tuple = {ip.destination, ip.source, view->destination_port(), view->source_port()};
   seg.seq = view->seq();
   seg.ack = view->ack();
   seg.flags = view->flags();
@@ -87,8 +94,8 @@ void Tcp::receive(const header::Ipv4View& ip, RxChecksum checksum) {
     time_wait_receive(tw->second, seg);
   } else if (auto h = half_open_.find(seg.tuple); h != half_open_.end()) {
     half_open_receive(h->second, seg);
-  } else if (auto l = listeners_.find(seg.tuple.local_port); l != listeners_.end()) {
-    listener_receive(*l->second, seg);
+  } else if (Listener* l = find_listener(seg.tuple.local, seg.tuple.local_port)) {
+    listener_receive(*l, seg);
   } else if (!seg.has(header::tcp_flags::kRst)) {
     send_reset_for(seg);  // nobody listens: RFC 9293 3.10.7.1
   }
@@ -151,33 +158,46 @@ Result<EndpointId> Tcp::create_replica(EndpointId id) {
   return id;
 }
 
-Status Tcp::bind(EndpointId id, Ipv4Address address, uint16_t port) {
+Listener* Tcp::find_listener(const IpAddress& local, uint16_t port) const {
+  auto slots = listeners_.find(port);
+  if (slots == listeners_.end()) return nullptr;
+  Listener* l = slots->second[static_cast<size_t>(local.family())];
+  return l && l->takes(local) ? l : nullptr;
+}
+
+Status Tcp::bind(EndpointId id, const IpAddress& address, uint16_t port, bool v6_only) {
   Endpoint* e = find_endpoint(id);
   if (!e) return error(ErrorCode::kNotFound, "no endpoint " + std::to_string(id));
   if (e->state() != TcpState::kInitial) {
     return error(ErrorCode::kFailedPrecondition,
                  "endpoint " + std::to_string(id) + " is already bound");
   }
-  if (!address.is_unspecified() && address != config_.address.address) {
-    return error(ErrorCode::kInvalidArgument, address.to_string() +
-                                                  " is not this stack's address (" +
-                                                  config_.address.address.to_string() + ")");
+  if (!address.is_unspecified() && !config_.is_local(address)) {
+    return error(ErrorCode::kInvalidArgument,
+                 address.to_string() + " is not one of this stack's addresses");
   }
+  if (v6_only && address.is_v4()) {
+    return error(ErrorCode::kInvalidArgument,
+                 "v6_only needs an IPv6 address or ::, not " + address.to_string());
+  }
+  const IpFamilies families = bound_families(address, v6_only);
   std::optional<PortLease> lease;
   if (port == 0) {
     // Like Linux, bind to port 0 picks a free ephemeral port.
     for (uint32_t p = config_.ephemeral_port_first; !lease && p <= config_.ephemeral_port_last;
          ++p) {
-      lease = ports_.take_exclusive(static_cast<uint16_t>(p));
+      lease = ports_.take_exclusive(static_cast<uint16_t>(p), families);
     }
     if (!lease) return error(ErrorCode::kResourceExhausted, "no free ephemeral port");
   } else {
-    lease = ports_.take_exclusive(port);
+    lease = ports_.take_exclusive(port, families);
     if (!lease) {
       return error(ErrorCode::kAlreadyExists, "port " + std::to_string(port) + " is in use");
     }
   }
   e->port = std::move(*lease);
+  e->address = address;
+  e->v6_only = v6_only;
   emit(Event::Kind::kStateChanged, id, 0, TcpState::kBound);
   return Status::ok();
 }
@@ -217,34 +237,40 @@ Status Tcp::listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_
   e->listener = std::make_unique<Listener>();
   e->listener->id = id;
   e->listener->port = e->port.port();
+  e->listener->address = e->address;
+  e->listener->families = e->port.families();
   e->listener->backlog = backlog;
   e->listener->syn_backlog = syn_backlog.value_or(backlog);
-  listeners_[e->listener->port] = e->listener.get();
+  auto& slots = listeners_[e->listener->port];
+  for (IpFamily f : {IpFamily::kIpv4, IpFamily::kIpv6}) {
+    if (e->listener->families.has(f)) slots[static_cast<size_t>(f)] = e->listener.get();
+  }
   publish_listener(*e->listener);
   emit(Event::Kind::kStateChanged, id, 0, TcpState::kListen);
   return Status::ok();
 }
 
-Result<uint16_t> Tcp::pick_ephemeral_port(Ipv4Address remote, uint16_t remote_port) {
+Result<uint16_t> Tcp::pick_ephemeral_port(FourTuple t) {
   uint32_t range = config_.ephemeral_port_last - config_.ephemeral_port_first + 1u;
   uint32_t start = static_cast<uint32_t>(random_.next() % range);
   for (uint32_t i = 0; i < range; ++i) {
-    auto port = static_cast<uint16_t>(config_.ephemeral_port_first + (start + i) % range);
-    FourTuple t{config_.address.address, remote, port, remote_port};
+    t.local_port = static_cast<uint16_t>(config_.ephemeral_port_first + (start + i) % range);
     // With one engine loop per TAP queue, only a port whose answers the TAP steers to our
     // queue will do (about one in `queues`).
-    if (config_.queues > 1 &&
-        steering_queue(steering_hash(t, config_.steering_key), config_.queues) != config_.queue) {
-      continue;
-    }
-    if (!ports_.exclusive(port) && !tuple_in_use(t)) return port;
+    if (config_.queues > 1 && steering_queue_of(t) != config_.queue) continue;
+    if (!ports_.exclusive(t.local_port) && !tuple_in_use(t)) return t.local_port;
   }
-  return error(
-      ErrorCode::kResourceExhausted,
-      "no free ephemeral port towards " + remote.to_string() + ":" + std::to_string(remote_port));
+  return error(ErrorCode::kResourceExhausted,
+               "no free ephemeral port towards " + t.remote.to_string(t.remote_port));
 }
 
-Status Tcp::connect(EndpointId id, Ipv4Address address, uint16_t port) {
+uint32_t Tcp::steering_queue_of(const FourTuple& t) const {
+  // The steering program hashes IPv4 TCP only and sends everything else to queue 0.
+  if (t.family() != IpFamily::kIpv4) return 0;
+  return steering_queue(steering_hash(t, config_.steering_key), config_.queues);
+}
+
+Status Tcp::connect(EndpointId id, const IpAddress& address, uint16_t port) {
   Endpoint* e = find_endpoint(id);
   if (!e) return error(ErrorCode::kNotFound, "no endpoint " + std::to_string(id));
   TcpState state = e->state();
@@ -254,26 +280,26 @@ Status Tcp::connect(EndpointId id, Ipv4Address address, uint16_t port) {
                                                      "; connect needs a new or bound endpoint");
   }
   if (port == 0) return error(ErrorCode::kInvalidArgument, "remote port must be 1..65535");
-  if (address.is_unspecified() || address.is_multicast_or_broadcast() ||
-      address == config_.address.address || address == config_.address.broadcast()) {
-    return error(ErrorCode::kInvalidArgument,
-                 "cannot connect to " + address.to_string() + ": not a unicast peer address");
+  if (state == TcpState::kBound && !e->port.families().has(address.family())) {
+    return error(ErrorCode::kInvalidArgument, "endpoint " + std::to_string(id) + " is bound to " +
+                                                  e->address.to_string() +
+                                                  (e->v6_only ? " (v6 only)" : "") +
+                                                  ": cannot connect to " + address.to_string());
   }
-  if (!config_.address.contains(address) && !config_.gateway) {
-    return error(ErrorCode::kUnavailable,
-                 "no route to " + address.to_string() + ": off-link and no gateway configured");
-  }
+  auto source = output_.source_for(address);
+  if (!source.is_ok()) return source.status();
+  FourTuple tuple{e->address.is_unspecified() ? *source : e->address, address, 0, port};
   PortLease lease;
   if (state == TcpState::kInitial) {
-    auto picked = pick_ephemeral_port(address, port);
+    auto picked = pick_ephemeral_port(tuple);
     if (!picked.is_ok()) return picked.status();
     lease = std::move(*ports_.take_shared(*picked));  // picked: not held exclusively
   }
-  FourTuple tuple{config_.address.address, address, lease ? lease.port() : e->port.port(), port};
+  tuple.local_port = lease ? lease.port() : e->port.port();
   if (tuple_in_use(tuple)) {
     return error(ErrorCode::kAlreadyExists,
-                 "a connection " + address.to_string() + ":" + std::to_string(port) +
-                     " from port " + std::to_string(tuple.local_port) +
+                 "a connection to " + address.to_string(port) + " from port " +
+                     std::to_string(tuple.local_port) +
                      (time_wait_.contains(tuple) ? " is in TIME-WAIT" : " exists"));
   }
   auto c = std::make_unique<Connection>(config_.send_buffer, config_.receive_buffer,
@@ -317,8 +343,12 @@ Result<EndpointId> Tcp::accept(EndpointId listener_id) {
 
 void Tcp::stop_listening(Endpoint& e) {
   Listener& l = *e.listener;
-  listeners_.erase(l.port);
-  cookie_path_.clear_listener(l.port);
+  auto& slots = listeners_[l.port];
+  for (Listener*& slot : slots) {
+    if (slot == &l) slot = nullptr;
+  }
+  if (slots == std::array<Listener*, 2>{}) listeners_.erase(l.port);
+  if (l.families.has(IpFamily::kIpv4)) cookie_path_.clear_listener(l.port);
   // Half-open connections vanish silently; queued ones are reset, as Linux does.
   for (auto it = half_open_.begin(); it != half_open_.end();) {
     it = it->second.listener == &l ? half_open_.erase(it) : std::next(it);
@@ -451,8 +481,9 @@ EndpointInfo Tcp::describe(const Endpoint& e) const {
   EndpointInfo info;
   info.id = e.id;
   info.state = e.state();
-  info.local_address = config_.address.address;
+  info.local_address = e.connection ? e.connection->tuple.local : e.address;
   info.local_port = e.local_port();
+  info.v6_only = e.v6_only;
   info.keepalive = e.keepalive;
   info.options = e.connection ? e.connection->user_options : e.options;
   if (e.listener) {

@@ -1,6 +1,7 @@
 // The TCP layer: demux, listeners with their SYN-RCVD tables and accept queues, SYN cookies,
 // active, passive and simultaneous open, and connections until they are released.
-// Sans-I/O: segments and time come in, segments (through IpOutput) and events go out.
+// Sans-I/O: segments and time come in, segments (through IpOutput) and events go out. Either IP
+// family: a tuple's addresses say which (four_tuple.h).
 #pragma once
 
 #include <algorithm>
@@ -13,7 +14,6 @@
 
 #include "stack/endpoint_info.h"
 #include "stack/engine_config.h"
-#include "stack/header/ipv4.h"
 #include "stack/header/tcp.h"
 #include "stack/net/ip_output.h"
 #include "stack/random.h"
@@ -61,7 +61,7 @@ class Tcp {
 
   // Every entry point takes the current time first.
   void set_now(Time now) { now_ = now; }
-  void receive(const header::Ipv4View& ip, RxChecksum checksum);
+  void receive(const net::IpPacket& packet, RxChecksum checksum);
   void on_timer(TimerNode& node);
 
   // Commands (see Engine for their contracts).
@@ -72,9 +72,9 @@ class Tcp {
   Result<EndpointId> create_replica(EndpointId id);
   // Undoes bind() on a bound endpoint: a group that could not bind in every loop.
   Status unbind(EndpointId id);
-  Status bind(EndpointId id, Ipv4Address address, uint16_t port);
+  Status bind(EndpointId id, const IpAddress& address, uint16_t port, bool v6_only);
   Status listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_backlog);
-  Status connect(EndpointId id, Ipv4Address address, uint16_t port);
+  Status connect(EndpointId id, const IpAddress& address, uint16_t port);
   Result<EndpointId> accept(EndpointId listener);
   Status close(EndpointId id, bool abort);
   Result<EndpointInfo> query(EndpointId id) const;
@@ -107,8 +107,16 @@ class Tcp {
   // `tuple` with sequence number `quoted_seq`; `reason` is static text for the Connect call.
   // False if no connection has that tuple.
   bool icmp_error(const FourTuple& tuple, uint32_t quoted_seq, std::string_view reason);
+  // tcp_icmp.cc: an ICMPv6 Packet Too Big (or IPv4 fragmentation needed) quoting a segment we
+  // sent on `tuple`: the path carries packets of at most `mtu` bytes, and segments are cut to
+  // fit from now on (RFC 8201, RFC 1191). False if no connection has that tuple.
+  bool packet_too_big(const FourTuple& tuple, uint32_t quoted_seq, uint32_t mtu);
 
  private:
+  // tcp_icmp.cc: the connection an ICMP error quotes if its sequence number is in flight
+  // (`known`: whether the tuple is a connection's at all).
+  Connection* icmp_quoted(const FourTuple& tuple, uint32_t quoted_seq, bool& known);
+
   // tcp.cc: demux and commands
   Endpoint* find_endpoint(EndpointId id);
   const Endpoint* find_endpoint(EndpointId id) const;
@@ -117,7 +125,12 @@ class Tcp {
   bool tuple_in_use(const FourTuple& tuple) const {
     return connections_.contains(tuple) || time_wait_.contains(tuple);
   }
-  Result<uint16_t> pick_ephemeral_port(Ipv4Address remote, uint16_t remote_port);
+  // A local port for `tuple` (its local_port is what varies).
+  Result<uint16_t> pick_ephemeral_port(FourTuple tuple);
+  // The listener that takes segments to `local`:`port`, if any.
+  Listener* find_listener(const IpAddress& local, uint16_t port) const;
+  // The TAP queue whose loop receives the tuple's segments (queue_steering.h).
+  uint32_t steering_queue_of(const FourTuple& t) const;
   Status check_endpoint_room() const;
   // The next id of this loop's class: ids are congruent to config_.queue modulo
   // config_.queues, so that the control plane finds an endpoint's loop from its id alone.
@@ -167,8 +180,12 @@ class Tcp {
   bool oow_ack_allowed(std::optional<Time>& last_sent);
   void send_control(Connection& c, uint8_t flags);  // ACK or RST|ACK at snd_nxt
   uint32_t ts_value(uint32_t offset) const;
-  header::TcpOptions syn_options_for(const Negotiated& peer_offer, uint32_t ts_offset,
-                                     uint32_t ts_echo) const;
+  header::TcpOptions syn_options_for(IpFamily family, const Negotiated& peer_offer,
+                                     uint32_t ts_offset, uint32_t ts_echo) const;
+  // The MSS we offer: the MTU less the IP and TCP headers of the family (RFC 9293 §3.7.1).
+  uint16_t our_mss(IpFamily family) const {
+    return static_cast<uint16_t>(config_.mtu - (family == IpFamily::kIpv4 ? 40 : 60));
+  }
   // What a SYN or SYN-ACK offers: never scaled (RFC 7323 §2.2), so at most 65535.
   uint16_t syn_window() const {
     return static_cast<uint16_t>(std::min<size_t>(config_.receive_buffer, 0xffff));
@@ -214,7 +231,7 @@ class Tcp {
                                SynAckTiming synack_timing);
   void erase_half_open(HalfOpen& half_open);
   void half_open_timer(HalfOpen& half_open);
-  Negotiated negotiate(const header::TcpOptions& peer) const;
+  Negotiated negotiate(IpFamily family, const header::TcpOptions& peer) const;
 
   // tcp_connection.cc: active and simultaneous open, synchronized states
   void connection_receive(Connection& c, const Segment& seg);
@@ -368,7 +385,6 @@ class Tcp {
   EventHandler on_event_;
   FiguresWanted figures_wanted_;
   Time now_{};
-  uint16_t our_mss_;
   uint8_t our_window_scale_;
 
   EndpointId next_id_;  // of this loop's class (allocate_id)
@@ -381,7 +397,10 @@ class Tcp {
   TupleTable<Connection*> connections_;
   TupleTable<HalfOpen> half_open_;
   TupleTable<TimeWait> time_wait_;
-  std::unordered_map<uint16_t, Listener*> listeners_;
+  // By port, then by the family of the segment's destination: a dual-stack listener (bound to
+  // :: without v6_only) is in both slots, 0.0.0.0:p and [::]:p v6-only are each in one.
+  std::unordered_map<uint16_t, std::array<Listener*, 2>> listeners_;
+  FourTupleHash flow_label_hash_;  // keyed apart from the demux tables' hash
   bool half_open_table_full_published_ = false;
 };
 

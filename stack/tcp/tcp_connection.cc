@@ -138,7 +138,8 @@ void Tcp::syn_sent_receive(Connection& c, const Segment& seg) {
   }
   c.irs = seg.seq;
   c.rcv_nxt = seg.seq + 1;
-  c.options = negotiate(seg.options);  // our SYN offered everything, so this is the answer
+  c.options = negotiate(c.tuple.family(),
+                        seg.options);  // our SYN offered everything, so this is the answer
   if (seg.options.timestamp) {
     c.ts_recent = seg.options.timestamp->value;
     c.ts_recent_stamp = now_;

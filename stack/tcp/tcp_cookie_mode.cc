@@ -12,8 +12,8 @@ namespace tapstack::tcp {
 
 void Tcp::attach_cookie_path(const CookiePathMemory& memory) {
   cookie_path_.attach(memory,
-                      {config_.mac, config_.address, config_.gateway, our_mss_, syn_window(),
-                       our_window_scale_, isn_.key(), tuple_hash_.seed},
+                      {config_.mac, config_.address, config_.gateway, our_mss(IpFamily::kIpv4),
+                       syn_window(), our_window_scale_, isn_.key(), tuple_hash_.seed},
                       cookies_);
   connections_.count_live();
   half_open_.count_live();
@@ -55,11 +55,17 @@ void Tcp::publish_listener(Listener& l) {
     }
     l.cookie_mode_published = on;
   }
-  cookie_path_.set_listener(l.port, {on, accept_queue_full(l), cookies_checkable_until(l)});
+  // The program answers IPv4 only; an IPv6 listener's cookies are the engine's own.
+  if (l.families.has(IpFamily::kIpv4)) {
+    cookie_path_.set_listener(l.port, {on, accept_queue_full(l), cookies_checkable_until(l)});
+  }
 }
 
 void Tcp::publish_listeners() {
-  for (const auto& [port, listener] : listeners_) publish_listener(*listener);
+  for (const auto& [port, slots] : listeners_) {
+    if (slots[0]) publish_listener(*slots[0]);
+    if (slots[1] && slots[1] != slots[0]) publish_listener(*slots[1]);  // a dual-stack one once
+  }
 }
 
 bool Tcp::half_open_table_changed() {

@@ -11,14 +11,23 @@
 
 namespace tapstack::tcp {
 
-bool Tcp::icmp_error(const FourTuple& tuple, uint32_t quoted_seq, std::string_view reason) {
+Connection* Tcp::icmp_quoted(const FourTuple& tuple, uint32_t quoted_seq, bool& known) {
   auto it = connections_.find(tuple);
-  if (it == connections_.end()) return false;
+  known = it != connections_.end();
+  if (!known) return nullptr;
   Connection& c = *it->second;
   if (!seq_in_range(quoted_seq, c.snd_una, c.snd_nxt + 1)) {
     stats_.drop(DropReason::icmp_out_of_window);
-    return true;
+    return nullptr;
   }
+  return &c;
+}
+
+bool Tcp::icmp_error(const FourTuple& tuple, uint32_t quoted_seq, std::string_view reason) {
+  bool known = false;
+  Connection* quoted = icmp_quoted(tuple, quoted_seq, known);
+  if (!quoted) return known;
+  Connection& c = *quoted;
   bool connecting =
       c.state == TcpState::kSynSent || (c.state == TcpState::kSynReceived && c.listener == 0);
   if (!connecting) {
@@ -30,6 +39,23 @@ bool Tcp::icmp_error(const FourTuple& tuple, uint32_t quoted_seq, std::string_vi
   c.ending = Ending::kUnreachable;
   emit_about(Event::Kind::kUnreachable, c, TcpState::kClosed, {}, reason);
   release(c);
+  return true;
+}
+
+bool Tcp::packet_too_big(const FourTuple& tuple, uint32_t quoted_seq, uint32_t mtu) {
+  bool known = false;
+  Connection* quoted = icmp_quoted(tuple, quoted_seq, known);
+  if (!quoted) return known;
+  Connection& c = *quoted;
+  // An IPv6 link carries 1280 bytes at least (RFC 8200 §5): a smaller figure is ignored, as
+  // Linux's tcp_v6_err does since atomic fragments went (RFC 8021). Only a lower MSS is taken.
+  constexpr uint32_t kMinIpv6Mtu = 1280;
+  constexpr uint32_t kHeaders = 60;  // IPv6 and TCP without options
+  if (mtu < kMinIpv6Mtu || mtu - kHeaders >= c.options.mss) return true;
+  stats_.path_mtu_reductions.add();
+  // What is in flight at the old size is lost beyond the hop that sent this; loss detection
+  // sends it again, cut to the new size (retransmit() never sends more than one MSS).
+  c.options.mss = static_cast<uint16_t>(mtu - kHeaders);
   return true;
 }
 

@@ -15,10 +15,10 @@ constexpr uint16_t kDefaultMss = 536;  // RFC 9293 3.7.1, when the SYN has no MS
 constexpr uint16_t kMinMss = 48;       // Linux TCP_MIN_SND_MSS
 }  // namespace
 
-Negotiated Tcp::negotiate(const header::TcpOptions& peer) const {
+Negotiated Tcp::negotiate(IpFamily family, const header::TcpOptions& peer) const {
   Negotiated n;
   uint16_t peer_mss = peer.mss.value_or(kDefaultMss);
-  n.mss = std::clamp(peer_mss, kMinMss, our_mss_);
+  n.mss = std::clamp(peer_mss, kMinMss, our_mss(family));
   if (peer.window_scale) {
     n.send_window_scale = peer.window_scale;
     n.receive_window_scale = our_window_scale_;
@@ -121,7 +121,7 @@ void Tcp::create_half_open(Listener& l, const Segment& seg, uint32_t iss) {
   h.listener = &l;
   h.irs = seg.seq;
   h.iss = iss;
-  h.options = negotiate(seg.options);
+  h.options = negotiate(seg.tuple.family(), seg.options);
   h.ts_recent = seg.options.timestamp ? seg.options.timestamp->value : 0;
   h.ts_offset = isn_.timestamp_offset(seg.tuple);
   h.syn_time = now_;
@@ -138,7 +138,7 @@ void Tcp::send_cookie_synack(Listener& l, const Segment& seg) {
   reply.tuple = seg.tuple;
   reply.irs = seg.seq;
   reply.iss = cookies_.make_isn(seg.tuple, seg.seq, seg.options.mss.value_or(kDefaultMss), now_);
-  reply.options = negotiate(seg.options);
+  reply.options = negotiate(seg.tuple.family(), seg.options);
   reply.ts_recent = seg.options.timestamp ? seg.options.timestamp->value : 0;
   reply.ts_offset = isn_.timestamp_offset(seg.tuple);
   if (reply.options.timestamps) {
@@ -160,7 +160,7 @@ bool Tcp::cookie_ack(Listener& l, const Segment& seg, HalfOpen* superseded) {
     return false;
   }
   Negotiated n;
-  n.mss = std::min(*mss, our_mss_);
+  n.mss = std::min(*mss, our_mss(seg.tuple.family()));
   if (seg.options.timestamp) {
     // Without a timestamp on the ACK nothing of the SYN's options survives (as in Linux).
     CookieOptions decoded;

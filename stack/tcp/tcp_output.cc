@@ -1,11 +1,12 @@
 // Building and sending segments. Every segment is written straight into one stack buffer:
-// headroom for Ethernet, then IPv4, TCP and options; no allocation, no copy.
+// headroom for Ethernet, then IPv4 or IPv6, TCP and options; no allocation, no copy.
 #include <algorithm>
 #include <array>
 #include <optional>
 #include <utility>
 
 #include "stack/header/ipv4.h"
+#include "stack/header/ipv6.h"
 #include "stack/header/tcp_options.h"
 #include "stack/tcp/tcp.h"
 
@@ -14,14 +15,18 @@ namespace tapstack::tcp {
 using namespace header::tcp_flags;
 
 namespace {
-constexpr size_t kIpHeader = 20;
-// An IPv4 packet's largest size: a segment the link cuts up (TSO) may be this long.
+// The largest IP packet we build, either family: a segment the link cuts up (TSO) may be this
+// long (an IPv4 packet's limit; IPv6's payload could be 40 bytes longer).
 constexpr size_t kMaxPacket = 65535;
-constexpr uint8_t kTtl = 64;
+constexpr uint8_t kTtl = 64;  // and IPv6's hop limit, as Linux's defaults
 // Every segment goes out with DF, and RFC 6864 lets an atomic datagram carry any ID: 0, as
 // Linux sends its SYN-ACKs and RSTs (ip_build_and_send_pkt, ip_send_unicast_reply), so that the
 // kernel cookie path builds the same bytes with no counter shared with the engine.
 constexpr uint16_t kIpId = 0;
+
+size_t ip_header_size(IpFamily family) {
+  return family == IpFamily::kIpv4 ? header::Ipv4View::kMinSize : header::Ipv6View::kHeaderSize;
+}
 }  // namespace
 
 void Tcp::send_segment(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8_t flags,
@@ -30,7 +35,8 @@ void Tcp::send_segment(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8
   flush_burst();                                   // what transmit() gathered goes first
   uint8_t frame[net::kLinkHeadroom + kMaxPacket];  // not initialized: every byte sent is written
   uint8_t* ip = frame + net::kLinkHeadroom;
-  uint8_t* tcp = ip + kIpHeader;
+  const size_t ip_header = ip_header_size(tuple.family());
+  uint8_t* tcp = ip + ip_header;
   size_t header_length = header::TcpView::kMinSize + options.size();
   std::copy(options.begin(), options.end(), tcp + header::TcpView::kMinSize);
   if (payload.length) {
@@ -51,20 +57,28 @@ void Tcp::send_segment(const FourTuple& tuple, uint32_t seq, uint32_t ack, uint8
   header::write_tcp(tcp, {tuple.local_port, tuple.remote_port, seq, ack, flags, window},
                     options.size(), segment_length, tuple.local, tuple.remote,
                     partial ? header::TcpChecksum::kPartial : header::TcpChecksum::kFull);
-  header::write_ipv4(ip, tuple.local, tuple.remote, header::kProtocolTcp,
-                     static_cast<uint16_t>(kIpHeader + segment_length), kIpId, kTtl);
+  if (tuple.family() == IpFamily::kIpv4) {
+    header::write_ipv4(ip, tuple.local.v4(), tuple.remote.v4(), header::kProtocolTcp,
+                       static_cast<uint16_t>(ip_header + segment_length), kIpId, kTtl);
+  } else {
+    // The flow label from a keyed hash of the tuple (RFC 6437 §3): the same for a connection's
+    // life, nothing an observer can relate to the tuple.
+    header::write_ipv6(ip, tuple.local.v6, tuple.remote.v6, header::kProtocolTcp,
+                       static_cast<uint16_t>(segment_length), kTtl,
+                       static_cast<uint32_t>(flow_label_hash_(tuple)));
+  }
   stats_.segments_sent.add(segments);
   if (flags & kRst) stats_.resets_sent.add();
   FrameOffload offload;
   if (partial) {
     offload = {
         .segment_size = static_cast<uint16_t>(cut ? payload.segment_size : 0),
-        .checksum_start = static_cast<uint16_t>(net::kLinkHeadroom + kIpHeader),
+        .checksum_start = static_cast<uint16_t>(net::kLinkHeadroom + ip_header),
         .checksum_offset = header::TcpView::kChecksumOffset,
-        .header_length = static_cast<uint16_t>(net::kLinkHeadroom + kIpHeader + header_length)};
+        .header_length = static_cast<uint16_t>(net::kLinkHeadroom + ip_header + header_length),
+        .ipv6 = tuple.family() == IpFamily::kIpv6};
   }
-  output_.send_ip(tuple.remote, {frame, net::kLinkHeadroom + kIpHeader + segment_length},
-                    offload);
+  output_.send_ip(tuple.remote, {frame, net::kLinkHeadroom + ip_header + segment_length}, offload);
 }
 
 void Tcp::send_reset_for(const Segment& seg) {
@@ -82,10 +96,10 @@ uint32_t Tcp::ts_value(uint32_t offset) const {
   return static_cast<uint32_t>(std::chrono::duration_cast<milliseconds>(now_).count()) + offset;
 }
 
-header::TcpOptions Tcp::syn_options_for(const Negotiated& agreed, uint32_t ts_offset,
-                                        uint32_t ts_echo) const {
+header::TcpOptions Tcp::syn_options_for(IpFamily family, const Negotiated& agreed,
+                                        uint32_t ts_offset, uint32_t ts_echo) const {
   header::TcpOptions o;
-  o.mss = our_mss_;
+  o.mss = our_mss(family);
   o.window_scale = agreed.receive_window_scale;
   o.sack_permitted = agreed.sack_permitted;
   if (agreed.timestamps) o.timestamp = header::TcpTimestamp{ts_value(ts_offset), ts_echo};
@@ -94,8 +108,8 @@ header::TcpOptions Tcp::syn_options_for(const Negotiated& agreed, uint32_t ts_of
 
 void Tcp::send_synack(const HalfOpen& h) {
   uint8_t options[header::kMaxSynOptionsLength];
-  size_t n =
-      header::write_syn_options(options, syn_options_for(h.options, h.ts_offset, h.ts_recent));
+  size_t n = header::write_syn_options(
+      options, syn_options_for(h.tuple.family(), h.options, h.ts_offset, h.ts_recent));
   send_segment(h.tuple, h.iss, h.irs + 1, kSyn | kAck, syn_window(), {options, n});
   stats_.synacks_sent.add();
 }
@@ -125,9 +139,9 @@ void Tcp::send_syn(const Connection& c, bool with_ack) {
   header::TcpOptions o;
   if (with_ack) {
     // Simultaneous open: the SYN-ACK repeats our SYN's options, cut to what the peer offered.
-    o = syn_options_for(c.options, c.ts_offset, c.ts_recent);
+    o = syn_options_for(c.tuple.family(), c.options, c.ts_offset, c.ts_recent);
   } else {
-    o.mss = our_mss_;
+    o.mss = our_mss(c.tuple.family());
     o.window_scale = our_window_scale_;
     o.sack_permitted = true;
     o.timestamp = header::TcpTimestamp{ts_value(c.ts_offset), 0};
@@ -162,9 +176,9 @@ void Tcp::flush_burst() {
 }
 
 size_t Tcp::max_burst(const Connection& c) const {
-  // The largest IPv4 packet, in whole segments.
+  // The largest packet, in whole segments.
   const size_t mss = send_mss(c);
-  const size_t room = kMaxPacket - kIpHeader - header::TcpView::kMinSize -
+  const size_t room = kMaxPacket - ip_header_size(c.tuple.family()) - header::TcpView::kMinSize -
                       (c.options.timestamps ? header::kTimestampOptionLength : 0);
   return room / mss * mss;
 }

@@ -56,11 +56,11 @@ void Tcp::time_wait_receive(TimeWait& tw, const Segment& seg) {
     // A new SYN that cannot be an old duplicate: its sequence number, or its timestamp, is
     // beyond the old incarnation's (RFC 6191, Linux's TCP_TW_SYN). A listener may take the tuple
     // at once, with an ISN above everything the old connection sent.
-    if (auto l = listeners_.find(seg.tuple.local_port); l != listeners_.end()) {
+    if (Listener* l = find_listener(seg.tuple.local, seg.tuple.local_port)) {
       uint32_t iss = tw.snd_nxt + 65535 + 2;
       FourTuple tuple = tw.tuple;  // the key dies with the record
       stats_.time_wait_reused.add();
-      listener_receive(*l->second, seg, iss);
+      listener_receive(*l, seg, iss);
       // Erased after the half-open record took the tuple over, so that the kernel cookie path
       // never finds it without one (it would answer the SYN's retransmission with a cookie).
       time_wait_.erase(tuple);

@@ -52,7 +52,7 @@ Bytes ipv4_frame(Ipv4Address source, Ipv4Address destination, uint8_t protocol, 
 // offset field.
 Bytes frame_of(const FourTuple& t, uint8_t protocol = kTcp, size_t ip_options = 0,
                uint16_t fragment = 0x4000) {
-  Bytes f = ipv4_frame(t.local, t.remote, protocol, ip_options, fragment, 20);
+  Bytes f = ipv4_frame(t.local.v4(), t.remote.v4(), protocol, ip_options, fragment, 20);
   uint8_t* transport = f.data() + 14 + 20 + ip_options;
   header::store16(transport, t.local_port);
   header::store16(transport + 2, t.remote_port);

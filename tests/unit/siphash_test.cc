@@ -96,10 +96,10 @@ TEST(Isn, ChangesWithEveryTupleField) {
   const Time now = seconds(1000);
   std::set<uint32_t> seen = {generator.isn(kTuple, now)};
   FourTuple t = kTuple;
-  t.local.value ^= 1;
+  t.local = Ipv4Address{t.local.v4().value ^ 1};
   seen.insert(generator.isn(t, now));
   t = kTuple;
-  t.remote.value ^= 1;
+  t.remote = Ipv4Address{t.remote.v4().value ^ 1};
   seen.insert(generator.isn(t, now));
   t = kTuple;
   t.local_port ^= 1;

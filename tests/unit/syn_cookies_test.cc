@@ -161,10 +161,10 @@ TEST(SynCookies, RejectsAnotherTuple) {
   ASSERT_TRUE(check(kTuple));
   for (int bit = 0; bit < 32; ++bit) {
     FourTuple t = kTuple;
-    t.local.value ^= uint32_t{1} << bit;
+    t.local = Ipv4Address{t.local.v4().value ^ uint32_t{1} << bit};
     EXPECT_FALSE(check(t)) << "local address bit " << bit;
     t = kTuple;
-    t.remote.value ^= uint32_t{1} << bit;
+    t.remote = Ipv4Address{t.remote.v4().value ^ uint32_t{1} << bit};
     EXPECT_FALSE(check(t)) << "remote address bit " << bit;
   }
   for (int bit = 0; bit < 16; ++bit) {
