@@ -166,20 +166,18 @@ Result<IpAddress> Engine::source_for(const IpAddress& destination) const {
   if (d.is_unspecified() || d.is_multicast() || d.is_loopback() || config_.is_local(d)) {
     return not_a_peer();
   }
-  // RFC 6724's first rules as they apply to a host with one link: the link-local address for a
-  // link-local peer, else the address of the peer's subnet, else (through the router) the
-  // first global address.
-  if (d.is_link_local()) return IpAddress(config_.link_local());
-  for (const auto& subnet : config_.ipv6_addresses) {
-    if (subnet.contains(d)) return IpAddress(subnet.address);
-  }
-  if (!config_.ipv6_gateway || config_.ipv6_addresses.empty()) {
+  if (!ndp_.on_link(d) && (!config_.ipv6_gateway || config_.ipv6_addresses.empty())) {
     return error(ErrorCode::kUnavailable, "no route to " + destination.to_string() +
                                               (config_.ipv6_addresses.empty()
                                                    ? ": no IPv6 address configured"
                                                    : ": off-link and no IPv6 gateway configured"));
   }
-  return IpAddress(config_.ipv6_addresses.front().address);
+  // RFC 6724's first rules as they apply to a host with one link (Ndp::source_for), among the
+  // addresses duplicate address detection let us use (RFC 4862 §5.4: never a tentative one).
+  if (auto source = ndp_.source_for(d, now_)) return IpAddress(*source);
+  return error(ErrorCode::kUnavailable, "no usable IPv6 address towards " +
+                                            destination.to_string() +
+                                            ": duplicate address detection has not passed");
 }
 
 void Engine::send_ipv4(Ipv4Address destination, std::span<uint8_t> frame,

@@ -58,11 +58,8 @@ void Engine::receive_ipv6(std::span<const uint8_t> packet, const MacAddress& sen
         stats_.drop(DropReason::ipv6_multicast_tcp);
         return;
       }
-      // TEMPORARY(ipv6-net): Tcp::receive takes an Ipv4View until main's
-      // Tcp::receive(const net::IpPacket&, RxChecksum) is merged; then:
-      //   stats_.packets_received.add();
-      //   tcp_.receive(net::IpPacket{source, destination, upper.payload}, checksum);
-      stats_.drop(DropReason::ipv6_unsupported_protocol);
+      stats_.packets_received.add();
+      tcp_.receive({source, destination, upper.payload}, checksum);
       return;
     case header::kProtocolIcmpv6:
       stats_.packets_received.add();

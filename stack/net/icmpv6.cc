@@ -30,6 +30,13 @@ struct QuotedTcp {
   uint16_t source_port = 0;
   uint16_t destination_port = 0;
   uint32_t seq = 0;
+
+  tcp::FourTuple tuple() const {
+    return {.local = source,
+            .remote = destination,
+            .local_port = source_port,
+            .remote_port = destination_port};
+  }
 };
 
 std::optional<QuotedTcp> parse_quoted_tcp(std::span<const uint8_t> quoted) {
@@ -163,25 +170,24 @@ void Icmpv6::parameter_problem(const Ipv6View& ip, uint8_t code, size_t pointer,
 
 void Icmpv6::error(const Icmpv6View& icmp) {
   auto segment = parse_quoted_tcp(icmp.body());
-  if (!segment || !ndp_.is_assigned(segment->source)) {
-    stats_.drop(DropReason::icmpv6_unmatched);
-    return;
+  bool matched = false;
+  if (segment && ndp_.is_assigned(segment->source)) {
+    const tcp::FourTuple tuple = segment->tuple();
+    // Packet Too Big lowers the path's MSS (RFC 8201); the others end a connection attempt.
+    matched =
+        icmp.type() == kPacketTooBig
+            ? tcp_.packet_too_big(tuple, segment->seq, icmp.mtu())
+            : tcp_.icmp_error(tuple, segment->seq, icmpv6_error_reason(icmp.type(), icmp.code()));
   }
-  // TEMPORARY(ipv6-net): tcp::FourTuple holds IPv4 addresses until main's IpAddress tuple,
-  // Tcp::receive(IpPacket) and Tcp::packet_too_big are merged; no IPv6 connection can exist
-  // before that, so every error is unmatched. After the merge:
-  //   tcp::FourTuple tuple{.local = segment->source, .remote = segment->destination,
-  //                        .local_port = segment->source_port,
-  //                        .remote_port = segment->destination_port};
-  //   matched = icmp.type() == kPacketTooBig
-  //       ? tcp_.packet_too_big(tuple, segment->seq, icmp.mtu())
-  //       : tcp_.icmp_error(tuple, segment->seq, icmpv6_error_reason(icmp.type(), icmp.code()));
-  stats_.drop(DropReason::icmpv6_unmatched);
+  if (!matched) stats_.drop(DropReason::icmpv6_unmatched);
 }
 
-void Icmpv6::next_hop_failed(std::span<const uint8_t> /*ip_packet*/) {
-  // TEMPORARY(ipv6-net): as in error(): after the merge, the quoted TCP segment's tuple goes to
-  // tcp_.icmp_error(tuple, seq, kNoNeighbourAdvertisement); packets of no connection just go.
+void Icmpv6::next_hop_failed(std::span<const uint8_t> ip_packet) {
+  // Packets of no connection (a listener's SYN-ACKs, resets, echo replies) just go: their
+  // records time out on their own.
+  if (auto segment = parse_quoted_tcp(ip_packet)) {
+    tcp_.icmp_error(segment->tuple(), segment->seq, kNoNeighbourAdvertisement);
+  }
 }
 
 }  // namespace tapstack::net

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <tins/tins.h>
 
+#include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/unit/engine_ipv6_fixture.h"
@@ -48,6 +50,27 @@ class EngineIcmpv6 : public EngineIpv6Test {
     EXPECT_EQ(error.ip_destination, peer_.ip.to_string());
     EXPECT_EQ(error.hop_limit, 64);
     EXPECT_EQ(error.body, Bytes(packet.begin() + 14, packet.end()));
+  }
+  // An ICMPv6 error from the peer about `quoted` (an IPv6 packet we sent), written by the header
+  // layer's writer (checked against libtins in icmpv6_test.cc): libtins has no setter for Packet
+  // Too Big's MTU field.
+  Bytes error_about(const Bytes& quoted, uint8_t type, uint8_t code, uint32_t mtu = 0) const {
+    Bytes message(header::Icmpv6View::kHeaderSize + quoted.size());
+    header::write_icmpv6(message.data(), *Ipv6Address::parse(peer_.ip.to_string()),
+                         *Ipv6Address::parse(kOurGlobal.to_string()), type, code, mtu, quoted);
+    return raw_packet(header::kProtocolIcmpv6, message);
+  }
+  // connect() to the peer (whose MAC we know) at port 80; returns the endpoint and the SYN frame.
+  std::pair<EndpointId, Bytes> connect_raw() {
+    auto id = engine().create_endpoint();
+    EXPECT_TRUE(engine().connect(*id, *Ipv6Address::parse(peer_.ip.to_string()), 80).is_ok());
+    auto frames = take_frames();
+    EXPECT_EQ(frames.size(), 1u);
+    return {*id, frames.empty() ? Bytes(80) : frames.front()};
+  }
+  // Moves the clock by `d` in 10 ms steps, so that every timer fires at its own time.
+  void advance_step_by_step(Duration d) {
+    for (Time end = now() + d; now() < end;) advance_to(std::min(end, now() + milliseconds(10)));
   }
   static Bytes ipv4_echo_request(const Peer& peer) {
     Tins::ICMP icmp(Tins::ICMP::ECHO_REQUEST);
@@ -200,16 +223,41 @@ TEST_F(EngineIcmpv6, AnUnrecognizedOptionIsAnsweredAsItsTypeAsks) {
 }
 
 TEST_F(EngineIcmpv6, ErrorsQuotingNoConnectionOfOursAreCounted) {
-  // A destination unreachable quoting a TCP segment from our address: until TCP takes IPv6
-  // tuples, no connection can match it.
   Bytes quoted = raw_packet(6, {0x30, 0x39, 0, 80, 0, 0, 0, 1}, peer_.ip, kOurGlobal);
-  Tins::ICMPv6 error(Tins::ICMPv6::DEST_UNREACHABLE);
-  error.code(4);
-  Tins::IPv6 ip(kOurGlobal, peer_.ip);
-  deliver(ipv6_frame(kOurMac, peer_.mac, ip,
-                     error / Tins::RawPDU(Bytes(quoted.begin() + 14, quoted.end()))));
+  deliver(error_about(Bytes(quoted.begin() + 14, quoted.end()), Tins::ICMPv6::DEST_UNREACHABLE, 4));
   expect_nothing_sent();
   expect_counters({{"icmpv6_received", 1}, {"drop.icmpv6_unmatched", 1}});
+}
+
+TEST_F(EngineIcmpv6, AnUnreachableQuotingOurSynEndsTheConnect) {
+  auto [id, syn] = connect_raw();
+  // Port unreachable: what Linux's tab_unreach calls ECONNREFUSED, a hard error.
+  deliver(error_about(Bytes(syn.begin() + 14, syn.end()), Tins::ICMPv6::DEST_UNREACHABLE, 4));
+  ASSERT_EQ(count_events(Event::Kind::kUnreachable, id), 1u);
+  auto it = std::find_if(events_.begin(), events_.end(),
+                         [](const Event& e) { return e.kind == Event::Kind::kUnreachable; });
+  EXPECT_EQ(it->reason, "port unreachable (ICMPv6)");
+  EXPECT_EQ(state_of(id), TcpState::kClosed);
+  EXPECT_EQ(dropped(DropReason::icmpv6_unmatched), 0u);
+}
+
+TEST_F(EngineIcmpv6, PacketTooBigQuotingOurSegmentGoesToTcp) {
+  auto [id, syn] = connect_raw();
+  deliver(error_about(Bytes(syn.begin() + 14, syn.end()), Tins::ICMPv6::PACKET_TOOBIG, 0, 1280));
+  EXPECT_EQ(dropped(DropReason::icmpv6_unmatched), 0u) << "TCP took it";
+  EXPECT_EQ(state_of(id), TcpState::kSynSent) << "a smaller path MTU ends nothing";
+}
+
+TEST_F(EngineIcmpv6, ANextHopThatNeverAnswersEndsTheConnect) {
+  const Tins::IPv6Address absent("2001:db8::77");
+  auto id = engine().create_endpoint();
+  ASSERT_TRUE(engine().connect(*id, *Ipv6Address::parse(absent.to_string()), 80).is_ok());
+  advance_step_by_step(seconds(3));
+  ASSERT_EQ(count_events(Event::Kind::kUnreachable, *id), 1u);
+  auto it = std::find_if(events_.begin(), events_.end(),
+                         [](const Event& e) { return e.kind == Event::Kind::kUnreachable; });
+  EXPECT_EQ(it->reason, net::kNoNeighbourAdvertisement);
+  EXPECT_EQ(stats().ndp_solicitations_sent.get(), 3u);
 }
 
 }  // namespace
