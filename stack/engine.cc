@@ -4,6 +4,8 @@
 #include "stack/header/ethernet.h"
 #include "stack/header/icmp.h"
 #include "stack/header/ipv4.h"
+#include "stack/header/ipv6.h"
+#include "stack/header/tcp.h"
 
 namespace tapstack {
 
@@ -15,11 +17,16 @@ Engine::Engine(const EngineConfig& config, FrameSink& sink, tcp::KeySource keys,
       now_(now),
       timers_(now),
       arp_(config_, stats_, timers_, sink_, now),
+      ndp_(config_, stats_, timers_, sink_, now),
       tcp_(config_, stats_, timers_, *this, random_, keys_),
-      icmp_(config_, stats_, *this, tcp_, now) {
+      icmp_rate_limit_(config_, now),
+      icmp_(config_, stats_, *this, tcp_, icmp_rate_limit_),
+      icmpv6_(stats_, *this, tcp_, icmp_rate_limit_, ndp_) {
   tcp_.set_now(now);
   arp_.set_unreachable_handler(
       [this](std::span<const uint8_t> packet) { icmp_.next_hop_failed(packet); });
+  ndp_.set_unreachable_handler(
+      [this](std::span<const uint8_t> packet) { icmpv6_.next_hop_failed(packet); });
 }
 
 Engine::~Engine() = default;
@@ -39,6 +46,8 @@ void Engine::advance(Time now) {
   timers_.advance(now, [this](TimerNode& node) {
     if (node.kind == net::Arp::kTimerKind) {
       arp_.on_timer(node, now_);
+    } else if (node.kind == net::Ndp::kTimerKind || node.kind == net::Ndp::kDadTimerKind) {
+      ndp_.on_timer(node, now_);
     } else {
       tcp_.on_timer(node);
     }
@@ -54,7 +63,9 @@ void Engine::receive_frame(std::span<const uint8_t> frame, Time now, RxChecksum 
     return;
   }
   MacAddress dst = eth->destination();
-  if (dst != config_.mac && !dst.is_broadcast()) {
+  // Ours, broadcast, or a group we are in: all-nodes and our solicited-node groups (RFC 4861
+  // §7.2.1), as Linux's multicast filter takes them.
+  if (dst != config_.mac && !dst.is_broadcast() && !ndp_.accepts(dst)) {
     stats_.drop(DropReason::not_our_mac);
     return;
   }
@@ -68,6 +79,9 @@ void Engine::receive_frame(std::span<const uint8_t> frame, Time now, RxChecksum 
       return;
     case header::kEtherTypeIpv4:
       receive_ipv4(eth->payload(), checksum);
+      return;
+    case header::kEtherTypeIpv6:
+      receive_ipv6(eth->payload(), eth->source(), checksum);
       return;
     default:
       stats_.drop(DropReason::unsupported_ethertype);
@@ -152,20 +166,18 @@ Result<IpAddress> Engine::source_for(const IpAddress& destination) const {
   if (d.is_unspecified() || d.is_multicast() || d.is_loopback() || config_.is_local(d)) {
     return not_a_peer();
   }
-  // RFC 6724's first rules as they apply to a host with one link: the link-local address for a
-  // link-local peer, else the address of the peer's subnet, else (through the router) the
-  // first global address.
-  if (d.is_link_local()) return IpAddress(config_.link_local());
-  for (const auto& subnet : config_.ipv6_addresses) {
-    if (subnet.contains(d)) return IpAddress(subnet.address);
-  }
-  if (!config_.ipv6_gateway || config_.ipv6_addresses.empty()) {
+  if (!ndp_.on_link(d) && (!config_.ipv6_gateway || config_.ipv6_addresses.empty())) {
     return error(ErrorCode::kUnavailable, "no route to " + destination.to_string() +
                                               (config_.ipv6_addresses.empty()
                                                    ? ": no IPv6 address configured"
                                                    : ": off-link and no IPv6 gateway configured"));
   }
-  return IpAddress(config_.ipv6_addresses.front().address);
+  // RFC 6724's first rules as they apply to a host with one link (Ndp::source_for), among the
+  // addresses duplicate address detection let us use (RFC 4862 §5.4: never a tentative one).
+  if (auto source = ndp_.source_for(d, now_)) return IpAddress(*source);
+  return error(ErrorCode::kUnavailable, "no usable IPv6 address towards " +
+                                            destination.to_string() +
+                                            ": duplicate address detection has not passed");
 }
 
 void Engine::send_ipv4(Ipv4Address destination, std::span<uint8_t> frame,
@@ -182,9 +194,19 @@ void Engine::send_ipv4(Ipv4Address destination, std::span<uint8_t> frame,
   arp_.send_ipv4(next_hop, frame, offload, now_);
 }
 
-void Engine::send_ipv6(const Ipv6Address& /*destination*/, std::span<uint8_t> /*frame*/,
-                       const FrameOffload& /*offload*/) {
-  stats_.drop(DropReason::no_route);  // Neighbour Discovery comes next
+void Engine::send_ipv6(const Ipv6Address& destination, std::span<uint8_t> frame,
+                       const FrameOffload& offload) {
+  // On-link (link-local, or in one of our prefixes) directly; everything else through the
+  // router, if there is one.
+  Ipv6Address next_hop = destination;
+  if (!ndp_.on_link(destination)) {
+    if (!config_.ipv6_gateway) {
+      stats_.drop(DropReason::no_route);
+      return;
+    }
+    next_hop = *config_.ipv6_gateway;
+  }
+  ndp_.send(next_hop, frame, offload, now_);
 }
 
 }  // namespace tapstack

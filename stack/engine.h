@@ -1,4 +1,4 @@
-// The engine: Ethernet, ARP, IPv4 and TCP for one link, as a deterministic function of
+// The engine: Ethernet, ARP, IPv4, NDP, IPv6 and TCP for one link, as a deterministic function of
 // (frame in, now) -> (frames out, events). It never blocks, reads no clock and does no I/O;
 // EngineLoop (or a test) feeds it. Not thread-safe: one owner calls everything.
 #pragma once
@@ -14,7 +14,10 @@
 #include "stack/frame_sink.h"
 #include "stack/net/arp.h"
 #include "stack/net/icmp.h"
+#include "stack/net/icmp_rate_limit.h"
+#include "stack/net/icmpv6.h"
 #include "stack/net/ip_output.h"
+#include "stack/net/ndp.h"
 #include "stack/random.h"
 #include "stack/stats.h"
 #include "stack/status.h"
@@ -40,7 +43,7 @@ class Engine final : private net::IpOutput {
   void set_arp_observer(std::function<void(std::span<const uint8_t>)> observer) {
     arp_observer_ = std::move(observer);
   }
-  // Fires every timer due at `now` (retransmissions, TIME-WAIT, ARP).
+  // Fires every timer due at `now` (retransmissions, TIME-WAIT, ARP, NDP, DAD).
   void advance(Time now);
   // When advance() next has work, if ever.
   std::optional<Time> next_deadline() const { return timers_.next_deadline(); }
@@ -53,6 +56,11 @@ class Engine final : private net::IpOutput {
   const Stats& stats() const { return stats_; }
   // Bytes of frames waiting for ARP resolution, all next hops together.
   size_t arp_pending_bytes() const { return arp_.pending_bytes(); }
+  // The same for NDP.
+  size_t ndp_pending_bytes() const { return ndp_.pending_bytes(); }
+  // Our IPv6 addresses and their duplicate address detection state: the link-local one first,
+  // then EngineConfig::ipv6_addresses.
+  std::vector<net::Ipv6AddressInfo> ipv6_addresses() const { return ndp_.addresses(now_); }
   // Frames the link refused after taking them (asynchronous sends report late).
   void note_link_write_errors(uint64_t n) {
     if (n) stats_.link_write_errors.add(n);
@@ -139,6 +147,10 @@ class Engine final : private net::IpOutput {
   void send_ipv6(const Ipv6Address& destination, std::span<uint8_t> frame,
                  const FrameOffload& offload);
   void receive_ipv4(std::span<const uint8_t> packet, RxChecksum checksum);
+  void receive_ipv6(std::span<const uint8_t> packet, const MacAddress& sender, RxChecksum checksum);
+  // What a rejected IPv6 packet costs: its drop reason, and a Parameter Problem where RFC 8200
+  // asks for one.
+  void reject_ipv6(const header::Ipv6View& ip, const header::Ipv6Rejection& rejection);
   void set_now(Time now);
 
   EngineConfig config_;
@@ -149,8 +161,11 @@ class Engine final : private net::IpOutput {
   Time now_;
   TimerWheel timers_;
   net::Arp arp_;
+  net::Ndp ndp_;
   tcp::Tcp tcp_;
+  net::IcmpRateLimit icmp_rate_limit_;  // one bucket for both families, as Linux's
   net::Icmp icmp_;
+  net::Icmpv6 icmpv6_;
   std::function<void(std::span<const uint8_t>)> arp_observer_;
 };
 

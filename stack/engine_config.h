@@ -34,6 +34,9 @@ struct EngineConfig {
   std::vector<Ipv6Subnet> ipv6_addresses;
   // The IPv6 router for off-link destinations: link-local, or on one of ipv6_addresses.
   std::optional<Ipv6Address> ipv6_gateway;
+  // Duplicate address detection probes per address at start (RFC 4862 §5.1
+  // DupAddrDetectTransmits, Linux's dad_transmits); 0 turns DAD off, as Linux's `nodad`.
+  int ipv6_dad_transmits = 1;
   uint16_t mtu = 1500;
   // The link cuts a large TCP segment into segments of a given size and completes their
   // checksums, as a NIC's TSO does (frame_sink.h): data segments the send side sends back to
@@ -67,6 +70,8 @@ struct EngineConfig {
   uint16_t ephemeral_port_first = 32768;  // Linux ip_local_port_range
   uint16_t ephemeral_port_last = 60999;
 
+  // The neighbour tables' bounds and timing, for ARP and NDP alike (each family has a table of
+  // its own under the same bounds; the names are ARP's, which the daemon's flags use).
   Duration arp_retry_interval = seconds(1);
   int arp_retries = 3;
   Duration arp_entry_lifetime = seconds(60);

@@ -30,6 +30,7 @@ class Icmpv6View {
  public:
   // Type, code, checksum and the 4-byte field that every message this stack reads starts with.
   static constexpr size_t kHeaderSize = 8;
+  static constexpr size_t kChecksumOffset = 2;
 
   static std::optional<Icmpv6View> parse(std::span<const uint8_t> message) {
     if (message.size() < kHeaderSize) return std::nullopt;

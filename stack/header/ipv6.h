@@ -87,6 +87,8 @@ class Ipv6View {
   uint8_t hop_limit() const { return bytes_[7]; }
   Ipv6Address source() const { return Ipv6Address::from(bytes_.data() + 8); }
   Ipv6Address destination() const { return Ipv6Address::from(bytes_.data() + 24); }
+  // The header and its payload: the whole packet.
+  std::span<const uint8_t> bytes() const { return bytes_; }
   // Everything after the fixed header, extension headers included.
   std::span<const uint8_t> payload() const { return bytes_.subspan(kHeaderSize); }
 

@@ -5,7 +5,9 @@
 
 #include "stack/header/ethernet.h"
 #include "stack/header/icmp.h"
+#include "stack/header/icmpv6.h"
 #include "stack/header/ipv4.h"
+#include "stack/header/ipv6.h"
 #include "stack/header/tcp.h"
 
 namespace tapstack::link {
@@ -29,10 +31,8 @@ constexpr uint8_t VIRTIO_NET_HDR_GSO_TCPV6 = 4;
 
 // Where an IPv4 packet's TCP or ICMP checksum sum starts and where its field is, from that
 // start (csum_start, csum_offset); {0, 0} for any other frame.
-std::pair<uint16_t, uint16_t> transport_checksum_at(std::span<const uint8_t> frame) {
-  auto eth = header::EthernetView::parse(frame);
-  if (!eth || eth->ether_type() != header::kEtherTypeIpv4) return {};
-  auto ip = header::Ipv4View::parse(eth->payload());
+std::pair<uint16_t, uint16_t> ipv4_transport_checksum_at(std::span<const uint8_t> packet) {
+  auto ip = header::Ipv4View::parse(packet);
   if (!ip) return {};
   const auto start = static_cast<uint16_t>(header::EthernetView::kSize + ip->header_length());
   switch (ip->protocol()) {
@@ -40,6 +40,36 @@ std::pair<uint16_t, uint16_t> transport_checksum_at(std::span<const uint8_t> fra
       return {start, header::TcpView::kChecksumOffset};
     case header::kProtocolIcmp:
       return {start, header::IcmpView::kChecksumOffset};
+    default:
+      return {};
+  }
+}
+
+// The same for an IPv6 packet's TCP or ICMPv6 checksum, straight after the fixed header: the
+// kernel's sockets put no extension headers in what they send us.
+std::pair<uint16_t, uint16_t> ipv6_transport_checksum_at(std::span<const uint8_t> packet) {
+  auto ip = header::Ipv6View::parse(packet);
+  if (!ip) return {};
+  constexpr auto start =
+      static_cast<uint16_t>(header::EthernetView::kSize + header::Ipv6View::kHeaderSize);
+  switch (ip->next_header()) {
+    case header::kProtocolTcp:
+      return {start, header::TcpView::kChecksumOffset};
+    case header::kProtocolIcmpv6:
+      return {start, header::Icmpv6View::kChecksumOffset};
+    default:
+      return {};
+  }
+}
+
+std::pair<uint16_t, uint16_t> transport_checksum_at(std::span<const uint8_t> frame) {
+  auto eth = header::EthernetView::parse(frame);
+  if (!eth) return {};
+  switch (eth->ether_type()) {
+    case header::kEtherTypeIpv4:
+      return ipv4_transport_checksum_at(eth->payload());
+    case header::kEtherTypeIpv6:
+      return ipv6_transport_checksum_at(eth->payload());
     default:
       return {};
   }

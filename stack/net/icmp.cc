@@ -40,27 +40,9 @@ std::string_view icmp_error_reason(uint8_t type, uint8_t code) {
   }
 }
 
-Icmp::Icmp(const EngineConfig& config, Stats& stats, IpOutput& output, tcp::Tcp& tcp, Time now)
-    : config_(config),
-      stats_(stats),
-      output_(output),
-      tcp_(tcp),
-      credit_(config.icmp_messages_per_second
-                  ? Duration{seconds(1)} / config.icmp_messages_per_second * config.icmp_burst
-                  : Duration{}),
-      last_refill_(now) {}
-
-bool Icmp::allow_output(Time now) {
-  // Linux's icmp_global_allow: a bucket refilled at icmp_msgs_per_sec, holding at most
-  // icmp_msgs_burst messages.
-  if (config_.icmp_messages_per_second == 0) return false;
-  Duration cost = Duration{seconds(1)} / config_.icmp_messages_per_second;
-  credit_ = std::min<Duration>(credit_ + (now - last_refill_), cost * config_.icmp_burst);
-  last_refill_ = now;
-  if (credit_ < cost) return false;
-  credit_ -= cost;
-  return true;
-}
+Icmp::Icmp(const EngineConfig& config, Stats& stats, IpOutput& output, tcp::Tcp& tcp,
+           IcmpRateLimit& rate_limit)
+    : config_(config), stats_(stats), output_(output), tcp_(tcp), rate_limit_(rate_limit) {}
 
 void Icmp::receive(const header::Ipv4View& ip, RxChecksum checksum, Time now) {
   auto icmp = header::IcmpView::parse(ip.payload());
@@ -88,7 +70,7 @@ void Icmp::receive(const header::Ipv4View& ip, RxChecksum checksum, Time now) {
 void Icmp::echo_reply(const header::Ipv4View& ip, const header::IcmpView& request, Time now) {
   // Linux exempts echo replies from its ICMP rate mask; we limit them too, since they are all
   // we send: a ping flood then costs a bounded number of replies, whatever its rate.
-  if (!allow_output(now)) {
+  if (!rate_limit_.allow(now)) {
     stats_.drop(DropReason::icmp_rate_limited);
     return;
   }

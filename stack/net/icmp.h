@@ -1,5 +1,5 @@
 // ICMP (RFC 792) as Linux's icmp.c and tcp_v4_err use it: echo requests get replies under a
-// global token bucket (icmp_msgs_per_sec / icmp_msgs_burst), and errors that quote one of our
+// global token bucket shared with ICMPv6 (icmp_rate_limit.h), and errors that quote one of our
 // TCP segments go to TCP, which decides what they do (see Tcp::icmp_error).
 #pragma once
 
@@ -12,6 +12,7 @@
 #include "stack/engine_config.h"
 #include "stack/header/icmp.h"
 #include "stack/header/ipv4.h"
+#include "stack/net/icmp_rate_limit.h"
 #include "stack/net/ip_output.h"
 #include "stack/stats.h"
 #include "stack/tcp/tcp.h"
@@ -28,7 +29,8 @@ inline constexpr std::string_view kNoArpReply = "host unreachable (no ARP reply)
 
 class Icmp {
  public:
-  Icmp(const EngineConfig& config, Stats& stats, IpOutput& output, tcp::Tcp& tcp, Time now);
+  Icmp(const EngineConfig& config, Stats& stats, IpOutput& output, tcp::Tcp& tcp,
+       IcmpRateLimit& rate_limit);
 
   // An ICMP message addressed to us; the IPv4 checks are done.
   void receive(const header::Ipv4View& ip, RxChecksum checksum, Time now);
@@ -39,15 +41,12 @@ class Icmp {
   void echo_reply(const header::Ipv4View& ip, const header::IcmpView& request, Time now);
   // Hands an error quoting `quoted` to TCP; false if it quotes no connection of ours.
   bool quoted_error(std::span<const uint8_t> quoted, std::string_view reason);
-  // Takes one message's credit from the bucket, if there is one.
-  bool allow_output(Time now);
 
   const EngineConfig& config_;
   Stats& stats_;
   IpOutput& output_;
   tcp::Tcp& tcp_;
-  Duration credit_;  // time's worth of messages: one costs 1 s / icmp_messages_per_second
-  Time last_refill_;
+  IcmpRateLimit& rate_limit_;  // shared with ICMPv6
   uint16_t ip_id_ = 0;
   std::vector<uint8_t> buffer_;  // reused for every reply
 };

@@ -139,39 +139,22 @@ class ArpFlood : public IcmpArp {
 };
 
 TEST_F(ArpFlood, WhoHasFromManySendersKeepsTheTableAtItsBound) {
-  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-  ASSERT_GE(fd, 0) << std::strerror(errno);
-  sockaddr_ll link{};
-  link.sll_family = AF_PACKET;
-  link.sll_ifindex = static_cast<int>(if_nametoindex(tap_name().c_str()));
-  link.sll_halen = 6;
-  ASSERT_GT(link.sll_ifindex, 0);
   Ipv4Address engine = *Ipv4Address::parse(engine_address());
   constexpr uint32_t kSenders = 5000;
-  for (uint32_t i = 0; i < kSenders; ++i) {
-    // 198.18.100.0 onwards: on the engine's /16, none of them the kernel's or the engine's.
-    Ipv4Address sender{(198u << 24 | 18u << 16 | 100u << 8) + i};
-    MacAddress mac{{0x02, 0xaa, static_cast<uint8_t>(i >> 16), static_cast<uint8_t>(i >> 8),
-                    static_cast<uint8_t>(i), 0x01}};
-    std::array<uint8_t, header::EthernetView::kSize + header::ArpView::kSize> frame{};
-    header::write_ethernet(frame.data(), MacAddress::broadcast(), mac, header::kEtherTypeArp);
-    header::write_arp(frame.data() + header::EthernetView::kSize, header::kArpRequest, mac, sender,
-                      MacAddress{}, engine);
-    ASSERT_EQ(
-        sendto(fd, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&link), sizeof link),
-        static_cast<ssize_t>(frame.size()))
-        << std::strerror(errno);
-    // Paced in batches, so that the TAP's queue (1000 frames) never overflows.
-    if (i % 200 == 199) {
-      ASSERT_TRUE(events_.eventually([&] {
-        return counter([](const Stats& s) { return s.arp_requests_received.get(); }) >= i + 1;
-      }));
-    }
-  }
-  close(fd);
-  ASSERT_TRUE(events_.eventually([&] {
-    return counter([](const Stats& s) { return s.arp_requests_received.get(); }) >= kSenders;
-  }));
+  flood_tap(
+      kSenders,
+      [&](uint32_t i) {
+        // 198.18.100.0 onwards: on the engine's /16, none of them the kernel's or the engine's.
+        Ipv4Address sender{(198u << 24 | 18u << 16 | 100u << 8) + i};
+        MacAddress mac{{0x02, 0xaa, static_cast<uint8_t>(i >> 16), static_cast<uint8_t>(i >> 8),
+                        static_cast<uint8_t>(i), 0x01}};
+        std::vector<uint8_t> frame(header::EthernetView::kSize + header::ArpView::kSize);
+        header::write_ethernet(frame.data(), MacAddress::broadcast(), mac, header::kEtherTypeArp);
+        header::write_arp(frame.data() + header::EthernetView::kSize, header::kArpRequest, mac,
+                          sender, MacAddress{}, engine);
+        return frame;
+      },
+      [](const Stats& s) { return s.arp_requests_received.get(); });
   uint64_t created = counter([](const Stats& s) { return s.arp_entries_created.get(); });
   uint64_t removed = counter([](const Stats& s) { return s.arp_entries_removed.get(); });
   uint64_t refused = counter([](const Stats& s) { return s.dropped(DropReason::arp_table_full); });

@@ -6,6 +6,8 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -16,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -170,6 +173,32 @@ class NetnsTest : public ::testing::Test {
       EXPECT_TRUE(e.listen(id, backlog).is_ok());
       return id;
     });
+  }
+
+  // Writes `count` frames, `frame(i)` each, into the TAP through a packet socket, as if a host on
+  // the link sent them, in batches of 200 so that the TAP's queue (1000 frames) never overflows:
+  // a batch waits until `taken(stats)`, a counter of the frames the engine took, has seen it.
+  void flood_tap(uint32_t count, const std::function<std::vector<uint8_t>(uint32_t)>& frame,
+                 uint64_t (*taken)(const Stats&)) {
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    sockaddr_ll link{};
+    link.sll_family = AF_PACKET;
+    link.sll_ifindex = static_cast<int>(if_nametoindex(("tap" + std::to_string(subnet_)).c_str()));
+    link.sll_halen = 6;
+    ASSERT_GT(link.sll_ifindex, 0);
+    auto taken_now = [&] { return loop_->call([&](Engine& e) { return taken(e.stats()); }); };
+    for (uint32_t i = 0; i < count; ++i) {
+      std::vector<uint8_t> bytes = frame(i);
+      ASSERT_EQ(sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&link),
+                       sizeof link),
+                static_cast<ssize_t>(bytes.size()))
+          << std::strerror(errno);
+      if (i % 200 == 199 || i + 1 == count) {
+        ASSERT_TRUE(events_.eventually([&] { return taken_now() >= i + 1; }));
+      }
+    }
+    close(fd);
   }
 
   const char* kernel_address() const { return kernel_address_.c_str(); }

@@ -1,7 +1,8 @@
 // The neighbour table, held to Linux's rules (arp_process, neigh_alloc, neigh_forced_gc,
 // neigh_periodic_work): who creates entries, who may change them and when, the permanent
-// gateway entry, the gc thresholds under a flood of new senders, the total bound on frames
-// waiting for resolution, and a failed resolution ending a connect as unreachable.
+// gateway entry, the total bound on frames waiting for resolution, and a failed resolution
+// ending a connect as unreachable. The gc thresholds, which the IPv6 table shares, are tested
+// for both families in engine_neighbour_table_test.cc.
 #include <gtest/gtest.h>
 #include <tins/tins.h>
 
@@ -29,26 +30,10 @@ class EngineArpTable : public EngineTest {
     }
     return dissect_tcp(frames.front());  // nullopt: an ARP request went out instead
   }
-  // `count` who-has requests for our address from distinct on-link senders, starting at
-  // 198.18.<first / 256>.<first % 256> (the engine is on a /16 in these tests).
-  void who_has_flood(uint32_t first, uint32_t count) {
-    for (uint32_t i = first; i < first + count; ++i) {
-      Tins::IPv4Address sender("198.18." + std::to_string(i / 256) + "." + std::to_string(i % 256));
-      deliver(arp_frame(Tins::ARP::REQUEST, kBroadcastMac, peer_.mac, sender, Tins::HWAddress<6>(),
-                        kOurIp));
-    }
-    sink_.frames.clear();  // the replies
-  }
   // Moves the clock by `d` in 10 ms steps, so that every timer fires at its own time.
   void advance_step_by_step(Duration d) {
     for (Time end = now() + d; now() < end;) advance_to(std::min(end, now() + milliseconds(10)));
   }
-  static EngineConfig on_slash16() {
-    EngineConfig config;
-    config.address = *Ipv4Subnet::parse("198.18.0.2/16");
-    return config;
-  }
-
   Peer peer_;
 };
 
@@ -127,39 +112,6 @@ TEST_F(EngineArpTable, StaticGatewayEntryIsUsedWithoutArpAndNeverChanged) {
   EXPECT_EQ(syn.eth_destination, gateway.mac.to_string());
   EXPECT_EQ(syn.ip_destination, remote.ip.to_string());
   EXPECT_EQ(stats().arp_requests_sent.get(), 0u);
-}
-
-TEST_F(EngineArpTable, WhoHasFloodFromNewSendersStopsAtThresh3AndIsCollected) {
-  restart(on_slash16());
-  who_has_flood(10, 3000);
-  // Every request is answered; only gc_thresh3 (1024) of the askers got an entry: the others
-  // found nothing collectable (all updated within 5 s) and were refused.
-  EXPECT_EQ(stats().arp_replies_sent.get(), 3000u);
-  EXPECT_EQ(table_size(), 1024u);
-  EXPECT_EQ(dropped(DropReason::arp_table_full), 3000u - 1024u);
-
-  // Above thresh2, entries not updated for 5 s go at the next new entry, down to thresh2.
-  advance_by(seconds(5));
-  who_has_flood(5000, 1);
-  EXPECT_EQ(table_size(), 513u);
-
-  // The periodic collection, above thresh1, takes every entry unused for gc_stale_time: at
-  // +60 s the 512 from the flood; the one made at +5 s is then alone, below thresh1, and stays.
-  advance_step_by_step(seconds(60) + 2 * net::Arp::kGcInterval);
-  EXPECT_EQ(table_size(), 1u);
-  EXPECT_EQ(engine().next_deadline(), std::nullopt);  // below thresh1: no collection timer
-}
-
-TEST_F(EngineArpTable, TableBelowThresh1IsNeverCollected) {
-  restart(on_slash16());
-  who_has_flood(10, 127);
-  EXPECT_EQ(engine().next_deadline(), std::nullopt);
-  advance_step_by_step(seconds(3600));
-  EXPECT_EQ(table_size(), 127u);
-  // The 128th entry reaches thresh1: stale entries are then collected.
-  who_has_flood(500, 1);
-  advance_step_by_step(net::Arp::kGcInterval);
-  EXPECT_EQ(table_size(), 1u);
 }
 
 TEST_F(EngineArpTable, FramesWaitingForResolutionAreBoundedInTotal) {

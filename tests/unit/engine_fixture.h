@@ -247,6 +247,9 @@ class EngineTest : public ::testing::Test {
     now_ = kStart;
     engine_ = std::make_unique<Engine>(config, sink_, tcp::KeySource::seeded(kSeed), now_);
     engine_->set_event_handler([this](const Event& e) { events_.push_back(e); });
+    // The engine starts duplicate address detection for its IPv6 addresses at once: those
+    // probes are kept apart, for the tests that look at them.
+    start_frames_ = std::exchange(sink_.frames, {});
     mark();
   }
 
@@ -565,6 +568,7 @@ class EngineTest : public ::testing::Test {
   }
 
   RecordingSink sink_;
+  std::vector<Bytes> start_frames_;  // what the engine sent as it started (DAD probes)
   std::vector<Peer> arp_responders_;
   std::vector<Event> events_;
   Time now_ = kStart;

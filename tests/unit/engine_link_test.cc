@@ -210,12 +210,18 @@ TEST_F(EngineLink, NonTcpProtocolIsDroppedAndCounted) {
   expect_dropped(frame.serialize(), "unsupported_protocol");
 }
 
-TEST_F(EngineLink, Ipv6EthertypeIsDroppedAndCounted) {
+// IPv6 is taken (engine_ndp_test.cc, engine_icmpv6_test.cc): a packet to an address that is not
+// ours is dropped by the IPv6 layer; other EtherTypes (here LLDP) still by the link.
+TEST_F(EngineLink, Ipv6ToAnotherAddressAndUnknownEthertypesAreDroppedAndCounted) {
   introduce(peer_);
   auto frame = Tins::EthernetII(kOurMac, peer_.mac) /
                Tins::IPv6(Tins::IPv6Address("fd00::2"), Tins::IPv6Address("fd00::1")) /
                Tins::TCP(80, peer_.port);
-  expect_dropped(frame.serialize(), "unsupported_ethertype");
+  expect_dropped(frame.serialize(), "ipv6_not_our_address");
+  Tins::EthernetII lldp(kOurMac, peer_.mac);
+  lldp.payload_type(0x88cc);
+  lldp /= Tins::RawPDU(Bytes(46));
+  expect_dropped(lldp.serialize(), "unsupported_ethertype");
 }
 
 TEST_F(EngineLink, RuntFrameIsDroppedAndCounted) {

@@ -9,7 +9,9 @@
 #include <cstring>
 #include <vector>
 
+#include "stack/header/icmpv6.h"
 #include "stack/header/ipv4.h"
+#include "stack/header/ipv6.h"
 #include "stack/header/tcp.h"
 
 namespace tapstack::link {
@@ -68,9 +70,34 @@ TEST(VnetHeader, APartialChecksumElsewhereIsNotVouchedFor) {
   EXPECT_EQ(frame_after_vnet_header(bytes).checksum, RxChecksum::kUnverified);
   set_header(bytes, VIRTIO_NET_HDR_F_NEEDS_CSUM, kTcpStart, 16);
   EXPECT_EQ(frame_after_vnet_header(bytes).checksum, RxChecksum::kVerified);
-  bytes[kVnetHeaderSize + 12] = 0x86;  // not IPv4 (0x86dd): nothing is vouched for yet
+  bytes[kVnetHeaderSize + 12] = 0x86;  // an IPv4 packet behind IPv6's EtherType (0x86dd)
   bytes[kVnetHeaderSize + 13] = 0xdd;
   EXPECT_EQ(frame_after_vnet_header(bytes).checksum, RxChecksum::kUnverified);
+}
+
+// IPv6: the TCP or ICMPv6 checksum straight after the 40-byte header is the transport's; an
+// extension header in between moves it, and nothing is vouched for then.
+TEST(VnetHeader, AnIpv6TransportChecksumIsVouchedFor) {
+  const auto source = *Ipv6Address::parse("2001:db8::1");
+  const auto destination = *Ipv6Address::parse("2001:db8::2");
+  constexpr uint16_t kStart = 14 + 40;
+  for (uint8_t protocol : {header::kProtocolTcp, header::kProtocolIcmpv6}) {
+    SCOPED_TRACE(int{protocol});
+    std::vector<uint8_t> bytes(kVnetHeaderSize + kStart + 40);
+    bytes[kVnetHeaderSize + 12] = 0x86;
+    bytes[kVnetHeaderSize + 13] = 0xdd;
+    header::write_ipv6(bytes.data() + kVnetHeaderSize + 14, source, destination, protocol, 40, 64,
+                       0);
+    const uint16_t field = protocol == header::kProtocolTcp ? header::TcpView::kChecksumOffset
+                                                            : header::Icmpv6View::kChecksumOffset;
+    set_header(bytes, VIRTIO_NET_HDR_F_NEEDS_CSUM, kStart, field);
+    EXPECT_EQ(frame_after_vnet_header(bytes).checksum, RxChecksum::kVerified);
+    set_header(bytes, VIRTIO_NET_HDR_F_NEEDS_CSUM, kStart + 8, field);  // past an extension
+    EXPECT_EQ(frame_after_vnet_header(bytes).checksum, RxChecksum::kUnverified);
+    bytes[kVnetHeaderSize + 14 + 6] = 17;  // UDP: not a transport of ours
+    set_header(bytes, VIRTIO_NET_HDR_F_NEEDS_CSUM, kStart, field);
+    EXPECT_EQ(frame_after_vnet_header(bytes).checksum, RxChecksum::kUnverified);
+  }
 }
 
 TEST(VnetHeader, AChecksumTheKernelCheckedIsVouchedFor) {
