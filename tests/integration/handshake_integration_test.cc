@@ -1,5 +1,6 @@
 // The engine on a real TAP with the Linux kernel as the peer: passive and active open, both
-// ways of closing, refusal, and the accept-queue overflow behaviour.
+// ways of closing, refusal, and the accept-queue overflow behaviour, over IPv4 and IPv6 alike
+// (a dual-stack listener, as make_listener binds ::, takes both).
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -16,8 +17,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class Handshake : public NetnsTest {
+// GetParam(): the kernel's family, AF_INET or AF_INET6.
+class Handshake : public NetnsTest, public ::testing::WithParamInterface<int> {
  protected:
+  int family() const { return GetParam(); }
+  const char* engine_ip() const { return engine_address(family()); }
+  const char* kernel_ip() const { return kernel_address(family()); }
   void configure(EngineConfig& config) override {
     config.time_wait = 200ms;  // so TIME-WAIT's end is observable within the test
   }
@@ -43,11 +48,11 @@ class Handshake : public NetnsTest {
   }
   // A kernel listener on the kernel's side of the TAP (accept calls time out after 5 s).
   KernelSocket kernel_listener(uint16_t port) {
-    KernelSocket server;
+    KernelSocket server(family());
     int one = 1;
     setsockopt(server.fd(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a = socket_address(kernel_address(), port);
-    EXPECT_EQ(::bind(server.fd(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    AnyAddress a = any_address(kernel_ip(), port);
+    EXPECT_EQ(::bind(server.fd(), a.get(), a.length), 0);
     EXPECT_EQ(::listen(server.fd(), 8), 0);
     server.set_timeout(5s);
     return server;
@@ -56,7 +61,7 @@ class Handshake : public NetnsTest {
   EndpointId engine_connect(uint16_t port) {
     return loop_->call([&](Engine& e) {
       EndpointId c = *e.create_endpoint();
-      EXPECT_TRUE(e.connect(c, *Ipv4Address::parse(kernel_address()), port).is_ok());
+      EXPECT_TRUE(e.connect(c, *IpAddress::parse(kernel_ip()), port).is_ok());
       return c;
     });
   }
@@ -65,7 +70,7 @@ class Handshake : public NetnsTest {
   }
 };
 
-TEST_F(Handshake, ManyConcurrentKernelClientsAreAllAccepted) {
+TEST_P(Handshake, ManyConcurrentKernelClientsAreAllAccepted) {
   constexpr int kThreads = 8;
   constexpr int kPerThread = 40;
   EndpointId listener = make_listener(8080, 512);
@@ -77,8 +82,8 @@ TEST_F(Handshake, ManyConcurrentKernelClientsAreAllAccepted) {
   for (int t = 0; t < kThreads; ++t) {
     clients.emplace_back([&] {
       for (int i = 0; i < kPerThread; ++i) {
-        KernelSocket s(10s);
-        if (!s.connect_to(engine_address(), 8080)) {
+        KernelSocket s(10s, family());
+        if (!s.connect_to(engine_ip(), 8080)) {
           ++failures;
           continue;
         }
@@ -102,7 +107,7 @@ TEST_F(Handshake, ManyConcurrentKernelClientsAreAllAccepted) {
     }
     EndpointInfo info = query(*id);
     EXPECT_EQ(info.state, TcpState::kEstablished);
-    EXPECT_EQ(info.remote_address.to_string(), kernel_address());
+    EXPECT_EQ(info.remote_address.to_string(), kernel_ip());
     accepted_ports.insert(info.remote_port);
   }
   EXPECT_EQ(accepted_ports, client_ports);
@@ -111,40 +116,40 @@ TEST_F(Handshake, ManyConcurrentKernelClientsAreAllAccepted) {
   for (int fd : open_fds) ::close(fd);
 }
 
-TEST_F(Handshake, EngineConnectsToKernelListener) {
+TEST_P(Handshake, EngineConnectsToKernelListener) {
   KernelSocket server = kernel_listener(9000);
   EndpointId id = engine_connect(9000);
   ASSERT_TRUE(events_.wait_for(Event::Kind::kEstablished, id));
-  sockaddr_in peer{};
+  sockaddr_storage peer{};
   socklen_t len = sizeof peer;
   int conn = ::accept(server.fd(), reinterpret_cast<sockaddr*>(&peer), &len);
   ASSERT_GE(conn, 0);
-  char ip[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
-  EXPECT_STREQ(ip, engine_address());
+  auto [ip, port] = address_text(peer);
+  EXPECT_EQ(ip, engine_ip());
   EndpointInfo info = query(id);
   EXPECT_EQ(info.state, TcpState::kEstablished);
-  EXPECT_EQ(info.local_port, ntohs(peer.sin_port));
+  EXPECT_EQ(info.local_address.to_string(), engine_ip());
+  EXPECT_EQ(info.local_port, port);
   // The kernel offers all options; the engine must have taken them.
   ASSERT_TRUE(info.connection);
   EXPECT_TRUE(info.connection->sack_permitted);
   EXPECT_TRUE(info.connection->timestamps);
   EXPECT_TRUE(info.connection->send_window_scale.has_value());
-  EXPECT_EQ(info.connection->mss, 1460);
+  EXPECT_EQ(info.connection->mss, family() == AF_INET6 ? 1440 : 1460);  // MTU - 60 or - 40
   ::close(conn);
 }
 
-TEST_F(Handshake, RefusedConnectIsReportedAsRefused) {
+TEST_P(Handshake, RefusedConnectIsReportedAsRefused) {
   EndpointId id = engine_connect(9);
   ASSERT_TRUE(events_.wait_for(Event::Kind::kRefused, id));
   EXPECT_EQ(query(id).state, TcpState::kClosed);
   EXPECT_EQ(loop_->stats().attempt_fails.get(), 1u);
 }
 
-TEST_F(Handshake, KernelClosesFirstAndBothSidesEndWithFins) {
+TEST_P(Handshake, KernelClosesFirstAndBothSidesEndWithFins) {
   EndpointId listener = make_listener(8081, 8);
-  KernelSocket client(5s);
-  ASSERT_TRUE(client.connect_to(engine_address(), 8081));
+  KernelSocket client(5s, family());
+  ASSERT_TRUE(client.connect_to(engine_ip(), 8081));
   EndpointId id = accept_next(listener);
   ASSERT_EQ(::send(client.fd(), "hello", 5, 0), 5);
   ASSERT_EQ(::shutdown(client.fd(), SHUT_WR), 0);
@@ -173,10 +178,10 @@ TEST_F(Handshake, KernelClosesFirstAndBothSidesEndWithFins) {
   EXPECT_EQ(resets(), 0u);
 }
 
-TEST_F(Handshake, EngineClosesFirstAndPassesThroughTimeWait) {
+TEST_P(Handshake, EngineClosesFirstAndPassesThroughTimeWait) {
   EndpointId listener = make_listener(8082, 8);
-  KernelSocket client(5s);
-  ASSERT_TRUE(client.connect_to(engine_address(), 8082));
+  KernelSocket client(5s, family());
+  ASSERT_TRUE(client.connect_to(engine_ip(), 8082));
   EndpointId id = accept_next(listener);
   ASSERT_TRUE(loop_->call([&](Engine& e) { return e.close(id, false); }).is_ok());
   char byte;
@@ -189,7 +194,7 @@ TEST_F(Handshake, EngineClosesFirstAndPassesThroughTimeWait) {
   EXPECT_EQ(loop_->stats().time_wait_entered.get(), 1u);
 }
 
-TEST_F(Handshake, EngineClosesActiveConnectionAndKernelSeesEof) {
+TEST_P(Handshake, EngineClosesActiveConnectionAndKernelSeesEof) {
   KernelSocket server = kernel_listener(9001);
   EndpointId id = engine_connect(9001);
   ASSERT_TRUE(events_.wait_for(Event::Kind::kEstablished, id));
@@ -205,22 +210,21 @@ TEST_F(Handshake, EngineClosesActiveConnectionAndKernelSeesEof) {
   EXPECT_EQ(resets(), 0u);
 }
 
-TEST_F(Handshake, SmallBacklogWithoutAcceptingShowsOverflowBehaviour) {
+TEST_P(Handshake, SmallBacklogWithoutAcceptingShowsOverflowBehaviour) {
   constexpr uint32_t kBacklog = 2;
   EndpointId listener = make_listener(8083, kBacklog);
-  std::vector<KernelSocket> queued(kBacklog);
-  for (auto& s : queued) {
-    s.set_timeout(5s);
-    ASSERT_TRUE(s.connect_to(engine_address(), 8083));
+  std::vector<KernelSocket> queued;
+  for (uint32_t i = 0; i < kBacklog; ++i) {
+    ASSERT_TRUE(queued.emplace_back(5s, family()).connect_to(engine_ip(), 8083));
   }
   ASSERT_TRUE(
       events_.eventually([&] { return query(listener).listener->accept_queue == kBacklog; }));
   // The queue is full: the next client's SYN is dropped (Linux 4.10+), so its connect waits.
-  KernelSocket late;
+  KernelSocket late(family());
   int flags = fcntl(late.fd(), F_GETFL);
   fcntl(late.fd(), F_SETFL, flags | O_NONBLOCK);
-  sockaddr_in a = socket_address(engine_address(), 8083);
-  ASSERT_EQ(::connect(late.fd(), reinterpret_cast<sockaddr*>(&a), sizeof a), -1);
+  AnyAddress a = any_address(engine_ip(), 8083);
+  ASSERT_EQ(::connect(late.fd(), a.get(), a.length), -1);
   ASSERT_EQ(errno, EINPROGRESS);
   ASSERT_TRUE(
       events_.eventually([&] { return loop_->stats().accept_queue_full_syn_drops.get() >= 1; }));
@@ -243,10 +247,10 @@ TEST_F(Handshake, SmallBacklogWithoutAcceptingShowsOverflowBehaviour) {
       events_.eventually([&] { return query(listener).listener->accept_queue == kBacklog; }));
 }
 
-TEST_F(Handshake, StoppedLoopLetsGoOfItsTapAtOnce) {
+TEST_P(Handshake, StoppedLoopLetsGoOfItsTapAtOnce) {
   EndpointId listener = make_listener(8083, 8);
-  KernelSocket client(5s);
-  ASSERT_TRUE(client.connect_to(engine_address(), 8083));
+  KernelSocket client(5s, family());
+  ASSERT_TRUE(client.connect_to(engine_ip(), 8083));
   ASSERT_TRUE(events_.wait_for_connection(listener));
   // Stopping cancels the reads in flight on the loop's own thread: nothing waits for a
   // cancellation that cannot come (a 1 s timeout, once), and the TAP is free for its next owner.
@@ -257,6 +261,9 @@ TEST_F(Handshake, StoppedLoopLetsGoOfItsTapAtOnce) {
   auto again = link::TapDevice::open("tap" + std::to_string(subnet_));
   EXPECT_TRUE(again.is_ok()) << again.status().message;
 }
+
+INSTANTIATE_TEST_SUITE_P(Families, Handshake, ::testing::Values(AF_INET, AF_INET6),
+                         [](const auto& info) { return info.param == AF_INET6 ? "Ipv6" : "Ipv4"; });
 
 }  // namespace
 }  // namespace tapstack::testing

@@ -23,6 +23,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "stack/engine_loop.h"
@@ -117,6 +119,13 @@ class NetnsTest : public ::testing::Test {
     std::string add = "ip addr replace " + kernel_address_ + "/24 dev " + tap_name;
     ASSERT_EQ(std::system(add.c_str()), 0);
     config_.address = {*Ipv4Address::parse(engine_address_), 24};
+    // And 2001:db8:N::/64, without DAD on either side: the namespace is this run's alone.
+    kernel_address6_ = "2001:db8:" + std::to_string(subnet_) + "::1";
+    engine_address6_ = "2001:db8:" + std::to_string(subnet_) + "::2";
+    std::string add6 = "ip -6 addr replace " + kernel_address6_ + "/64 dev " + tap_name + " nodad";
+    ASSERT_EQ(std::system(add6.c_str()), 0);
+    config_.ipv6_addresses = {{*Ipv6Address::parse(engine_address6_), 64}};
+    config_.ipv6_dad_transmits = 0;
     configure(config_);
     on_tap(tap.value());
     if (kernel_cookie_path()) {
@@ -169,7 +178,7 @@ class NetnsTest : public ::testing::Test {
   EndpointId make_listener(uint16_t port, uint32_t backlog) {
     return loop_->call([&](Engine& e) {
       EndpointId id = *e.create_endpoint();
-      EXPECT_TRUE(e.bind(id, {}, port).is_ok());
+      EXPECT_TRUE(e.bind(id, Ipv6Address{}, port).is_ok());  // ::, both families
       EXPECT_TRUE(e.listen(id, backlog).is_ok());
       return id;
     });
@@ -203,10 +212,19 @@ class NetnsTest : public ::testing::Test {
 
   const char* kernel_address() const { return kernel_address_.c_str(); }
   const char* engine_address() const { return engine_address_.c_str(); }
+  // The same of one family: AF_INET or AF_INET6.
+  const char* kernel_address(int family) const {
+    return family == AF_INET6 ? kernel_address6_.c_str() : kernel_address();
+  }
+  const char* engine_address(int family) const {
+    return family == AF_INET6 ? engine_address6_.c_str() : engine_address();
+  }
 
   int subnet_ = 0;
   std::string kernel_address_;
   std::string engine_address_;
+  std::string kernel_address6_;
+  std::string engine_address6_;
   EngineConfig config_;
   std::unique_ptr<link::CookiePathProgram> cookie_path_;  // with kernel_cookie_path()
   std::unique_ptr<EngineLoop> loop_;
@@ -221,18 +239,59 @@ inline sockaddr_in socket_address(const char* ip, uint16_t port) {
   return a;
 }
 
+// A socket address of either family: IPv6 when `ip` has a colon.
+struct AnyAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+  int family() const { return storage.ss_family; }
+};
+inline AnyAddress any_address(const char* ip, uint16_t port) {
+  AnyAddress a;
+  if (std::string_view(ip).find(':') == std::string_view::npos) {
+    sockaddr_in v4 = socket_address(ip, port);
+    std::memcpy(&a.storage, &v4, sizeof v4);
+    a.length = sizeof v4;
+    return a;
+  }
+  sockaddr_in6 v6{};
+  v6.sin6_family = AF_INET6;
+  v6.sin6_port = htons(port);
+  inet_pton(AF_INET6, ip, &v6.sin6_addr);
+  std::memcpy(&a.storage, &v6, sizeof v6);
+  a.length = sizeof v6;
+  return a;
+}
+// The address and port of a socket address, as text ("198.18.1.2", "2001:db8:1::2").
+inline std::pair<std::string, uint16_t> address_text(const sockaddr_storage& s) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (s.ss_family == AF_INET6) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(s);
+    inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof text);
+    return {text, ntohs(v6.sin6_port)};
+  }
+  const auto& v4 = reinterpret_cast<const sockaddr_in&>(s);
+  inet_ntop(AF_INET, &v4.sin_addr, text, sizeof text);
+  return {text, ntohs(v4.sin_port)};
+}
+
 // A kernel TCP socket, closed on scope exit.
 class KernelSocket {
  public:
-  KernelSocket() : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {}
+  explicit KernelSocket(int family = AF_INET) : fd_(socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) {}
   // With its blocking calls bounded (set_timeout) from the start.
-  explicit KernelSocket(std::chrono::milliseconds timeout) : KernelSocket() {
+  explicit KernelSocket(std::chrono::milliseconds timeout, int family = AF_INET)
+      : KernelSocket(family) {
     set_timeout(timeout);
   }
   ~KernelSocket() {
     if (fd_ >= 0) ::close(fd_);
   }
   KernelSocket(KernelSocket&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  KernelSocket& operator=(KernelSocket&& o) noexcept {
+    std::swap(fd_, o.fd_);  // ours closes with `o`
+    return *this;
+  }
   KernelSocket(const KernelSocket&) = delete;
   int fd() const { return fd_; }
   int release() {
@@ -240,9 +299,10 @@ class KernelSocket {
     fd_ = -1;
     return fd;
   }
+  // `ip` of the socket's family.
   bool connect_to(const char* ip, uint16_t port) {
-    sockaddr_in a = socket_address(ip, port);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return true;
+    AnyAddress a = any_address(ip, port);
+    if (::connect(fd_, a.get(), a.length) == 0) return true;
     // With io_uring's loop in this process, a blocking call may return EINTR (seen in about
     // half the runs of 300 connects in a row). The handshake goes on: wait for it as for a
     // non-blocking connect.
@@ -274,10 +334,10 @@ class KernelSocket {
     setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   }
   uint16_t local_port() const {
-    sockaddr_in a{};
+    sockaddr_storage a{};
     socklen_t len = sizeof a;
     getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    return ntohs(a.sin_port);
+    return address_text(a).second;
   }
 
  private:
