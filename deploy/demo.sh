@@ -94,7 +94,7 @@ in_ns "$TAPSTACKCTL" --timeout 1 health >/dev/null || die "tapstackd did not bec
 cat <<EOF
 
 tapstack is running in network namespace $NS:
-  tapstackd (userspace TCP):  $ENGINE/24 on TAP $TAP, demo listener on port $PORT
+  tapstackd (userspace TCP):  $ENGINE/24 on TAP $TAP, demo listener on [::]:$PORT (both families)
   Linux kernel side:          $KERNEL/24
   gRPC API:                   127.0.0.1:50051 inside the namespace
   Prometheus metrics:         http://127.0.0.1:9464/metrics inside the namespace

@@ -10,6 +10,7 @@
 #include <future>
 #include <thread>
 
+#include "server/address_list.h"
 #include "server/cpu_quota.h"
 #include "server/data_io.h"
 #include "server/listen_check.h"
@@ -156,15 +157,18 @@ Status Daemon::start() {
   for (auto& loop : loops_) loop->call([](Engine&) {});
   health_.set_serving(true);
   start_watchdog();
+  std::string addresses;
+  for (const std::string& a : address_list(config)) addresses += (addresses.empty() ? "" : " ") + a;
   log_info(
       "serving: TAP " + options_.tap + (created_tap_ ? " (created)" : "") + " over " +
       std::string(loops_.front()->io_name()) +
       (options_.queues > 1 ? ", " + std::to_string(options_.queues) + " queues and loops" : "") +
-      ", " + config.address.to_string() + ", MAC " + config.mac.to_string() + "; gRPC " +
-      options_.grpc_listen + (options_.grpc_tls_cert.empty() ? "" : " (TLS)") + "; metrics " +
-      options_.metrics_listen + "; syncookies " +
-      std::string(to_string(config.tunable.syncookies)) + "; kernel cookie path " +
-      cookie_path_state + "; busy polling " + busy_poll_state);
+      ", " + addresses + ", MAC " + config.mac.to_string() + "; gRPC " + options_.grpc_listen +
+      (options_.grpc_tls_cert.empty() ? "" : " (TLS)") + "; metrics " + options_.metrics_listen +
+      "; syncookies " + std::string(to_string(config.tunable.syncookies)) +
+      "; kernel cookie path " + cookie_path_state + "; busy polling " + busy_poll_state +
+      (options_.demo_listener ? "; demo listener " + IpAddress{}.to_string(*options_.demo_listener)
+                              : ""));
   return Status::ok();
 }
 
@@ -252,7 +256,8 @@ Status Daemon::start_demo_listener() {
   Answer created = create_endpoint(*shards_);
   Status s = created.status();
   EndpointId id = created.is_ok() ? created->info.id : 0;
-  if (s.is_ok()) s = bind_endpoint(*shards_, id, Ipv4Address{}, port).status();
+  // "::": both families, as a dual-stack server socket takes them.
+  if (s.is_ok()) s = bind_endpoint(*shards_, id, IpAddress{}, port).status();
   if (s.is_ok()) s = listen_endpoint(*shards_, id, options_.backlog, std::nullopt).status();
   if (!s.is_ok())
     return error(s.code, "--demo-listener " + std::to_string(port) + ": " + s.message);

@@ -128,12 +128,14 @@ grpc::ServerUnaryReactor* EndpointsService::Bind(grpc::CallbackServerContext* ct
                                                  const v1::BindRequest* request,
                                                  v1::Endpoint* response) {
   return now(ctx, [&] {
-    auto address = parse_address("address", request->address(), Ipv4Address{});
+    // Empty keeps its first meaning, IPv4's wildcard; "::" is both families.
+    auto address = parse_address("address", request->address(), IpAddress(Ipv4Address{}));
     if (!address.is_ok()) return to_grpc(address.status());
     auto port = parse_port("port", request->port(), true);
     if (!port.is_ok()) return to_grpc(port.status());
     if (auto s = check_id(request->id()); !s.ok()) return s;
-    return reply(bind_endpoint(backend_.shards, request->id(), *address, *port), response);
+    return reply(bind_endpoint(backend_.shards, request->id(), *address, *port, request->v6_only()),
+                 response);
   });
 }
 
@@ -192,7 +194,7 @@ grpc::ServerUnaryReactor* EndpointsService::Connect(grpc::CallbackServerContext*
     reactor->Finish(invalid);
     return reactor;
   }
-  const std::string peer = address->to_string() + ":" + std::to_string(*port);
+  const std::string peer = address->to_string(*port);
   auto* wait = new EndpointWait(*ctx, response, std::move(slot),
                                 "while connecting to " + peer + "; endpoint " + std::to_string(id) +
                                     " keeps trying: Close it, or follow it with GetEndpoint",

@@ -16,9 +16,10 @@ EngineSnapshot loop_snapshot(Engine& engine, Shards& shards, size_t index) {
   for (const EndpointInfo& e : engine.list()) {
     bool replica = shards.size() > 1 && shards.of(e.id).index != index;
     if (replica) --s.endpoints_by_state[static_cast<size_t>(e.state)];
+    if (e.connection) ++s.connections_by_family[static_cast<size_t>(e.remote_address.family())];
     if (!e.listener) continue;
-    s.listeners.push_back({e.id, e.local_address.to_string() + ":" + std::to_string(e.local_port),
-                           e.local_port, *e.listener});
+    s.listeners.push_back(
+        {e.id, e.local_address.to_string(e.local_port), e.local_port, *e.listener});
   }
   return s;
 }
@@ -43,6 +44,9 @@ std::optional<EngineSnapshot> take_snapshot(Shards& shards, Duration timeout) {
     EngineSnapshot s = future.get();
     for (size_t i = 0; i < s.endpoints_by_state.size(); ++i) {
       all.endpoints_by_state[i] += s.endpoints_by_state[i];
+    }
+    for (size_t i = 0; i < s.connections_by_family.size(); ++i) {
+      all.connections_by_family[i] += s.connections_by_family[i];
     }
     for (ListenerSnapshot& l : s.listeners) {
       auto [it, first] = listener_at.try_emplace(l.id, all.listeners.size());

@@ -14,7 +14,7 @@ namespace tapstack::server {
 
 struct ListenerSnapshot {
   EndpointId id = 0;
-  std::string local;  // "198.18.0.2:8080"
+  std::string local;  // "198.18.0.2:8080", "[::]:8080"
   uint16_t port = 0;
   ListenerInfo queues;
 };
@@ -22,6 +22,8 @@ struct ListenerSnapshot {
 struct EngineSnapshot {
   std::vector<ListenerSnapshot> listeners;
   std::array<size_t, kTcpStateCount> endpoints_by_state{};
+  // Connections (endpoints with a peer) by the peer's family (index: IpFamily).
+  std::array<size_t, 2> connections_by_family{};
 };
 
 // Every loop's, as one stack's: a group's listener once, with the queues of all its replicas.

@@ -35,6 +35,62 @@ Error set_on_off(std::string_view flag, std::string_view text, bool& out) {
   return std::nullopt;
 }
 
+// --address: the IPv4 address (once) or one more IPv6 address.
+Error add_address(DaemonOptions& o, std::string_view v) {
+  const std::string text(v);
+  if (v.find(':') == std::string_view::npos) {
+    auto subnet = Ipv4Subnet::parse(v);
+    if (!subnet || subnet->prefix == 0 || subnet->prefix > 30 || subnet->address.is_unspecified() ||
+        subnet->address.is_multicast_or_broadcast() || subnet->address == subnet->broadcast()) {
+      return "--address needs a unicast A.B.C.D/N with N in 1..30, not '" + text + "'";
+    }
+    if (o.address) {
+      return "--address takes one IPv4 address; " + text + " would be a second beside " +
+             o.address->to_string();
+    }
+    o.address = *subnet;
+    return std::nullopt;
+  }
+  auto subnet = Ipv6Subnet::parse(v);
+  if (!subnet || subnet->prefix == 0) {
+    return "--address needs an IPv6 address with a prefix length 1..128 (e.g. "
+           "2001:db8::2/64), not '" +
+           text + "'";
+  }
+  const Ipv6Address& a = subnet->address;
+  if (a.is_unspecified() || a.is_loopback() || a.is_multicast() || a.is_v4_mapped()) {
+    return "--address " + text + " is not a unicast IPv6 address";
+  }
+  if (a.is_link_local()) {
+    return "--address " + text +
+           " is link-local: the stack's link-local address comes from its MAC (--mac)";
+  }
+  for (const Ipv6Subnet& other : o.ipv6_addresses) {
+    if (other.address == a) return "--address " + a.to_string() + " is given twice";
+  }
+  o.ipv6_addresses.push_back(*subnet);
+  return std::nullopt;
+}
+
+// --gateway: at most one per family; whether it is on a subnet is checked once all flags are
+// read (check_combinations).
+Error set_gateway(DaemonOptions& o, std::string_view v) {
+  auto gw = IpAddress::parse(v);
+  if (!gw) return "--gateway needs an IPv4 or IPv6 address, not '" + std::string(v) + "'";
+  if (gw->is_v4()) {
+    if (o.gateway) return "--gateway takes one IPv4 router; " + std::string(v) + " is a second";
+    o.gateway = gw->v4();
+    return std::nullopt;
+  }
+  const Ipv6Address& a = gw->v6;
+  if (a.is_unspecified() || a.is_loopback() || a.is_multicast()) {
+    return "--gateway " + std::string(v) + " is not a unicast IPv6 address";
+  }
+  if (o.ipv6_gateway) return "--gateway takes one IPv6 router; " + std::string(v) + " is a second";
+  o.ipv6_gateway = a;
+  return std::nullopt;
+}
+
 struct Flag {
   std::string_view name;
   std::string_view value;  // what the argument is called in --help; empty for a switch
@@ -52,18 +108,12 @@ const std::vector<Flag>& flags() {
          o.tap = v;
          return std::nullopt;
        }},
-      {"address", "A.B.C.D/N", "The stack's IPv4 address and prefix. Default 198.18.0.2/24.",
-       [](DaemonOptions& o, std::string_view v) -> Error {
-         auto subnet = Ipv4Subnet::parse(v);
-         if (!subnet || subnet->prefix == 0 || subnet->prefix > 30 ||
-             subnet->address.is_unspecified() || subnet->address.is_multicast_or_broadcast() ||
-             subnet->address == subnet->broadcast()) {
-           return "--address needs a unicast A.B.C.D/N with N in 1..30, not '" + std::string(v) +
-                  "'";
-         }
-         o.address = *subnet;
-         return std::nullopt;
-       }},
+      {"address", "A.B.C.D/N|IPV6/N",
+       "One of the stack's addresses with its prefix; give it once for the IPv4 address and "
+       "once for each IPv6 address (e.g. --address 198.18.0.2/24 --address 2001:db8::2/64). "
+       "The IPv6 link-local address comes from the MAC and is always there. IPv6 addresses "
+       "need --queues 1 for now. Default 198.18.0.2/24 (IPv4 only).",
+       add_address},
       {"mac", "XX:XX:XX:XX:XX:XX",
        "The stack's MAC. Default: 02 followed by five bytes of the FNV-1a hash of the TAP "
        "name (stable across restarts, locally administered).",
@@ -74,16 +124,14 @@ const std::vector<Flag>& flags() {
          o.mac = *mac;
          return std::nullopt;
        }},
-      {"gateway", "A.B.C.D", "Next hop for addresses outside the subnet. Default: none.",
-       [](DaemonOptions& o, std::string_view v) -> Error {
-         auto gw = Ipv4Address::parse(v);
-         if (!gw) return "--gateway needs an IPv4 address, not '" + std::string(v) + "'";
-         o.gateway = *gw;
-         return std::nullopt;
-       }},
+      {"gateway", "A.B.C.D|IPV6",
+       "Next hop for addresses outside the subnets, at most once per family: the IPv4 one "
+       "inside the IPv4 --address, the IPv6 one link-local or inside an IPv6 --address. "
+       "Default: none.",
+       set_gateway},
       {"gateway-mac", "XX:XX:XX:XX:XX:XX",
        "The gateway's MAC as a permanent ARP entry: never resolved, never overwritten by ARP "
-       "packets, never expires. Needs --gateway. Default: resolved by ARP.",
+       "packets, never expires. Needs an IPv4 --gateway. Default: resolved by ARP.",
        [](DaemonOptions& o, std::string_view v) -> Error {
          auto mac = MacAddress::parse(v);
          if (!mac || mac->is_multicast() || *mac == MacAddress{})
@@ -262,8 +310,8 @@ const std::vector<Flag>& flags() {
          return std::nullopt;
        }},
       {"demo-listener", "PORT",
-       "At start, listen on PORT (with --backlog) and keep accepting and gracefully closing "
-       "every connection.",
+       "At start, listen on [::]:PORT (both families, with --backlog) and keep accepting and "
+       "gracefully closing every connection.",
        [](DaemonOptions& o, std::string_view v) -> Error {
          uint16_t port = 0;
          if (auto e = set_uint("--demo-listener", v, 1, 65535, port)) return e;
@@ -407,6 +455,24 @@ const Flag* find_flag(std::string_view name) {
   return nullptr;
 }
 
+// The IPv6 router must be a neighbour: link-local, or on one of the IPv6 subnets.
+Error check_ipv6_gateway(const DaemonOptions& o) {
+  if (!o.ipv6_gateway) return std::nullopt;
+  const std::string gw = o.ipv6_gateway->to_string();
+  if (o.ipv6_addresses.empty()) {
+    return "--gateway " + gw + " routes nothing without an IPv6 --address";
+  }
+  bool on_link = o.ipv6_gateway->is_link_local();
+  for (const Ipv6Subnet& subnet : o.ipv6_addresses) {
+    if (subnet.address == *o.ipv6_gateway) return "--gateway " + gw + " is this stack's address";
+    on_link = on_link || subnet.contains(*o.ipv6_gateway);
+  }
+  if (!on_link) {
+    return "--gateway " + gw + " is neither link-local nor inside an IPv6 --address";
+  }
+  return std::nullopt;
+}
+
 // Settings that only make sense together.
 Error check_combinations(const DaemonOptions& o) {
   if (o.grpc_tls_cert.empty() != o.grpc_tls_key.empty()) {
@@ -421,10 +487,23 @@ Error check_combinations(const DaemonOptions& o) {
            "--grpc-tls-key (and --grpc-client-ca to require client certificates), listen on "
            "loopback or unix:PATH, or pass --grpc-allow-insecure";
   }
-  if (o.gateway_mac && !o.gateway) return "--gateway-mac needs --gateway";
-  if (o.gateway && !o.address.contains(*o.gateway)) {
+  if (o.gateway_mac && !o.gateway) {
+    return "--gateway-mac needs --gateway with an IPv4 router (it is an ARP entry)";
+  }
+  if (!o.address && !o.ipv6_addresses.empty()) {
+    return "--address " + o.ipv6_addresses.front().to_string() +
+           " needs an IPv4 --address beside it: the stack always has one IPv4 address";
+  }
+  const Ipv4Subnet address = o.address.value_or(kDefaultAddress);
+  if (o.gateway && !address.contains(*o.gateway)) {
     return "--gateway " + o.gateway->to_string() + " is not inside --address " +
-           o.address.to_string();
+           address.to_string();
+  }
+  if (auto e = check_ipv6_gateway(o)) return e;
+  if (o.queues > 1 && !o.ipv6_addresses.empty()) {
+    return "--address " + o.ipv6_addresses.front().to_string() +
+           " needs --queues 1 for now: the TAP's steering program steers IPv4 only, so IPv6 "
+           "connections would not reach the loops that own them";
   }
   return std::nullopt;
 }
@@ -434,8 +513,10 @@ Error check_combinations(const DaemonOptions& o) {
 EngineConfig DaemonOptions::engine_config() const {
   EngineConfig config;
   config.mac = mac.value_or(mac_for_tap(tap));
-  config.address = address;
+  config.address = address.value_or(kDefaultAddress);
+  config.ipv6_addresses = ipv6_addresses;
   config.gateway = gateway;
+  config.ipv6_gateway = ipv6_gateway;
   config.gateway_mac = gateway_mac;
   config.mtu = mtu;
   config.segmentation_offload = tap_offloads;

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "server/log.h"
 #include "stack/clock.h"
@@ -18,15 +19,22 @@ namespace tapstack::server {
 // connections/s sees a frame every 12 us or so, and 50 us caught the bursts (README).
 inline constexpr Duration kAutoBusyPollWindow = microseconds(50);
 
+// The stack's IPv4 address when no --address names one.
+inline constexpr Ipv4Subnet kDefaultAddress{{0xc6120002}, 24};  // 198.18.0.2/24
+
 // What the demo listener does with each connection (--demo-mode).
 enum class DemoMode { kClose, kEcho, kDiscard };
 
 struct DaemonOptions {
   std::string tap = "tapstack0";
-  Ipv4Subnet address{{0xc6120002}, 24};  // 198.18.0.2/24
-  std::optional<MacAddress> mac;         // unset: mac_for_tap(tap)
+  // --address, once for IPv4 (unset: kDefaultAddress) and once for each IPv6 prefix.
+  std::optional<Ipv4Subnet> address;
+  std::vector<Ipv6Subnet> ipv6_addresses;  // the link-local address comes from the MAC
+  std::optional<MacAddress> mac;           // unset: mac_for_tap(tap)
+  // --gateway, at most once per family.
   std::optional<Ipv4Address> gateway;
-  std::optional<MacAddress> gateway_mac;  // a permanent ARP entry for the gateway
+  std::optional<Ipv6Address> ipv6_gateway;
+  std::optional<MacAddress> gateway_mac;  // a permanent ARP entry for the IPv4 gateway
   uint16_t mtu = 1500;
   std::string grpc_listen = "127.0.0.1:50051";
   std::string metrics_listen = "127.0.0.1:9464";  // "off" disables the exporter

@@ -143,6 +143,16 @@ void add_snapshot(const EngineSnapshot& snapshot, std::vector<MetricFamily>& out
                                       MetricType::Gauge,
                                       {{"state", lower(to_string(static_cast<TcpState>(i)))}}));
   }
+  MetricFamily& connections =
+      family(out, "connections",
+             "Connections (endpoints with a peer, until closed) by the peer's address family; an "
+             "IPv4 peer of a dual-stack listener counts as ipv4",
+             MetricType::Gauge);
+  for (IpFamily f : {IpFamily::kIpv4, IpFamily::kIpv6}) {
+    connections.metric.push_back(
+        sample(static_cast<double>(snapshot.connections_by_family[static_cast<size_t>(f)]),
+               MetricType::Gauge, {{"family", f == IpFamily::kIpv4 ? "ipv4" : "ipv6"}}));
+  }
 }
 
 // Whether the kernel cookie path is on, and per listening port its mode and counters.

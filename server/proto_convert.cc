@@ -120,6 +120,7 @@ void to_proto(const EndpointInfo& info, v1::Endpoint* out) {
     to_proto(*info.connection, out->mutable_connection());
   }
   if (info.keepalive) to_proto(*info.keepalive, out->mutable_keepalive());
+  out->set_v6_only(info.v6_only);
   out->set_no_delay(info.options.no_delay);
   if (info.options.user_timeout > Duration::zero()) {
     *out->mutable_user_timeout() =
@@ -195,12 +196,13 @@ Result<OptionsChange> from_proto(const v1::SetOptionsRequest& request) {
   return change;
 }
 
-Result<Ipv4Address> parse_address(const std::string& field, const std::string& text,
-                                  std::optional<Ipv4Address> if_empty) {
+Result<IpAddress> parse_address(const std::string& field, const std::string& text,
+                                std::optional<IpAddress> if_empty) {
   if (text.empty() && if_empty) return *if_empty;
-  if (auto a = Ipv4Address::parse(text)) return *a;
+  if (auto a = IpAddress::parse(text)) return *a;
   return error(ErrorCode::kInvalidArgument,
-               field + " must be a dotted-quad IPv4 address, not '" + text + "'");
+               field + " must be an IPv4 address (198.18.0.2) or an IPv6 one (2001:db8::2, " +
+                   "without brackets), not '" + text + "'");
 }
 
 Result<uint16_t> parse_port(const std::string& field, uint32_t port, bool zero_ok) {

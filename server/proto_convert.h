@@ -7,7 +7,7 @@
 #include <string>
 
 #include "stack/endpoint_info.h"
-#include "stack/header/addresses.h"
+#include "stack/header/ip_address.h"
 #include "stack/status.h"
 #include "stack/tcp/syn_cookies.h"
 #include "tapstack/v1/endpoints.pb.h"
@@ -35,9 +35,10 @@ Result<Keepalive> from_proto(const v1::Keepalive& keepalive);
 // The options a SetOptions request changes; the engine checks their range.
 Result<OptionsChange> from_proto(const v1::SetOptionsRequest& request);
 
-// Parses an address field: empty is `if_empty`; otherwise dotted-quad or INVALID_ARGUMENT.
-Result<Ipv4Address> parse_address(const std::string& field, const std::string& text,
-                                  std::optional<Ipv4Address> if_empty);
+// Parses an address field of either family: empty is `if_empty`; otherwise a dotted quad or
+// IPv6 text (no brackets, no zone), else INVALID_ARGUMENT.
+Result<IpAddress> parse_address(const std::string& field, const std::string& text,
+                                std::optional<IpAddress> if_empty);
 // A port field must fit in 16 bits (and be non-zero unless `zero_ok`).
 Result<uint16_t> parse_port(const std::string& field, uint32_t port, bool zero_ok);
 

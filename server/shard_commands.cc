@@ -94,15 +94,16 @@ std::vector<QueriedEndpoint> list_endpoints(Shards& shards) {
   return out;
 }
 
-Answer bind_endpoint(Shards& shards, EndpointId id, Ipv4Address address, uint16_t port) {
-  Answer bound =
-      in_owner_turn(shards, id, [&](Engine& engine) { return engine.bind(id, address, port); });
+Answer bind_endpoint(Shards& shards, EndpointId id, const IpAddress& address, uint16_t port,
+                     bool v6_only) {
+  Answer bound = in_owner_turn(
+      shards, id, [&](Engine& engine) { return engine.bind(id, address, port, v6_only); });
   if (!bound.is_ok() || shards.size() == 1) return bound;
   uint16_t taken = bound->info.local_port;  // port 0 picked one: the replicas take the same
   Status failed = on_replicas(shards, id, [&](Engine& engine) -> Status {
     auto replica = engine.create_replica(id);
     if (!replica.is_ok()) return replica.status();
-    Status s = engine.bind(id, address, taken);
+    Status s = engine.bind(id, address, taken, v6_only);
     if (!s.is_ok()) engine.close(id, true);
     return s;
   });
@@ -148,9 +149,10 @@ Status close_endpoint(Shards& shards, EndpointId id, bool abort) {
   return s;
 }
 
-Shard& connect_shard(Shards& shards, EndpointId id, Ipv4Address remote, uint16_t port) {
+Shard& connect_shard(Shards& shards, EndpointId id, const IpAddress& remote, uint16_t port) {
   Shard& owner = shards.of(id);
   if (!shards.is_group(id)) return owner;
+  if (!remote.is_v4()) return shards[0];  // tcp::Tcp::steering_queue_of: IPv6 is queue 0's
   auto local = owner.loop.call([&](Engine& engine) -> std::optional<tcp::FourTuple> {
     auto info = engine.query(id);
     if (!info.is_ok() || info->state != TcpState::kBound) return std::nullopt;  // it will refuse

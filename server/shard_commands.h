@@ -10,7 +10,7 @@
 
 #include "server/shards.h"
 #include "stack/endpoint_info.h"
-#include "stack/header/addresses.h"
+#include "stack/header/ip_address.h"
 #include "stack/status.h"
 
 namespace tapstack::server {
@@ -27,7 +27,8 @@ Answer query_endpoint(Shards& shards, EndpointId id);
 std::vector<QueriedEndpoint> list_endpoints(Shards& shards);
 // A bound endpoint becomes a group: a replica bound to the same port in every other loop, so
 // that a port is taken in every loop or in none.
-Answer bind_endpoint(Shards& shards, EndpointId id, Ipv4Address address, uint16_t port);
+Answer bind_endpoint(Shards& shards, EndpointId id, const IpAddress& address, uint16_t port,
+                     bool v6_only = false);
 Answer listen_endpoint(Shards& shards, EndpointId id, uint32_t backlog,
                        std::optional<uint32_t> syn_backlog);
 Answer set_endpoint_keepalive(Shards& shards, EndpointId id, std::optional<Keepalive> keepalive);
@@ -35,9 +36,10 @@ Answer set_endpoint_keepalive(Shards& shards, EndpointId id, std::optional<Keepa
 Answer set_endpoint_options(Shards& shards, EndpointId id, const OptionsChange& change);
 Status close_endpoint(Shards& shards, EndpointId id, bool abort);
 // The loop `id` connects from: its own; for a bound group, the loop its 4-tuple steers to (the
-// answers arrive there). Nothing changes until the connect has started there:
-// connect_started() then moves the id to that loop and closes the other replicas.
-Shard& connect_shard(Shards& shards, EndpointId id, Ipv4Address remote, uint16_t port);
+// answers arrive there; the steering program sends every IPv6 frame to the first loop).
+// Nothing changes until the connect has started there: connect_started() then moves the id to
+// that loop and closes the other replicas.
+Shard& connect_shard(Shards& shards, EndpointId id, const IpAddress& remote, uint16_t port);
 void connect_started(Shards& shards, EndpointId id, Shard& from);
 
 }  // namespace tapstack::server

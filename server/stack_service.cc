@@ -1,5 +1,6 @@
 #include "server/stack_service.h"
 
+#include "server/address_list.h"
 #include "server/cookie_path_listeners.h"
 #include "server/engine_snapshot.h"
 #include "server/link_counters.h"
@@ -99,6 +100,8 @@ void StackService::fill_config(const TunableConfig& tunable, v1::Config* out) co
   out->set_address(engine.address.to_string());
   out->set_mac(engine.mac.to_string());
   out->set_gateway(engine.gateway ? engine.gateway->to_string() : "");
+  for (const std::string& address : address_list(engine)) out->add_addresses(address);
+  out->set_ipv6_gateway(engine.ipv6_gateway ? engine.ipv6_gateway->to_string() : "");
   out->set_mtu(engine.mtu);
   out->set_max_endpoints(engine.max_endpoints);
   out->set_max_time_wait(engine.max_time_wait);

@@ -1,5 +1,8 @@
 #include "server/ctl/args.h"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
@@ -134,21 +137,60 @@ uint64_t parse_number(std::string_view what, std::string_view text) {
   return v;
 }
 
+namespace {
+
+bool is_address(int family, const std::string& text) {
+  unsigned char buffer[sizeof(in6_addr)];
+  return inet_pton(family, text.c_str(), buffer) == 1;
+}
+
+}  // namespace
+
 HostPort parse_host_port(std::string_view what, std::string_view text, bool address_required) {
+  const std::string w(what);
+  const std::string t(text);
+  const std::string form = address_required ? "ADDRESS:PORT" : "[ADDRESS:]PORT or ADDRESS";
   HostPort hp;
-  size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos) {
-    if (address_required) {
-      throw UsageError(std::string(what) + " must be ADDRESS:PORT, not '" + std::string(text) +
-                       "'");
+  std::string_view port;
+  if (text.starts_with('[')) {
+    const size_t close = text.find("]:");
+    if (close == std::string_view::npos) {
+      throw UsageError(w + " must be [IPV6]:PORT, not '" + t + "'");
     }
-    hp.port = static_cast<uint32_t>(parse_number(std::string(what) + " port", text));
+    hp.address = text.substr(1, close - 1);
+    if (!is_address(AF_INET6, hp.address)) {
+      throw UsageError(w + ": '" + hp.address + "' in brackets is not an IPv6 address");
+    }
+    port = text.substr(close + 2);
+  } else if (std::count(text.begin(), text.end(), ':') > 1) {
+    if (!is_address(AF_INET6, t)) throw UsageError(w + ": '" + t + "' is not an IPv6 address");
+    if (address_required) {
+      throw UsageError(w + " must be " + form +
+                       ": an IPv6 address takes brackets before its port, [" + t + "]:PORT");
+    }
+    hp.address = t;
     return hp;
+  } else if (size_t colon = text.find(':'); colon != std::string_view::npos) {
+    hp.address = text.substr(0, colon);
+    if (!hp.address.empty() && !is_address(AF_INET, hp.address)) {
+      throw UsageError(w + ": '" + hp.address + "' is not an IPv4 address");
+    }
+    port = text.substr(colon + 1);
+  } else if (is_address(AF_INET, t) && !address_required) {
+    hp.address = t;
+    return hp;
+  } else if (address_required) {
+    throw UsageError(w + " must be " + form + ", not '" + t + "'");
+  } else {
+    port = text;
   }
-  hp.address = text.substr(0, colon);
-  hp.port =
-      static_cast<uint32_t>(parse_number(std::string(what) + " port", text.substr(colon + 1)));
+  hp.port = static_cast<uint32_t>(parse_number(w + " port", port));
   return hp;
+}
+
+std::string host_port_text(const std::string& address, uint32_t port) {
+  const bool ipv6 = address.find(':') != std::string::npos;
+  return (ipv6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
 }
 
 std::string usage() {
@@ -157,10 +199,16 @@ A command-line client of tapstackd's gRPC API (tapstack.v1).
 
 Commands:
   create                          create an endpoint; prints its id (-o json: all of it)
-  bind ID [ADDRESS:]PORT          bind (port 0: an ephemeral port)
+  bind ID [ADDRESS:]PORT|ADDRESS [--v6-only]
+                                  bind (port 0 or none: an ephemeral port); ADDRESS is
+                                  one of the stack's, 0.0.0.0 (IPv4 peers, the default)
+                                  or :: (both families; --v6-only: IPv6 peers only, as
+                                  IPV6_V6ONLY); IPv6 takes brackets before a port:
+                                  [2001:db8::2]:80, [::]:80
   listen ID [--backlog N] [--syn-backlog N]
                                   listen (backlog: tapstackd's --backlog if not given)
-  connect ID ADDRESS:PORT         connect and wait for the handshake (--timeout)
+  connect ID ADDRESS:PORT         connect and wait for the handshake (--timeout);
+                                  198.18.0.1:80 or [2001:db8::1]:80
   accept ID                       take a connection from listener ID, waiting (--timeout)
   accept ID --stream [--after keep|close|abort] [--count N] [--max-delay-us N] [--quiet]
                                   stream connections as they come (StreamAccept); --after:

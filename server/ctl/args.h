@@ -62,8 +62,13 @@ std::string usage();
 uint64_t parse_number(std::string_view what, std::string_view text);
 struct HostPort {
   std::string address;  // empty when only a port was given
-  uint32_t port = 0;
+  uint32_t port = 0;    // 0 when only an address was given
 };
+// "A.B.C.D:PORT" or "[IPV6]:PORT"; unless `address_required`, also "PORT" alone or an address
+// alone ("198.18.0.2", "2001:db8::2", "::"). An IPv6 address takes brackets before a port
+// (RFC 5952 §6): "2001:db8::2:80" is an address.
 HostPort parse_host_port(std::string_view what, std::string_view text, bool address_required);
+// "198.18.0.2:80" or "[2001:db8::2]:80", as parse_host_port reads it.
+std::string host_port_text(const std::string& address, uint32_t port);
 
 }  // namespace tapstack::ctl

@@ -127,6 +127,7 @@ int cmd_create(Client& c, Args& args) {
 
 int cmd_bind(Client& c, Args& args) {
   v1::BindRequest request;
+  request.set_v6_only(args.take_switch("--v6-only"));
   request.set_id(take_id(args));
   HostPort local = parse_host_port("[ADDRESS:]PORT", args.next("[ADDRESS:]PORT"), false);
   args.done();

@@ -7,6 +7,8 @@
 #include <iostream>
 #include <vector>
 
+#include "server/ctl/args.h"
+
 namespace tapstack::ctl {
 namespace {
 
@@ -15,7 +17,17 @@ std::string strip_prefix(const std::string& name, std::string_view prefix) {
 }
 
 std::string address(const v1::SocketAddress& a, bool present) {
-  return present ? a.address() + ":" + std::to_string(a.port()) : "*:*";
+  return present ? host_port_text(a.address(), a.port()) : "*:*";
+}
+
+std::string join(const google::protobuf::RepeatedPtrField<std::string>& items,
+                 std::string_view separator) {
+  std::string out;
+  for (const std::string& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
 }
 
 std::string yes_no(bool b) {
@@ -126,6 +138,7 @@ void print_endpoint(const v1::Endpoint& e) {
       {"state:", state_name(e.state())},
       {"local:", address(e.local(), true)},
   };
+  if (e.v6_only()) rows.push_back({"v6 only:", "yes"});
   if (e.has_remote()) rows.push_back({"remote:", address(e.remote(), true)});
   if (e.has_listener()) {
     const v1::ListenerStatus& l = e.listener();
@@ -224,9 +237,10 @@ void print_config(const v1::Config& c) {
   std::transform(cookies.begin(), cookies.end(), cookies.begin(), ::tolower);
   print_table({
       {"tap", c.tap()},
-      {"address", c.address()},
+      {"addresses", join(c.addresses(), " ")},
       {"mac", c.mac()},
       {"gateway", c.gateway().empty() ? "-" : c.gateway()},
+      {"ipv6_gateway", c.ipv6_gateway().empty() ? "-" : c.ipv6_gateway()},
       {"mtu", std::to_string(c.mtu())},
       {"max_endpoints", std::to_string(c.max_endpoints())},
       {"default_backlog", std::to_string(c.default_backlog())},

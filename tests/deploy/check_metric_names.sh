@@ -160,9 +160,11 @@ expect_series() {  # DESCRIPTION REGEX
   if grep -Eq "$2" "$scratch/metrics"; then ok "$1"; else fail "$1: no line matches $2"; fi
 }
 expect_series 'backlog depth, queue="syn", per listener' \
-  '^tapstack_listen_backlog_depth\{.*listener="198\.18\.0\.2:8080".*queue="syn"|^tapstack_listen_backlog_depth\{.*queue="syn".*listener="198\.18\.0\.2:8080"'
+  '^tapstack_listen_backlog_depth\{.*listener="\[::\]:8080".*queue="syn"|^tapstack_listen_backlog_depth\{.*queue="syn".*listener="\[::\]:8080"'
 expect_series 'backlog depth, queue="accept", per listener' \
-  '^tapstack_listen_backlog_depth\{.*listener="198\.18\.0\.2:8080".*queue="accept"|^tapstack_listen_backlog_depth\{.*queue="accept".*listener="198\.18\.0\.2:8080"'
+  '^tapstack_listen_backlog_depth\{.*listener="\[::\]:8080".*queue="accept"|^tapstack_listen_backlog_depth\{.*queue="accept".*listener="\[::\]:8080"'
+expect_series 'connections, family="ipv4"' '^tapstack_connections\{.*family="ipv4"'
+expect_series 'connections, family="ipv6"' '^tapstack_connections\{.*family="ipv6"'
 expect_series 'backlog limit, queue="accept"' '^tapstack_listen_backlog_limit\{.*queue="accept"'
 expect_series 'backlog limit, queue="syn"' '^tapstack_listen_backlog_limit\{.*queue="syn"'
 expect_series 'retransmits, kind="syn"' '^tapstack_syn_retransmits_total\{.*kind="syn"'

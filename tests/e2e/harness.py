@@ -286,10 +286,12 @@ class Daemon:
     """tapstackd in the test's namespace. Use as a context manager: it is killed on exit if
     the test did not stop it."""
 
-    def __init__(self, *flags, tap="tap0", grpc_listen=GRPC_ADDRESS,
-                 metrics_listen=METRICS_ADDRESS, credentials=None, channel_options=()):
+    def __init__(self, *flags, tap="tap0", address=f"{ENGINE_ADDRESS}/{PREFIX}",
+                 grpc_listen=GRPC_ADDRESS, metrics_listen=METRICS_ADDRESS, credentials=None,
+                 channel_options=()):
         self.flags = list(flags)
         self.tap = tap
+        self.address = address  # the IPv4 --address: the daemon takes one
         self.grpc_listen = grpc_listen
         self.metrics_listen = metrics_listen
         self.credentials = credentials
@@ -303,7 +305,7 @@ class Daemon:
         self._channel = None
 
     def command(self):
-        return [Paths.tapstackd, "--tap", self.tap, "--address", f"{ENGINE_ADDRESS}/{PREFIX}",
+        return [Paths.tapstackd, "--tap", self.tap, "--address", self.address,
                 "--grpc-listen", self.grpc_listen, "--metrics-listen", self.metrics_listen,
                 *self.flags]
 

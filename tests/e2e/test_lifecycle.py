@@ -100,7 +100,7 @@ class Lifecycle(unittest.TestCase):
         listener = self.listener(8080, backlog=4, syn_backlog=2)
         self.assertEqual(listener.state, self.pb.TCP_STATE_LISTEN)
         self.assertEqual(listener.name, f"endpoints/{listener.id}")
-        self.assertEqual((listener.local.address, listener.local.port), (h.ENGINE_ADDRESS, 8080))
+        self.assertEqual((listener.local.address, listener.local.port), ("0.0.0.0", 8080))
         self.assertEqual(listener.listener.accept_queue_limit, 4)
         self.assertEqual(listener.listener.syn_queue_limit, 2)
 

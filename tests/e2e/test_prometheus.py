@@ -154,8 +154,8 @@ class Metrics(unittest.TestCase):
         endpoints = self.daemon.stubs().endpoints
         flooded = self.listen(FLOOD_PORT, backlog=64, syn_backlog=SYN_BACKLOG)
         full = self.listen(FULL_PORT, backlog=FULL_BACKLOG)
-        flood_label = f'listener="{h.ENGINE_ADDRESS}:{FLOOD_PORT}"'
-        full_label = f'listener="{h.ENGINE_ADDRESS}:{FULL_PORT}"'
+        flood_label = f'listener="0.0.0.0:{FLOOD_PORT}"'  # bound to the wildcard
+        full_label = f'listener="0.0.0.0:{FULL_PORT}"'
 
         # The kernel fills one listener's accept queue, then keeps knocking.
         clients = [h.kernel_connect(FULL_PORT) for _ in range(FULL_BACKLOG)]

@@ -175,8 +175,8 @@ class TwoQueues(unittest.TestCase):
         # source (net.ipv4.route.error_burst, 5), once the second limit, which would spend the
         # same source's tokens again, is lifted for unreachables in this namespace.
         tap, subnet = "tse2q1", "198.18.1"
-        daemon = h.Daemon("--queues", "2", "--address", f"{subnet}.2/24", "--gateway",
-                          f"{subnet}.1", tap=tap, grpc_listen="127.0.0.1:50052",
+        daemon = h.Daemon("--queues", "2", "--gateway", f"{subnet}.1", tap=tap,
+                          address=f"{subnet}.2/24", grpc_listen="127.0.0.1:50052",
                           metrics_listen="127.0.0.1:9465")
         daemon.__enter__()
         self.addCleanup(daemon.__exit__, None, None, None)

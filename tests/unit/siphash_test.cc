@@ -113,6 +113,30 @@ TEST(Isn, ChangesWithEveryTupleField) {
   EXPECT_EQ(seen.size(), 6u);
 }
 
+// IPv6 tuples hash every address byte (RFC 6528's F over the whole tuple), and an IPv4 tuple
+// and the same addresses written IPv4-mapped are one tuple, with one ISN.
+TEST(Isn, IpV6TuplesChangeWithEveryAddressByte) {
+  const IsnGenerator generator(kIsnKey);
+  const Time now = seconds(1000);
+  const FourTuple v6{*Ipv6Address::parse("2001:db8::2"), *Ipv6Address::parse("2001:db8::1"), 80,
+                     40000};
+  std::set<uint32_t> seen = {generator.isn(v6, now)};
+  for (size_t byte = 0; byte < 16; ++byte) {
+    FourTuple t = v6;
+    t.local.v6.bytes[byte] ^= 0x10;
+    seen.insert(generator.isn(t, now));
+    t = v6;
+    t.remote.v6.bytes[byte] ^= 0x10;
+    seen.insert(generator.isn(t, now));
+  }
+  EXPECT_EQ(seen.size(), 33u);
+  const FourTuple mapped{*IpAddress::parse("::ffff:198.18.0.2"),
+                         *IpAddress::parse("::ffff:198.18.0.1"), 80, 40000};
+  const FourTuple v4{*Ipv4Address::parse("198.18.0.2"), *Ipv4Address::parse("198.18.0.1"), 80,
+                     40000};
+  EXPECT_EQ(generator.isn(mapped, now), generator.isn(v4, now));
+}
+
 TEST(Isn, AdvancesOnePerFourMicroseconds) {
   const IsnGenerator generator(kIsnKey);
   const Time t0 = seconds(1000);  // a whole number of 4 µs units

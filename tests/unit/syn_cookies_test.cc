@@ -34,6 +34,32 @@ TEST(SynCookies, EncodesTheLargestTableMssNotAbovePeers) {
   }
 }
 
+// IPv6 cookies carry IPv6's MSS table (Linux's net/ipv6/syncookies.c: 1280 - 60 up to
+// 9000 - 60), and are bound to every byte of both addresses.
+TEST(SynCookies, Ipv6CookiesUseTheIpv6TableAndEveryAddressByte) {
+  const SynCookies cookies(kSecret);
+  const FourTuple v6{*Ipv6Address::parse("2001:db8::2"), *Ipv6Address::parse("2001:db8::1"), 80,
+                     40000};
+  const struct {
+    uint16_t peer;
+    uint16_t expected;
+  } cases[] = {{536, 1220},  {1220, 1220}, {1419, 1220}, {1420, 1420}, {1439, 1420},
+               {1440, 1440}, {8939, 1440}, {8940, 8940}, {65535, 8940}};
+  for (const auto& c : cases) {
+    const uint32_t isn = cookies.make_isn(v6, kPeerIsn, c.peer, kStart);
+    EXPECT_EQ(cookies.check_isn(v6, kPeerIsn, isn, kStart), c.expected) << "peer " << c.peer;
+  }
+  const uint32_t isn = cookies.make_isn(v6, kPeerIsn, 1440, kStart);
+  for (size_t byte = 0; byte < 16; ++byte) {
+    FourTuple t = v6;
+    t.local.v6.bytes[byte] ^= 1;
+    EXPECT_FALSE(cookies.check_isn(t, kPeerIsn, isn, kStart)) << "local byte " << byte;
+    t = v6;
+    t.remote.v6.bytes[byte] ^= 1;
+    EXPECT_FALSE(cookies.check_isn(t, kPeerIsn, isn, kStart)) << "remote byte " << byte;
+  }
+}
+
 // What a SYN offered and what the listener should rebuild from the cookie ACK.
 struct Syn {
   uint16_t mss;
