@@ -43,6 +43,7 @@ void Engine::rotate_cookie_secret() {
 
 void Engine::advance(Time now) {
   set_now(now);
+  ndp_.start(now_);
   timers_.advance(now, [this](TimerNode& node) {
     if (node.kind == net::Arp::kTimerKind) {
       arp_.on_timer(node, now_);

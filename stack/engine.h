@@ -43,7 +43,8 @@ class Engine final : private net::IpOutput {
   void set_arp_observer(std::function<void(std::span<const uint8_t>)> observer) {
     arp_observer_ = std::move(observer);
   }
-  // Fires every timer due at `now` (retransmissions, TIME-WAIT, ARP, NDP, DAD).
+  // Fires every timer due at `now` (retransmissions, TIME-WAIT, ARP, NDP, DAD); the first call
+  // also starts duplicate address detection for our IPv6 addresses.
   void advance(Time now);
   // When advance() next has work, if ever.
   std::optional<Time> next_deadline() const { return timers_.next_deadline(); }

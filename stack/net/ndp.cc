@@ -45,7 +45,6 @@ void Ndp::add_address(const Ipv6Subnet& subnet, Time now) {
   address.subnet = subnet;
   address.probes_left = config_.ipv6_dad_transmits;
   address.tentative_until = now;
-  if (address.probes_left > 0) probe(address, now);
 }
 
 Ipv6AddressState Ndp::LocalAddress::state(Time now) const {
@@ -69,9 +68,18 @@ void Ndp::probe(LocalAddress& address, Time now) {
   if (address.probes_left > 0) timers_.arm(address, address.tentative_until);
 }
 
+void Ndp::start(Time now) {
+  if (started_) return;
+  started_ = true;
+  for (LocalAddress& address : addresses_) {
+    if (address.probes_left > 0) probe(address, now);
+  }
+}
+
 void Ndp::mark_duplicate(LocalAddress& address) {
   if (address.duplicate) return;
   address.duplicate = true;
+  address.probes_left = 0;
   timers_.cancel(address);
   stats_.ipv6_duplicate_addresses.add();
 }

@@ -53,8 +53,12 @@ class Ndp final : private NeighbourProtocol<Ipv6Address> {
   // RFC 4861 §10 RETRANS_TIMER: the pace of DAD probes, and how long the last one waits.
   static constexpr Duration kRetransTimer = seconds(1);
 
-  // Starts DAD: each address's first probe goes out now.
+  // Our addresses, tentative until start() has probed them.
   Ndp(const EngineConfig& config, Stats& stats, TimerWheel& timers, FrameSink& sink, Time now);
+  // Starts DAD, once: each address's first probe goes out now. Called as the engine first runs,
+  // on the thread that owns the link (an io_uring link takes submissions from that one only),
+  // never from the constructor.
+  void start(Time now);
 
   // Told, for each packet that waited for a next hop that never answered, the IPv6 packet.
   void set_unreachable_handler(Table::UnreachableHandler handler) {
@@ -124,6 +128,7 @@ class Ndp final : private NeighbourProtocol<Ipv6Address> {
   TimerWheel& timers_;
   FrameSink& sink_;
   std::deque<LocalAddress> addresses_;  // deque: timer nodes never move
+  bool started_ = false;
   Table table_;
 };
 

@@ -247,8 +247,9 @@ class EngineTest : public ::testing::Test {
     now_ = kStart;
     engine_ = std::make_unique<Engine>(config, sink_, tcp::KeySource::seeded(kSeed), now_);
     engine_->set_event_handler([this](const Event& e) { events_.push_back(e); });
-    // The engine starts duplicate address detection for its IPv6 addresses at once: those
-    // probes are kept apart, for the tests that look at them.
+    // The engine starts duplicate address detection for its IPv6 addresses as it first advances
+    // (as its loop does at once): those probes are kept apart, for the tests that look at them.
+    engine_->advance(now_);
     start_frames_ = std::exchange(sink_.frames, {});
     mark();
   }
