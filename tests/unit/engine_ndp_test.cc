@@ -112,6 +112,17 @@ TEST_F(EngineNdp, OurAddressesAreTentativeUntilTheirProbesGoUnanswered) {
   EXPECT_FALSE(sent().empty()) << "the preferred address answers";
 }
 
+// The probes wait for the first tick: the thread that builds an engine is not its loop's, and an
+// io_uring link belongs to the thread that first submits to it (the daemon's loop spun on EEXIST
+// when DAD probed from the constructor).
+TEST_F(EngineNdp, TheEngineSendsNothingUntilItsFirstTick) {
+  RecordingSink sink;
+  Engine engine(ipv6_config(1), sink, tcp::KeySource::seeded(kSeed), kStart);
+  EXPECT_TRUE(sink.frames.empty());
+  engine.advance(kStart);
+  EXPECT_EQ(sink.frames.size(), 2u);
+}
+
 TEST_F(EngineNdp, SeveralProbesAreSentRetransTimerApart) {
   start(ipv6_config(3));
   EXPECT_EQ(start_frames_.size(), 2u);
