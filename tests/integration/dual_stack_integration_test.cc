@@ -115,10 +115,10 @@ TEST_F(DualStack, SpoofedIpv6SynFloodIsAnsweredWithCookiesAndClientsStillConnect
         source.bytes[14] = static_cast<uint8_t>(i >> 8);
         source.bytes[15] = static_cast<uint8_t>(i);
         header::write_ipv6(frame.data() + 14, source, ours, header::kProtocolTcp, 20, 64, 0);
-        header::write_tcp(frame.data() + 54,
-                          {static_cast<uint16_t>(10000 + i), kPort, i * 7919, 0,
-                           header::tcp_flags::kSyn, 65535},
-                          0, 20, IpAddress(source), IpAddress(ours));
+        header::write_tcp(
+            frame.data() + 54,
+            {static_cast<uint16_t>(10000 + i), kPort, i * 7919, 0, header::tcp_flags::kSyn, 65535},
+            0, 20, IpAddress(source), IpAddress(ours));
         return frame;
       },
       [](const Stats& s) { return s.syns_received.get(); });

@@ -278,7 +278,8 @@ inline std::pair<std::string, uint16_t> address_text(const sockaddr_storage& s) 
 // A kernel TCP socket, closed on scope exit.
 class KernelSocket {
  public:
-  explicit KernelSocket(int family = AF_INET) : fd_(socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) {}
+  explicit KernelSocket(int family = AF_INET)
+      : fd_(socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) {}
   // With its blocking calls bounded (set_timeout) from the start.
   explicit KernelSocket(std::chrono::milliseconds timeout, int family = AF_INET)
       : KernelSocket(family) {

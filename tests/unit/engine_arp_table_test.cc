@@ -91,7 +91,7 @@ TEST_F(EngineArpTable, StaticGatewayEntryIsUsedWithoutArpAndNeverChanged) {
   Peer gateway{.ip = Tins::IPv4Address("198.18.0.254"),
                .mac = Tins::HWAddress<6>("02:00:00:00:00:fe")};
   EngineConfig config;
-  config.gateway = gateway.address();
+  config.gateway = to_engine(gateway.ip);
   config.gateway_mac = MacAddress::parse(gateway.mac.to_string());
   restart(config);
   Peer remote{.ip = Tins::IPv4Address("203.0.113.7"), .mac = gateway.mac, .port = 443};

@@ -7,7 +7,7 @@
 namespace tapstack::engine_test {
 namespace {
 
-class EngineConnect : public EngineTest {
+class EngineConnect : public EngineFamilyTest {
  protected:
   EngineConnect() {
     peer_.port = 80;
@@ -24,18 +24,18 @@ class EngineConnect : public EngineTest {
 
 // ---- Rule 3: active open ----
 
-TEST_F(EngineConnect, ConnectSendsSynWithMssWsSackAndTimestamps) {
+TEST_P(EngineConnect, ConnectSendsSynWithMssWsSackAndTimestamps) {
   mark();
   auto [id, s] = start_connect(peer_);
   expect_segment(s, kSyn, s.seq, 0);
   EXPECT_EQ(s.eth_destination, peer_.mac.to_string());
-  EXPECT_EQ(s.ip_source, kOurIp.to_string());
-  EXPECT_EQ(s.ip_destination, peer_.ip.to_string());
+  EXPECT_EQ(s.ip_source, our_ip_text());
+  EXPECT_EQ(s.ip_destination, peer_.ip_text());
   EXPECT_EQ(s.destination_port, 80);
   EXPECT_GE(s.source_port, 32768);  // Linux's ip_local_port_range
   EXPECT_LE(s.source_port, 60999);
   EXPECT_EQ(s.window, 65535);  // never scaled in a SYN
-  EXPECT_EQ(s.mss, 1460);
+  EXPECT_EQ(s.mss, our_mss());
   EXPECT_EQ(s.window_scale, 2);  // the smallest shift that advertises 128 KiB
   EXPECT_TRUE(s.sack_permitted);
   ASSERT_TRUE(s.timestamp);
@@ -48,7 +48,7 @@ TEST_F(EngineConnect, ConnectSendsSynWithMssWsSackAndTimestamps) {
   expect_counters({{"active_opens", 1}, {"segments_sent", 1}});
 }
 
-TEST_F(EngineConnect, SynIsRetransmittedWithSameSequenceAndFreshTimestamp) {
+TEST_P(EngineConnect, SynIsRetransmittedWithSameSequenceAndFreshTimestamp) {
   auto [id, s] = start_connect(peer_);
   mark();
   SentSegment again = expect_segment_at(kStart + seconds(1));
@@ -58,7 +58,7 @@ TEST_F(EngineConnect, SynIsRetransmittedWithSameSequenceAndFreshTimestamp) {
   expect_counters({{"syn_retransmits", 1}});
 }
 
-TEST_F(EngineConnect, SynAckWithAcceptableAckEstablishes) {
+TEST_P(EngineConnect, SynAckWithAcceptableAckEstablishes) {
   auto [id, s] = start_connect(peer_);
   advance_by(milliseconds(3));
   mark();
@@ -76,7 +76,7 @@ TEST_F(EngineConnect, SynAckWithAcceptableAckEstablishes) {
   EXPECT_EQ(events_.back().listener, 0u);
   ConnectionInfo c = connection_info(id);
   EXPECT_EQ(c.listener, 0u);
-  EXPECT_EQ(c.mss, 1460);
+  EXPECT_EQ(c.mss, our_mss());
   EXPECT_EQ(c.send_window_scale, 7);
   EXPECT_EQ(c.receive_window_scale, 2);
   EXPECT_TRUE(c.sack_permitted);
@@ -86,7 +86,7 @@ TEST_F(EngineConnect, SynAckWithAcceptableAckEstablishes) {
   expect_nothing_sent();  // the SYN's retransmission timer is gone
 }
 
-TEST_F(EngineConnect, RstWithAcceptableAckIsRefused) {
+TEST_P(EngineConnect, RstWithAcceptableAckIsRefused) {
   auto [id, s] = start_connect(peer_);
   mark();
   reply(s, {.flags = kRst | kAck, .seq = 0, .ack = s.seq + 1});
@@ -98,7 +98,7 @@ TEST_F(EngineConnect, RstWithAcceptableAckIsRefused) {
   expect_nothing_sent();
 }
 
-TEST_F(EngineConnect, RstWithoutAckIsIgnored) {
+TEST_P(EngineConnect, RstWithoutAckIsIgnored) {
   auto [id, s] = start_connect(peer_);
   mark();
   reply(s, {.flags = kRst, .seq = 0});
@@ -108,7 +108,7 @@ TEST_F(EngineConnect, RstWithoutAckIsIgnored) {
   expect_segment(expect_segment_at(kStart + seconds(1)), kSyn, s.seq, 0);
 }
 
-TEST_F(EngineConnect, RstWithUnacceptableAckIsIgnored) {
+TEST_P(EngineConnect, RstWithUnacceptableAckIsIgnored) {
   auto [id, s] = start_connect(peer_);
   mark();
   reply(s, {.flags = kRst | kAck, .seq = 0, .ack = s.seq + 5});
@@ -119,7 +119,7 @@ TEST_F(EngineConnect, RstWithUnacceptableAckIsIgnored) {
   EXPECT_EQ(count_events(Event::Kind::kRefused, id), 0u);
 }
 
-TEST_F(EngineConnect, SynAckWithUnacceptableAckGetsRstWithSeqOfSegAck) {
+TEST_P(EngineConnect, SynAckWithUnacceptableAckGetsRstWithSeqOfSegAck) {
   auto [id, s] = start_connect(peer_);
   mark();
   for (uint32_t bad_ack : {s.seq + 5, s.seq}) {  // beyond SND.NXT; at or before ISS
@@ -134,13 +134,13 @@ TEST_F(EngineConnect, SynAckWithUnacceptableAckGetsRstWithSeqOfSegAck) {
 
 // ---- Rule 4: simultaneous open ----
 
-TEST_F(EngineConnect, SimultaneousOpenSynInSynSentGetsSynAckWithSameIss) {
+TEST_P(EngineConnect, SimultaneousOpenSynInSynSentGetsSynAckWithSameIss) {
   auto [id, s] = start_connect(peer_);
   advance_by(milliseconds(2));
   reply(s, linux_syn(7000, 9000));
   SentSegment synack = take_segment();
   expect_segment(synack, kSyn | kAck, s.seq, 7001);
-  EXPECT_EQ(synack.mss, 1460);
+  EXPECT_EQ(synack.mss, our_mss());
   EXPECT_EQ(synack.window_scale, 2);
   EXPECT_TRUE(synack.sack_permitted);
   ASSERT_TRUE(synack.timestamp);
@@ -159,7 +159,7 @@ TEST_F(EngineConnect, SimultaneousOpenSynInSynSentGetsSynAckWithSameIss) {
   EXPECT_EQ(stats().active_opens.get(), 1u);
 }
 
-TEST_F(EngineConnect, SimultaneousOpenCompletesOnPeersSynAck) {
+TEST_P(EngineConnect, SimultaneousOpenCompletesOnPeersSynAck) {
   auto [id, s] = start_connect(peer_);
   reply(s, linux_syn(7000, 9000));
   take_segment();
@@ -173,7 +173,7 @@ TEST_F(EngineConnect, SimultaneousOpenCompletesOnPeersSynAck) {
   expect_nothing_sent();
 }
 
-TEST_F(EngineConnect, SimultaneousOpenSynAckIsRetransmitted) {
+TEST_P(EngineConnect, SimultaneousOpenSynAckIsRetransmitted) {
   auto [id, s] = start_connect(peer_);
   reply(s, linux_syn(7000, 9000));
   SentSegment synack = take_segment();
@@ -182,7 +182,7 @@ TEST_F(EngineConnect, SimultaneousOpenSynAckIsRetransmitted) {
   EXPECT_EQ(again.option_kinds, synack.option_kinds);
 }
 
-TEST_F(EngineConnect, SimultaneousOpenRstIsCheckedAsRfc5961Says) {
+TEST_P(EngineConnect, SimultaneousOpenRstIsCheckedAsRfc5961Says) {
   auto [id, s] = start_connect(peer_);
   reply(s, linux_syn(7000, 9000));
   take_segment();
@@ -205,7 +205,7 @@ TEST_F(EngineConnect, SimultaneousOpenRstIsCheckedAsRfc5961Says) {
   EXPECT_EQ(stats().attempt_fails.get(), 1u);
 }
 
-TEST_F(EngineConnect, SimultaneousOpenAckOutsideTheWindowGetsAckAndDoesNotEstablish) {
+TEST_P(EngineConnect, SimultaneousOpenAckOutsideTheWindowGetsAckAndDoesNotEstablish) {
   auto [id, s] = start_connect(peer_);
   reply(s, linux_syn(7000, 9000));
   take_segment();
@@ -218,7 +218,7 @@ TEST_F(EngineConnect, SimultaneousOpenAckOutsideTheWindowGetsAckAndDoesNotEstabl
   EXPECT_EQ(state_of(id), TcpState::kEstablished);
 }
 
-TEST_F(EngineConnect, RetransmittedSynAckInEstablishedIsAcknowledgedAgain) {
+TEST_P(EngineConnect, RetransmittedSynAckInEstablishedIsAcknowledgedAgain) {
   auto [id, s] = open_active(peer_, 7000);
   ASSERT_EQ(state_of(id), TcpState::kEstablished);
   reply(s, linux_synack(7000, s));  // our ACK was lost
@@ -226,7 +226,7 @@ TEST_F(EngineConnect, RetransmittedSynAckInEstablishedIsAcknowledgedAgain) {
   EXPECT_EQ(state_of(id), TcpState::kEstablished);
 }
 
-TEST_F(EngineConnect, SynAckWithoutOptionsLeavesThemOff) {
+TEST_P(EngineConnect, SynAckWithoutOptionsLeavesThemOff) {
   auto [id, s] = start_connect(peer_);
   reply(s, {.flags = kSyn | kAck, .seq = 7000, .ack = s.seq + 1, .window = 8192, .mss = 1000});
   SentSegment ack = take_segment();
@@ -243,10 +243,10 @@ TEST_F(EngineConnect, SynAckWithoutOptionsLeavesThemOff) {
 
 // ---- Rule 9: ISN ----
 
-TEST_F(EngineConnect, IsnDiffersPerTupleAndAdvancesWithTime) {
+TEST_P(EngineConnect, IsnDiffersPerTupleAndAdvancesWithTime) {
   auto connect_from = [&](uint16_t local_port, const Peer& to) {
     auto id = engine().create_endpoint();
-    EXPECT_TRUE(engine().bind(*id, Ipv4Address{}, local_port).is_ok());
+    EXPECT_TRUE(engine().bind(*id, any_address(), local_port).is_ok());
     EXPECT_TRUE(engine().connect(*id, to.address(), to.port).is_ok());
     SentSegment s = take_segment();
     EXPECT_EQ(s.source_port, local_port);
@@ -269,7 +269,7 @@ TEST_F(EngineConnect, IsnDiffersPerTupleAndAdvancesWithTime) {
   EXPECT_EQ(isn_again - isn_a, 250000u);
 }
 
-TEST_F(EngineConnect, PassiveIsnDiffersPerTupleAndAdvancesWithTime) {
+TEST_P(EngineConnect, PassiveIsnDiffersPerTupleAndAdvancesWithTime) {
   listen(80, 8);
   Peer client = peer_;
   client.port = 50000;
@@ -284,6 +284,8 @@ TEST_F(EngineConnect, PassiveIsnDiffersPerTupleAndAdvancesWithTime) {
   advance_by(milliseconds(2));
   EXPECT_EQ(syn(client, 80, linux_syn(1000)).seq - first, 500u);
 }
+
+INSTANTIATE_FOR_BOTH_FAMILIES(EngineConnect);
 
 }  // namespace
 }  // namespace tapstack::engine_test

@@ -13,7 +13,7 @@ namespace {
 constexpr uint16_t kPort = 80;
 constexpr uint32_t kIrs = 1000;  // the peer's ISS: its data starts at 1001
 
-class EngineConnection : public EngineTest {
+class EngineConnection : public EngineFamilyTest {
  protected:
   EngineConnection() { open(); }
 
@@ -81,7 +81,7 @@ class EngineConnection : public EngineTest {
 
 // ---- Data ----
 
-TEST_F(EngineConnection, InOrderDataIsAcknowledgedAndKept) {
+TEST_P(EngineConnection, InOrderDataIsAcknowledgedAndKept) {
   mark();
   peer_sends(from_peer(kAck | kPsh, kIrs + 1, data(100)));
   SentSegment ack = take_segment();
@@ -97,7 +97,7 @@ TEST_F(EngineConnection, InOrderDataIsAcknowledgedAndKept) {
   expect_counters({{"data_bytes_received", 140}});
 }
 
-TEST_F(EngineConnection, AcksEchoTheLatestTimestamp) {
+TEST_P(EngineConnection, AcksEchoTheLatestTimestamp) {
   SegmentSpec first = from_peer(kAck | kPsh, kIrs + 1, data(10));
   peer_sends(first);
   SentSegment ack = take_segment();
@@ -110,7 +110,7 @@ TEST_F(EngineConnection, AcksEchoTheLatestTimestamp) {
   EXPECT_EQ(ack.timestamp->echo, second.timestamp->value);
 }
 
-TEST_F(EngineConnection, RetransmittedDataIsTrimmedToWhatIsNew) {
+TEST_P(EngineConnection, RetransmittedDataIsTrimmedToWhatIsNew) {
   peer_sends(from_peer(kAck | kPsh, kIrs + 1, data(100)));
   expect_segment(take_segment(), kAck, iss_ + 1, kIrs + 101);
   // Overlapping: the first 100 bytes again and 50 new ones.
@@ -124,7 +124,7 @@ TEST_F(EngineConnection, RetransmittedDataIsTrimmedToWhatIsNew) {
   EXPECT_EQ(read_all(id_), data(150));
 }
 
-TEST_F(EngineConnection, DataOnFinalAckIsAcknowledgedAndKept) {
+TEST_P(EngineConnection, DataOnFinalAckIsAcknowledgedAndKept) {
   SentSegment synack = handshake_with_final_ack(kPsh, data(50));
   expect_segment(take_segment(), kAck, synack.seq + 1, 5051);
   auto id = engine().accept(listener_);
@@ -134,7 +134,7 @@ TEST_F(EngineConnection, DataOnFinalAckIsAcknowledgedAndKept) {
   EXPECT_EQ(read_all(*id), data(50));
 }
 
-TEST_F(EngineConnection, FinOnFinalAckQueuesAConnectionInCloseWait) {
+TEST_P(EngineConnection, FinOnFinalAckQueuesAConnectionInCloseWait) {
   SentSegment synack = handshake_with_final_ack(kFin);
   expect_segment(take_segment(), kAck, synack.seq + 1, 5002);
   auto id = engine().accept(listener_);
@@ -142,7 +142,7 @@ TEST_F(EngineConnection, FinOnFinalAckQueuesAConnectionInCloseWait) {
   EXPECT_EQ(state_of(*id), TcpState::kCloseWait);
 }
 
-TEST_F(EngineConnection, OutOfOrderDataGetsDuplicateAckAndIsKeptUntilTheHoleFills) {
+TEST_P(EngineConnection, OutOfOrderDataGetsDuplicateAckAndIsKeptUntilTheHoleFills) {
   peer_sends(from_peer(kAck | kPsh, kIrs + 101, data(50, 100)));  // 100 bytes missing before it
   expect_segment(take_segment(), kAck, iss_ + 1, kIrs + 1);
   EXPECT_EQ(connection_info(id_).bytes_buffered, 0u);
@@ -152,7 +152,7 @@ TEST_F(EngineConnection, OutOfOrderDataGetsDuplicateAckAndIsKeptUntilTheHoleFill
   EXPECT_EQ(connection_info(id_).bytes_buffered, 150u);
 }
 
-TEST_F(EngineConnection, WindowShrinksHonestlyAndDataBeyondTheBufferIsNotAcknowledged) {
+TEST_P(EngineConnection, WindowShrinksHonestlyAndDataBeyondTheBufferIsNotAcknowledged) {
   EngineConfig config;
   config.receive_buffer = 4096;
   restart(config);
@@ -186,7 +186,7 @@ TEST_F(EngineConnection, WindowShrinksHonestlyAndDataBeyondTheBufferIsNotAcknowl
 
 // ---- Closing ----
 
-TEST_F(EngineConnection, PeerFinMovesToCloseWaitThenCloseGoesThroughLastAckToReleased) {
+TEST_P(EngineConnection, PeerFinMovesToCloseWaitThenCloseGoesThroughLastAckToReleased) {
   peer_sends(from_peer(kFin | kAck, kIrs + 1));
   expect_segment(take_segment(), kAck, iss_ + 1, kIrs + 2);
   EXPECT_EQ(state_of(id_), TcpState::kCloseWait);
@@ -208,7 +208,7 @@ TEST_F(EngineConnection, PeerFinMovesToCloseWaitThenCloseGoesThroughLastAckToRel
   expect_nothing_sent();
 }
 
-TEST_F(EngineConnection, ActiveCloseGoesThroughFinWait2AndTimeWaitToReleased) {
+TEST_P(EngineConnection, ActiveCloseGoesThroughFinWait2AndTimeWaitToReleased) {
   close_and_get_fin_acked();
   advance_by(seconds(5));
   mark();
@@ -231,7 +231,7 @@ TEST_F(EngineConnection, ActiveCloseGoesThroughFinWait2AndTimeWaitToReleased) {
   EXPECT_EQ(engine().time_wait_count(), 0u);
 }
 
-TEST_F(EngineConnection, SimultaneousCloseGoesThroughClosingToTimeWait) {
+TEST_P(EngineConnection, SimultaneousCloseGoesThroughClosingToTimeWait) {
   ASSERT_TRUE(engine().close(id_, false).is_ok());
   expect_segment(take_segment(), kFin | kAck, iss_ + 1, kIrs + 1);
   // The peer's FIN crosses ours: it does not acknowledge our FIN yet.
@@ -245,7 +245,7 @@ TEST_F(EngineConnection, SimultaneousCloseGoesThroughClosingToTimeWait) {
   EXPECT_EQ(stats().time_wait_entered.get(), 1u);
 }
 
-TEST_F(EngineConnection, UnacknowledgedFinIsRetransmitted) {
+TEST_P(EngineConnection, UnacknowledgedFinIsRetransmitted) {
   ASSERT_TRUE(engine().close(id_, false).is_ok());
   SentSegment fin = take_segment();
   mark();
@@ -266,7 +266,7 @@ TEST_F(EngineConnection, UnacknowledgedFinIsRetransmitted) {
   expect_nothing_sent();
 }
 
-TEST_F(EngineConnection, FinWait2TimesOut) {
+TEST_P(EngineConnection, FinWait2TimesOut) {
   close_and_get_fin_acked();
   Time entered = now();
   advance_silently_to_just_before(entered + seconds(60));  // Linux's tcp_fin_timeout
@@ -276,7 +276,7 @@ TEST_F(EngineConnection, FinWait2TimesOut) {
   EXPECT_EQ(count_events(Event::Kind::kReleased, id_), 1u);
 }
 
-TEST_F(EngineConnection, AbortSendsRst) {
+TEST_P(EngineConnection, AbortSendsRst) {
   mark();
   ASSERT_TRUE(engine().close(id_, true).is_ok());
   SentSegment rst = take_segment();
@@ -291,7 +291,7 @@ TEST_F(EngineConnection, AbortSendsRst) {
 
 // ---- Resets and RFC 5961 ----
 
-TEST_F(EngineConnection, RstWithExactSequenceResets) {
+TEST_P(EngineConnection, RstWithExactSequenceResets) {
   mark();
   peer_sends({.flags = kRst, .seq = kIrs + 1});
   expect_nothing_sent();
@@ -305,7 +305,7 @@ TEST_F(EngineConnection, RstWithExactSequenceResets) {
   EXPECT_EQ(count_events(Event::Kind::kReleased, id_), 1u);
 }
 
-TEST_F(EngineConnection, InWindowRstGetsChallengeAckRateLimited) {
+TEST_P(EngineConnection, InWindowRstGetsChallengeAckRateLimited) {
   mark();
   peer_sends({.flags = kRst, .seq = kIrs + 11});
   expect_segment(take_segment(), kAck, iss_ + 1, kIrs + 1);
@@ -321,7 +321,7 @@ TEST_F(EngineConnection, InWindowRstGetsChallengeAckRateLimited) {
   EXPECT_EQ(stats().resets_received.get(), 0u);
 }
 
-TEST_F(EngineConnection, OutOfWindowRstIsDroppedSilently) {
+TEST_P(EngineConnection, OutOfWindowRstIsDroppedSilently) {
   mark();
   peer_sends({.flags = kRst, .seq = kIrs + 1 + 200000});
   peer_sends({.flags = kRst, .seq = kIrs});
@@ -330,7 +330,7 @@ TEST_F(EngineConnection, OutOfWindowRstIsDroppedSilently) {
   EXPECT_EQ(state_of(id_), TcpState::kEstablished);
 }
 
-TEST_F(EngineConnection, SynInEstablishedGetsChallengeAck) {
+TEST_P(EngineConnection, SynInEstablishedGetsChallengeAck) {
   mark();
   peer_sends({.flags = kSyn, .seq = kIrs + 1, .mss = 1460});
   expect_segment(take_segment(), kAck, iss_ + 1, kIrs + 1);
@@ -340,7 +340,7 @@ TEST_F(EngineConnection, SynInEstablishedGetsChallengeAck) {
 
 // ---- TIME-WAIT ----
 
-TEST_F(EngineConnection, TimeWaitRetransmittedFinIsAcknowledgedAgainAndRestartsTheWait) {
+TEST_P(EngineConnection, TimeWaitRetransmittedFinIsAcknowledgedAgainAndRestartsTheWait) {
   enter_time_wait();
   advance_by(seconds(10));
   peer_sends(from_peer(kFin | kAck, kIrs + 1, {}, iss_ + 2));
@@ -352,7 +352,7 @@ TEST_F(EngineConnection, TimeWaitRetransmittedFinIsAcknowledgedAgainAndRestartsT
   EXPECT_EQ(engine().time_wait_count(), 0u);
 }
 
-TEST_F(EngineConnection, TimeWaitNewSynWithHigherSequenceReopensThroughTheListener) {
+TEST_P(EngineConnection, TimeWaitNewSynWithHigherSequenceReopensThroughTheListener) {
   enter_time_wait();
   advance_by(seconds(1));
   mark();
@@ -370,13 +370,15 @@ TEST_F(EngineConnection, TimeWaitNewSynWithHigherSequenceReopensThroughTheListen
       {{"syns_received", 1}, {"synacks_sent", 1}, {"passive_opens", 1}, {"time_wait_reused", 1}});
 }
 
-TEST_F(EngineConnection, TimeWaitOldSynGetsAck) {
+TEST_P(EngineConnection, TimeWaitOldSynGetsAck) {
   enter_time_wait();
   // Neither its sequence number nor its timestamp is beyond the old connection's.
   peer_sends(linux_syn(kIrs));
   expect_segment(take_segment(), kAck, iss_ + 2, kIrs + 2);
   EXPECT_EQ(engine().time_wait_count(), 1u);
 }
+
+INSTANTIATE_FOR_BOTH_FAMILIES(EngineConnection);
 
 }  // namespace
 }  // namespace tapstack::engine_test

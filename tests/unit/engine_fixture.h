@@ -55,13 +55,23 @@ struct Timestamp {
   bool operator==(const Timestamp&) const = default;
 };
 
-// A remote host on the link (or beyond the gateway).
+// The family the scripted peers speak in the running test: IPv4 unless an EngineFamilyTest
+// runs it for IPv6. (gtest runs one test at a time; every EngineTest sets it.)
+inline IpFamily current_family = IpFamily::kIpv4;
+
+// A remote host on the link (or beyond the gateway). Over IPv6 it is 2001:db8::a.b.c.d, its
+// IPv4 address in the low 32 bits, on our 2001:db8::/64.
 struct Peer {
   Tins::IPv4Address ip{"198.18.0.1"};
   Tins::HWAddress<6> mac{"02:00:00:00:00:01"};
   uint16_t port = 40000;
 
-  Ipv4Address address() const { return to_engine(ip); }
+  Tins::IPv6Address ip6() const { return Tins::IPv6Address("2001:db8::" + ip.to_string()); }
+  // Its address in the running test's family, as libtins writes it.
+  std::string ip_text() const {
+    return current_family == IpFamily::kIpv4 ? ip.to_string() : ip6().to_string();
+  }
+  IpAddress address() const { return *IpAddress::parse(ip_text()); }
 };
 
 // What the scripted peer puts into one TCP segment.
@@ -107,7 +117,7 @@ struct SentSegment {
   std::optional<Timestamp> timestamp;
   std::vector<uint8_t> option_kinds;  // in wire order, NOPs included
   size_t payload_size = 0;
-  bool checksums_ok = false;  // IPv4 header and TCP, as libtins recomputes them
+  bool checksums_ok = false;  // IPv4 header (IPv6 has none) and TCP, as libtins recomputes them
 };
 
 // A Linux-like SYN-ACK with sequence `irs` answering our SYN `ours`, echoing its TSval.
@@ -138,13 +148,14 @@ inline void PrintTo(const SentSegment& s, std::ostream* os) {
 inline std::optional<SentSegment> dissect_tcp(const Bytes& frame) {
   Tins::EthernetII eth(frame.data(), static_cast<uint32_t>(frame.size()));
   const auto* ip = eth.find_pdu<Tins::IP>();
+  const auto* ip6 = eth.find_pdu<Tins::IPv6>();
   const auto* tcp = eth.find_pdu<Tins::TCP>();
-  if (!ip || !tcp) return std::nullopt;
+  if ((!ip && !ip6) || !tcp) return std::nullopt;
   SentSegment s;
   s.eth_destination = eth.dst_addr().to_string();
   s.eth_source = eth.src_addr().to_string();
-  s.ip_source = ip->src_addr().to_string();
-  s.ip_destination = ip->dst_addr().to_string();
+  s.ip_source = ip ? ip->src_addr().to_string() : ip6->src_addr().to_string();
+  s.ip_destination = ip ? ip->dst_addr().to_string() : ip6->dst_addr().to_string();
   s.source_port = tcp->sport();
   s.destination_port = tcp->dport();
   s.seq = tcp->seq();
@@ -164,7 +175,7 @@ inline std::optional<SentSegment> dissect_tcp(const Bytes& frame) {
   Tins::EthernetII copy = eth;
   Bytes again = copy.serialize();
   Tins::EthernetII reparsed(again.data(), static_cast<uint32_t>(again.size()));
-  s.checksums_ok = reparsed.rfind_pdu<Tins::IP>().checksum() == ip->checksum() &&
+  s.checksums_ok = (!ip || reparsed.rfind_pdu<Tins::IP>().checksum() == ip->checksum()) &&
                    reparsed.rfind_pdu<Tins::TCP>().checksum() == tcp->checksum();
   return s;
 }
@@ -234,12 +245,84 @@ inline Counters snapshot(const Stats& stats) {
   return c;
 }
 
+// ---- IPv6 on the link: addresses and Neighbour Discovery frames ----
+
+inline const Tins::IPv6Address kOurLinkLocal("fe80::ff:fe00:2");  // EUI-64 of kOurMac
+inline const Tins::IPv6Address kOurGlobal("2001:db8::2");
+inline const Tins::IPv6Address kAllNodes("ff02::1");
+inline const Tins::HWAddress<6> kAllNodesMac("33:33:00:00:00:01");
+
+// The solicited-node group of `a` (RFC 4291 §2.7.1) and its Ethernet address (RFC 2464 §7).
+inline Tins::IPv6Address solicited_node(const Tins::IPv6Address& a) {
+  Tins::IPv6Address group("ff02::1:ff00:0");
+  std::copy(a.begin() + 13, a.end(), group.begin() + 13);
+  return group;
+}
+inline Tins::HWAddress<6> multicast_mac(const Tins::IPv6Address& group) {
+  const uint8_t* low = &*(group.begin() + 12);
+  uint8_t mac[6] = {0x33, 0x33, low[0], low[1], low[2], low[3]};
+  return Tins::HWAddress<6>(mac);
+}
+
+// A remote IPv6 host on the link.
+struct Peer6 {
+  Tins::IPv6Address ip{"2001:db8::1"};
+  Tins::HWAddress<6> mac{"02:00:00:00:00:01"};
+};
+
+inline Bytes ipv6_frame(const Tins::HWAddress<6>& eth_destination,
+                        const Tins::HWAddress<6>& eth_source, Tins::IPv6 ip, Tins::PDU&& inner) {
+  Tins::EthernetII frame = Tins::EthernetII(eth_destination, eth_source) / ip / inner;
+  return frame.serialize();
+}
+// A neighbour solicitation for `target` from `source` (:: for a DAD probe) to the target's
+// solicited-node group (or to `unicast`, at our MAC), with the peer's MAC in a source
+// link-layer option unless from ::.
+inline Bytes solicitation(const Peer6& from, const Tins::IPv6Address& source,
+                          const Tins::IPv6Address& target, uint8_t hop_limit = 255,
+                          std::optional<Tins::IPv6Address> unicast = {}) {
+  Tins::ICMPv6 ns(Tins::ICMPv6::NEIGHBOUR_SOLICIT);
+  ns.target_addr(target);
+  if (source != Tins::IPv6Address()) ns.source_link_layer_addr(from.mac);
+  Tins::IPv6 ip(unicast.value_or(solicited_node(target)), source);
+  ip.hop_limit(hop_limit);
+  return ipv6_frame(unicast ? kOurMac : multicast_mac(solicited_node(target)), from.mac, ip,
+                    std::move(ns));
+}
+// A neighbour advertisement for `target` at `target_mac` from the peer, to `destination`.
+inline Bytes advertisement(const Peer6& from, const Tins::IPv6Address& target,
+                           const Tins::HWAddress<6>& target_mac, bool solicited, bool override,
+                           const Tins::IPv6Address& destination = kOurGlobal) {
+  Tins::ICMPv6 na(Tins::ICMPv6::NEIGHBOUR_ADVERT);
+  na.target_addr(target);
+  na.solicited(solicited);
+  na.override(override);
+  na.target_link_layer_addr(target_mac);
+  Tins::IPv6 ip(destination, from.ip);
+  ip.hop_limit(255);
+  const bool multicast = destination.is_multicast();
+  return ipv6_frame(multicast ? multicast_mac(destination) : kOurMac, from.mac, ip, std::move(na));
+}
+
 class EngineTest : public ::testing::Test {
  protected:
-  EngineTest() { restart(EngineConfig{}); }
+  EngineTest() {
+    current_family = IpFamily::kIpv4;
+    restart(EngineConfig{});
+  }
+  // Runs the test in `family` from here on: a fresh engine, peers speaking that family.
+  void use_family(IpFamily family) {
+    current_family = family;
+    restart(EngineConfig{});
+  }
 
   // A fresh engine with `config`, the clock back at kStart, nothing recorded.
-  void restart(const EngineConfig& config) {
+  // In an IPv6 test, the engine also has our global address, 2001:db8::2/64, DAD off.
+  void restart(EngineConfig config) {
+    if (current_family == IpFamily::kIpv6 && config.ipv6_addresses.empty()) {
+      config.ipv6_addresses = {*Ipv6Subnet::parse(kOurGlobal.to_string() + "/64")};
+      config.ipv6_dad_transmits = 0;
+    }
     engine_.reset();
     sink_.frames.clear();
     arp_responders_.clear();
@@ -317,7 +400,13 @@ class EngineTest : public ::testing::Test {
       tcp.add_option(Tins::TCP::option(Tins::TCP::NOP));
       tcp.winscale(*s.window_scale);
     }
-    Tins::EthernetII frame = Tins::EthernetII(kOurMac, peer.mac) / Tins::IP(kOurIp, peer.ip) / tcp;
+    Tins::EthernetII frame = Tins::EthernetII(kOurMac, peer.mac);
+    if (current_family == IpFamily::kIpv4) {
+      frame /= Tins::IP(kOurIp, peer.ip);
+    } else {
+      frame /= Tins::IPv6(kOurGlobal, peer.ip6());
+    }
+    frame /= tcp;
     if (!s.payload.empty()) frame /= Tins::RawPDU(s.payload);
     return frame.serialize();
   }
@@ -340,10 +429,15 @@ class EngineTest : public ::testing::Test {
   }
   // The peer asks who-has for our address, which makes the engine create the peer's entry (as
   // Linux's arp_process does); the engine's answer is taken away.
+  // Over IPv6, its neighbour solicitation for our address does the same (RFC 4861 §7.2.3).
   void introduce(const Peer& peer) {
     size_t before = sink_.frames.size();
-    deliver(arp_frame(Tins::ARP::REQUEST, kBroadcastMac, peer.mac, peer.ip, Tins::HWAddress<6>(),
-                      kOurIp));
+    if (current_family == IpFamily::kIpv4) {
+      deliver(arp_frame(Tins::ARP::REQUEST, kBroadcastMac, peer.mac, peer.ip, Tins::HWAddress<6>(),
+                        kOurIp));
+    } else {
+      deliver(solicitation({peer.ip6(), peer.mac}, peer.ip6(), kOurGlobal));
+    }
     sink_.frames.resize(before);
   }
   // Puts the peer on the link: the engine learns its MAC now, and from then on the peer
@@ -356,21 +450,39 @@ class EngineTest : public ::testing::Test {
 
   // ---- Frames out ----
 
-  // Answers, in place of the attached peers, the who-has requests among the frames sent; the
-  // replies may release queued frames, which are then in the sink in their turn.
+  // Answers, in place of the attached peers, the who-has requests (or neighbour solicitations)
+  // among the frames sent; the replies may release queued frames, which are then in the sink in
+  // their turn.
   void answer_arp_requests() {
     for (size_t i = 0; i < sink_.frames.size();) {
-      auto arp = dissect_arp(sink_.frames[i]);
+      auto target = resolved_address(sink_.frames[i]);
       auto responder =
           std::find_if(arp_responders_.begin(), arp_responders_.end(),
-                       [&](const Peer& p) { return arp && p.ip.to_string() == arp->target_ip; });
-      if (!arp || arp->opcode != Tins::ARP::REQUEST || responder == arp_responders_.end()) {
+                       [&](const Peer& p) { return target && p.ip_text() == *target; });
+      if (responder == arp_responders_.end()) {
         ++i;
         continue;
       }
       sink_.frames.erase(sink_.frames.begin() + static_cast<ptrdiff_t>(i));
-      learn(*responder);
+      if (current_family == IpFamily::kIpv4) {
+        learn(*responder);
+      } else {
+        deliver(advertisement({responder->ip6(), responder->mac}, responder->ip6(), responder->mac,
+                              true, true));
+      }
     }
+  }
+  // The address a who-has or a neighbour solicitation asks for, if `frame` is one.
+  static std::optional<std::string> resolved_address(const Bytes& frame) {
+    if (auto arp = dissect_arp(frame); arp && arp->opcode == Tins::ARP::REQUEST) {
+      return arp->target_ip;
+    }
+    Tins::EthernetII eth(frame.data(), static_cast<uint32_t>(frame.size()));
+    const auto* icmp = eth.find_pdu<Tins::ICMPv6>();
+    if (icmp && icmp->type() == Tins::ICMPv6::NEIGHBOUR_SOLICIT) {
+      return icmp->target_addr().to_string();
+    }
+    return std::nullopt;
   }
 
   // What the engine sent and the attached peers did not answer already.
@@ -442,15 +554,19 @@ class EngineTest : public ::testing::Test {
     EXPECT_TRUE(s.option_kinds.empty());
     EXPECT_EQ(s.source_port, local_port);
     EXPECT_EQ(s.destination_port, peer.port);
-    EXPECT_EQ(s.ip_destination, peer.ip.to_string());
+    EXPECT_EQ(s.ip_destination, peer.ip_text());
   }
 
   // ---- Endpoints ----
 
+  // The wildcard of the test's family: 0.0.0.0, or :: (both families: IPv4 finds it too).
+  static IpAddress any_address() {
+    return current_family == IpFamily::kIpv4 ? IpAddress(Ipv4Address{}) : IpAddress(Ipv6Address{});
+  }
   EndpointId listen(uint16_t port, uint32_t backlog, std::optional<uint32_t> syn_backlog = {}) {
     auto id = engine_->create_endpoint();
     EXPECT_TRUE(id.is_ok()) << id.status().message;
-    EXPECT_TRUE(engine_->bind(*id, Ipv4Address{}, port).is_ok());
+    EXPECT_TRUE(engine_->bind(*id, any_address(), port).is_ok());
     EXPECT_TRUE(engine_->listen(*id, backlog, syn_backlog).is_ok());
     return *id;
   }
@@ -576,6 +692,27 @@ class EngineTest : public ::testing::Test {
   std::unique_ptr<Engine> engine_;
   Counters marked_;
 };
+
+// A fixture whose tests run once per family: TEST_P, with INSTANTIATE_FOR_BOTH_FAMILIES(suite).
+class EngineFamilyTest : public EngineTest, public ::testing::WithParamInterface<IpFamily> {
+ protected:
+  EngineFamilyTest() { use_family(GetParam()); }
+  // Our address in the test's family, as libtins writes it.
+  static std::string our_ip_text() {
+    return current_family == IpFamily::kIpv4 ? kOurIp.to_string() : kOurGlobal.to_string();
+  }
+  static size_t ip_header_size() { return current_family == IpFamily::kIpv4 ? 20 : 40; }
+  // The MSS we offer: the MTU less 40 or 60 bytes of headers.
+  static uint16_t our_mss() { return current_family == IpFamily::kIpv4 ? 1460 : 1440; }
+};
+
+inline std::string family_name(const ::testing::TestParamInfo<IpFamily>& info) {
+  return info.param == IpFamily::kIpv4 ? "Ipv4" : "Ipv6";
+}
+
+#define INSTANTIATE_FOR_BOTH_FAMILIES(suite)                                                     \
+  INSTANTIATE_TEST_SUITE_P(Families, suite, ::testing::Values(IpFamily::kIpv4, IpFamily::kIpv6), \
+                           family_name)
 
 }  // namespace tapstack::engine_test
 

@@ -14,7 +14,7 @@ namespace {
 constexpr uint16_t kPort = 80;
 constexpr uint32_t kIrs = 1000;
 
-class EngineHostilePeer : public EngineTest {
+class EngineHostilePeer : public EngineFamilyTest {
  protected:
   EngineHostilePeer() { attach(peer_); }
 
@@ -30,13 +30,13 @@ class EngineHostilePeer : public EngineTest {
   EndpointId bound_to(uint16_t port) {
     auto id = engine().create_endpoint();
     EXPECT_TRUE(id.is_ok());
-    EXPECT_TRUE(engine().bind(*id, Ipv4Address{}, port).is_ok());
+    EXPECT_TRUE(engine().bind(*id, any_address(), port).is_ok());
     return *id;
   }
   Status bind_new(uint16_t port) {
     auto id = engine().create_endpoint();
     EXPECT_TRUE(id.is_ok());
-    return engine().bind(*id, Ipv4Address{}, port);
+    return engine().bind(*id, any_address(), port);
   }
 
   Peer peer_;
@@ -44,7 +44,7 @@ class EngineHostilePeer : public EngineTest {
 
 // ---- Item 2: one state per endpoint, ports held exactly once ----
 
-TEST_F(EngineHostilePeer, ARefusedConnectKeepsItsBoundPortUntilClosed) {
+TEST_P(EngineHostilePeer, ARefusedConnectKeepsItsBoundPortUntilClosed) {
   EndpointId a = bound_to(5000);
   ASSERT_TRUE(engine().connect(a, peer_.address(), peer_.port).is_ok());
   SentSegment our_syn = take_segment();
@@ -63,7 +63,7 @@ TEST_F(EngineHostilePeer, ARefusedConnectKeepsItsBoundPortUntilClosed) {
   EXPECT_EQ(state_of(b), TcpState::kListen);
 }
 
-TEST_F(EngineHostilePeer, AListenersPortIsFreeOnceItClosesAndNotBefore) {
+TEST_P(EngineHostilePeer, AListenersPortIsFreeOnceItClosesAndNotBefore) {
   EndpointId l = bound_to(6000);
   ASSERT_TRUE(engine().listen(l, 8).is_ok());
   EXPECT_EQ(bind_new(6000).code, ErrorCode::kAlreadyExists);
@@ -72,23 +72,23 @@ TEST_F(EngineHostilePeer, AListenersPortIsFreeOnceItClosesAndNotBefore) {
   EXPECT_EQ(bind_new(6000).code, ErrorCode::kAlreadyExists);
 }
 
-TEST_F(EngineHostilePeer, EphemeralPortsOfActiveOpensCannotBeBound) {
+TEST_P(EngineHostilePeer, EphemeralPortsOfActiveOpensCannotBeBound) {
   auto [id, our_syn] = start_connect(peer_);
   EXPECT_EQ(bind_new(our_syn.source_port).code, ErrorCode::kAlreadyExists);
   ASSERT_TRUE(engine().close(id, false).is_ok());  // SYN-SENT is given up at once
   EXPECT_TRUE(bind_new(our_syn.source_port).is_ok());
 }
 
-TEST_F(EngineHostilePeer, StatesFollowWhatTheEndpointHolds) {
+TEST_P(EngineHostilePeer, StatesFollowWhatTheEndpointHolds) {
   auto id = engine().create_endpoint();
   ASSERT_TRUE(id.is_ok());
   EXPECT_EQ(state_of(*id), TcpState::kInitial);
-  ASSERT_TRUE(engine().bind(*id, Ipv4Address{}, 7000).is_ok());
+  ASSERT_TRUE(engine().bind(*id, any_address(), 7000).is_ok());
   EXPECT_EQ(state_of(*id), TcpState::kBound);
   ASSERT_TRUE(engine().listen(*id, 4).is_ok());
   EXPECT_EQ(state_of(*id), TcpState::kListen);
   EXPECT_EQ(engine().connect(*id, peer_.address(), 80).code, ErrorCode::kFailedPrecondition);
-  EXPECT_EQ(engine().bind(*id, Ipv4Address{}, 7001).code, ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(engine().bind(*id, any_address(), 7001).code, ErrorCode::kFailedPrecondition);
 }
 
 // ---- Item 5: data after close ----
@@ -116,7 +116,7 @@ class EngineAfterClose : public EngineHostilePeer {
   uint32_t tsval_ = 7000;
 };
 
-TEST_F(EngineAfterClose, DataAfterCloseIsAnsweredWithRstAndNotBuffered) {
+TEST_P(EngineAfterClose, DataAfterCloseIsAnsweredWithRstAndNotBuffered) {
   ASSERT_TRUE(engine().close(id_, false).is_ok());
   expect_segment(take_segment(), kFin | kAck, iss_ + 1, kIrs + 1);
   mark();
@@ -130,7 +130,7 @@ TEST_F(EngineAfterClose, DataAfterCloseIsAnsweredWithRstAndNotBuffered) {
                    {"segments_sent", 1}});
 }
 
-TEST_F(EngineAfterClose, APeerFinWithoutDataStillClosesGracefully) {
+TEST_P(EngineAfterClose, APeerFinWithoutDataStillClosesGracefully) {
   ASSERT_TRUE(engine().close(id_, false).is_ok());
   take_segment();
   send(peer_, kPort, from_peer(kFin | kAck, kIrs + 1));
@@ -141,7 +141,7 @@ TEST_F(EngineAfterClose, APeerFinWithoutDataStillClosesGracefully) {
 
 // ---- Item 7: ACKs to unacceptable segments, PAWS ----
 
-TEST_F(EngineAfterClose, AcksToOutOfWindowAcksAreRateLimitedButDataIsAlwaysAnswered) {
+TEST_P(EngineAfterClose, AcksToOutOfWindowAcksAreRateLimitedButDataIsAlwaysAnswered) {
   mark();
   for (uint32_t i = 0; i < 5; ++i) send(peer_, kPort, from_peer(kAck, kIrs + 900000 + i));
   EXPECT_EQ(take_segments().size(), 1u);
@@ -152,7 +152,7 @@ TEST_F(EngineAfterClose, AcksToOutOfWindowAcksAreRateLimitedButDataIsAlwaysAnswe
   EXPECT_EQ(take_segments().size(), 3u);
 }
 
-TEST_F(EngineAfterClose, AcksOfDataNeverSentGetRateLimitedChallengeAcks) {
+TEST_P(EngineAfterClose, AcksOfDataNeverSentGetRateLimitedChallengeAcks) {
   mark();
   for (int i = 0; i < 3; ++i) {
     SegmentSpec s = from_peer(kAck, kIrs + 1);
@@ -164,7 +164,7 @@ TEST_F(EngineAfterClose, AcksOfDataNeverSentGetRateLimitedChallengeAcks) {
   EXPECT_EQ(dropped(DropReason::challenge_ack_limited), 2u);
 }
 
-TEST_F(EngineAfterClose, AForgedAckBeyondSndNxtCannotPoisonPaws) {
+TEST_P(EngineAfterClose, AForgedAckBeyondSndNxtCannotPoisonPaws) {
   SegmentSpec forged = from_peer(kAck, kIrs + 1);
   forged.ack = iss_ + 100000;
   forged.timestamp->value = 0x7fffffff;  // far in the peer's future
@@ -176,7 +176,7 @@ TEST_F(EngineAfterClose, AForgedAckBeyondSndNxtCannotPoisonPaws) {
   EXPECT_EQ(dropped(DropReason::paws_rejected), 0u);
 }
 
-TEST_F(EngineAfterClose, PawsDropsASegmentWithAnOlderTimestamp) {
+TEST_P(EngineAfterClose, PawsDropsASegmentWithAnOlderTimestamp) {
   send(peer_, kPort, from_peer(kAck | kPsh, kIrs + 1, Bytes(10, 'a')));
   take_segment();
   mark();
@@ -196,7 +196,7 @@ TEST_F(EngineAfterClose, PawsDropsASegmentWithAnOlderTimestamp) {
 
 // ---- Item 7: a global bound on half-open records ----
 
-TEST_F(EngineHostilePeer, HalfOpenRecordsAreBoundedOverAllListeners) {
+TEST_P(EngineHostilePeer, HalfOpenRecordsAreBoundedOverAllListeners) {
   restart_with([](EngineConfig& c) { c.max_half_open = 3; });
   EndpointId a = listen(80, 100);
   EndpointId b = listen(81, 100);
@@ -224,7 +224,7 @@ TEST_F(EngineHostilePeer, HalfOpenRecordsAreBoundedOverAllListeners) {
   EXPECT_EQ(listener_info(b).syn_received, 2u);
 }
 
-TEST_F(EngineHostilePeer, AFullEndpointTableDropsTheFinalAckUnderItsOwnReason) {
+TEST_P(EngineHostilePeer, AFullEndpointTableDropsTheFinalAckUnderItsOwnReason) {
   restart_with([](EngineConfig& c) { c.max_endpoints = 1; });  // the listener alone
   listen(kPort, 8);
   SentSegment synack = syn(peer_, kPort, linux_syn(kIrs));
@@ -237,7 +237,7 @@ TEST_F(EngineHostilePeer, AFullEndpointTableDropsTheFinalAckUnderItsOwnReason) {
 
 // ---- Closed connections a silent peer holds (orphans) ----
 
-TEST_F(EngineHostilePeer, SilentPeersAfterOurCloseNeverBlockNewConnections) {
+TEST_P(EngineHostilePeer, SilentPeersAfterOurCloseNeverBlockNewConnections) {
   restart_with([](EngineConfig& c) { c.max_endpoints = 2; });  // the listener and one connection
   EndpointId l = listen(kPort, 8);
   Peer p = peer_;
@@ -252,7 +252,7 @@ TEST_F(EngineHostilePeer, SilentPeersAfterOurCloseNeverBlockNewConnections) {
   EXPECT_EQ(stats().listen_drops.get(), 0u);
 }
 
-TEST_F(EngineHostilePeer, BeyondMaxOrphansACloseResets) {
+TEST_P(EngineHostilePeer, BeyondMaxOrphansACloseResets) {
   restart_with([](EngineConfig& c) { c.max_orphans = 1; });
   EndpointId l = listen(kPort, 8);
   Peer p = peer_;
@@ -270,7 +270,7 @@ TEST_F(EngineHostilePeer, BeyondMaxOrphansACloseResets) {
 
 // ---- Item 7: tunables cannot overflow the backoff ----
 
-TEST_F(EngineHostilePeer, HugeRetryTunablesBackOffToTwoMinutesAndNoFurther) {
+TEST_P(EngineHostilePeer, HugeRetryTunablesBackOffToTwoMinutesAndNoFurther) {
   TunableConfig t = engine().tunable();
   t.synack_retries = 1000;
   t.syn_retries = 1000;
@@ -318,6 +318,9 @@ TEST(KeySource, SystemKeysComeFromTheKernelAndDiffer) {
   auto b = tcp::KeySource::system();
   EXPECT_NE(a.next_key(), b.next_key());
 }
+
+INSTANTIATE_FOR_BOTH_FAMILIES(EngineHostilePeer);
+INSTANTIATE_FOR_BOTH_FAMILIES(EngineAfterClose);
 
 }  // namespace
 }  // namespace tapstack::engine_test

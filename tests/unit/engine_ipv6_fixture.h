@@ -14,29 +14,6 @@
 
 namespace tapstack::engine_test {
 
-inline const Tins::IPv6Address kOurLinkLocal("fe80::ff:fe00:2");  // EUI-64 of kOurMac
-inline const Tins::IPv6Address kOurGlobal("2001:db8::2");
-inline const Tins::IPv6Address kAllNodes("ff02::1");
-inline const Tins::HWAddress<6> kAllNodesMac("33:33:00:00:00:01");
-
-// The solicited-node group of `a` (RFC 4291 §2.7.1) and its Ethernet address (RFC 2464 §7).
-inline Tins::IPv6Address solicited_node(const Tins::IPv6Address& a) {
-  Tins::IPv6Address group("ff02::1:ff00:0");
-  std::copy(a.begin() + 13, a.end(), group.begin() + 13);
-  return group;
-}
-inline Tins::HWAddress<6> multicast_mac(const Tins::IPv6Address& group) {
-  const uint8_t* low = &*(group.begin() + 12);
-  uint8_t mac[6] = {0x33, 0x33, low[0], low[1], low[2], low[3]};
-  return Tins::HWAddress<6>(mac);
-}
-
-// A remote IPv6 host on the link.
-struct Peer6 {
-  Tins::IPv6Address ip{"2001:db8::1"};
-  Tins::HWAddress<6> mac{"02:00:00:00:00:01"};
-};
-
 // An ICMPv6 message the engine sent, as libtins reads it.
 struct SentIcmpv6 {
   std::string eth_destination;
@@ -104,40 +81,6 @@ class EngineIpv6Test : public EngineTest {
 
   // ---- Frames in ----
 
-  static Bytes ipv6_frame(const Tins::HWAddress<6>& eth_destination,
-                          const Tins::HWAddress<6>& eth_source, Tins::IPv6 ip, Tins::PDU&& inner) {
-    Tins::EthernetII frame = Tins::EthernetII(eth_destination, eth_source) / ip / inner;
-    return frame.serialize();
-  }
-  // A neighbour solicitation for `target` from `source` (:: for a DAD probe) to the target's
-  // solicited-node group (or to `unicast`, at our MAC), with the peer's MAC in a source
-  // link-layer option unless from ::.
-  static Bytes solicitation(const Peer6& from, const Tins::IPv6Address& source,
-                            const Tins::IPv6Address& target, uint8_t hop_limit = 255,
-                            std::optional<Tins::IPv6Address> unicast = {}) {
-    Tins::ICMPv6 ns(Tins::ICMPv6::NEIGHBOUR_SOLICIT);
-    ns.target_addr(target);
-    if (source != Tins::IPv6Address()) ns.source_link_layer_addr(from.mac);
-    Tins::IPv6 ip(unicast.value_or(solicited_node(target)), source);
-    ip.hop_limit(hop_limit);
-    return ipv6_frame(unicast ? kOurMac : multicast_mac(solicited_node(target)), from.mac, ip,
-                      std::move(ns));
-  }
-  // A neighbour advertisement for `target` at `target_mac` from the peer, to `destination`.
-  static Bytes advertisement(const Peer6& from, const Tins::IPv6Address& target,
-                             const Tins::HWAddress<6>& target_mac, bool solicited, bool override,
-                             const Tins::IPv6Address& destination = kOurGlobal) {
-    Tins::ICMPv6 na(Tins::ICMPv6::NEIGHBOUR_ADVERT);
-    na.target_addr(target);
-    na.solicited(solicited);
-    na.override(override);
-    na.target_link_layer_addr(target_mac);
-    Tins::IPv6 ip(destination, from.ip);
-    ip.hop_limit(255);
-    const bool multicast = destination.is_multicast();
-    return ipv6_frame(multicast ? multicast_mac(destination) : kOurMac, from.mac, ip,
-                      std::move(na));
-  }
   // An echo request from `source` (the peer's address unless given) to `destination`.
   static Bytes echo_request(const Peer6& from, const Tins::IPv6Address& destination,
                             uint16_t sequence = 1, std::optional<Tins::IPv6Address> source = {}) {

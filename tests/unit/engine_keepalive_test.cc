@@ -12,7 +12,7 @@ constexpr uint16_t kPort = 80;
 constexpr uint32_t kIrs = 1000;
 const Keepalive kFast{.idle = seconds(10), .interval = seconds(2), .count = 3};
 
-class EngineKeepalive : public EngineTest {
+class EngineKeepalive : public EngineFamilyTest {
  protected:
   EngineKeepalive() {
     attach(peer_);
@@ -39,7 +39,7 @@ class EngineKeepalive : public EngineTest {
   Time opened_{};
 };
 
-TEST_F(EngineKeepalive, UnansweredProbesResetTheConnection) {
+TEST_P(EngineKeepalive, UnansweredProbesResetTheConnection) {
   open();
   ASSERT_TRUE(engine().set_keepalive(id_, kFast).is_ok());
   mark();
@@ -57,7 +57,7 @@ TEST_F(EngineKeepalive, UnansweredProbesResetTheConnection) {
                    {"segments_sent", 4}});
 }
 
-TEST_F(EngineKeepalive, AnAnswerStartsTheIdleTimeAgain) {
+TEST_P(EngineKeepalive, AnAnswerStartsTheIdleTimeAgain) {
   open();
   ASSERT_TRUE(engine().set_keepalive(id_, kFast).is_ok());
   expect_probe_at(opened_ + seconds(10));
@@ -71,7 +71,7 @@ TEST_F(EngineKeepalive, AnAnswerStartsTheIdleTimeAgain) {
   EXPECT_EQ(state_of(id_), TcpState::kEstablished);
 }
 
-TEST_F(EngineKeepalive, TrafficPostponesTheFirstProbe) {
+TEST_P(EngineKeepalive, TrafficPostponesTheFirstProbe) {
   open();
   ASSERT_TRUE(engine().set_keepalive(id_, kFast).is_ok());
   advance_by(seconds(6));
@@ -79,14 +79,14 @@ TEST_F(EngineKeepalive, TrafficPostponesTheFirstProbe) {
   expect_probe_at(opened_ + seconds(16));
 }
 
-TEST_F(EngineKeepalive, AcceptedConnectionsInheritTheListenersSetting) {
+TEST_P(EngineKeepalive, AcceptedConnectionsInheritTheListenersSetting) {
   ASSERT_TRUE(engine().set_keepalive(listener_, kFast).is_ok());
   open();
   EXPECT_EQ(info(id_).keepalive, kFast);
   expect_probe_at(opened_ + seconds(10));
 }
 
-TEST_F(EngineKeepalive, TurningItOffStopsTheProbes) {
+TEST_P(EngineKeepalive, TurningItOffStopsTheProbes) {
   open();
   ASSERT_TRUE(engine().set_keepalive(id_, kFast).is_ok());
   expect_probe_at(opened_ + seconds(10));
@@ -96,7 +96,7 @@ TEST_F(EngineKeepalive, TurningItOffStopsTheProbes) {
   EXPECT_EQ(state_of(id_), TcpState::kEstablished);
 }
 
-TEST_F(EngineKeepalive, ValuesOutsideLinuxsLimitsAreRefused) {
+TEST_P(EngineKeepalive, ValuesOutsideLinuxsLimitsAreRefused) {
   open();
   auto with = [](Duration idle, Duration interval, uint32_t count) {
     return Keepalive{.idle = idle, .interval = interval, .count = count};
@@ -112,6 +112,8 @@ TEST_F(EngineKeepalive, ValuesOutsideLinuxsLimitsAreRefused) {
   EXPECT_EQ(engine().set_keepalive(9999, kFast).code, ErrorCode::kNotFound);
   EXPECT_FALSE(info(id_).keepalive);
 }
+
+INSTANTIATE_FOR_BOTH_FAMILIES(EngineKeepalive);
 
 }  // namespace
 }  // namespace tapstack::engine_test

@@ -11,7 +11,7 @@ namespace {
 constexpr uint16_t kPort = 80;
 constexpr uint16_t kClosedPort = 81;
 
-class EngineListen : public EngineTest {
+class EngineListen : public EngineFamilyTest {
  protected:
   EngineListen() { attach(peer_); }
 
@@ -27,7 +27,7 @@ class EngineListen : public EngineTest {
 
 // ---- Rule 2: passive open ----
 
-TEST_F(EngineListen, SynGetsSynAckWithOurIssAndAHalfOpenRecord) {
+TEST_P(EngineListen, SynGetsSynAckWithOurIssAndAHalfOpenRecord) {
   EndpointId listener = listen(kPort, 8);
   mark();
   SentSegment synack = syn(peer_, kPort, linux_syn(1000, 5000));
@@ -35,8 +35,8 @@ TEST_F(EngineListen, SynGetsSynAckWithOurIssAndAHalfOpenRecord) {
   EXPECT_EQ(synack.ack, 1001u);
   EXPECT_EQ(synack.eth_destination, peer_.mac.to_string());
   EXPECT_EQ(synack.eth_source, kOurMac.to_string());
-  EXPECT_EQ(synack.ip_source, kOurIp.to_string());
-  EXPECT_EQ(synack.ip_destination, peer_.ip.to_string());
+  EXPECT_EQ(synack.ip_source, our_ip_text());
+  EXPECT_EQ(synack.ip_destination, peer_.ip_text());
   EXPECT_EQ(synack.source_port, kPort);
   EXPECT_EQ(synack.destination_port, peer_.port);
   EXPECT_EQ(synack.payload_size, 0u);
@@ -60,7 +60,7 @@ TEST_F(EngineListen, SynGetsSynAckWithOurIssAndAHalfOpenRecord) {
   EXPECT_EQ(listener_info(listener).accept_queue, 1u);
 }
 
-TEST_F(EngineListen, FinalAckPutsEstablishedConnectionOnAcceptQueue) {
+TEST_P(EngineListen, FinalAckPutsEstablishedConnectionOnAcceptQueue) {
   EndpointId listener = listen(kPort, 8);
   SentSegment synack = syn(peer_, kPort, linux_syn(1000));
   advance_by(milliseconds(12));
@@ -95,7 +95,7 @@ TEST_F(EngineListen, FinalAckPutsEstablishedConnectionOnAcceptQueue) {
   }
 }
 
-TEST_F(EngineListen, AcceptQueueHoldsExactlyBacklog) {
+TEST_P(EngineListen, AcceptQueueHoldsExactlyBacklog) {
   // The documented choice: `backlog` connections, where Linux holds backlog + 1.
   EndpointId listener = listen(kPort, 2, 16);
   for (uint16_t port = 1; port <= 2; ++port) {
@@ -122,7 +122,7 @@ TEST_F(EngineListen, AcceptQueueHoldsExactlyBacklog) {
   EXPECT_EQ(listener_info(listener).accept_queue, 2u);
 }
 
-TEST_F(EngineListen, SynBacklogDefaultsToBacklogAndIsConfigurable) {
+TEST_P(EngineListen, SynBacklogDefaultsToBacklogAndIsConfigurable) {
   EndpointId by_default = listen(kPort, 3);
   EXPECT_EQ(listener_info(by_default).backlog, 3u);
   EXPECT_EQ(listener_info(by_default).syn_backlog, 3u);
@@ -136,7 +136,7 @@ TEST_F(EngineListen, SynBacklogDefaultsToBacklogAndIsConfigurable) {
   EXPECT_EQ(engine().listen(by_default, 0).code, ErrorCode::kInvalidArgument);
 }
 
-TEST_F(EngineListen, SynReceivedTableFullWithCookiesNeverDropsSyn) {
+TEST_P(EngineListen, SynReceivedTableFullWithCookiesNeverDropsSyn) {
   TunableConfig tunable = engine().tunable();
   tunable.syncookies = tcp::SynCookieMode::kNever;
   engine().update_tunable(tunable);
@@ -155,7 +155,7 @@ TEST_F(EngineListen, SynReceivedTableFullWithCookiesNeverDropsSyn) {
   EXPECT_EQ(listener_info(listener).syn_received, 2u);
 }
 
-TEST_F(EngineListen, SynReceivedTableFullWithCookiesAutoAnswersWithCookie) {
+TEST_P(EngineListen, SynReceivedTableFullWithCookiesAutoAnswersWithCookie) {
   EndpointId listener = listen(kPort, 8, 1);
   syn(client(1), kPort, linux_syn(1000));
   mark();
@@ -174,7 +174,7 @@ TEST_F(EngineListen, SynReceivedTableFullWithCookiesAutoAnswersWithCookie) {
   EXPECT_TRUE(connection_info(*id).from_syn_cookie);
 }
 
-TEST_F(EngineListen, FinalAckWithAcceptQueueFullIsDroppedAndSynAckRetransmissionContinues) {
+TEST_P(EngineListen, FinalAckWithAcceptQueueFullIsDroppedAndSynAckRetransmissionContinues) {
   EndpointId listener = listen(kPort, 1, 4);
   SentSegment first = syn(client(1), kPort, linux_syn(1000));
   SentSegment second = syn(client(2), kPort, linux_syn(2000));
@@ -209,7 +209,7 @@ TEST_F(EngineListen, FinalAckWithAcceptQueueFullIsDroppedAndSynAckRetransmission
   EXPECT_EQ(count_events(Event::Kind::kConnectionReady, *id), 1u);
 }
 
-TEST_F(EngineListen, AbortOnOverflowAnswersFinalAckWithReset) {
+TEST_P(EngineListen, AbortOnOverflowAnswersFinalAckWithReset) {
   TunableConfig tunable = engine().tunable();
   tunable.abort_on_overflow = true;
   engine().update_tunable(tunable);
@@ -231,7 +231,7 @@ TEST_F(EngineListen, AbortOnOverflowAnswersFinalAckWithReset) {
   expect_nothing_sent();  // the record is gone with its timer
 }
 
-TEST_F(EngineListen, ClosingListenerResetsQueuedConnectionsAndForgetsHalfOpenOnes) {
+TEST_P(EngineListen, ClosingListenerResetsQueuedConnectionsAndForgetsHalfOpenOnes) {
   EndpointId listener = listen(kPort, 8);
   SentSegment queued = syn(client(1), kPort, linux_syn(1000));
   send(client(1), kPort, final_ack(queued));
@@ -267,7 +267,7 @@ class EngineCookies : public EngineListen {
   EndpointId listener_ = 0;
 };
 
-TEST_F(EngineCookies, CookieKeepsNoStateAndTheConnectionKeepsWsSackAndTimestamps) {
+TEST_P(EngineCookies, CookieKeepsNoStateAndTheConnectionKeepsWsSackAndTimestamps) {
   mark();
   SentSegment synack = syn(peer_, kPort, linux_syn(1000, 5000));
   expect_segment(synack, kSyn | kAck, synack.seq, 1001);
@@ -284,24 +284,26 @@ TEST_F(EngineCookies, CookieKeepsNoStateAndTheConnectionKeepsWsSackAndTimestamps
   ASSERT_TRUE(id.is_ok());
   ConnectionInfo c = connection_info(*id);
   EXPECT_TRUE(c.from_syn_cookie);
-  EXPECT_EQ(c.mss, 1460);
+  EXPECT_EQ(c.mss, our_mss());
   EXPECT_EQ(c.send_window_scale, 7);
   EXPECT_EQ(c.receive_window_scale, 2);
   EXPECT_TRUE(c.sack_permitted);
   EXPECT_TRUE(c.timestamps);
 }
 
-TEST_F(EngineCookies, InvalidCookieGetsRst) {
+TEST_P(EngineCookies, InvalidCookieGetsRst) {
   SentSegment synack = syn(peer_, kPort, linux_syn(1000));
   SegmentSpec ack = final_ack(synack);
-  ack.ack += 1;
+  // The MSS index in the cookie's low bits moves past either family's table (a Linux SYN's 1460
+  // is index 3 of IPv4's, 2 of IPv6's; one more is a valid IPv6 index).
+  ack.ack += 4;
   mark();
   send(peer_, kPort, ack);
   expect_reset(take_segment(), peer_, kPort, kRst, ack.ack, 0);
   expect_counters({{"syncookies_failed", 1}, {"resets_sent", 1}});
 }
 
-TEST_F(EngineCookies, CookieIsValidForTwoMinuteTicksOnly) {
+TEST_P(EngineCookies, CookieIsValidForTwoMinuteTicksOnly) {
   // kStart is 40 s into a minute: the cookie's minute and the next one accept it.
   SentSegment young = syn(client(1), kPort, linux_syn(1000));
   SentSegment old = syn(client(2), kPort, linux_syn(2000));
@@ -315,7 +317,7 @@ TEST_F(EngineCookies, CookieIsValidForTwoMinuteTicksOnly) {
   EXPECT_EQ(listener_info(listener_).accept_queue, 1u);
 }
 
-TEST_F(EngineCookies, CookieSentBeforeASecretRotationStillCompletes) {
+TEST_P(EngineCookies, CookieSentBeforeASecretRotationStillCompletes) {
   SentSegment before = syn(client(1), kPort, linux_syn(1000));
   engine().rotate_cookie_secret();
   SentSegment again = syn(client(1), kPort, linux_syn(1000));
@@ -330,7 +332,7 @@ TEST_F(EngineCookies, CookieSentBeforeASecretRotationStillCompletes) {
 
 // ---- Rule 5: SYN-RCVD ----
 
-TEST_F(EngineListen, SynReceivedInWindowRstDropsHalfOpenRecord) {
+TEST_P(EngineListen, SynReceivedInWindowRstDropsHalfOpenRecord) {
   EndpointId listener = listen(kPort, 8);
   // At RCV.NXT exactly, and anywhere else in the window (Linux's tcp_check_req).
   for (uint32_t offset : {0u, 1000u}) {
@@ -346,7 +348,7 @@ TEST_F(EngineListen, SynReceivedInWindowRstDropsHalfOpenRecord) {
   expect_nothing_sent();
 }
 
-TEST_F(EngineListen, SynReceivedOutOfWindowRstIsIgnored) {
+TEST_P(EngineListen, SynReceivedOutOfWindowRstIsIgnored) {
   EndpointId listener = listen(kPort, 8);
   syn(peer_, kPort, linux_syn(1000));
   mark();
@@ -356,7 +358,7 @@ TEST_F(EngineListen, SynReceivedOutOfWindowRstIsIgnored) {
   EXPECT_EQ(listener_info(listener).syn_received, 1u);
 }
 
-TEST_F(EngineListen, SynReceivedUnacceptableAckGetsRstWithSeqOfSegAck) {
+TEST_P(EngineListen, SynReceivedUnacceptableAckGetsRstWithSeqOfSegAck) {
   EndpointId listener = listen(kPort, 8);
   SentSegment synack = syn(peer_, kPort, linux_syn(1000));
   mark();
@@ -369,7 +371,7 @@ TEST_F(EngineListen, SynReceivedUnacceptableAckGetsRstWithSeqOfSegAck) {
   EXPECT_EQ(listener_info(listener).accept_queue, 1u);
 }
 
-TEST_F(EngineListen, SynReceivedRetransmittedSynGetsSameSynAck) {
+TEST_P(EngineListen, SynReceivedRetransmittedSynGetsSameSynAck) {
   EndpointId listener = listen(kPort, 8);
   SentSegment synack = syn(peer_, kPort, linux_syn(1000, 5000));
   advance_by(milliseconds(200));
@@ -383,7 +385,7 @@ TEST_F(EngineListen, SynReceivedRetransmittedSynGetsSameSynAck) {
   EXPECT_EQ(listener_info(listener).syn_received, 1u);
 }
 
-TEST_F(EngineListen, SynReceivedSynWithAnotherSequenceGetsRstAndDropsRecord) {
+TEST_P(EngineListen, SynReceivedSynWithAnotherSequenceGetsRstAndDropsRecord) {
   EndpointId listener = listen(kPort, 8);
   syn(peer_, kPort, linux_syn(1000));
   mark();
@@ -393,7 +395,7 @@ TEST_F(EngineListen, SynReceivedSynWithAnotherSequenceGetsRstAndDropsRecord) {
   EXPECT_EQ(listener_info(listener).syn_received, 0u);
 }
 
-TEST_F(EngineListen, SynReceivedOutOfWindowSegmentGetsAckWithTimestampsAndScaledWindow) {
+TEST_P(EngineListen, SynReceivedOutOfWindowSegmentGetsAckWithTimestampsAndScaledWindow) {
   listen(kPort, 8);
   SentSegment synack = syn(peer_, kPort, linux_syn(1000, 5000));
   advance_by(milliseconds(30));
@@ -415,7 +417,7 @@ TEST_F(EngineListen, SynReceivedOutOfWindowSegmentGetsAckWithTimestampsAndScaled
 
 // ---- Rule 6: listener and closed-port rules ----
 
-TEST_F(EngineListen, ListenerBareAckWithNoStateGetsRstWithSeqOfSegAck) {
+TEST_P(EngineListen, ListenerBareAckWithNoStateGetsRstWithSeqOfSegAck) {
   listen(kPort, 8);
   mark();
   send(peer_, kPort, {.flags = kAck, .seq = 5000, .ack = 777});
@@ -423,7 +425,7 @@ TEST_F(EngineListen, ListenerBareAckWithNoStateGetsRstWithSeqOfSegAck) {
   expect_counters({{"resets_sent", 1}});
 }
 
-TEST_F(EngineListen, ListenerSynAckGetsRst) {
+TEST_P(EngineListen, ListenerSynAckGetsRst) {
   listen(kPort, 8);
   mark();
   send(peer_, kPort, {.flags = kSyn | kAck, .seq = 5000, .ack = 888, .mss = 1460});
@@ -431,7 +433,7 @@ TEST_F(EngineListen, ListenerSynAckGetsRst) {
   expect_counters({{"resets_sent", 1}});
 }
 
-TEST_F(EngineListen, ListenerRstIsIgnored) {
+TEST_P(EngineListen, ListenerRstIsIgnored) {
   EndpointId listener = listen(kPort, 8);
   mark();
   send(peer_, kPort, {.flags = kRst, .seq = 5000});
@@ -441,7 +443,7 @@ TEST_F(EngineListen, ListenerRstIsIgnored) {
   EXPECT_EQ(listener_info(listener).syn_received, 0u);
 }
 
-TEST_F(EngineListen, ListenerSegmentWithoutSynAckOrRstIsIgnored) {
+TEST_P(EngineListen, ListenerSegmentWithoutSynAckOrRstIsIgnored) {
   EndpointId listener = listen(kPort, 8);
   mark();
   send(peer_, kPort, {.flags = kFin, .seq = 5000});
@@ -453,7 +455,7 @@ TEST_F(EngineListen, ListenerSegmentWithoutSynAckOrRstIsIgnored) {
   EXPECT_EQ(listener_info(listener).syn_received, 0u);
 }
 
-TEST_F(EngineListen, SynToClosedPortGetsRstAck) {
+TEST_P(EngineListen, SynToClosedPortGetsRstAck) {
   mark();
   send(peer_, kClosedPort, {.flags = kSyn, .seq = 1000});
   expect_reset(take_segment(), peer_, kClosedPort, kRst | kAck, 0, 1001);
@@ -471,10 +473,10 @@ TEST_F(EngineListen, SynToClosedPortGetsRstAck) {
   expect_counters({{"resets_sent", 4}, {"segments_received", 5}, {"segments_sent", 4}});
 }
 
-TEST_F(EngineListen, BadTcpChecksumIsDroppedAndCounted) {
+TEST_P(EngineListen, BadTcpChecksumIsDroppedAndCounted) {
   EndpointId listener = listen(kPort, 8);
   Bytes frame = tcp_frame(peer_, kPort, linux_syn(1000));
-  frame[14 + 20 + 16] ^= 0x40;  // the TCP checksum
+  frame[14 + ip_header_size() + 16] ^= 0x40;  // the TCP checksum
   mark();
   deliver(frame);
   expect_nothing_sent();
@@ -485,15 +487,18 @@ TEST_F(EngineListen, BadTcpChecksumIsDroppedAndCounted) {
 
 // A frame the link vouches for (the kernel left its checksum partial) goes unchecked, whatever
 // its checksum field holds.
-TEST_F(EngineListen, AChecksumTheLinkVouchesForIsNotChecked) {
+TEST_P(EngineListen, AChecksumTheLinkVouchesForIsNotChecked) {
   EndpointId listener = listen(kPort, 8);
   Bytes frame = tcp_frame(peer_, kPort, linux_syn(1000));
-  frame[14 + 20 + 16] ^= 0x40;  // the TCP checksum
+  frame[14 + ip_header_size() + 16] ^= 0x40;  // the TCP checksum
   deliver(frame, RxChecksum::kVerified);
   SentSegment synack = take_segment();
   EXPECT_EQ(synack.flags, kSyn | kAck);
   EXPECT_EQ(listener_info(listener).syn_received, 1u);
 }
+
+INSTANTIATE_FOR_BOTH_FAMILIES(EngineListen);
+INSTANTIATE_FOR_BOTH_FAMILIES(EngineCookies);
 
 }  // namespace
 }  // namespace tapstack::engine_test

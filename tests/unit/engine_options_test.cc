@@ -19,7 +19,7 @@ constexpr uint8_t kWsKind = 3;
 constexpr uint8_t kSackOkKind = 4;
 constexpr uint8_t kTsKind = 8;
 
-class EngineOptions : public EngineTest {
+class EngineOptions : public EngineFamilyTest {
  protected:
   EngineOptions() { attach(peer_); }
 
@@ -49,7 +49,7 @@ class EngineOptions : public EngineTest {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-TEST_F(EngineOptions, SynAckCarriesWsSackAndTimestampsOnlyIfTheSynDid) {
+TEST_P(EngineOptions, SynAckCarriesWsSackAndTimestampsOnlyIfTheSynDid) {
   struct Case {
     const char* name;
     SegmentSpec syn;
@@ -71,7 +71,7 @@ TEST_F(EngineOptions, SynAckCarriesWsSackAndTimestampsOnlyIfTheSynDid) {
     SCOPED_TRACE(c.name);
     auto [synack, conn] = handshake(c.syn);
     EXPECT_EQ(synack.option_kinds, c.synack_kinds);
-    EXPECT_EQ(synack.mss, 1460);
+    EXPECT_EQ(synack.mss, our_mss());
     EXPECT_EQ(synack.window_scale.has_value(), c.syn.window_scale.has_value());
     EXPECT_EQ(synack.sack_permitted, c.syn.sack_permitted);
     EXPECT_EQ(synack.timestamp.has_value(), c.syn.timestamp.has_value());
@@ -89,12 +89,12 @@ TEST_F(EngineOptions, SynAckCarriesWsSackAndTimestampsOnlyIfTheSynDid) {
 #pragma GCC diagnostic pop
 #endif
 
-TEST_F(EngineOptions, SynAckMssIsMtuMinusFortyAndConnectionUsesTheSmaller) {
+TEST_P(EngineOptions, SynAckMssIsMtuMinusFortyAndConnectionUsesTheSmaller) {
   SegmentSpec big = linux_syn(0);
   big.mss = 9000;
   auto [synack, conn] = handshake(big);
-  EXPECT_EQ(synack.mss, 1460);  // MTU 1500 - 20 (IPv4) - 20 (TCP)
-  EXPECT_EQ(conn.mss, 1460);
+  EXPECT_EQ(synack.mss, our_mss());  // MTU 1500 - 20 (IPv4) or 40 (IPv6) - 20 (TCP)
+  EXPECT_EQ(conn.mss, our_mss());
 
   EngineConfig small_mtu;
   small_mtu.mtu = 1400;
@@ -102,22 +102,22 @@ TEST_F(EngineOptions, SynAckMssIsMtuMinusFortyAndConnectionUsesTheSmaller) {
   attach(peer_);
   listener_.reset();
   auto [synack2, conn2] = handshake(linux_syn(0));
-  EXPECT_EQ(synack2.mss, 1360);
-  EXPECT_EQ(conn2.mss, 1360);
+  EXPECT_EQ(synack2.mss, our_mss() - 100);
+  EXPECT_EQ(conn2.mss, our_mss() - 100);
 }
 
-TEST_F(EngineOptions, PeersMssIsRecordedAndDefaultsTo536) {
+TEST_P(EngineOptions, PeersMssIsRecordedAndDefaultsTo536) {
   SegmentSpec small = linux_syn(0);
   small.mss = 1200;
   EXPECT_EQ(handshake(small).second.mss, 1200);
   SegmentSpec none = linux_syn(0);
   none.mss.reset();
   auto [synack, conn] = handshake(none);
-  EXPECT_EQ(conn.mss, 536);     // RFC 9293 §3.7.1
-  EXPECT_EQ(synack.mss, 1460);  // ours is offered regardless
+  EXPECT_EQ(conn.mss, 536);          // RFC 9293 §3.7.1
+  EXPECT_EQ(synack.mss, our_mss());  // ours is offered regardless
 }
 
-TEST_F(EngineOptions, WindowScaleIsClampedTo14) {
+TEST_P(EngineOptions, WindowScaleIsClampedTo14) {
   SegmentSpec huge = linux_syn(0);
   huge.window_scale = 15;  // RFC 7323 §2.3: use 14 and log
   EXPECT_EQ(handshake(huge).second.send_window_scale, 14);
@@ -126,7 +126,7 @@ TEST_F(EngineOptions, WindowScaleIsClampedTo14) {
   EXPECT_EQ(handshake(max).second.send_window_scale, 14);
 }
 
-TEST_F(EngineOptions, SynAckWindowIsUnscaledAndOurShiftFitsTheBuffer) {
+TEST_P(EngineOptions, SynAckWindowIsUnscaledAndOurShiftFitsTheBuffer) {
   struct Case {
     size_t buffer;
     uint16_t window;
@@ -147,7 +147,7 @@ TEST_F(EngineOptions, SynAckWindowIsUnscaledAndOurShiftFitsTheBuffer) {
   }
 }
 
-TEST_F(EngineOptions, FinalAckWithoutTimestampsIsAcceptedAndTimestampsGoOn) {
+TEST_P(EngineOptions, FinalAckWithoutTimestampsIsAcceptedAndTimestampsGoOn) {
   EndpointId listener = listen(kPort, 8);
   SentSegment synack = syn(peer_, kPort, linux_syn(1000, 5000));
   SegmentSpec ack = final_ack(synack);
@@ -167,6 +167,8 @@ TEST_F(EngineOptions, FinalAckWithoutTimestampsIsAcceptedAndTimestampsGoOn) {
   EXPECT_EQ(data_ack.timestamp->value, synack.timestamp->value + 40);
   EXPECT_EQ(data_ack.timestamp->echo, 5000u);  // still the SYN's: nothing newer arrived
 }
+
+INSTANTIATE_FOR_BOTH_FAMILIES(EngineOptions);
 
 }  // namespace
 }  // namespace tapstack::engine_test

@@ -25,7 +25,7 @@ std::vector<int> backoff_schedule(int retries) {
   return deadlines;
 }
 
-class EngineRetransmit : public EngineTest {
+class EngineRetransmit : public EngineFamilyTest {
  protected:
   EngineRetransmit() {
     peer_.port = kPort;
@@ -66,7 +66,7 @@ class EngineRetransmit : public EngineTest {
   Peer peer_;
 };
 
-TEST_F(EngineRetransmit, SynAckRetransmittedAtExactBackoffAndRecordGoneAt63Seconds) {
+TEST_P(EngineRetransmit, SynAckRetransmittedAtExactBackoffAndRecordGoneAt63Seconds) {
   EndpointId listener = 0;
   SentSegment synack = half_open(&listener);
   mark();
@@ -85,7 +85,7 @@ TEST_F(EngineRetransmit, SynAckRetransmittedAtExactBackoffAndRecordGoneAt63Secon
   expect_reset(take_segment(), peer_, kPort, kRst, synack.seq + 1, 0);
 }
 
-TEST_F(EngineRetransmit, SynRetransmittedAtExactBackoffAndTimesOutAt127Seconds) {
+TEST_P(EngineRetransmit, SynRetransmittedAtExactBackoffAndTimesOutAt127Seconds) {
   auto [id, s] = start_connect(peer_);
   mark();
   auto schedule = backoff_schedule(6);
@@ -97,12 +97,14 @@ TEST_F(EngineRetransmit, SynRetransmittedAtExactBackoffAndTimesOutAt127Seconds) 
   expect_nothing_sent();
   EXPECT_EQ(count_events(Event::Kind::kTimedOut, id), 1u);
   EXPECT_EQ(state_of(id), TcpState::kClosed);
-  // The peer's ARP entry expired at +60 s: the retransmission at +63 s resolved it again.
+  // The peer's neighbour entry expired at +60 s: the retransmission at +63 s resolved it again.
+  const bool ipv4 = current_family == IpFamily::kIpv4;
   expect_counters({{"syn_retransmits", 6},
                    {"attempt_fails", 1},
                    {"connections_closed", 1},
-                   {"arp_requests_sent", 1},
-                   {"arp_replies_received", 1}});
+                   {ipv4 ? "arp_requests_sent" : "ndp_solicitations_sent", 1},
+                   {ipv4 ? "arp_replies_received" : "ndp_advertisements_received", 1},
+                   {"icmpv6_received", ipv4 ? 0u : 1u}});
   EXPECT_EQ(engine().next_deadline(), std::nullopt);
 }
 
@@ -133,7 +135,7 @@ class EngineConnectUserTimeout : public EngineRetransmit {
   }
 };
 
-TEST_F(EngineConnectUserTimeout, EndsTheConnectBeforeSynRetries) {
+TEST_P(EngineConnectUserTimeout, EndsTheConnectBeforeSynRetries) {
   auto [id, syn] = connect_with(milliseconds(2500));
   expect_retransmissions(syn, {1000, 2500});  // the next would go at 3 s
   EXPECT_EQ(state_of(id), TcpState::kSynSent);
@@ -141,7 +143,7 @@ TEST_F(EngineConnectUserTimeout, EndsTheConnectBeforeSynRetries) {
   expect_timed_out(id, 1);
 }
 
-TEST_F(EngineConnectUserTimeout, ShorterThanTheFirstRtoStillLetsOneRetransmissionGo) {
+TEST_P(EngineConnectUserTimeout, ShorterThanTheFirstRtoStillLetsOneRetransmissionGo) {
   auto [id, syn] = connect_with(milliseconds(300));
   expect_retransmissions(syn, {1000, 1001});
   EXPECT_EQ(count_events(Event::Kind::kTimedOut, id), 0u);
@@ -149,7 +151,7 @@ TEST_F(EngineConnectUserTimeout, ShorterThanTheFirstRtoStillLetsOneRetransmissio
   expect_timed_out(id, 1);
 }
 
-TEST_F(EngineConnectUserTimeout, LongerThanSynRetriesChangesNothing) {
+TEST_P(EngineConnectUserTimeout, LongerThanSynRetriesChangesNothing) {
   set_retries(2, 5);
   auto [id, syn] = connect_with(seconds(10));
   expect_retransmissions(syn, backoff_schedule(2));  // 1 s, 3 s, given up at 7 s
@@ -157,7 +159,7 @@ TEST_F(EngineConnectUserTimeout, LongerThanSynRetriesChangesNothing) {
   expect_timed_out(id, 2);
 }
 
-TEST_F(EngineRetransmit, SynAckRetriesAreTunable) {
+TEST_P(EngineRetransmit, SynAckRetriesAreTunable) {
   set_retries(6, 2);
   EndpointId listener = 0;
   SentSegment synack = half_open(&listener);
@@ -169,7 +171,7 @@ TEST_F(EngineRetransmit, SynAckRetriesAreTunable) {
   EXPECT_EQ(stats().handshake_timeouts.get(), 1u);
 }
 
-TEST_F(EngineRetransmit, SynAckRetriesZeroGivesUpAfterOneSecond) {
+TEST_P(EngineRetransmit, SynAckRetriesZeroGivesUpAfterOneSecond) {
   set_retries(6, 0);
   EndpointId listener = 0;
   half_open(&listener);
@@ -179,7 +181,7 @@ TEST_F(EngineRetransmit, SynAckRetriesZeroGivesUpAfterOneSecond) {
   EXPECT_EQ(listener_info(listener).syn_received, 0u);
 }
 
-TEST_F(EngineRetransmit, SynRetriesAreTunable) {
+TEST_P(EngineRetransmit, SynRetriesAreTunable) {
   set_retries(2, 5);
   auto [id, s] = start_connect(peer_);
   expect_retransmissions(s, backoff_schedule(2));
@@ -190,7 +192,7 @@ TEST_F(EngineRetransmit, SynRetriesAreTunable) {
   EXPECT_EQ(stats().syn_retransmits.get(), 2u);
 }
 
-TEST_F(EngineRetransmit, TunableChangeAppliesToConnectionsInFlight) {
+TEST_P(EngineRetransmit, TunableChangeAppliesToConnectionsInFlight) {
   auto [id, s] = start_connect(peer_);
   expect_segment_at(kStart + seconds(1));
   set_retries(1, 5);  // already retransmitted once: the next deadline gives up
@@ -199,6 +201,9 @@ TEST_F(EngineRetransmit, TunableChangeAppliesToConnectionsInFlight) {
   expect_nothing_sent();
   EXPECT_EQ(count_events(Event::Kind::kTimedOut, id), 1u);
 }
+
+INSTANTIATE_FOR_BOTH_FAMILIES(EngineRetransmit);
+INSTANTIATE_FOR_BOTH_FAMILIES(EngineConnectUserTimeout);
 
 }  // namespace
 }  // namespace tapstack::engine_test

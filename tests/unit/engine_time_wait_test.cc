@@ -11,7 +11,7 @@ namespace {
 constexpr uint16_t kPort = 80;
 constexpr uint32_t kIrs = 1000;
 
-class EngineTimeWait : public EngineTest {
+class EngineTimeWait : public EngineFamilyTest {
  protected:
   EngineTimeWait() { start(EngineConfig{}); }
 
@@ -44,7 +44,7 @@ class EngineTimeWait : public EngineTest {
   EndpointId listener_ = 0;
 };
 
-TEST_F(EngineTimeWait, ServerClosingFirstNeverRunsOutOfEndpoints) {
+TEST_P(EngineTimeWait, ServerClosingFirstNeverRunsOutOfEndpoints) {
   EngineConfig config;
   config.max_endpoints = 4;  // the listener and three more
   start(config);
@@ -56,7 +56,7 @@ TEST_F(EngineTimeWait, ServerClosingFirstNeverRunsOutOfEndpoints) {
   EXPECT_EQ(stats().time_wait_overflows.get(), 0u);
 }
 
-TEST_F(EngineTimeWait, AFullTableClosesWithoutTimeWaitAndCountsIt) {
+TEST_P(EngineTimeWait, AFullTableClosesWithoutTimeWaitAndCountsIt) {
   EngineConfig config;
   config.max_time_wait = 2;
   start(config);
@@ -67,7 +67,7 @@ TEST_F(EngineTimeWait, AFullTableClosesWithoutTimeWaitAndCountsIt) {
   EXPECT_EQ(engine().endpoint_count(), 1u);
 }
 
-TEST_F(EngineTimeWait, RstIsIgnoredAsRfc1337Asks) {
+TEST_P(EngineTimeWait, RstIsIgnoredAsRfc1337Asks) {
   uint32_t iss = serve_and_close(40000);
   mark();
   send(peer_, kPort, {.flags = kRst, .seq = kIrs + 2});  // exactly at RCV.NXT
@@ -80,7 +80,7 @@ TEST_F(EngineTimeWait, RstIsIgnoredAsRfc1337Asks) {
   expect_segment(take_segment(), kAck, iss + 2, kIrs + 2);
 }
 
-TEST_F(EngineTimeWait, OutOfWindowFinGetsAnAckButDoesNotRestartTheWait) {
+TEST_P(EngineTimeWait, OutOfWindowFinGetsAnAckButDoesNotRestartTheWait) {
   uint32_t iss = serve_and_close(40000);
   Time entered = now();
   advance_by(seconds(30));
@@ -90,7 +90,7 @@ TEST_F(EngineTimeWait, OutOfWindowFinGetsAnAckButDoesNotRestartTheWait) {
   EXPECT_EQ(engine().time_wait_count(), 0u);
 }
 
-TEST_F(EngineTimeWait, RetransmittedFinsCannotHoldTheRecordPastTwiceTheWait) {
+TEST_P(EngineTimeWait, RetransmittedFinsCannotHoldTheRecordPastTwiceTheWait) {
   uint32_t iss = serve_and_close(40000);
   Time entered = now();
   // A FIN every 30 s: each would restart a 60 s wait, for ever.
@@ -105,7 +105,7 @@ TEST_F(EngineTimeWait, RetransmittedFinsCannotHoldTheRecordPastTwiceTheWait) {
   EXPECT_EQ(engine().time_wait_count(), 0u);
 }
 
-TEST_F(EngineTimeWait, AnswersToUnacceptableSegmentsAreRateLimited) {
+TEST_P(EngineTimeWait, AnswersToUnacceptableSegmentsAreRateLimited) {
   uint32_t iss = serve_and_close(40000);
   mark();
   for (uint32_t i = 0; i < 10; ++i) {
@@ -118,7 +118,7 @@ TEST_F(EngineTimeWait, AnswersToUnacceptableSegmentsAreRateLimited) {
   expect_segment(take_segment(), kAck, iss + 2, kIrs + 2);
 }
 
-TEST_F(EngineTimeWait, PawsRejectsASynWithAnOlderTimestamp) {
+TEST_P(EngineTimeWait, PawsRejectsASynWithAnOlderTimestamp) {
   uint32_t iss = serve_and_close(40000, /*tsval=*/9000);
   mark();
   // A higher sequence number, but a timestamp from before the old connection's last segment:
@@ -129,7 +129,7 @@ TEST_F(EngineTimeWait, PawsRejectsASynWithAnOlderTimestamp) {
   EXPECT_EQ(dropped(DropReason::paws_rejected), 1u);
 }
 
-TEST_F(EngineTimeWait, ANewerTimestampReopensEvenWithAnOlderSequence) {
+TEST_P(EngineTimeWait, ANewerTimestampReopensEvenWithAnOlderSequence) {
   uint32_t iss = serve_and_close(40000, /*tsval=*/9000);
   SentSegment synack = syn(peer_, kPort, linux_syn(kIrs - 50000, 9500));
   expect_segment(synack, kSyn | kAck, iss + 2 + 65537, kIrs - 50000 + 1);
@@ -137,7 +137,7 @@ TEST_F(EngineTimeWait, ANewerTimestampReopensEvenWithAnOlderSequence) {
   EXPECT_EQ(stats().time_wait_reused.get(), 1u);
 }
 
-TEST_F(EngineTimeWait, ReuseKeepsTheIsnAboveTheOldConnectionEvenWhenCookiesAreOn) {
+TEST_P(EngineTimeWait, ReuseKeepsTheIsnAboveTheOldConnectionEvenWhenCookiesAreOn) {
   uint32_t iss = serve_and_close(40000, /*tsval=*/9000);
   TunableConfig t = engine().tunable();
   t.syncookies = tcp::SynCookieMode::kAlways;
@@ -147,10 +147,10 @@ TEST_F(EngineTimeWait, ReuseKeepsTheIsnAboveTheOldConnectionEvenWhenCookiesAreOn
   EXPECT_EQ(stats().syncookies_sent.get(), 0u);
 }
 
-TEST_F(EngineTimeWait, ActiveOpenKeepsItsBoundPortUntilTheWaitEnds) {
+TEST_P(EngineTimeWait, ActiveOpenKeepsItsBoundPortUntilTheWaitEnds) {
   auto id = engine().create_endpoint();
   ASSERT_TRUE(id.is_ok());
-  ASSERT_TRUE(engine().bind(*id, Ipv4Address{}, 5000).is_ok());
+  ASSERT_TRUE(engine().bind(*id, any_address(), 5000).is_ok());
   ASSERT_TRUE(engine().connect(*id, peer_.address(), peer_.port).is_ok());
   SentSegment our_syn = take_segment();
   send(peer_, 5000, linux_synack(7000, our_syn));
@@ -163,13 +163,13 @@ TEST_F(EngineTimeWait, ActiveOpenKeepsItsBoundPortUntilTheWaitEnds) {
 
   auto other = engine().create_endpoint();
   ASSERT_TRUE(other.is_ok());
-  EXPECT_EQ(engine().bind(*other, Ipv4Address{}, 5000).code, ErrorCode::kAlreadyExists);
+  EXPECT_EQ(engine().bind(*other, any_address(), 5000).code, ErrorCode::kAlreadyExists);
   advance_by(seconds(60));
   EXPECT_EQ(engine().time_wait_count(), 0u);
-  EXPECT_TRUE(engine().bind(*other, Ipv4Address{}, 5000).is_ok());
+  EXPECT_TRUE(engine().bind(*other, any_address(), 5000).is_ok());
 }
 
-TEST_F(EngineTimeWait, ConnectDoesNotReuseATupleInTimeWait) {
+TEST_P(EngineTimeWait, ConnectDoesNotReuseATupleInTimeWait) {
   EngineConfig config;
   config.ephemeral_port_first = 50000;
   config.ephemeral_port_last = 50000;  // one port: the tuple is forced
@@ -187,6 +187,8 @@ TEST_F(EngineTimeWait, ConnectDoesNotReuseATupleInTimeWait) {
   advance_by(seconds(60));
   EXPECT_TRUE(engine().connect(*again, peer_.address(), peer_.port).is_ok());
 }
+
+INSTANTIATE_FOR_BOTH_FAMILIES(EngineTimeWait);
 
 }  // namespace
 }  // namespace tapstack::engine_test
