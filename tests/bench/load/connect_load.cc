@@ -69,13 +69,19 @@ void usage() {
       "                             [--sources A,B,...]\n"
       "Opens and closes connections in a loop from N threads for S seconds or C connections;\n"
       "--close: abort with RST, close first with FIN, or wait for the server's FIN (EOF).\n"
-      "Only addresses in 198.18.0.0/15 are accepted.\n");
+      "Only addresses in 198.18.0.0/15 and 2001:db8::/32 (no --sources) are accepted.\n");
 }
 
 // Benchmark traffic stays in the test range 198.18.0.0/15.
 bool parse_test_address(const std::string& text, in_addr& a) {
   return inet_pton(AF_INET, text.c_str(), &a) == 1 &&
          (ntohl(a.s_addr) & 0xfffe0000u) == 0xc6120000u;
+}
+
+// Or, for IPv6, in the documentation prefix 2001:db8::/32.
+bool parse_test_address6(const std::string& text, in6_addr& a) {
+  return inet_pton(AF_INET6, text.c_str(), &a) == 1 && a.s6_addr[0] == 0x20 &&
+         a.s6_addr[1] == 0x01 && a.s6_addr[2] == 0x0d && a.s6_addr[3] == 0xb8;
 }
 
 bool parse_sources(const std::string& list, std::vector<in_addr>& out) {
@@ -121,7 +127,10 @@ bool parse(int argc, char** argv, Options& o) {
     }
   }
   in_addr a{};
-  if (!parse_test_address(o.address, a)) return false;
+  in6_addr a6{};
+  const bool ipv6 = parse_test_address6(o.address, a6);
+  if (!ipv6 && !parse_test_address(o.address, a)) return false;
+  if (ipv6 && !o.sources.empty()) return false;
   return o.threads > 0 && o.threads <= 64 && o.port > 0 && o.port < 65536 && o.seconds > 0 &&
          o.seconds <= 3600;
 }
@@ -192,10 +201,20 @@ int main(int argc, char** argv) {
     usage();
     return 2;
   }
-  sockaddr_in target{};
-  target.sin_family = AF_INET;
-  target.sin_port = htons(static_cast<uint16_t>(o.port));
-  inet_pton(AF_INET, o.address.c_str(), &target.sin_addr);
+  sockaddr_storage target{};
+  socklen_t target_length = sizeof(sockaddr_in);
+  if (in6_addr a6{}; inet_pton(AF_INET6, o.address.c_str(), &a6) == 1) {
+    auto& v6 = reinterpret_cast<sockaddr_in6&>(target);
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = htons(static_cast<uint16_t>(o.port));
+    v6.sin6_addr = a6;
+    target_length = sizeof v6;
+  } else {
+    auto& v4 = reinterpret_cast<sockaddr_in&>(target);
+    v4.sin_family = AF_INET;
+    v4.sin_port = htons(static_cast<uint16_t>(o.port));
+    inet_pton(AF_INET, o.address.c_str(), &v4.sin_addr);
+  }
 
   std::atomic<long> started{0};
   std::atomic<long> failures{0};
@@ -221,7 +240,7 @@ int main(int argc, char** argv) {
           ++failures;
           kinds.add(kind);
         };
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = socket(target.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0) {
           fail(errno_kind(errno));
           continue;
@@ -242,7 +261,7 @@ int main(int argc, char** argv) {
           }
         }
         auto t0 = Clock::now();
-        if (connect(fd, reinterpret_cast<sockaddr*>(&target), sizeof target) != 0) {
+        if (connect(fd, reinterpret_cast<sockaddr*>(&target), target_length) != 0) {
           fail(errno_kind(errno));
           close(fd);
           continue;
