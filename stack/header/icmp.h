@@ -7,6 +7,7 @@
 
 #include "stack/header/addresses.h"
 #include "stack/header/bytes.h"
+#include "stack/header/ip_address.h"
 
 namespace tapstack::header {
 
@@ -45,11 +46,11 @@ class IcmpView {
   std::span<const uint8_t> bytes_;
 };
 
-// What an ICMP error quotes of a TCP segment: the IP header and the first 8 bytes of TCP
-// (RFC 792), enough for the ports and the sequence number.
+// What an ICMP or ICMPv6 error quotes of a TCP segment: the IP header and the first 8 bytes of
+// TCP (RFC 792, RFC 4443 §3), enough for the ports and the sequence number.
 struct QuotedTcp {
-  Ipv4Address source;
-  Ipv4Address destination;
+  IpAddress source;
+  IpAddress destination;
   uint16_t source_port = 0;
   uint16_t destination_port = 0;
   uint32_t seq = 0;

@@ -91,11 +91,7 @@ void Icmp::echo_reply(const header::Ipv4View& ip, const header::IcmpView& reques
 bool Icmp::quoted_error(std::span<const uint8_t> quoted, std::string_view reason) {
   auto segment = header::parse_quoted_tcp(quoted);
   if (!segment || segment->source != config_.address.address) return false;
-  return tcp_.icmp_error({.local = segment->source,
-                          .remote = segment->destination,
-                          .local_port = segment->source_port,
-                          .remote_port = segment->destination_port},
-                         segment->seq, reason);
+  return tcp_.icmp_error(tcp::FourTuple::sent(*segment), segment->seq, reason);
 }
 
 void Icmp::next_hop_failed(std::span<const uint8_t> ip_packet) {

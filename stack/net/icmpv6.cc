@@ -22,24 +22,8 @@ constexpr uint8_t kHopLimit = 64;
 constexpr size_t kMinimumMtu = 1280;
 constexpr size_t kMaxQuote = kMinimumMtu - Ipv6View::kHeaderSize - Icmpv6View::kHeaderSize;
 
-// What an error quotes of one of our TCP segments: enough for the tuple and the sequence number
-// (RFC 4443 §3: the invoking packet, cut short).
-struct QuotedTcp {
-  Ipv6Address source;
-  Ipv6Address destination;
-  uint16_t source_port = 0;
-  uint16_t destination_port = 0;
-  uint32_t seq = 0;
-
-  tcp::FourTuple tuple() const {
-    return {.local = source,
-            .remote = destination,
-            .local_port = source_port,
-            .remote_port = destination_port};
-  }
-};
-
-std::optional<QuotedTcp> parse_quoted_tcp(std::span<const uint8_t> quoted) {
+// The TCP segment an error quotes (RFC 4443 §3: the invoking packet, cut short), if it is one.
+std::optional<header::QuotedTcp> parse_quoted_tcp(std::span<const uint8_t> quoted) {
   auto ip = Ipv6View::parse_quoted(quoted);
   if (!ip) return std::nullopt;
   const header::Ipv6Walk walk = ip->find_upper_layer();
@@ -48,8 +32,8 @@ std::optional<QuotedTcp> parse_quoted_tcp(std::span<const uint8_t> quoted) {
     return std::nullopt;
   }
   const uint8_t* tcp = upper->payload.data();
-  return QuotedTcp{ip->source(), ip->destination(), header::load16(tcp), header::load16(tcp + 2),
-                   header::load32(tcp + 4)};
+  return header::QuotedTcp{ip->source(), ip->destination(), header::load16(tcp),
+                           header::load16(tcp + 2), header::load32(tcp + 4)};
 }
 
 }  // namespace
@@ -171,8 +155,8 @@ void Icmpv6::parameter_problem(const Ipv6View& ip, uint8_t code, size_t pointer,
 void Icmpv6::error(const Icmpv6View& icmp) {
   auto segment = parse_quoted_tcp(icmp.body());
   bool matched = false;
-  if (segment && ndp_.is_assigned(segment->source)) {
-    const tcp::FourTuple tuple = segment->tuple();
+  if (segment && ndp_.is_assigned(segment->source.v6)) {
+    const tcp::FourTuple tuple = tcp::FourTuple::sent(*segment);
     // Packet Too Big lowers the path's MSS (RFC 8201); the others end a connection attempt.
     matched =
         icmp.type() == kPacketTooBig
@@ -186,7 +170,7 @@ void Icmpv6::next_hop_failed(std::span<const uint8_t> ip_packet) {
   // Packets of no connection (a listener's SYN-ACKs, resets, echo replies) just go: their
   // records time out on their own.
   if (auto segment = parse_quoted_tcp(ip_packet)) {
-    tcp_.icmp_error(segment->tuple(), segment->seq, kNoNeighbourAdvertisement);
+    tcp_.icmp_error(tcp::FourTuple::sent(*segment), segment->seq, kNoNeighbourAdvertisement);
   }
 }
 

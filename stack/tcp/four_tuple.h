@@ -6,6 +6,7 @@
 #include <cstring>
 #include <functional>
 
+#include "stack/header/icmp.h"
 #include "stack/header/ip_address.h"
 
 namespace tapstack::tcp {
@@ -17,6 +18,10 @@ struct FourTuple {
   uint16_t remote_port = 0;
   bool operator==(const FourTuple&) const = default;
   IpFamily family() const { return remote.family(); }
+  // The tuple of a segment we sent, as an ICMP error quotes it.
+  static FourTuple sent(const header::QuotedTcp& segment) {
+    return {segment.source, segment.destination, segment.source_port, segment.destination_port};
+  }
 };
 
 // Hashes a tuple for the demux tables. The seed is random per process: remote addresses and
