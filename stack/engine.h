@@ -144,6 +144,10 @@ class Engine final : private net::IpOutput {
   void send_ip(const IpAddress& destination, std::span<uint8_t> frame,
                const FrameOffload& offload) override;
   Result<IpAddress> source_for(const IpAddress& destination) const override;
+  bool is_usable(const IpAddress& address) const override {
+    return address.is_v4() ? address.v4() == config_.address.address
+                           : ndp_.is_usable(address.v6, now_);
+  }
   void send_ipv4(Ipv4Address destination, std::span<uint8_t> frame, const FrameOffload& offload);
   void send_ipv6(const Ipv6Address& destination, std::span<uint8_t> frame,
                  const FrameOffload& offload);

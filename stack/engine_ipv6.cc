@@ -11,6 +11,18 @@ namespace tapstack {
 
 using header::Ipv6Drop;
 
+namespace {
+
+// A neighbour advertisement whose target is its own source.
+bool advertises_itself(const header::Ipv6UpperLayer& upper, const Ipv6Address& source) {
+  constexpr size_t kTargetOffset = 8;  // type, code, checksum, flags (RFC 4861 §4.4)
+  return upper.protocol == header::kProtocolIcmpv6 && upper.payload.size() >= kTargetOffset + 16 &&
+         upper.payload[0] == header::icmpv6_type::kNeighbourAdvertisement &&
+         Ipv6Address::from(upper.payload.data() + kTargetOffset) == source;
+}
+
+}  // namespace
+
 void Engine::receive_ipv6(std::span<const uint8_t> packet, const MacAddress& sender,
                           RxChecksum checksum) {
   auto ip = header::Ipv6View::parse(packet);
@@ -18,12 +30,11 @@ void Engine::receive_ipv6(std::span<const uint8_t> packet, const MacAddress& sen
     stats_.drop(DropReason::bad_ipv6_header);
     return;
   }
-  // Sources no host sends from (RFC 4291 §2.5.2-2.5.5, §2.7: multicast, loopback, IPv4-mapped),
-  // and our own: whatever sends them is spoofing, and an answer would go astray.
+  // Sources no host sends from (RFC 4291 §2.5.2-2.5.5, §2.7: multicast, loopback, IPv4-mapped):
+  // whatever sends them is spoofing, and an answer would go astray.
   const Ipv6Address source = ip->source();
   const Ipv6Address destination = ip->destination();
-  if (source.is_multicast() || source.is_loopback() || source.is_v4_mapped() ||
-      ndp_.is_assigned(source)) {
+  if (source.is_multicast() || source.is_loopback() || source.is_v4_mapped()) {
     stats_.drop(DropReason::ipv6_invalid_source);
     return;
   }
@@ -34,10 +45,21 @@ void Engine::receive_ipv6(std::span<const uint8_t> packet, const MacAddress& sen
   }
   const header::Ipv6Walk walk = ip->find_upper_layer();
   if (const auto* rejection = std::get_if<header::Ipv6Rejection>(&walk)) {
+    if (ndp_.is_assigned(source)) {
+      stats_.drop(DropReason::ipv6_invalid_source);  // no answer to ourselves
+      return;
+    }
     reject_ipv6(*ip, *rejection);
     return;
   }
   const auto& upper = std::get<header::Ipv6UpperLayer>(walk);
+  // Our own addresses as source are spoofed too, but for one message: a host defending an
+  // address against our DAD advertises it from the address itself (RFC 4862 §5.4.4, Linux's
+  // ndisc_send_na), and that advertisement is what makes ours duplicate.
+  if (ndp_.is_assigned(source) && !advertises_itself(upper, source)) {
+    stats_.drop(DropReason::ipv6_invalid_source);
+    return;
+  }
   const bool neighbour_discovery =
       upper.protocol == header::kProtocolIcmpv6 && !upper.payload.empty() &&
       (upper.payload[0] == header::icmpv6_type::kNeighbourSolicitation ||

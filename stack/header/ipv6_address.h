@@ -58,6 +58,7 @@ struct Ipv6Subnet {
   static std::optional<Ipv6Subnet> parse(std::string_view text);
   bool contains(const Ipv6Address& a) const;
   std::string to_string() const;
+  bool operator==(const Ipv6Subnet&) const = default;
 };
 
 }  // namespace tapstack

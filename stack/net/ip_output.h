@@ -34,6 +34,9 @@ class IpOutput {
   // there is none: kInvalidArgument for no unicast peer address (unspecified, multicast,
   // broadcast, loopback, ours), kUnavailable for no route.
   virtual Result<IpAddress> source_for(const IpAddress& destination) const = 0;
+  // Whether `address`, one of ours, may be used now: an IPv6 one once DAD passed it, never one
+  // found duplicate (RFC 4862 §5.4; Linux refuses to bind them, EADDRNOTAVAIL).
+  virtual bool is_usable(const IpAddress& address) const = 0;
 };
 
 }  // namespace tapstack::net

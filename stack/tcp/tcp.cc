@@ -40,7 +40,8 @@ Tcp::Tcp(const EngineConfig& config, Stats& stats, TimerWheel& timers, net::IpOu
       tuple_hash_{keys.next_u64()},
       connections_(tuple_hash_, cookie_path_),
       half_open_(tuple_hash_, cookie_path_),
-      time_wait_(tuple_hash_, cookie_path_) {}
+      time_wait_(tuple_hash_, cookie_path_),
+      flow_label_hash_{keys.next_u64()} {}
 
 Tcp::~Tcp() {
   cookie_path_.detach();  // the program passes everything from now on
@@ -176,6 +177,10 @@ Status Tcp::bind(EndpointId id, const IpAddress& address, uint16_t port, bool v6
     return error(ErrorCode::kInvalidArgument,
                  address.to_string() + " is not one of this stack's addresses");
   }
+  if (!address.is_unspecified() && !output_.is_usable(address)) {
+    return error(ErrorCode::kUnavailable,
+                 address.to_string() + " is tentative (duplicate address detection) or duplicate");
+  }
   if (v6_only && address.is_v4()) {
     return error(ErrorCode::kInvalidArgument,
                  "v6_only needs an IPv6 address or ::, not " + address.to_string());
@@ -288,6 +293,9 @@ Status Tcp::connect(EndpointId id, const IpAddress& address, uint16_t port) {
   }
   auto source = output_.source_for(address);
   if (!source.is_ok()) return source.status();
+  if (!e->address.is_unspecified() && !output_.is_usable(e->address)) {
+    return error(ErrorCode::kUnavailable, e->address.to_string() + " was found duplicate");
+  }
   FourTuple tuple{e->address.is_unspecified() ? *source : e->address, address, 0, port};
   PortLease lease;
   if (state == TcpState::kInitial) {

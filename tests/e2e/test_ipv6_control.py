@@ -9,6 +9,7 @@ exporter's connections by family. IPv6 traffic itself needs neighbour discovery 
 import ipaddress
 import json
 import subprocess
+import time
 import unittest
 
 import grpc
@@ -55,9 +56,19 @@ class Ipv6ControlCase(unittest.TestCase):
             pass
 
     def bind(self, address, port, v6_only=False):
-        return self.stubs.endpoints.Bind(
-            self.pb.BindRequest(id=self.create(), address=address, port=port, v6_only=v6_only),
-            timeout=5)
+        # Our IPv6 addresses are tentative for the 1 s of duplicate address detection after the
+        # daemon starts (UNAVAILABLE, as Linux's EADDRNOTAVAIL); nothing announces its end, so
+        # the Bind is asked again for at most 5 s.
+        request = self.pb.BindRequest(id=self.create(), address=address, port=port,
+                                      v6_only=v6_only)
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                return self.stubs.endpoints.Bind(request, timeout=5)
+            except grpc.RpcError as e:
+                if e.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def expect_error(self, code, call, fragment):
         with self.assertRaises(grpc.RpcError) as caught:

@@ -6,7 +6,10 @@
 // Each input starts from the same engine: a peer (ARP answered) has completed a handshake with
 // SACK-permitted and window scaling, and we have queued data for it. The input is split into
 // frames; the first byte of each picks how far the clock moves and what the frame is:
-//   odd      unpatched, for the Ethernet, ARP and IPv4 parsers;
+//   1 mod 4  unpatched, for the Ethernet, ARP and IPv4 parsers;
+//   3 mod 4  an IPv6 packet from a peer on 2001:db8::/64 to one of our addresses or groups:
+//            extension headers and upper layer (NDP, ICMPv6, TCP) the fuzzer's, the upper
+//            layer's checksum made right;
 //   2 mod 4  a segment on the established connection: ports fixed, sequence and
 //            acknowledgment numbers (and SACK block edges) near the connection's, so most land
 //            in the window and the flight; flags, options and payload the fuzzer's;
@@ -27,7 +30,10 @@
 #include "stack/engine.h"
 #include "stack/header/checksum.h"
 #include "stack/header/ethernet.h"
+#include "stack/header/icmpv6.h"
 #include "stack/header/ipv4.h"
+#include "stack/header/ipv6.h"
+#include "stack/header/tcp.h"
 
 namespace {
 
@@ -164,6 +170,56 @@ std::vector<uint8_t> from_any_peer(std::span<const uint8_t> frame, const EngineC
   return out;
 }
 
+// An IPv6 packet to us: the fuzzer's byte 5 picks the destination (our global or link-local
+// address, our solicited-node group, all-nodes), the source is 2001:db8::xx, the hop limit is
+// 255 (as NDP wants) half the time; the rest of the packet is the fuzzer's, but for the TCP or
+// ICMPv6 checksum, made right when the extension header walk reaches one.
+std::vector<uint8_t> from_ipv6_peer(std::span<const uint8_t> frame, const EngineConfig& config) {
+  std::vector<uint8_t> out(frame.begin(), frame.end());
+  if (out.size() < kIp + Ipv6View::kHeaderSize) out.resize(kIp + Ipv6View::kHeaderSize);
+  const Ipv6Address ours = config.ipv6_addresses.front().address;
+  Ipv6Address destination = ours;
+  switch (out[5] & 3) {
+    case 1:
+      destination = config.link_local();
+      break;
+    case 2:
+      destination = ours.solicited_node();
+      break;
+    case 3:
+      destination = *Ipv6Address::parse("ff02::1");
+      break;
+    default:
+      break;
+  }
+  Ipv6Address source = ours;
+  source.bytes[15] = out[kIp + 23];
+  write_ethernet(out.data(), destination.is_multicast() ? destination.multicast_mac() : config.mac,
+                 MacAddress::from(kPeerMac), kEtherTypeIpv6);
+  uint8_t* ip = &out[kIp];
+  ip[0] = static_cast<uint8_t>(0x60 | (ip[0] & 0x0f));
+  const size_t payload = std::min<size_t>(out.size() - kIp - Ipv6View::kHeaderSize, 0xffff);
+  store16(ip + 4, static_cast<uint16_t>(payload));
+  if (ip[7] & 1) ip[7] = 255;
+  source.write(ip + 8);
+  destination.write(ip + 24);
+  auto view = Ipv6View::parse(std::span<const uint8_t>(out).subspan(kIp));
+  if (!view) return out;
+  const Ipv6Walk walk = view->find_upper_layer();
+  const auto* upper = std::get_if<Ipv6UpperLayer>(&walk);
+  if (!upper) return out;
+  const size_t field = upper->protocol == kProtocolTcp      ? TcpView::kChecksumOffset
+                       : upper->protocol == kProtocolIcmpv6 ? Icmpv6View::kChecksumOffset
+                                                            : 0;
+  if (!field || upper->payload.size() < field + 2) return out;
+  uint8_t* layer = ip + upper->offset;
+  store16(layer + field, 0);
+  const uint64_t sum = pseudo_header_sum(source, destination, upper->protocol,
+                                         static_cast<uint32_t>(upper->payload.size()));
+  store16(layer + field, checksum_finish(checksum_add(sum, {layer, upper->payload.size()})));
+  return out;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -173,6 +229,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   EngineConfig config;
   config.receive_buffer = 4096;
   config.send_buffer = 8192;
+  config.ipv6_addresses = {*Ipv6Subnet::parse("2001:db8::2/64")};
+  config.ipv6_dad_transmits = 0;
   Engine engine(config, sink, tcp::KeySource::seeded(1), now);
   EndpointId listener = *engine.create_endpoint();
   engine.bind(listener, {}, kListenPort);
@@ -211,9 +269,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     rest = rest.subspan(std::min(rest.size(), cut + 4));
     if (piece.empty()) continue;
     const uint8_t pick = piece[0];
-    std::vector<uint8_t> frame = (pick & 1) ? std::vector<uint8_t>(piece.begin(), piece.end())
-                                 : (pick & 2) != 0 ? on_connection(piece, config, *iss)
-                                                   : from_any_peer(piece, config);
+    std::vector<uint8_t> frame;
+    switch (pick & 3) {
+      case 0:
+        frame = from_any_peer(piece, config);
+        break;
+      case 1:
+        frame.assign(piece.begin(), piece.end());
+        break;
+      case 2:
+        frame = on_connection(piece, config, *iss);
+        break;
+      default:
+        frame = from_ipv6_peer(piece, config);
+        break;
+    }
     now += milliseconds(pick) * 40;
     engine.receive_frame(frame, now);
     engine.advance(now);

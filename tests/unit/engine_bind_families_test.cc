@@ -17,6 +17,7 @@ class EngineBindFamilies : public EngineTest {
   EngineBindFamilies() {
     EngineConfig config;
     config.ipv6_addresses = {*Ipv6Subnet::parse("2001:db8::2/64")};
+    config.ipv6_dad_transmits = 0;  // usable at once (DAD's own tests are EngineNdp's)
     restart(config);
   }
   Status bind(const IpAddress& address, uint16_t port, bool v6_only = false) {

@@ -156,6 +156,31 @@ TEST_F(EngineNdp, AnAdvertisementForATentativeAddressMakesItDuplicate) {
                    {"drop.ipv6_tentative", 1}});
 }
 
+// A host that holds the address defends it as Linux's ndisc_send_na does: the advertisement comes
+// from the address itself, which is ours too, and must still reach DAD (RFC 4862 §5.4.4). Any
+// other packet from our own address is spoofed. And a duplicate address is nobody's to bind.
+TEST_F(EngineNdp, ADefenceFromTheAddressItselfMakesOursDuplicate) {
+  start(ipv6_config(1));
+  Peer6 defender{kOurGlobal, peer_.mac};
+  deliver(advertisement(defender, kOurGlobal, peer_.mac, false, true, kAllNodes));
+  EXPECT_EQ(address_states(), (std::vector{State::kTentative, State::kDuplicate}));
+  deliver(echo_request(peer_, kOurLinkLocal, 1, kOurGlobal));
+  expect_nothing_sent();
+  EXPECT_EQ(dropped(DropReason::ipv6_invalid_source), 1u);
+  EndpointId id = *engine().create_endpoint();
+  EXPECT_EQ(engine().bind(id, IpAddress(*Ipv6Address::parse(kOurGlobal.to_string())), 80).code,
+            ErrorCode::kUnavailable);
+}
+
+TEST_F(EngineNdp, ATentativeAddressIsBoundOnlyOnceDadPassedIt) {
+  start(ipv6_config(1));
+  const IpAddress ours = *Ipv6Address::parse(kOurGlobal.to_string());
+  EndpointId id = *engine().create_endpoint();
+  EXPECT_EQ(engine().bind(id, ours, 80).code, ErrorCode::kUnavailable);
+  advance_by(net::Ndp::kRetransTimer);
+  EXPECT_TRUE(engine().bind(id, ours, 80).is_ok());
+}
+
 TEST_F(EngineNdp, AnotherHostsProbeForATentativeAddressMakesItDuplicate) {
   start(ipv6_config(1));
   deliver(solicitation(peer_, Tins::IPv6Address("::"), kOurLinkLocal));
