@@ -211,6 +211,40 @@ TEST_F(Admission, PolicyChangesTakeEffectOnTheNextSyn) {
   EXPECT_EQ(steps_.refused(listener_, AdmissionReason::kDenied), 1u);
 }
 
+// With the kernel cookie path attached and cookies `always`, a listener without a policy has its
+// SYNs answered by the program; with one, they all reach the engine, which refuses or answers
+// them itself.
+class AdmissionKernelCookies : public Admission {
+ protected:
+  bool kernel_cookie_path() const override { return true; }
+  cookie_path_listener& published() const { return cookie_path_->memory().listeners[kPort]; }
+  uint32_t mode() const {
+    return std::atomic_ref(published().mode).load(std::memory_order_relaxed);
+  }
+};
+
+TEST_F(AdmissionKernelCookies, ListenerWithAPolicyLeavesItsSynsToTheEngine) {
+  loop_->call([](Engine& e) {
+    TunableConfig t = e.tunable();
+    t.syncookies = tcp::SynCookieMode::kAlways;
+    e.update_tunable(t);
+  });
+  EXPECT_EQ(mode(), COOKIE_PATH_ON);
+  AdmissionPolicy p = AdmissionSteps::per_address();
+  p.deny = {host_prefix(11)};
+  steps_.set(listener_, p);
+  EXPECT_EQ(mode(), COOKIE_PATH_OFF);
+  EXPECT_EQ(connect_from(source(11)), ECONNREFUSED);
+  EXPECT_EQ(connect_from(source(10)), 0);
+  EXPECT_EQ(std::atomic_ref(published().synacks).load(std::memory_order_relaxed), 0u);
+  const auto [cookies_sent, cookies_validated] = loop_->call([](Engine& e) {
+    return std::pair(e.stats().syncookies_sent.get(), e.stats().syncookies_validated.get());
+  });
+  EXPECT_EQ(cookies_sent, 1u);  // the engine's own, to the admitted client
+  EXPECT_EQ(cookies_validated, 1u);
+  EXPECT_EQ(steps_.refused(listener_, AdmissionReason::kDenied), 1u);
+}
+
 // A spoofed SYN flood from all of 198.19.0.0/16 against a policy that tracks every address:
 // the listener tracks no more sources than its table holds, and a real client still connects.
 class AdmissionFlood : public FloodTest {
