@@ -95,6 +95,23 @@ class EngineAdmission : public EngineFamilyTest {
   // The peer resets the connection it made with open_passive.
   void peer_resets(const Peer& p) { send(p, kPort, SegmentSpec{.flags = kRst, .seq = kIrs + 1}); }
 
+  // We close a connection open_passive made: returns our FIN.
+  SentSegment close_first(EndpointId id) {
+    EXPECT_TRUE(engine().close(id, false).is_ok());
+    SentSegment fin = take_segment();
+    EXPECT_EQ(flags_string(fin.flags), flags_string(kFin | kAck));
+    return fin;
+  }
+  // The peer acknowledges our FIN with its own: the connection enters TIME-WAIT.
+  void peer_finishes(const Peer& p, const SentSegment& fin) {
+    send(p, kPort,
+         SegmentSpec{.flags = kFin | kAck,
+                     .seq = kIrs + 1,
+                     .ack = fin.seq + 1,
+                     .timestamp = Timestamp{7000, fin.timestamp ? fin.timestamp->value : 0}});
+    take_frames();
+  }
+
   EndpointId listener_ = 0;
 };
 
@@ -205,20 +222,35 @@ TEST_P(EngineAdmission, ConnectionCapCountsDownOnResetAbortAndTimeWait) {
   expect_reset_to_syn(at("198.19.1.5", 1005));
 
   // We close first: the connection is counted until it enters TIME-WAIT.
-  ASSERT_TRUE(engine().close(id_b, false).is_ok());
-  SentSegment fin = take_segment();
-  EXPECT_EQ(flags_string(fin.flags), flags_string(kFin | kAck));
+  SentSegment fin = close_first(id_b);
   expect_reset_to_syn(at("198.19.1.5", 1005));  // FIN-WAIT-1 still holds it
-  send(b, kPort,
-       SegmentSpec{.flags = kFin | kAck,
-                   .seq = kIrs + 1,
-                   .ack = fin.seq + 1,
-                   .timestamp = Timestamp{7000, fin.timestamp ? fin.timestamp->value : 0}});
-  take_frames();
+  peer_finishes(b, fin);
   EXPECT_EQ(engine().time_wait_count(), 1u);
   expect_answered(at("198.19.1.5", 1005));
   EXPECT_EQ(refused(AdmissionReason::kConnectionCap), 4u);
   (void)id_d;
+}
+
+TEST_P(EngineAdmission, RefusedSynLeavesTheTimeWaitRecordItWouldHaveTakenOver) {
+  const Peer a = at("198.19.1.1", 1001);
+  EndpointId id = connect_from(a);
+  peer_finishes(a, close_first(id));
+  ASSERT_EQ(engine().time_wait_count(), 1u);
+  AdmissionPolicy p = policy();
+  p.deny = {prefix("198.19.1.0/24")};
+  set(p);
+  // A new SYN above the old incarnation's sequence numbers and timestamps: TIME-WAIT would hand
+  // it over.
+  const SegmentSpec new_syn = linux_syn(kIrs + 100000, 9000);
+  send(a, kPort, new_syn);
+  expect_reset(take_segment(), a, kPort, kRst | kAck, 0, new_syn.seq + 1);
+  EXPECT_EQ(engine().time_wait_count(), 1u);
+  EXPECT_EQ(stats().time_wait_reused.get(), 0u);
+  set(std::nullopt);
+  send(a, kPort, new_syn);
+  EXPECT_EQ(flags_string(take_segment().flags), flags_string(kSyn | kAck));
+  EXPECT_EQ(engine().time_wait_count(), 0u);
+  EXPECT_EQ(stats().time_wait_reused.get(), 1u);
 }
 
 TEST_P(EngineAdmission, CookieHandshakesObeyTheListsAndTheConnectionCap) {
