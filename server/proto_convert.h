@@ -38,8 +38,10 @@ Result<OptionsChange> from_proto(const v1::SetOptionsRequest& request);
 
 // Admission policies (proto_convert_admission.cc). from_proto fills the defaults of unset
 // fields and checks the policy (AdmissionPolicy::validate) before any engine sees it, so that a
-// Listen with a bad policy changes nothing; errors are INVALID_ARGUMENT naming the field under
-// `field` (the request's: "admission", "policy") and its value.
+// Listen with a bad policy changes nothing. Errors are INVALID_ARGUMENT: a prefix that does not
+// parse, or a value the engine's type cannot hold, names its field under `field` (the
+// request's: "admission", "policy") and the value; the rest is validate()'s message, which
+// names the rule and the value.
 Result<tcp::AdmissionPolicy> from_proto(const v1::AdmissionPolicy& policy,
                                         const std::string& field);
 void to_proto(const tcp::AdmissionPolicy& policy, v1::AdmissionPolicy* out);
