@@ -169,6 +169,9 @@ TEST_F(Admission, SynRateHoldsForAClientHammeringConnect) {
   }
   const double seconds = std::chrono::duration<double>(last - start).count();
   const double expected = kRate * seconds + kBurst;
+  RecordProperty("connected", static_cast<int>(connected));
+  RecordProperty("expected", static_cast<int>(expected));
+  RecordProperty("refused", static_cast<int>(refused));
   EXPECT_NEAR(static_cast<double>(connected), expected, expected * 0.1)
       << connected << " connected, " << refused << " refused in " << seconds << " s";
   EXPECT_GT(refused, connected);  // it did hammer
