@@ -173,8 +173,7 @@ void add_admission(const EngineSnapshot& snapshot, std::vector<MetricFamily>& ou
   MetricFamily& refused =
       family(out, "listener_syns_refused_total",
              "SYNs (and SYN-cookie ACKs) a listener's admission policy refused, by reason "
-             "(denied, not_allowed, rate_limited, half_open_cap, connection_cap, "
-             "source_table_full)",
+             "(denied, not_allowed, rate_limited, half_open_cap, connection_cap)",
              MetricType::Counter);
   for (const ListenerSnapshot& l : snapshot.listeners) {
     for (size_t i = 0; i < tcp::kAdmissionReasonCount; ++i) {

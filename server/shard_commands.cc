@@ -140,14 +140,9 @@ Answer listen_endpoint(Shards& shards, EndpointId id, uint32_t backlog,
                        const std::optional<tcp::AdmissionPolicy>& admission) {
   const std::optional<tcp::AdmissionPolicy> share = replica_admission(shards, id, admission);
   // Each loop's replica has the whole backlog, as each socket of a SO_REUSEPORT group has. The
-  // policy in the same turn: the loop reads no SYN between the two.
+  // policy comes with the listen, so no SYN is answered without it.
   return on_group(
-      shards, id,
-      [&](Engine& engine) {
-        Status s = engine.listen(id, backlog, syn_backlog);
-        if (s.is_ok() && share) s = engine.set_admission(id, share);
-        return s;
-      },
+      shards, id, [&](Engine& engine) { return engine.listen(id, backlog, syn_backlog, share); },
       [&] {
         if (admission && shards.is_group(id)) shards.set_group_admission(id, admission);
       });

@@ -86,9 +86,12 @@ class Engine final : private net::IpOutput {
     return tcp_.bind(id, address, port, v6_only);
   }
   // The accept queue holds exactly `backlog` connections (Linux holds backlog + 1); the
-  // SYN-RCVD table holds `syn_backlog`, by default `backlog`.
-  Status listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_backlog = {}) {
-    return tcp_.listen(id, backlog, syn_backlog);
+  // SYN-RCVD table holds `syn_backlog`, by default `backlog`. With `admission`, the listener
+  // has that policy (as set_admission) from its first SYN: the kernel cookie path, which is
+  // told of a listener as it starts, never answers for it without the policy.
+  Status listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_backlog = {},
+                std::optional<tcp::AdmissionPolicy> admission = std::nullopt) {
+    return tcp_.listen(id, backlog, syn_backlog, std::move(admission));
   }
   // Starts an active open; completion arrives as an event (kEstablished, kRefused, kTimedOut,
   // kUnreachable).

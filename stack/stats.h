@@ -103,77 +103,76 @@ class Counter {
   X(aborts_on_close, "Connections reset by close() with unread data (Linux TCPAbortOnClose)")
 
 // X(name, help): why a frame or segment was dropped.
-#define TAPSTACK_DROP_REASONS(X)                                                \
-  X(frame_too_short, "Shorter than an Ethernet header")                         \
-  X(not_our_mac, "Ethernet destination not ours, broadcast or our groups")      \
-  X(unsupported_ethertype, "Neither IPv4, IPv6 nor ARP")                        \
-  X(bad_arp, "Malformed or non-Ethernet/IPv4 ARP")                              \
-  X(arp_not_for_us, "ARP request for another address")                          \
-  X(bad_ipv4_header, "IPv4 header malformed or truncated")                      \
-  X(bad_ipv4_checksum, "IPv4 header checksum wrong")                            \
-  X(not_our_address, "IPv4 destination is not this stack")                      \
-  X(ipv4_fragment, "IPv4 fragments are not reassembled")                        \
-  X(unsupported_protocol, "IPv4 protocol other than TCP and ICMP")              \
-  X(bad_ipv6_header, "IPv6 header truncated or payload length past the end")    \
-  X(ipv6_invalid_source, "IPv6 source multicast, mapped, loopback, ours or ::") \
-  X(ipv6_not_our_address, "IPv6 destination neither ours nor a group of ours")  \
-  X(ipv6_tentative, "IPv6 packet (not NDP) to an address not yet usable")       \
-  X(ipv6_fragment, "IPv6 fragments are not reassembled")                        \
-  X(ipv6_hop_by_hop_not_first, "IPv6 Hop-by-Hop Options after another header")  \
-  X(ipv6_bad_extension, "IPv6 extension header or option malformed")            \
-  X(ipv6_unrecognized_option, "IPv6 option that must not be skipped")           \
-  X(ipv6_routing_header, "IPv6 Routing header with segments left")              \
-  X(ipv6_no_next_header, "IPv6 packet with nothing after its headers (59)")     \
-  X(ipv6_chain_too_long, "IPv6 extension header chain past our bounds")         \
-  X(ipv6_unsupported_protocol, "IPv6 upper layer other than TCP and ICMPv6")    \
-  X(ipv6_multicast_tcp, "TCP segment to an IPv6 multicast address")             \
-  X(bad_tcp_header, "TCP header malformed or truncated")                        \
-  X(bad_tcp_checksum, "TCP checksum wrong")                                     \
-  X(invalid_source, "Martian source: 0/8, 127/8, 224/4, 240/4, bcast, us")      \
-  X(syn_queue_full, "SYN dropped: SYN-RCVD table full and SYN cookies off")     \
-  X(accept_queue_full, "SYN or final ACK dropped: accept queue full")           \
-  X(endpoint_table_full, "Final ACK dropped: endpoint table full")              \
-  X(listener_ignored, "Segment a listener ignores (RST, or no SYN/ACK/RST)")    \
-  X(out_of_window, "Segment outside the receive window")                        \
-  X(paws_rejected, "Segment with an old timestamp (PAWS, RFC 7323)")            \
-  X(time_wait_rst, "RST to a TIME-WAIT tuple, ignored (RFC 1337)")              \
-  X(syn_sent_ignored, "Segment ignored in SYN-SENT (RFC 9293 3.10.7.3)")        \
-  X(no_route, "No route to the destination (off-link and no gateway)")          \
-  X(arp_queue_full, "Frame waiting for ARP resolution dropped: queue full")     \
-  X(arp_failed, "Frame waiting for ARP resolution dropped: no reply")           \
-  X(arp_queue_bytes_full, "ARP-waiting frame dropped: total bytes capped")      \
-  X(arp_table_full, "ARP entry refused: table at gc_thresh3, none free")        \
-  X(arp_unsolicited, "ARP reply or announcement for an unknown address")        \
-  X(arp_locked, "ARP change of a known MAC within locktime of its update")      \
-  X(arp_static, "ARP packet trying to change a permanent entry")                \
-  X(arp_bad_sender, "ARP from a martian or off-link sender address")            \
-  X(bad_icmp, "ICMP truncated or checksum wrong")                               \
-  X(icmp_ignored, "ICMP type or code this stack does not act on")               \
-  X(icmp_rate_limited, "ICMP/ICMPv6 output suppressed by the shared limit")     \
-  X(icmp_unmatched, "ICMP error quoting no connection of ours")                 \
-  X(icmp_out_of_window, "ICMP error quoting a seq outside SND.UNA..NXT")        \
-  X(bad_icmpv6, "ICMPv6 truncated or checksum wrong")                           \
-  X(icmpv6_ignored, "ICMPv6 type or code this stack does not act on")           \
-  X(icmpv6_unmatched, "ICMPv6 error quoting no connection of ours")             \
-  X(bad_ndp, "NS or NA failing RFC 4861 7.1 (hop limit, code, options)")        \
-  X(ndp_not_for_us, "NS for an address that is not ours (or is duplicate)")     \
-  X(ndp_address_conflict, "NA from another host for a usable address of ours")  \
-  X(ndp_queue_full, "Frame waiting for NDP resolution dropped: queue full")     \
-  X(ndp_failed, "Frame waiting for NDP resolution dropped: no answer")          \
-  X(ndp_queue_bytes_full, "NDP-waiting frame dropped: total bytes capped")      \
-  X(ndp_table_full, "NDP entry refused: table at gc_thresh3, none free")        \
-  X(ndp_unsolicited, "NA for an address with no entry")                         \
-  X(ndp_locked, "NA changing a known MAC within locktime or without O flag")    \
-  X(ndp_static, "NA trying to change a permanent entry")                        \
-  X(receive_buffer_full, "Data beyond the receive buffer")                      \
-  X(out_of_order_dropped, "Out-of-order data with 32 holes already held")       \
-  X(challenge_ack_limited, "Challenge ACK suppressed by the rate limit")        \
-  X(admission_denied, "SYN or cookie ACK refused: source in a deny prefix")     \
-  X(admission_not_allowed, "SYN or cookie ACK refused: source not allowed")     \
-  X(admission_rate_limited, "SYN refused: its source prefix's SYN rate spent")  \
-  X(admission_half_open_cap, "SYN refused: source prefix at max_half_open")     \
-  X(admission_connection_cap, "SYN or cookie ACK refused: at max_connections")  \
-  X(admission_source_table_full, "SYN or cookie ACK refused: source table full")
+#define TAPSTACK_DROP_REASONS(X)                                                     \
+  X(frame_too_short, "Shorter than an Ethernet header")                              \
+  X(not_our_mac, "Ethernet destination not ours, broadcast or our groups")           \
+  X(unsupported_ethertype, "Neither IPv4, IPv6 nor ARP")                             \
+  X(bad_arp, "Malformed or non-Ethernet/IPv4 ARP")                                   \
+  X(arp_not_for_us, "ARP request for another address")                               \
+  X(bad_ipv4_header, "IPv4 header malformed or truncated")                           \
+  X(bad_ipv4_checksum, "IPv4 header checksum wrong")                                 \
+  X(not_our_address, "IPv4 destination is not this stack")                           \
+  X(ipv4_fragment, "IPv4 fragments are not reassembled")                             \
+  X(unsupported_protocol, "IPv4 protocol other than TCP and ICMP")                   \
+  X(bad_ipv6_header, "IPv6 header truncated or payload length past the end")         \
+  X(ipv6_invalid_source, "IPv6 source multicast, mapped, loopback, ours or ::")      \
+  X(ipv6_not_our_address, "IPv6 destination neither ours nor a group of ours")       \
+  X(ipv6_tentative, "IPv6 packet (not NDP) to an address not yet usable")            \
+  X(ipv6_fragment, "IPv6 fragments are not reassembled")                             \
+  X(ipv6_hop_by_hop_not_first, "IPv6 Hop-by-Hop Options after another header")       \
+  X(ipv6_bad_extension, "IPv6 extension header or option malformed")                 \
+  X(ipv6_unrecognized_option, "IPv6 option that must not be skipped")                \
+  X(ipv6_routing_header, "IPv6 Routing header with segments left")                   \
+  X(ipv6_no_next_header, "IPv6 packet with nothing after its headers (59)")          \
+  X(ipv6_chain_too_long, "IPv6 extension header chain past our bounds")              \
+  X(ipv6_unsupported_protocol, "IPv6 upper layer other than TCP and ICMPv6")         \
+  X(ipv6_multicast_tcp, "TCP segment to an IPv6 multicast address")                  \
+  X(bad_tcp_header, "TCP header malformed or truncated")                             \
+  X(bad_tcp_checksum, "TCP checksum wrong")                                          \
+  X(invalid_source, "Martian source: 0/8, 127/8, 224/4, 240/4, bcast, us")           \
+  X(syn_queue_full, "SYN dropped: SYN-RCVD table full and SYN cookies off")          \
+  X(accept_queue_full, "SYN or final ACK dropped: accept queue full")                \
+  X(endpoint_table_full, "Final ACK dropped: endpoint table full")                   \
+  X(listener_ignored, "Segment a listener ignores (RST, or no SYN/ACK/RST)")         \
+  X(out_of_window, "Segment outside the receive window")                             \
+  X(paws_rejected, "Segment with an old timestamp (PAWS, RFC 7323)")                 \
+  X(time_wait_rst, "RST to a TIME-WAIT tuple, ignored (RFC 1337)")                   \
+  X(syn_sent_ignored, "Segment ignored in SYN-SENT (RFC 9293 3.10.7.3)")             \
+  X(no_route, "No route to the destination (off-link and no gateway)")               \
+  X(arp_queue_full, "Frame waiting for ARP resolution dropped: queue full")          \
+  X(arp_failed, "Frame waiting for ARP resolution dropped: no reply")                \
+  X(arp_queue_bytes_full, "ARP-waiting frame dropped: total bytes capped")           \
+  X(arp_table_full, "ARP entry refused: table at gc_thresh3, none free")             \
+  X(arp_unsolicited, "ARP reply or announcement for an unknown address")             \
+  X(arp_locked, "ARP change of a known MAC within locktime of its update")           \
+  X(arp_static, "ARP packet trying to change a permanent entry")                     \
+  X(arp_bad_sender, "ARP from a martian or off-link sender address")                 \
+  X(bad_icmp, "ICMP truncated or checksum wrong")                                    \
+  X(icmp_ignored, "ICMP type or code this stack does not act on")                    \
+  X(icmp_rate_limited, "ICMP/ICMPv6 output suppressed by the shared limit")          \
+  X(icmp_unmatched, "ICMP error quoting no connection of ours")                      \
+  X(icmp_out_of_window, "ICMP error quoting a seq outside SND.UNA..NXT")             \
+  X(bad_icmpv6, "ICMPv6 truncated or checksum wrong")                                \
+  X(icmpv6_ignored, "ICMPv6 type or code this stack does not act on")                \
+  X(icmpv6_unmatched, "ICMPv6 error quoting no connection of ours")                  \
+  X(bad_ndp, "NS or NA failing RFC 4861 7.1 (hop limit, code, options)")             \
+  X(ndp_not_for_us, "NS for an address that is not ours (or is duplicate)")          \
+  X(ndp_address_conflict, "NA from another host for a usable address of ours")       \
+  X(ndp_queue_full, "Frame waiting for NDP resolution dropped: queue full")          \
+  X(ndp_failed, "Frame waiting for NDP resolution dropped: no answer")               \
+  X(ndp_queue_bytes_full, "NDP-waiting frame dropped: total bytes capped")           \
+  X(ndp_table_full, "NDP entry refused: table at gc_thresh3, none free")             \
+  X(ndp_unsolicited, "NA for an address with no entry")                              \
+  X(ndp_locked, "NA changing a known MAC within locktime or without O flag")         \
+  X(ndp_static, "NA trying to change a permanent entry")                             \
+  X(receive_buffer_full, "Data beyond the receive buffer")                           \
+  X(out_of_order_dropped, "Out-of-order data with 32 holes already held")            \
+  X(challenge_ack_limited, "Challenge ACK suppressed by the rate limit")             \
+  X(admission_denied, "SYN or cookie ACK refused: source in a deny prefix")          \
+  X(admission_not_allowed, "SYN or cookie ACK refused: source not allowed")          \
+  X(admission_rate_limited, "SYN or cookie ACK refused: source prefix's rate spent") \
+  X(admission_half_open_cap, "SYN refused: source prefix at max_half_open")          \
+  X(admission_connection_cap, "SYN or cookie ACK refused: at max_connections")
 
 #define TAPSTACK_DECLARE_COUNTER(name, help) Counter name;
 #define TAPSTACK_ENUM_ENTRY(name, help) name,

@@ -126,8 +126,8 @@ TEST(ProtoConvertAdmission, CountersEveryReasonInOrder) {
   to_proto(c, &out);
   EXPECT_EQ(out.admitted(), 10u);
   ASSERT_EQ(out.refused_size(), static_cast<int>(tcp::kAdmissionReasonCount));
-  const char* const reasons[] = {"denied",        "not_allowed",    "rate_limited",
-                                 "half_open_cap", "connection_cap", "source_table_full"};
+  const char* const reasons[] = {"denied", "not_allowed", "rate_limited", "half_open_cap",
+                                 "connection_cap"};
   for (int i = 0; i < out.refused_size(); ++i) {
     EXPECT_EQ(out.refused(i).reason(), reasons[i]);
     EXPECT_EQ(out.refused(i).syns(), i == 2 ? 3u : 0u);

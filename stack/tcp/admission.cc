@@ -12,13 +12,13 @@ constexpr Duration kMaxBucketDepth = 100 * kMaxTokenInterval;
 
 }  // namespace
 
-Admission::Admission(AdmissionPolicy policy, uint32_t syn_backlog, uint64_t seed, uint64_t epoch,
+Admission::Admission(AdmissionPolicy policy, const SipKey& key, uint64_t epoch,
                      AdmissionCounters& counters)
     : policy_(std::move(policy)),
       epoch_(epoch),
       counters_(counters),
-      allow_(policy_.allow, seed),
-      deny_(policy_.deny, seed) {
+      allow_(policy_.allow),
+      deny_(policy_.deny) {
   if (policy_.syn_rate) {
     const double interval = std::round(1e9 / policy_.syn_rate->per_second);
     token_interval_ = std::clamp(Duration(static_cast<int64_t>(std::min(interval, 1e18))),
@@ -28,20 +28,8 @@ Admission::Admission(AdmissionPolicy policy, uint32_t syn_backlog, uint64_t seed
     bucket_depth_ = Duration(static_cast<int64_t>(std::min(depth, 1.0 * kMaxBucketDepth.count())));
   }
   if (policy_.tracks_sources()) {
-    table_ = std::make_unique<SourceTable>(table_capacity(syn_backlog), seed ^ 0x736f75726365ULL,
-                                           counters_);
+    table_ = std::make_unique<SourceTable>(policy_.source_table_size, key, counters_);
   }
-}
-
-uint32_t Admission::table_capacity(uint32_t syn_backlog) const {
-  // Half-open records pin their prefixes, and a listener holds at most syn_backlog of them
-  // (beyond it SYNs get cookies, which pin nothing): that many entries more than the policy's
-  // size keep a flood that fills the SYN table from refusing every other source.
-  return policy_.source_table_size + syn_backlog;
-}
-
-void Admission::set_syn_backlog(uint32_t syn_backlog) {
-  if (table_) table_->set_capacity(table_capacity(syn_backlog));
 }
 
 IpAddress Admission::source_prefix(const IpAddress& source) const {
@@ -67,18 +55,16 @@ std::optional<Admission::Refused> Admission::listed(const IpAddress& source) con
 std::optional<Admission::Refused> Admission::check_syn(const IpAddress& source, Time now) {
   if (auto refused = listed(source)) return refuse(refused->reason, refused->refusal);
   if (table_) {
-    SourceEntry* entry = table_->visit(source_prefix(source));
-    if (!entry) return refuse(AdmissionReason::kSourceTableFull, policy_.cap_refusal);
-    if (policy_.max_half_open && entry->half_open >= policy_.max_half_open) {
+    SourceEntry& entry = table_->visit(source_prefix(source));
+    if (policy_.max_half_open && entry.half_open >= policy_.max_half_open) {
       return refuse(AdmissionReason::kHalfOpenCap, policy_.cap_refusal);
     }
     // A half-open record holds its place in the connection cap: when they all complete, the
     // prefix still has no more than max_connections.
-    if (policy_.max_connections &&
-        entry->connections + entry->half_open >= policy_.max_connections) {
+    if (policy_.max_connections && entry.connections + entry.half_open >= policy_.max_connections) {
       return refuse(AdmissionReason::kConnectionCap, policy_.cap_refusal);
     }
-    if (policy_.syn_rate && !take_token(*entry, now)) {
+    if (policy_.syn_rate && !take_token(entry, now, bucket_depth_)) {
       return refuse(AdmissionReason::kRateLimited, policy_.rate_refusal);
     }
   }
@@ -87,21 +73,29 @@ std::optional<Admission::Refused> Admission::check_syn(const IpAddress& source, 
 }
 
 std::optional<Admission::Refused> Admission::check_cookie_ack(const IpAddress& source,
-                                                              bool supersedes_half_open) {
+                                                              bool supersedes_half_open, Time now) {
   if (auto refused = listed(source)) return refuse(refused->reason, refused->refusal);
   if (!table_) return std::nullopt;
-  SourceEntry* entry = table_->visit(source_prefix(source));
-  if (!entry) return refuse(AdmissionReason::kSourceTableFull, policy_.cap_refusal);
-  const uint32_t held = entry->connections + entry->half_open - (supersedes_half_open ? 1 : 0);
+  SourceEntry& entry = table_->visit(source_prefix(source));
+  const uint32_t held = entry.connections + entry.half_open - (supersedes_half_open ? 1 : 0);
   if (policy_.max_connections && held >= policy_.max_connections) {
     return refuse(AdmissionReason::kConnectionCap, policy_.cap_refusal);
+  }
+  // A cookie stays valid for minutes and nothing remembers it was used: the same ACK after a
+  // RST makes the connection again, with no SYN. So a cookie connection pays a token of its
+  // own, beside its SYN's, and may borrow it (one token past empty): the handshake its SYN
+  // just paid for completes even at burst 1, while replays get no more than the rate. (An ACK
+  // completing a half-open record's handshake pays nothing: the record is its memory.)
+  if (policy_.syn_rate && !supersedes_half_open &&
+      !take_token(entry, now, bucket_depth_ + token_interval_)) {
+    return refuse(AdmissionReason::kRateLimited, policy_.rate_refusal);
   }
   return std::nullopt;
 }
 
-bool Admission::take_token(SourceEntry& entry, Time now) const {
+bool Admission::take_token(SourceEntry& entry, Time now, Duration depth) const {
   const Time full_at = std::max(entry.bucket_full_at, now);
-  if (full_at - now > bucket_depth_) return false;
+  if (full_at - now > depth) return false;
   entry.bucket_full_at = full_at + token_interval_;
   return true;
 }

@@ -18,13 +18,10 @@ namespace tapstack::tcp {
 
 class Admission {
  public:
-  // `policy` is valid (validate()); `seed` keys the hashes of attacker-chosen addresses;
+  // `policy` is valid (validate()); `key` keys the hash of attacker-chosen addresses;
   // `epoch` tells this instance from any other of the engine's (what a connection remembers it
   // was counted in). Counts into `counters`, the listener's, which outlive any one policy.
-  // `syn_backlog` is the listener's: room in the source table for prefixes that hold
-  // half-open records, beside the policy's source_table_size.
-  Admission(AdmissionPolicy policy, uint32_t syn_backlog, uint64_t seed, uint64_t epoch,
-            AdmissionCounters& counters);
+  Admission(AdmissionPolicy policy, const SipKey& key, uint64_t epoch, AdmissionCounters& counters);
 
   struct Refused {
     AdmissionReason reason;
@@ -32,10 +29,12 @@ class Admission {
   };
   // A SYN from `source`: nullopt if admitted (it took a token, if a rate is set), else why not.
   std::optional<Refused> check_syn(const IpAddress& source, Time now);
-  // A valid cookie ACK from `source`, which makes a connection at once: the lists and the
-  // connection cap apply (its SYN took its token and held no half-open record). `supersedes`:
-  // the ACK replaces a half-open record of the same tuple, whose place in the cap it takes.
-  std::optional<Refused> check_cookie_ack(const IpAddress& source, bool supersedes_half_open);
+  // A valid cookie ACK from `source`, which makes a connection at once: the lists, the
+  // connection cap and the rate apply (a cookie can be replayed, so the ACK takes a token too).
+  // `supersedes`: the ACK replaces a half-open record of the same tuple, whose place in the cap
+  // it takes and whose SYN paid the token.
+  std::optional<Refused> check_cookie_ack(const IpAddress& source, bool supersedes_half_open,
+                                          Time now);
 
   void on_half_open_created(const IpAddress& source) { adjust(source, &SourceEntry::half_open, 1); }
   void on_half_open_erased(const IpAddress& source) { adjust(source, &SourceEntry::half_open, -1); }
@@ -45,9 +44,6 @@ class Admission {
   void on_connection_forgotten(const IpAddress& source) {
     adjust(source, &SourceEntry::connections, -1);
   }
-
-  // The listener's syn_backlog changed (listen() on a listener).
-  void set_syn_backlog(uint32_t syn_backlog);
 
   const AdmissionPolicy& policy() const { return policy_; }
   uint64_t epoch() const { return epoch_; }
@@ -59,10 +55,10 @@ class Admission {
   IpAddress source_prefix(const IpAddress& source) const;
   std::optional<Refused> listed(const IpAddress& source) const;
   std::optional<Refused> refuse(AdmissionReason reason, Refusal refusal);
-  // Takes a token from the entry's bucket; false if it is empty.
-  bool take_token(SourceEntry& entry, Time now) const;
+  // Takes a token from the entry's bucket; false if that would take it past `depth` (its
+  // depth, bucket_depth_, or further for a token that may be borrowed).
+  bool take_token(SourceEntry& entry, Time now, Duration depth) const;
   void adjust(const IpAddress& source, uint32_t SourceEntry::*count, int delta);
-  uint32_t table_capacity(uint32_t syn_backlog) const;
 
   AdmissionPolicy policy_;
   uint64_t epoch_;

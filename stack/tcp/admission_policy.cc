@@ -114,8 +114,6 @@ std::string_view to_string(AdmissionReason reason) {
       return "half_open_cap";
     case AdmissionReason::kConnectionCap:
       return "connection_cap";
-    case AdmissionReason::kSourceTableFull:
-      return "source_table_full";
   }
   return "unknown";
 }
@@ -145,10 +143,10 @@ Status AdmissionPolicy::validate() const {
                    " is not 1..128");
   }
   if (syn_rate) {
-    if (!std::isfinite(syn_rate->per_second) || syn_rate->per_second <= 0 ||
+    if (!std::isfinite(syn_rate->per_second) || syn_rate->per_second < kMinSynRate ||
         syn_rate->per_second > kMaxSynRate) {
       return invalid("SYN rate " + std::to_string(syn_rate->per_second) +
-                     " a second is not a number in (0, 1e9]");
+                     " a second is not a number in [0.001, 1e6]");
     }
     if (syn_rate->burst == 0) return invalid("SYN burst must be at least 1");
   }

@@ -41,17 +41,16 @@ IpAddress masked(const IpAddress& a, uint8_t length);
 // nothing (it retransmits its SYN by its own backoff, as behind a dropping firewall).
 enum class Refusal : uint8_t { kReset, kSilence };
 
-// Why a SYN (or a cookie ACK: lists, connection cap, table) was refused, one counter each per
+// Why a SYN (or a cookie ACK: lists, connection cap, rate) was refused, one counter each per
 // listener (the exporter's `reason` label).
 enum class AdmissionReason : uint8_t {
-  kDenied,           // the source is in a deny prefix
-  kNotAllowed,       // an allow list is set and the source is in none of it
-  kRateLimited,      // the source prefix's SYN token bucket is empty
-  kHalfOpenCap,      // the source prefix has max_half_open handshakes in progress
-  kConnectionCap,    // the source prefix has max_connections connections (and handshakes)
-  kSourceTableFull,  // no room to track a new source prefix (every entry holds a record)
+  kDenied,         // the source is in a deny prefix
+  kNotAllowed,     // an allow list is set and the source is in none of it
+  kRateLimited,    // the source prefix's SYN token bucket is empty
+  kHalfOpenCap,    // the source prefix has max_half_open handshakes in progress
+  kConnectionCap,  // the source prefix has max_connections connections (and handshakes)
 };
-inline constexpr size_t kAdmissionReasonCount = 6;
+inline constexpr size_t kAdmissionReasonCount = 5;
 std::string_view to_string(AdmissionReason reason);  // "denied", "not_allowed", ...
 
 struct AdmissionPolicy {
@@ -73,12 +72,15 @@ struct AdmissionPolicy {
   // A SYN token bucket per source prefix: `syn_rate` tokens a second, at most `syn_burst`
   // saved up; a SYN takes one. Unset: no rate limit.
   struct SynRate {
-    double per_second = 0;  // > 0, at most kMaxSynRate
+    double per_second = 0;  // kMinSynRate..kMaxSynRate
     uint32_t burst = 0;     // >= 1
     bool operator==(const SynRate&) const = default;
   };
   std::optional<SynRate> syn_rate{};
-  static constexpr double kMaxSynRate = 1e9;  // one a nanosecond, the clock's grain
+  // The bucket counts in nanoseconds: up to a million a second a token's interval is exact to
+  // 0.1 %, and down to one in 1000 s it stays far from overflowing.
+  static constexpr double kMinSynRate = 0.001;
+  static constexpr double kMaxSynRate = 1e6;
   // A token bucket per source prefix, held as the time it is full again (GCRA), which a
   // source prefix forgotten by the table (below) loses: it starts full when seen again.
   Refusal rate_refusal = Refusal::kSilence;
@@ -93,14 +95,14 @@ struct AdmissionPolicy {
   uint32_t max_connections = 0;
   Refusal cap_refusal = Refusal::kReset;
 
-  // How many source prefixes the listener tracks at once besides those holding half-open
-  // records, which have room of their own up to the listener's syn_backlog (so a spoofed flood
-  // that fills the SYN table pins at most that many and never crowds out other sources): the
-  // bound on its per-source memory is (source_table_size + syn_backlog) entries of about 100
-  // bytes, hash buckets included. Beyond it the least recently seen prefix that holds no
-  // handshake or connection is forgotten (its bucket refills); with none to forget, i.e. with
-  // source_table_size prefixes holding connections, the SYN is refused as kSourceTableFull with
-  // cap_refusal.
+  // How many source prefixes that hold nothing (only a SYN bucket) the listener remembers:
+  // beyond it the least recently seen of them is forgotten (its bucket starts full when it comes
+  // back). Prefixes that hold half-open records or connections are kept whatever their number,
+  // since their counts must stay right until those end; they are bounded by the records
+  // themselves (syn_backlog and TIME-WAIT reuse for half-open records, the endpoint table for
+  // connections), each of which costs far more than its entry. So a new source is never refused
+  // for want of room, and the table holds at most source_table_size entries plus one per prefix
+  // holding records, about 100 bytes each (hash buckets included).
   uint32_t source_table_size = 16384;  // 1..1048576
   static constexpr uint32_t kMaxSourceTableSize = 1u << 20;
 

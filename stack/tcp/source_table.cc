@@ -2,8 +2,8 @@
 
 namespace tapstack::tcp {
 
-SourceTable::SourceTable(uint32_t capacity, uint64_t seed, AdmissionCounters& counters)
-    : capacity_(capacity), counters_(counters), entries_(0, AddressHash{seed}) {
+SourceTable::SourceTable(uint32_t capacity, const SipKey& key, AdmissionCounters& counters)
+    : capacity_(capacity), counters_(counters), entries_(0, AddressHash{key}) {
   counters_.sources = 0;
 }
 
@@ -12,19 +12,16 @@ SourceEntry* SourceTable::find(const IpAddress& prefix) {
   return it == entries_.end() ? nullptr : &it->second;
 }
 
-SourceEntry* SourceTable::visit(const IpAddress& prefix) {
+SourceEntry& SourceTable::visit(const IpAddress& prefix) {
   if (SourceEntry* e = find(prefix)) {
     if (e->listed) {
       unlist(*e);
       list_newest(*e);
     }
-    return e;
+    return *e;
   }
-  if (entries_.size() >= capacity_) {
-    if (!oldest_) return nullptr;
-    evict_oldest();
-  }
-  return &make(prefix);
+  if (entries_.size() >= capacity_ && oldest_) evict_oldest();
+  return make(prefix);
 }
 
 SourceEntry& SourceTable::at(const IpAddress& prefix) {
@@ -48,11 +45,6 @@ void SourceTable::counts_changed(SourceEntry& e) {
     list_newest(e);
     while (entries_.size() > capacity_ && oldest_) evict_oldest();
   }
-}
-
-void SourceTable::set_capacity(uint32_t capacity) {
-  capacity_ = capacity;
-  while (entries_.size() > capacity_ && oldest_) evict_oldest();
 }
 
 void SourceTable::list_newest(SourceEntry& e) {

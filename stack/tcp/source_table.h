@@ -3,9 +3,12 @@
 //
 // Bounded: an entry that holds nothing is kept only while there is room, in a least-recently-
 // seen list that gives up its oldest entry for a new source. Entries that hold a half-open
-// record or a connection are pinned (their counts must stay right until those end), so with
-// every entry pinned a new source finds no room and the caller refuses it. A spoofed flood from
-// any number of sources therefore holds at most `capacity` entries.
+// record or a connection are pinned (their counts must stay right until those end) and never
+// refused: they are bounded by the records they count, which have bounds of their own. So the
+// table holds at most `capacity` entries plus the pinned ones, a spoofed flood from any number
+// of sources only churns the list, and no source is ever refused for want of room (a refusal
+// there would let whoever pins entries, with connections from many prefixes, lock out everyone
+// else).
 #pragma once
 
 #include <cstdint>
@@ -36,14 +39,14 @@ struct SourceEntry {
 class SourceTable {
  public:
   // Counts into `counters` (sources, sources_evicted), which outlive the table.
-  SourceTable(uint32_t capacity, uint64_t seed, AdmissionCounters& counters);
+  SourceTable(uint32_t capacity, const SipKey& key, AdmissionCounters& counters);
   SourceTable(const SourceTable&) = delete;
   SourceTable& operator=(const SourceTable&) = delete;
   ~SourceTable() { counters_.sources = 0; }
 
-  // The entry of `prefix`, seen now; a new one if there is room or an entry to evict for it,
-  // else null.
-  SourceEntry* visit(const IpAddress& prefix);
+  // The entry of `prefix`, seen now; a new one made room for by evicting the oldest unpinned
+  // entry if the table is full.
+  SourceEntry& visit(const IpAddress& prefix);
   // The entry of `prefix`, made even past the capacity: for counting a record that exists
   // already (a table rebuilt under a new policy).
   SourceEntry& at(const IpAddress& prefix);
@@ -54,8 +57,6 @@ class SourceTable {
   void counts_changed(SourceEntry& entry);
 
   size_t size() const { return entries_.size(); }
-  // A new bound; past it, unpinned entries go oldest first.
-  void set_capacity(uint32_t capacity);
 
  private:
   void list_newest(SourceEntry& entry);

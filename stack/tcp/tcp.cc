@@ -42,7 +42,7 @@ Tcp::Tcp(const EngineConfig& config, Stats& stats, TimerWheel& timers, net::IpOu
       half_open_(tuple_hash_, cookie_path_),
       time_wait_(tuple_hash_, cookie_path_),
       flow_label_hash_{keys.next_u64()},
-      admission_seed_(keys.next_u64()) {}
+      admission_key_{keys.next_u64(), keys.next_u64()} {}
 
 Tcp::~Tcp() {
   cookie_path_.detach();  // the program passes everything from now on
@@ -219,7 +219,8 @@ Status Tcp::unbind(EndpointId id) {
   return Status::ok();
 }
 
-Status Tcp::listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_backlog) {
+Status Tcp::listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_backlog,
+                   std::optional<AdmissionPolicy> admission) {
   Endpoint* e = find_endpoint(id);
   if (!e) return error(ErrorCode::kNotFound, "no endpoint " + std::to_string(id));
   if (backlog == 0 || backlog > 65535) {
@@ -228,11 +229,14 @@ Status Tcp::listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_
   if (syn_backlog && (*syn_backlog == 0 || *syn_backlog > 1u << 20)) {
     return error(ErrorCode::kInvalidArgument, "SYN backlog must be 1..1048576");
   }
+  if (admission) {
+    if (Status valid = admission->validate(); !valid.is_ok()) return valid;
+  }
   if (e->state() == TcpState::kListen) {
     // Like listen() on a listening socket: adjusts the limits.
     e->listener->backlog = backlog;
     e->listener->syn_backlog = syn_backlog.value_or(backlog);
-    if (e->listener->admission) e->listener->admission->set_syn_backlog(e->listener->syn_backlog);
+    if (admission) install_admission(*e->listener, std::move(admission));
     publish_listener(*e->listener);
     return Status::ok();
   }
@@ -252,6 +256,7 @@ Status Tcp::listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_
   for (IpFamily f : {IpFamily::kIpv4, IpFamily::kIpv6}) {
     if (e->listener->families.has(f)) slots[static_cast<size_t>(f)] = e->listener.get();
   }
+  if (admission) install_admission(*e->listener, std::move(admission));
   publish_listener(*e->listener);
   emit(Event::Kind::kStateChanged, id, 0, TcpState::kListen);
   return Status::ok();

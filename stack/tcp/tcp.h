@@ -73,7 +73,10 @@ class Tcp {
   // Undoes bind() on a bound endpoint: a group that could not bind in every loop.
   Status unbind(EndpointId id);
   Status bind(EndpointId id, const IpAddress& address, uint16_t port, bool v6_only);
-  Status listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_backlog);
+  // With `admission`, the listener has that policy before the kernel cookie path hears of it
+  // (Engine::listen).
+  Status listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_backlog,
+                std::optional<AdmissionPolicy> admission = std::nullopt);
   Status connect(EndpointId id, const IpAddress& address, uint16_t port);
   Result<EndpointId> accept(EndpointId listener);
   Status close(EndpointId id, bool abort);
@@ -223,6 +226,8 @@ class Tcp {
   bool admit_cookie_ack(Listener& listener, const Segment& seg, const HalfOpen* superseded);
   void refuse(const Admission::Refused& refused, const Segment& seg);
   // The listener's half-open records and connections counted into its (new) admission.
+  // Replaces (nullopt: removes) the listener's policy, unvalidated and unpublished.
+  void install_admission(Listener& listener, std::optional<AdmissionPolicy> policy);
   void count_into_admission(Listener& listener);
   // A passive connection made from `listener`, or one whose end gives its count back.
   void count_connection(Listener& listener, Connection& c);
@@ -418,7 +423,7 @@ class Tcp {
   // :: without v6_only) is in both slots, 0.0.0.0:p and [::]:p v6-only are each in one.
   std::unordered_map<uint16_t, std::array<Listener*, 2>> listeners_;
   FourTupleHash flow_label_hash_;  // keyed apart from the demux tables' hash
-  uint64_t admission_seed_;        // keys admission's tables of source addresses
+  SipKey admission_key_;           // keys admission's tables of source addresses
   uint64_t admission_epochs_ = 0;  // Admission instances made: the last one's epoch
   bool half_open_table_full_published_ = false;
 };

@@ -19,8 +19,6 @@ DropReason drop_reason(AdmissionReason reason) {
       return DropReason::admission_half_open_cap;
     case AdmissionReason::kConnectionCap:
       return DropReason::admission_connection_cap;
-    case AdmissionReason::kSourceTableFull:
-      return DropReason::admission_source_table_full;
   }
   return DropReason::admission_denied;
 }
@@ -38,18 +36,21 @@ Status Tcp::set_admission(EndpointId id, std::optional<AdmissionPolicy> policy) 
   if (policy) {
     if (Status valid = policy->validate(); !valid.is_ok()) return valid;
   }
-  Listener& l = *e->listener;
+  install_admission(*e->listener, std::move(policy));
+  // With a policy the kernel cookie path must leave this listener's SYNs to the engine.
+  publish_listener(*e->listener);
+  return Status::ok();
+}
+
+void Tcp::install_admission(Listener& l, std::optional<AdmissionPolicy> policy) {
   // A new policy starts a new table: its source prefixes may be cut differently, so nothing
   // per source is kept but what must stay right, the counts of what exists, recounted.
   l.admission.reset();
   if (policy) {
-    l.admission = std::make_unique<Admission>(std::move(*policy), l.syn_backlog, admission_seed_,
+    l.admission = std::make_unique<Admission>(std::move(*policy), admission_key_,
                                               ++admission_epochs_, l.admission_counters);
     count_into_admission(l);
   }
-  // With a policy the kernel cookie path must leave this listener's SYNs to the engine.
-  publish_listener(l);
-  return Status::ok();
 }
 
 void Tcp::count_into_admission(Listener& l) {
@@ -84,7 +85,7 @@ bool Tcp::admit_syn(Listener& l, const Segment& seg) {
 
 bool Tcp::admit_cookie_ack(Listener& l, const Segment& seg, const HalfOpen* superseded) {
   if (!l.admission) return true;
-  auto refused = l.admission->check_cookie_ack(seg.tuple.remote, superseded != nullptr);
+  auto refused = l.admission->check_cookie_ack(seg.tuple.remote, superseded != nullptr, now_);
   if (refused) refuse(*refused, seg);
   return !refused;
 }

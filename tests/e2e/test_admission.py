@@ -20,8 +20,7 @@ import grpc
 import harness as h
 
 DENY_KERNEL = f"{h.KERNEL_ADDRESS}/32"
-REASONS = ["denied", "not_allowed", "rate_limited", "half_open_cap", "connection_cap",
-           "source_table_full"]
+REASONS = ["denied", "not_allowed", "rate_limited", "half_open_cap", "connection_cap"]
 
 
 class AdmissionCase(unittest.TestCase):

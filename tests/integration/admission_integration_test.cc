@@ -254,8 +254,8 @@ class AdmissionFlood : public FloodTest {
 
 TEST_F(AdmissionFlood, SpoofedSourcesKeepTheTableAtItsSize) {
   // Half-open records pin their sources' entries, and a listener holds at most syn_backlog of
-  // them (beyond it SYNs get cookies): the table has that much room besides its size, so
-  // spoofed handshakes never pin all of it, and idle sources make room for new ones.
+  // them (beyond it SYNs get cookies, which pin nothing): the table holds its size of idle
+  // sources, evicting the least recently seen for new ones, plus at most that many pinned.
   constexpr uint32_t kSynBacklog = 128;
   constexpr uint32_t kTableSize = 500;
   EndpointId listener = loop_->call([&](Engine& e) {
@@ -282,7 +282,8 @@ TEST_F(AdmissionFlood, SpoofedSourcesKeepTheTableAtItsSize) {
     return judged >= report->sent - report->link_dropped;
   }));
   tcp::AdmissionCounters c = steps_.counters(listener);
-  EXPECT_EQ(c.sources, kTableSize + kSynBacklog);
+  EXPECT_GE(c.sources, kTableSize);
+  EXPECT_LE(c.sources, kTableSize + kSynBacklog);
   EXPECT_GT(c.sources_evicted, 0u);
   KernelSocket client(5s);
   EXPECT_TRUE(client.connect_to(engine_address(), kPort)) << std::strerror(errno);

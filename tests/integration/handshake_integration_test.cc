@@ -263,7 +263,7 @@ TEST_P(Handshake, StoppedLoopLetsGoOfItsTapAtOnce) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, Handshake, ::testing::Values(AF_INET, AF_INET6),
-                         [](const auto& info) { return info.param == AF_INET6 ? "Ipv6" : "Ipv4"; });
+                         [](const auto& p) { return p.param == AF_INET6 ? "Ipv6" : "Ipv4"; });
 
 }  // namespace
 }  // namespace tapstack::testing

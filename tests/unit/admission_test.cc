@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <optional>
 
 namespace tapstack::tcp {
@@ -24,7 +25,8 @@ IpAddress v4(uint32_t value) {
 
 // An admission under `policy`, with its counters.
 struct Bench {
-  explicit Bench(AdmissionPolicy policy) : admission(std::move(policy), 0, 0x1234, 1, counters) {}
+  explicit Bench(AdmissionPolicy policy)
+      : admission(std::move(policy), SipKey{0x1234, 0x5678}, 1, counters) {}
   std::optional<AdmissionReason> syn(std::string_view source, Time now = kStart) {
     return syn(address(source), now);
   }
@@ -79,6 +81,47 @@ TEST(AdmissionTest, ManyPrefixesOfManyLengths) {
   }
   EXPECT_GT(denied, 500u);
   EXPECT_LT(denied, 4500u);
+}
+
+TEST(AdmissionTest, NestedIpv6PrefixesOfEveryLengthAgreeWithAScan) {
+  // Prefixes of lengths 64..128 around a few networks of 2001:db8::/32, many inside others, as
+  // an imported list has them; and ::/0 in the same list, which takes no IPv4 client.
+  AdmissionPolicy p;
+  uint64_t x = 0x9e3779b97f4a7c15ULL;
+  auto next = [&x] { return x = x * 6364136223846793005ULL + 1442695040888963407ULL; };
+  auto address_near = [&](uint64_t r) {
+    Ipv6Address a = *Ipv6Address::parse("2001:db8::");
+    a.bytes[4] = static_cast<uint8_t>(r % 3);  // three networks, so prefixes nest
+    for (int i = 5; i < 16; ++i) a.bytes[i] = static_cast<uint8_t>(r >> (i * 3) & 0x3);
+    return IpAddress(a);
+  };
+  for (int i = 0; i < 400; ++i) {
+    const uint64_t r = next();
+    const uint8_t length = static_cast<uint8_t>(64 + r % 65);
+    IpPrefix prefix{masked(address_near(r >> 8), length), length};
+    if (std::find(p.deny.begin(), p.deny.end(), prefix) == p.deny.end()) p.deny.push_back(prefix);
+  }
+  p.deny.push_back(*IpPrefix::parse("::/0"));
+  ASSERT_TRUE(p.validate().is_ok()) << p.validate().message;
+  Bench b(p);
+  for (int i = 0; i < 3000; ++i) {
+    const IpAddress a = address_near(next());
+    EXPECT_EQ(b.syn(a), std::optional(AdmissionReason::kDenied)) << a.to_string();  // ::/0
+  }
+  p.deny.pop_back();
+  Bench without_all(p);
+  uint32_t denied = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const IpAddress a = address_near(next());
+    bool in_any = false;
+    for (const IpPrefix& d : p.deny) in_any = in_any || d.contains(a);
+    denied += in_any;
+    EXPECT_EQ(without_all.syn(a), in_any ? std::optional(AdmissionReason::kDenied) : std::nullopt)
+        << a.to_string();
+  }
+  EXPECT_GT(denied, 100u);
+  EXPECT_LT(denied, 2900u);
+  EXPECT_EQ(b.syn("198.18.0.1"), std::nullopt);  // ::/0 is IPv6's
 }
 
 TEST(AdmissionTest, RateHoldsOverTenSimulatedSeconds) {
@@ -144,9 +187,10 @@ TEST(AdmissionTest, CapsCountWhatIsHeldAndHalfOpenRecordsHoldTheirPlaceInTheConn
   b.admission.on_half_open_created(a);
   // Two connections and a handshake that may complete: the cap is reached.
   EXPECT_EQ(b.syn(a), AdmissionReason::kConnectionCap);
-  EXPECT_EQ(b.admission.check_cookie_ack(a, false)->reason, AdmissionReason::kConnectionCap);
+  EXPECT_EQ(b.admission.check_cookie_ack(a, false, kStart)->reason,
+            AdmissionReason::kConnectionCap);
   // A cookie ACK replacing that handshake's record takes its place.
-  EXPECT_EQ(b.admission.check_cookie_ack(a, true), std::nullopt);
+  EXPECT_EQ(b.admission.check_cookie_ack(a, true, kStart), std::nullopt);
   b.admission.on_half_open_erased(a);
   b.admission.on_connection_forgotten(same_prefix);
   EXPECT_EQ(b.syn(a), std::nullopt);
@@ -154,18 +198,30 @@ TEST(AdmissionTest, CapsCountWhatIsHeldAndHalfOpenRecordsHoldTheirPlaceInTheConn
   EXPECT_EQ(b.refused(AdmissionReason::kConnectionCap), 2u);
 }
 
-TEST(AdmissionTest, CookieAcksObeyTheListsButNotTheRate) {
+TEST(AdmissionTest, CookieAcksObeyTheListsAndPayATokenOfTheirOwn) {
   Bench b({.deny = {prefix("198.18.9.0/24")},
            .syn_rate = AdmissionPolicy::SynRate{.per_second = 1, .burst = 1}});
-  EXPECT_EQ(b.syn("198.18.1.1"), std::nullopt);
-  EXPECT_EQ(b.syn("198.18.1.1"), AdmissionReason::kRateLimited);
-  EXPECT_EQ(b.admission.check_cookie_ack(address("198.18.1.1"), false), std::nullopt);
-  EXPECT_EQ(b.admission.check_cookie_ack(address("198.18.9.1"), false)->reason,
+  const IpAddress a = address("198.18.1.1");
+  EXPECT_EQ(b.syn(a), std::nullopt);
+  // The SYN took the one token; its cookie ACK borrows the next, so the handshake completes...
+  EXPECT_EQ(b.admission.check_cookie_ack(a, false, kStart), std::nullopt);
+  // ...but a replayed cookie (the same ACK after a RST) gets no more than the rate, ...
+  EXPECT_EQ(b.admission.check_cookie_ack(a, false, kStart)->reason, AdmissionReason::kRateLimited);
+  EXPECT_EQ(b.admission.check_cookie_ack(a, false, kStart + seconds(1)), std::nullopt);
+  EXPECT_EQ(b.admission.check_cookie_ack(a, false, kStart + seconds(1))->reason,
+            AdmissionReason::kRateLimited);
+  // ...and the next SYN waits for the debt to be paid.
+  EXPECT_EQ(b.syn(a, kStart + seconds(2)), AdmissionReason::kRateLimited);
+  EXPECT_EQ(b.syn(a, kStart + seconds(3)), std::nullopt);
+  // An ACK that completes a half-open record's handshake paid with its SYN.
+  EXPECT_EQ(b.admission.check_cookie_ack(a, true, kStart + seconds(3)), std::nullopt);
+  EXPECT_EQ(b.admission.check_cookie_ack(address("198.18.9.1"), false, kStart)->reason,
             AdmissionReason::kDenied);
-  EXPECT_EQ(b.counters.admitted, 1u);  // SYNs only
+  EXPECT_EQ(b.counters.admitted, 2u);  // SYNs only
+  EXPECT_EQ(b.refused(AdmissionReason::kRateLimited), 3u);
 }
 
-TEST(AdmissionTest, TableEvictsTheLeastRecentlySeenAndRefusesWhenAllArePinned) {
+TEST(AdmissionTest, TableEvictsTheLeastRecentlySeenAndGrowsOnlyByPinnedEntries) {
   Bench b({.ipv4_source_prefix = 32,
            .syn_rate = AdmissionPolicy::SynRate{.per_second = 1, .burst = 1},
            .source_table_size = 2});
@@ -179,17 +235,19 @@ TEST(AdmissionTest, TableEvictsTheLeastRecentlySeenAndRefusesWhenAllArePinned) {
   EXPECT_EQ(b.syn(a), AdmissionReason::kRateLimited);  // a's bucket was kept
   EXPECT_EQ(b.syn("198.18.0.11"), std::nullopt);       // evicts c; .11 starts full again
   EXPECT_EQ(b.counters.sources_evicted, 2u);
-  // Pinned entries are never evicted: with both pinned, a new source finds no room.
+  // Pinned entries are never evicted, and never make a new source wait: with both pinned, c
+  // gets an entry past the size, which the next new source takes over.
   b.admission.on_half_open_created(a);
   b.admission.on_connection_created(address("198.18.0.11"));
-  EXPECT_EQ(b.syn(c), AdmissionReason::kSourceTableFull);
-  EXPECT_EQ(b.admission.check_syn(c, kStart)->refusal, Refusal::kReset);  // cap_refusal
-  EXPECT_EQ(b.counters.sources, 2u);
-  b.admission.on_half_open_erased(a);
-  EXPECT_EQ(b.syn(c), std::nullopt);  // a held nothing more: evicted for c
-  EXPECT_EQ(b.counters.sources, 2u);
+  EXPECT_EQ(b.syn(c), std::nullopt);
+  EXPECT_EQ(b.counters.sources, 3u);
+  EXPECT_EQ(b.syn("198.18.0.13"), std::nullopt);  // evicts c, the one unpinned entry
+  EXPECT_EQ(b.counters.sources, 3u);
   EXPECT_EQ(b.counters.sources_evicted, 3u);
-  EXPECT_EQ(b.refused(AdmissionReason::kSourceTableFull), 2u);
+  // a's record ends: it is unpinned, and the table is trimmed back to its size.
+  b.admission.on_half_open_erased(a);
+  EXPECT_EQ(b.counters.sources, 2u);
+  EXPECT_EQ(b.counters.sources_evicted, 4u);
 }
 
 TEST(AdmissionTest, RecordsCountedPastTheCapacityAreTrimmedAsTheyEnd) {
@@ -197,7 +255,8 @@ TEST(AdmissionTest, RecordsCountedPastTheCapacityAreTrimmedAsTheyEnd) {
   // A table rebuilt under a new policy counts every record that exists, past its capacity.
   for (uint32_t i = 1; i <= 5; ++i) b.admission.on_connection_created(v4(0xc6120000 + i));
   EXPECT_EQ(b.counters.sources, 5u);
-  EXPECT_EQ(b.syn("198.18.0.100"), AdmissionReason::kSourceTableFull);
+  EXPECT_EQ(b.syn("198.18.0.100"), std::nullopt);
+  EXPECT_EQ(b.counters.sources, 6u);
   for (uint32_t i = 1; i <= 5; ++i) b.admission.on_connection_forgotten(v4(0xc6120000 + i));
   EXPECT_EQ(b.counters.sources, 2u);
   EXPECT_EQ(b.syn("198.18.0.100"), std::nullopt);
@@ -220,7 +279,7 @@ TEST(AdmissionTest, FloodFromManySpoofedSourcesKeepsTheTableAtItsSize) {
 TEST(AdmissionTest, DestroyingTheAdmissionLeavesItsCountersButNoSources) {
   AdmissionCounters counters;
   {
-    Admission a({.max_connections = 1}, 0, 1, 1, counters);
+    Admission a({.max_connections = 1}, SipKey{1, 2}, 1, counters);
     EXPECT_FALSE(a.check_syn(address("198.18.0.1"), kStart));
     EXPECT_EQ(counters.sources, 1u);
   }

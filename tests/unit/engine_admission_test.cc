@@ -365,30 +365,59 @@ TEST_P(EngineAdmission, SetAdmissionNeedsAListenerAndAValidPolicy) {
   EXPECT_EQ(info(listener_).listener->admission, std::nullopt);
 }
 
-TEST_P(EngineAdmission, HalfOpenRecordsHaveRoomOfTheirOwnAndConnectionsPinTheRest) {
+TEST_P(EngineAdmission, EntriesThatHoldRecordsNeverLockNewSourcesOut) {
+  // A table whose every entry is pinned by connections and by spoofed handshakes still takes
+  // a new source: pinned entries are bounded by the records they count, never refused.
   AdmissionPolicy p = per_address_policy();
-  p.max_half_open = 5;
+  p.syn_rate = AdmissionPolicy::SynRate{.per_second = 100, .burst = 100};
   p.source_table_size = 2;
   set(p);
-  // Two connections fill the policy's two entries...
   connect_from(at("198.19.1.1", 1001));
   connect_from(at("198.19.1.2", 1002));
-  // ...and handshakes still find room: the table holds syn_backlog more for the prefixes that
-  // hold half-open records, so a flood that fills the SYN table refuses no one by it.
-  ASSERT_TRUE(engine().listen(listener_, 64, 2).is_ok());
-  const Peer a = at("198.19.1.3", 1003);
-  expect_answered(a);
+  const Peer spoofed = at("198.19.1.3", 1003);
+  expect_answered(spoofed);
   expect_answered(at("198.19.1.4", 1004));
-  EXPECT_EQ(counters().sources, 4u);
-  // Every entry now holds something: a new source finds no room.
-  expect_reset_to_syn(at("198.19.1.5", 1005));
-  EXPECT_EQ(refused(AdmissionReason::kSourceTableFull), 1u);
-  EXPECT_EQ(dropped(DropReason::admission_source_table_full), 1u);
-  // a's handshake is reset: it holds nothing, and gives its entry up for a new source.
-  send(a, kPort, SegmentSpec{.flags = kRst, .seq = kIrs + 1});
-  expect_answered(at("198.19.1.5", 1005));
-  EXPECT_EQ(counters().sources, 4u);
+  expect_answered(at("198.19.1.5", 1005));  // legitimate new sources
+  expect_answered(at("198.19.1.6", 1006));
+  EXPECT_EQ(counters().sources, 6u);
+  EXPECT_EQ(counters().sources_evicted, 0u);
+  // A spoofed handshake ends: its entry is unpinned, and the table is trimmed to its size plus
+  // what is still pinned.
+  send(spoofed, kPort, SegmentSpec{.flags = kRst, .seq = kIrs + 1});
+  EXPECT_EQ(counters().sources, 5u);
   EXPECT_EQ(counters().sources_evicted, 1u);
+  EXPECT_EQ(counters().admitted, 6u);
+}
+
+TEST_P(EngineAdmission, AReplayedCookieMakesNoMoreConnectionsThanTheRate) {
+  // A cookie stays valid for minutes: the same final ACK after each RST would make a new
+  // connection with no SYN, so a cookie ACK pays a token too (borrowed, so the first completes).
+  set_syncookies(tcp::SynCookieMode::kAlways);
+  AdmissionPolicy p = per_address_policy();
+  p.syn_rate = AdmissionPolicy::SynRate{.per_second = 1, .burst = 1};
+  set(p);
+  const Peer a = at("198.19.1.1", 1001);
+  SentSegment cookie = syn(a, kPort, linux_syn(kIrs));
+  int made = 0;
+  for (int i = 0; i < 20; ++i) {
+    send(a, kPort, final_ack(cookie));
+    take_frames();
+    if (engine().accept(listener_).is_ok()) ++made;
+    peer_resets(a);
+    take_frames();
+  }
+  EXPECT_EQ(made, 1);
+  EXPECT_EQ(counters().admitted, 1u);
+  EXPECT_EQ(refused(AdmissionReason::kRateLimited), 19u);
+  // A second later the replay buys one more connection, no more.
+  advance_by(seconds(1));
+  send(a, kPort, final_ack(cookie));
+  take_frames();
+  EXPECT_TRUE(engine().accept(listener_).is_ok());
+  peer_resets(a);
+  send(a, kPort, final_ack(cookie));
+  take_frames();
+  EXPECT_FALSE(engine().accept(listener_).is_ok());
 }
 
 TEST_P(EngineAdmission, FloodFromManySpoofedSourcesKeepsTheTableAtItsSize) {
@@ -405,12 +434,11 @@ TEST_P(EngineAdmission, FloodFromManySpoofedSourcesKeepsTheTableAtItsSize) {
     send(at(v4, static_cast<uint16_t>(1024 + i % 60000)), kPort, linux_syn(kIrs + i));
     if (i % 1000 == 999) {
       sink_.frames.clear();
-      ASSERT_LE(counters().sources, 1064u);
+      ASSERT_LE(counters().sources, 1000u);
     }
   }
-  // The policy's 1000 and the listener's syn_backlog (64) of room for half-open prefixes.
-  EXPECT_EQ(counters().sources, 1064u);
-  EXPECT_EQ(counters().sources_evicted, kSources - 1064);
+  EXPECT_EQ(counters().sources, 1000u);
+  EXPECT_EQ(counters().sources_evicted, kSources - 1000);
   EXPECT_EQ(counters().admitted, kSources);  // each new source starts with a full bucket
   EXPECT_EQ(stats().syncookies_sent.get(), kSources);
 }
@@ -495,13 +523,13 @@ TEST(ListenerInfoTest, AddQueuesAddsTheAdmissionCountersOfReplicas) {
   ListenerInfo replica;
   replica.admission_counters.admitted = 5;
   replica.admission_counters.refused[1] = 1;
-  replica.admission_counters.refused[5] = 7;
+  replica.admission_counters.refused[4] = 7;
   replica.admission_counters.sources = 6;
   replica.admission_counters.sources_evicted = 9;
   add_queues(sum, replica);
   EXPECT_EQ(sum.admission_counters.admitted, 8u);
   EXPECT_EQ(sum.admission_counters.refused[1], 3u);
-  EXPECT_EQ(sum.admission_counters.refused[5], 7u);
+  EXPECT_EQ(sum.admission_counters.refused[4], 7u);
   EXPECT_EQ(sum.admission_counters.sources, 10u);
   EXPECT_EQ(sum.admission_counters.sources_evicted, 9u);
 }
