@@ -33,11 +33,11 @@ struct AddressPrefix {
 };
 
 struct FilterSpec {
-  std::optional<uint16_t> local_port;
-  std::optional<IpAddress> local_address;  // none: any of ours
-  std::optional<IpFamily> family;          // a listener on 0.0.0.0 or [::] v6-only: its own
-  std::optional<AddressPrefix> peer;
-  std::optional<uint16_t> peer_port;
+  std::optional<uint16_t> local_port{};
+  std::optional<IpAddress> local_address{};  // none: any of ours
+  std::optional<IpFamily> family{};          // a listener on 0.0.0.0 or [::] v6-only: its own
+  std::optional<AddressPrefix> peer{};
+  std::optional<uint16_t> peer_port{};
   bool handshake_only = false;
 
   // Whether only TCP segments can match.

@@ -131,7 +131,7 @@ TEST(CaptureFilter, HandshakeOnlyKeepsSynsRstsAndTheCompletingAck) {
     EXPECT_FALSE(
         takes(f, Direction::kReceived, {.flags = kPsh | kAck, .seq = 101, .ack = 5001, .peer = p}));
     EXPECT_TRUE(takes(f, Direction::kSent, {.flags = kRst, .seq = 5001, .peer = p}));
-    EXPECT_FALSE(takes(f, Direction::kSent, {.flags = kSyn, .local_port = 81, .peer = p}));
+    EXPECT_FALSE(takes(f, Direction::kSent, {.local_port = 81, .flags = kSyn, .peer = p}));
   }
 }
 
