@@ -74,7 +74,8 @@ void CaptureCall::pump() {
   } else if (backend_.draining.load()) {
     end = v1::CAPTURE_END_SHUTDOWN;
   }
-  if (batch_.empty() && lost == lost_reported_ && end == v1::CAPTURE_END_NONE) {
+  // The first message goes at once, empty or not: it tells the client the capture is in place.
+  if (started_ && batch_.empty() && lost == lost_reported_ && end == v1::CAPTURE_END_NONE) {
     std::weak_ptr<CaptureCall> weak = weak_from_this();
     // A fresh alarm each time: one that fired may still be returning from its callback.
     alarm_ = std::make_unique<grpc::Alarm>();
@@ -104,6 +105,7 @@ void CaptureCall::pump() {
   sent_ += batch_.size();
   lost_reported_ = lost;
   writing_ = true;
+  started_ = true;
   ending_ = end != v1::CAPTURE_END_NONE;
   lock.unlock();
   if (ending_) detach();  // nothing more is wanted from the loops

@@ -25,8 +25,9 @@ namespace tapstack::server {
 class CaptureCall final : public grpc::ServerWriteReactor<v1::CaptureResponse>,
                           public std::enable_shared_from_this<CaptureCall> {
  public:
-  // Attaches the capture to every loop (on the calling gRPC thread, one loop turn each), sends
-  // the initial metadata to say it is in place, and serves it. The filter must be final (a
+  // Attaches the capture to every loop (on the calling gRPC thread, one loop turn each), then
+  // sends the initial metadata and a first message (no frames yet, unless some came already)
+  // to say it is in place, and serves it. The filter must be final (a
   // listener already narrowed).
   static CaptureCall* start(Backend& backend, CaptureLimits& limits, CallLimiter::Slot slot,
                             CaptureLimits::Reservation reservation, const CaptureOptions& options);
@@ -59,6 +60,7 @@ class CaptureCall final : public grpc::ServerWriteReactor<v1::CaptureResponse>,
   uint64_t sent_ = 0;           // frames written
   uint64_t lost_reported_ = 0;  // frames_lost in the last message
   bool writing_ = false;
+  bool started_ = false;   // the first message was written
   bool ending_ = false;    // the last message is in flight
   bool finished_ = false;  // Finish called
 };

@@ -119,8 +119,10 @@ int run_capture(v1::Capture::Stub& stub, const CaptureCommand& command,
                 const std::function<int(const grpc::Status&)>& fail) {
   CancelOnSignal cancel(*context);
   auto reader = stub.Capture(context.get(), command.request);
-  // The initial metadata comes once the capture is in place in every engine loop.
-  reader->WaitForInitialMetadata();
+  // The first message comes once the capture is in place in every engine loop; a refused
+  // request ends the call before it, and no file is made.
+  v1::CaptureResponse response;
+  if (!reader->Read(&response)) return fail(reader->Finish());
   std::optional<Tins::PacketWriter> writer;
   try {
     writer.emplace(command.output, Tins::DataLinkType<Tins::EthernetII>());
@@ -132,11 +134,10 @@ int run_capture(v1::Capture::Stub& stub, const CaptureCommand& command,
   }
   std::cerr << "capturing, writing " << (command.output == "-" ? "stdout" : command.output)
             << std::endl;
-  v1::CaptureResponse response;
   uint64_t frames = 0;
   uint64_t lost = 0;
   v1::CaptureEnd end = v1::CAPTURE_END_NONE;
-  while (reader->Read(&response)) {
+  do {
     for (const v1::CapturedFrame& f : response.frames()) {
       const auto* bytes = reinterpret_cast<const uint8_t*>(f.data().data());
       Tins::RawPDU raw(bytes, static_cast<uint32_t>(f.data().size()));
@@ -148,7 +149,7 @@ int run_capture(v1::Capture::Stub& stub, const CaptureCommand& command,
     lost = response.frames_lost();
     end = response.end();
     std::fflush(nullptr);  // each batch readable at once, by a file's reader or a pipe's
-  }
+  } while (reader->Read(&response));
   grpc::Status status = reader->Finish();
   writer.reset();
   const bool interrupted =
