@@ -9,6 +9,18 @@ Status invalid(const std::string& message) {
   return error(ErrorCode::kInvalidArgument, message);
 }
 
+tcp::IpPrefix host_prefix(const IpAddress& a) {
+  return {a, static_cast<uint8_t>(a.is_v4() ? 32 : 128)};
+}
+
+// A prefix, or an address alone: all of its bits.
+std::optional<tcp::IpPrefix> parse_peer(std::string_view text) {
+  if (text.find('/') != std::string_view::npos) return tcp::IpPrefix::parse(text);
+  auto address = IpAddress::parse(text);
+  if (!address) return std::nullopt;
+  return host_prefix(*address);
+}
+
 std::optional<uint16_t> port_of(uint32_t port) {
   if (port == 0 || port > 65535) return std::nullopt;
   return static_cast<uint16_t>(port);
@@ -26,7 +38,7 @@ Status parse_tuple(const v1::CaptureTuple& tuple, capture::FilterSpec& filter) {
   filter.peer_port = port_of(tuple.remote_port());
   if (!filter.local_port || !filter.peer_port) return invalid("tuple: ports must be 1..65535");
   filter.local_address = *local;
-  filter.peer = capture::AddressPrefix::host(*remote);
+  filter.peer = host_prefix(*remote);
   return Status::ok();
 }
 
@@ -45,7 +57,7 @@ Result<CaptureOptions> parse_capture_request(const v1::CaptureRequest& request) 
     if (!o.filter.local_port) return invalid("port must be 1..65535");
   }
   if (!request.peer().empty()) {
-    o.filter.peer = capture::AddressPrefix::parse(request.peer());
+    o.filter.peer = parse_peer(request.peer());
     if (!o.filter.peer) {
       return invalid("peer '" + request.peer() +
                      "' is not an address or prefix (198.18.0.0/15, 2001:db8::/32)");

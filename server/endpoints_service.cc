@@ -173,8 +173,34 @@ grpc::ServerUnaryReactor* EndpointsService::Listen(grpc::CallbackServerContext* 
         request->has_backlog() ? request->backlog().value() : backend_.options.backlog;
     std::optional<uint32_t> syn_backlog;
     if (request->has_syn_backlog()) syn_backlog = request->syn_backlog().value();
+    std::optional<tcp::AdmissionPolicy> admission;
+    if (request->has_admission()) {
+      auto policy = from_proto(request->admission(), "admission");
+      if (!policy.is_ok()) return to_grpc(policy.status());
+      admission = std::move(policy.value());
+    }
     if (auto s = check_id(request->id()); !s.ok()) return s;
-    return reply(listen_endpoint(backend_.shards, request->id(), backlog, syn_backlog), response);
+    return reply(listen_endpoint(backend_.shards, request->id(), backlog, syn_backlog, admission),
+                 response);
+  });
+}
+
+grpc::ServerUnaryReactor* EndpointsService::SetAdmissionPolicy(
+    grpc::CallbackServerContext* ctx, const v1::SetAdmissionPolicyRequest* request,
+    v1::Endpoint* response) {
+  return now(ctx, [&] {
+    if (auto s = check_id(request->id()); !s.ok()) return s;
+    if (request->has_policy() == request->clear()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "set exactly one of policy (the new policy) and clear");
+    }
+    std::optional<tcp::AdmissionPolicy> admission;
+    if (request->has_policy()) {
+      auto policy = from_proto(request->policy(), "policy");
+      if (!policy.is_ok()) return to_grpc(policy.status());
+      admission = std::move(policy.value());
+    }
+    return reply(set_endpoint_admission(backend_.shards, request->id(), admission), response);
   });
 }
 

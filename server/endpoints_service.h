@@ -29,6 +29,9 @@ class EndpointsService final : public v1::Endpoints::CallbackService {
   grpc::ServerUnaryReactor* Listen(grpc::CallbackServerContext* ctx,
                                    const v1::ListenRequest* request,
                                    v1::Endpoint* response) override;
+  grpc::ServerUnaryReactor* SetAdmissionPolicy(grpc::CallbackServerContext* ctx,
+                                               const v1::SetAdmissionPolicyRequest* request,
+                                               v1::Endpoint* response) override;
   grpc::ServerUnaryReactor* Connect(grpc::CallbackServerContext* ctx,
                                     const v1::ConnectRequest* request,
                                     v1::Endpoint* response) override;

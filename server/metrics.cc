@@ -155,6 +155,55 @@ void add_snapshot(const EngineSnapshot& snapshot, std::vector<MetricFamily>& out
   }
 }
 
+// Per listener, what its admission policy did: SYNs admitted, refused by reason (every reason,
+// so that a rate over them starts from 0), and its per-source table. Every listener has them,
+// with or without a policy, so that series do not come and go with policy changes.
+void add_admission(const EngineSnapshot& snapshot, std::vector<MetricFamily>& out) {
+  auto listener = [](const ListenerSnapshot& l) {
+    return std::vector<ClientMetric::Label>{{"listener", l.local}};
+  };
+  MetricFamily& admitted =
+      family(out, "listener_syns_admitted_total",
+             "SYNs a listener's admission policy let through (with no policy: none counted)",
+             MetricType::Counter);
+  for (const ListenerSnapshot& l : snapshot.listeners) {
+    admitted.metric.push_back(sample(static_cast<double>(l.queues.admission_counters.admitted),
+                                     MetricType::Counter, listener(l)));
+  }
+  MetricFamily& refused =
+      family(out, "listener_syns_refused_total",
+             "SYNs (and SYN-cookie ACKs) a listener's admission policy refused, by reason "
+             "(denied, not_allowed, rate_limited, half_open_cap, connection_cap, "
+             "source_table_full)",
+             MetricType::Counter);
+  for (const ListenerSnapshot& l : snapshot.listeners) {
+    for (size_t i = 0; i < tcp::kAdmissionReasonCount; ++i) {
+      auto labels = listener(l);
+      labels.push_back(
+          {"reason", std::string(tcp::to_string(static_cast<tcp::AdmissionReason>(i)))});
+      refused.metric.push_back(sample(static_cast<double>(l.queues.admission_counters.refused[i]),
+                                      MetricType::Counter, std::move(labels)));
+    }
+  }
+  MetricFamily& sources = family(out, "listener_admission_sources",
+                                 "Source prefixes a listener's admission policy tracks now (its "
+                                 "rate and caps; bounded by source_table_size per engine loop)",
+                                 MetricType::Gauge);
+  for (const ListenerSnapshot& l : snapshot.listeners) {
+    sources.metric.push_back(
+        sample(l.queues.admission_counters.sources, MetricType::Gauge, listener(l)));
+  }
+  MetricFamily& evicted = family(out, "listener_admission_sources_evicted_total",
+                                 "Source prefixes a listener's admission table forgot to make room "
+                                 "for new ones (the table was full)",
+                                 MetricType::Counter);
+  for (const ListenerSnapshot& l : snapshot.listeners) {
+    evicted.metric.push_back(
+        sample(static_cast<double>(l.queues.admission_counters.sources_evicted),
+               MetricType::Counter, listener(l)));
+  }
+}
+
 // Whether the kernel cookie path is on, and per listening port its mode and counters.
 void add_cookie_path(const link::CookiePathProgram* cookie_path, const EngineSnapshot* snapshot,
                      std::vector<MetricFamily>& out) {
@@ -234,6 +283,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   auto snapshot = take_snapshot(shards_, kSnapshotTimeout);
   if (snapshot) {
     add_snapshot(*snapshot, out);
+    add_admission(*snapshot, out);
   } else {
     log_warning("metrics: the engine loop did not answer; scrape without listener gauges");
   }

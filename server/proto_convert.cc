@@ -113,6 +113,9 @@ void to_proto(const EndpointInfo& info, v1::Endpoint* out) {
     s->set_syn_queue_limit(l.syn_backlog);
     s->set_accept_queue_depth(l.accept_queue);
     s->set_accept_queue_limit(l.backlog);
+    v1::Admission* admission = s->mutable_admission();
+    if (l.admission) to_proto(*l.admission, admission->mutable_policy());
+    to_proto(l.admission_counters, admission->mutable_counters());
   }
   if (info.connection) {
     out->mutable_remote()->set_address(info.remote_address.to_string());

@@ -9,6 +9,7 @@
 #include "stack/endpoint_info.h"
 #include "stack/header/ip_address.h"
 #include "stack/status.h"
+#include "stack/tcp/admission_policy.h"
 #include "stack/tcp/syn_cookies.h"
 #include "tapstack/v1/endpoints.pb.h"
 #include "tapstack/v1/stack.pb.h"
@@ -34,6 +35,17 @@ void to_proto(const Keepalive& keepalive, v1::Keepalive* out);
 Result<Keepalive> from_proto(const v1::Keepalive& keepalive);
 // The options a SetOptions request changes; the engine checks their range.
 Result<OptionsChange> from_proto(const v1::SetOptionsRequest& request);
+
+// Admission policies (proto_convert_admission.cc). from_proto fills the defaults of unset
+// fields and checks the policy (AdmissionPolicy::validate) before any engine sees it, so that a
+// Listen with a bad policy changes nothing. Errors are INVALID_ARGUMENT: a prefix that does not
+// parse, or a value the engine's type cannot hold, names its field under `field` (the
+// request's: "admission", "policy") and the value; the rest is validate()'s message, which
+// names the rule and the value.
+Result<tcp::AdmissionPolicy> from_proto(const v1::AdmissionPolicy& policy,
+                                        const std::string& field);
+void to_proto(const tcp::AdmissionPolicy& policy, v1::AdmissionPolicy* out);
+void to_proto(const tcp::AdmissionCounters& counters, v1::AdmissionCounters* out);
 
 // Parses an address field of either family: empty is `if_empty`; otherwise a dotted quad or
 // IPv6 text (no brackets, no zone), else INVALID_ARGUMENT.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "server/admission_share.h"
 #include "stack/tcp/queue_steering.h"
 
 namespace tapstack::server {
@@ -34,28 +35,40 @@ Answer in_owner_turn(Shards& shards, EndpointId id, Command command) {
   });
 }
 
-// A group listener's answer holds what every replica queues.
+// A group listener's answer holds what every replica queues, and its admission policy as set
+// (each replica holds a share of it).
 Answer with_replicas(Shards& shards, EndpointId id, Answer answer) {
   if (!answer.is_ok() || !answer.value().info.listener || !shards.is_group(id)) return answer;
+  ListenerInfo& listener = *answer.value().info.listener;
   on_replicas(shards, id, [&](Engine& engine) {
     auto replica = engine.query(id);
-    if (replica.is_ok() && replica->listener) {
-      add_queues(*answer.value().info.listener, *replica->listener);
-    }
+    if (replica.is_ok() && replica->listener) add_queues(listener, *replica->listener);
     return Status::ok();
   });
+  listener.admission = shards.group_admission(id);
   return answer;  // each Accept and stream waits in every loop of a group, the owner's too
 }
 
 // `command` in the owner's loop and then, for a group, in every replica's, so that each loop's
-// replica (and the connections it accepts) has the same setting; the owner's snapshot.
-template <class Command>
-Answer on_group(Shards& shards, EndpointId id, Command command) {
+// replica (and the connections it accepts) has the same setting; then `done()` if all went
+// well; the owner's snapshot.
+template <class Command, class Done = void (*)()>
+Answer on_group(
+    Shards& shards, EndpointId id, Command command, Done done = [] {}) {
   Answer answer = in_owner_turn(shards, id, command);
-  if (answer.is_ok() && shards.is_group(id)) {
+  if (!answer.is_ok()) return answer;
+  if (shards.is_group(id)) {
     if (Status s = on_replicas(shards, id, command); !s.is_ok()) return s;
   }
+  done();
   return with_replicas(shards, id, std::move(answer));
+}
+
+// The policy each replica of `id` applies (its share with several loops).
+std::optional<tcp::AdmissionPolicy> replica_admission(
+    Shards& shards, EndpointId id, const std::optional<tcp::AdmissionPolicy>& policy) {
+  if (!policy) return std::nullopt;
+  return admission_share(*policy, shards.is_group(id) ? shards.size() : 1);
 }
 
 }  // namespace
@@ -81,8 +94,10 @@ std::vector<QueriedEndpoint> list_endpoints(Shards& shards) {
         uint32_t waiters = e.listener ? s.hub.accept_waiters(e.id) : 0;
         auto [it, first] = all.try_emplace(e.id, QueriedEndpoint{e, waiters});
         if (first) continue;  // a group's replica: its queues join the first's
-        if (e.listener && it->second.info.listener)
+        if (e.listener && it->second.info.listener) {
           add_queues(*it->second.info.listener, *e.listener);
+          it->second.info.listener->admission = shards.group_admission(e.id);  // not a share
+        }
         // Each Accept and stream waits in every loop of the group: counted once.
         it->second.accept_waiters = std::max(it->second.accept_waiters, waiters);
       }
@@ -121,10 +136,31 @@ Answer bind_endpoint(Shards& shards, EndpointId id, const IpAddress& address, ui
 }
 
 Answer listen_endpoint(Shards& shards, EndpointId id, uint32_t backlog,
-                       std::optional<uint32_t> syn_backlog) {
-  // Each loop's replica has the whole backlog, as each socket of a SO_REUSEPORT group has.
-  return on_group(shards, id,
-                  [&](Engine& engine) { return engine.listen(id, backlog, syn_backlog); });
+                       std::optional<uint32_t> syn_backlog,
+                       const std::optional<tcp::AdmissionPolicy>& admission) {
+  const std::optional<tcp::AdmissionPolicy> share = replica_admission(shards, id, admission);
+  // Each loop's replica has the whole backlog, as each socket of a SO_REUSEPORT group has. The
+  // policy in the same turn: the loop reads no SYN between the two.
+  return on_group(
+      shards, id,
+      [&](Engine& engine) {
+        Status s = engine.listen(id, backlog, syn_backlog);
+        if (s.is_ok() && share) s = engine.set_admission(id, share);
+        return s;
+      },
+      [&] {
+        if (admission && shards.is_group(id)) shards.set_group_admission(id, admission);
+      });
+}
+
+Answer set_endpoint_admission(Shards& shards, EndpointId id,
+                              const std::optional<tcp::AdmissionPolicy>& admission) {
+  const std::optional<tcp::AdmissionPolicy> share = replica_admission(shards, id, admission);
+  return on_group(
+      shards, id, [&](Engine& engine) { return engine.set_admission(id, share); },
+      [&] {
+        if (shards.is_group(id)) shards.set_group_admission(id, admission);
+      });
 }
 
 Answer set_endpoint_keepalive(Shards& shards, EndpointId id, std::optional<Keepalive> keepalive) {

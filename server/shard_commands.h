@@ -12,6 +12,7 @@
 #include "stack/endpoint_info.h"
 #include "stack/header/ip_address.h"
 #include "stack/status.h"
+#include "stack/tcp/admission_policy.h"
 
 namespace tapstack::server {
 
@@ -29,8 +30,15 @@ std::vector<QueriedEndpoint> list_endpoints(Shards& shards);
 // that a port is taken in every loop or in none.
 Answer bind_endpoint(Shards& shards, EndpointId id, const IpAddress& address, uint16_t port,
                      bool v6_only = false);
+// With `admission`, the listener's policy is set in the same loop turn as the listen; without,
+// a listener keeps its own. With several loops each replica gets its share of the policy
+// (admission_share.h); the answer shows the policy as given.
 Answer listen_endpoint(Shards& shards, EndpointId id, uint32_t backlog,
-                       std::optional<uint32_t> syn_backlog);
+                       std::optional<uint32_t> syn_backlog,
+                       const std::optional<tcp::AdmissionPolicy>& admission = std::nullopt);
+// Sets (nullopt: clears) a listener's admission policy on every replica, as listen_endpoint.
+Answer set_endpoint_admission(Shards& shards, EndpointId id,
+                              const std::optional<tcp::AdmissionPolicy>& admission);
 Answer set_endpoint_keepalive(Shards& shards, EndpointId id, std::optional<Keepalive> keepalive);
 // No-delay and the user timeout; a group's replicas all take them, for their connections.
 Answer set_endpoint_options(Shards& shards, EndpointId id, const OptionsChange& change);

@@ -19,6 +19,7 @@
 #include "server/event_hub.h"
 #include "server/handshake_histogram.h"
 #include "stack/engine_loop.h"
+#include "stack/tcp/admission_policy.h"
 
 namespace tapstack::server {
 
@@ -64,6 +65,11 @@ class Shards {
   void forget(EndpointId id);  // closed: neither a group nor moved any more
   void move(EndpointId id, size_t shard);
 
+  // A group listener's admission policy as it was set: each replica holds only its share
+  // (admission_share.h), and this is what GetEndpoint shows. Nothing for other endpoints.
+  void set_group_admission(EndpointId id, std::optional<tcp::AdmissionPolicy> policy);
+  std::optional<tcp::AdmissionPolicy> group_admission(EndpointId id) const;
+
  private:
   size_t index_of(EndpointId id) const;
 
@@ -72,6 +78,7 @@ class Shards {
   mutable std::mutex mutex_;  // control-plane calls only, never the packet path
   std::unordered_set<EndpointId> groups_;
   std::unordered_map<EndpointId, size_t> moved_;
+  std::unordered_map<EndpointId, tcp::AdmissionPolicy> group_admission_;
   std::atomic<size_t> moved_count_{0};  // moved_.size(): owns() looks only when there are some
 };
 

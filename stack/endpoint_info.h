@@ -7,6 +7,7 @@
 
 #include "stack/clock.h"
 #include "stack/header/ip_address.h"
+#include "stack/tcp/admission_policy.h"
 
 namespace tapstack {
 
@@ -37,13 +38,23 @@ struct ListenerInfo {
   uint32_t syn_backlog = 0;   // SYN-RCVD table limit
   uint32_t syn_received = 0;  // half-open connections now
   uint32_t accept_queue = 0;  // established connections waiting for accept
+  std::optional<tcp::AdmissionPolicy> admission;  // unset: every SYN is admitted
+  // Over the listener's life, whatever policies it had (sources: tracked now).
+  tcp::AdmissionCounters admission_counters;
 };
 
 // A listener group (one replica per engine loop) holds what its replicas hold; its limits are
-// each replica's, as each socket of a SO_REUSEPORT group has the backlog it was given.
+// each replica's, as each socket of a SO_REUSEPORT group has the backlog it was given (and its
+// admission policy, each replica's table counting the sources its loop sees).
 inline void add_queues(ListenerInfo& sum, const ListenerInfo& replica) {
   sum.syn_received += replica.syn_received;
   sum.accept_queue += replica.accept_queue;
+  tcp::AdmissionCounters& a = sum.admission_counters;
+  const tcp::AdmissionCounters& b = replica.admission_counters;
+  a.admitted += b.admitted;
+  for (size_t i = 0; i < a.refused.size(); ++i) a.refused[i] += b.refused[i];
+  a.sources += b.sources;
+  a.sources_evicted += b.sources_evicted;
 }
 
 // A connection's snapshot, what `ss -ti` shows of a socket. Byte counts are of data: a SYN or

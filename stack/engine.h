@@ -136,6 +136,13 @@ class Engine final : private net::IpOutput, private FrameSink {
   Status set_options(EndpointId id, const OptionsChange& change) {
     return tcp_.set_options(id, change);
   }
+  // A listener's admission policy (admission_policy.h), in effect from the next SYN; nullopt
+  // removes it. A new policy starts a new per-source table, recounting the listener's live
+  // half-open records and connections (token buckets start full). kNotFound: no such endpoint;
+  // kFailedPrecondition: not a listener; kInvalidArgument: validate()'s complaint.
+  Status set_admission(EndpointId listener, std::optional<tcp::AdmissionPolicy> policy) {
+    return tcp_.set_admission(listener, std::move(policy));
+  }
   size_t endpoint_count() const { return tcp_.endpoint_count(); }
   // TIME-WAIT records: not endpoints, bounded by EngineConfig::max_time_wait.
   size_t time_wait_count() const { return tcp_.time_wait_count(); }

@@ -167,7 +167,13 @@ class Counter {
   X(ndp_static, "NA trying to change a permanent entry")                        \
   X(receive_buffer_full, "Data beyond the receive buffer")                      \
   X(out_of_order_dropped, "Out-of-order data with 32 holes already held")       \
-  X(challenge_ack_limited, "Challenge ACK suppressed by the rate limit")
+  X(challenge_ack_limited, "Challenge ACK suppressed by the rate limit")        \
+  X(admission_denied, "SYN or cookie ACK refused: source in a deny prefix")     \
+  X(admission_not_allowed, "SYN or cookie ACK refused: source not allowed")     \
+  X(admission_rate_limited, "SYN refused: its source prefix's SYN rate spent")  \
+  X(admission_half_open_cap, "SYN refused: source prefix at max_half_open")     \
+  X(admission_connection_cap, "SYN or cookie ACK refused: at max_connections")  \
+  X(admission_source_table_full, "SYN or cookie ACK refused: source table full")
 
 #define TAPSTACK_DECLARE_COUNTER(name, help) Counter name;
 #define TAPSTACK_ENUM_ENTRY(name, help) name,

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "server/ctl/admission_args.h"
+
 namespace tapstack::ctl {
 namespace {
 
@@ -223,9 +225,14 @@ Commands:
                                   or :: (both families; --v6-only: IPv6 peers only, as
                                   IPV6_V6ONLY); IPv6 takes brackets before a port:
                                   [2001:db8::2]:80, [::]:80
-  listen ID [--backlog N] [--syn-backlog N]
-                                  listen (backlog: tapstackd's --backlog if not given)
-  connect ID ADDRESS:PORT         connect and wait for the handshake (--timeout);
+  listen ID [--backlog N] [--syn-backlog N] [POLICY FLAGS]
+                                  listen (backlog: tapstackd's --backlog if not given);
+                                  with policy flags the admission policy is set at once
+  policy show ID                  a listener's admission policy and its counters
+  policy set ID POLICY FLAGS      replace the admission policy (unset flags: defaults)
+  policy clear ID                 remove it: every SYN is admitted
+)" + std::string(kAdmissionFlagsUsage) +
+         R"(  connect ID ADDRESS:PORT         connect and wait for the handshake (--timeout);
                                   198.18.0.1:80 or [2001:db8::1]:80
   accept ID                       take a connection from listener ID, waiting (--timeout)
   accept ID --stream [--after keep|close|abort] [--count N] [--max-delay-us N] [--quiet]

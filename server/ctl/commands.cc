@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "server/ctl/admission_args.h"
 #include "server/ctl/capture_command.h"
 #include "server/ctl/data_commands.h"
 #include "server/ctl/output.h"
@@ -195,9 +196,49 @@ int cmd_listen(Client& c, Args& args) {
     request.mutable_syn_backlog()->set_value(
         static_cast<uint32_t>(parse_number("--syn-backlog", *syn)));
   }
+  if (!take_admission_flags(args, *request.mutable_admission())) request.clear_admission();
   request.set_id(take_id(args));
   args.done();
   return call_endpoint(c, &v1::Endpoints::Stub::Listen, request);
+}
+
+// The listener's admission policy and counters, from an Endpoint answer.
+int report_admission(const Client& c, const grpc::Status& status, const v1::Endpoint& endpoint) {
+  if (status.ok() && !endpoint.has_listener()) {
+    return fail({grpc::StatusCode::FAILED_PRECONDITION,
+                 "endpoint " + std::to_string(endpoint.id()) + " is not a listener (" +
+                     state_name(endpoint.state()) + ")"});
+  }
+  return report(c, status, endpoint.listener().admission(), print_admission);
+}
+
+// policy show ID | policy set ID FLAGS... | policy clear ID
+int cmd_policy(Client& c, Args& args) {
+  const std::string verb = args.next("show|set|clear");
+  v1::Endpoint endpoint;
+  auto ctx = c.context();
+  if (verb == "show") {
+    v1::GetEndpointRequest request;
+    request.set_id(take_id(args));
+    args.done();
+    return report_admission(c, c.endpoints->GetEndpoint(ctx.get(), request, &endpoint), endpoint);
+  }
+  v1::SetAdmissionPolicyRequest request;
+  if (verb == "set") {
+    // An empty policy is a valid one (it admits everything, and counts): `policy clear` is
+    // what removes it, so a `set` without flags is more likely a mistake.
+    if (!take_admission_flags(args, *request.mutable_policy())) {
+      throw UsageError("policy set needs at least one policy flag (policy clear removes it)");
+    }
+  } else if (verb == "clear") {
+    request.set_clear(true);
+  } else {
+    throw UsageError("policy takes show, set or clear, not '" + verb + "'");
+  }
+  request.set_id(take_id(args));
+  args.done();
+  return report_admission(c, c.endpoints->SetAdmissionPolicy(ctx.get(), request, &endpoint),
+                          endpoint);
 }
 
 int cmd_connect(Client& c, Args& args) {
@@ -428,6 +469,7 @@ constexpr Command kCommands[] = {
     {"create", cmd_create},
     {"bind", cmd_bind},
     {"listen", cmd_listen},
+    {"policy", cmd_policy},
     {"connect", cmd_connect},
     {"accept", cmd_accept},
     {"close", cmd_close},

@@ -64,6 +64,22 @@ std::string as_milliseconds(const google::protobuf::Duration& d, int decimals) {
   return buf;
 }
 
+std::string refusal_name(v1::AdmissionPolicy::Refusal r) {
+  return r == v1::AdmissionPolicy::REFUSAL_SILENCE ? "silence" : "rst";
+}
+
+uint64_t refused_total(const v1::AdmissionCounters& counters) {
+  uint64_t total = 0;
+  for (const v1::AdmissionRefusals& r : counters.refused()) total += r.syns();
+  return total;
+}
+
+std::string number_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 }  // namespace
 
 void print_json(const google::protobuf::Message& message) {
@@ -146,6 +162,11 @@ void print_endpoint(const v1::Endpoint& e) {
                                          std::to_string(l.accept_queue_limit())});
     rows.push_back({"syn queue:", std::to_string(l.syn_queue_depth()) + "/" +
                                       std::to_string(l.syn_queue_limit())});
+    const v1::AdmissionCounters& a = l.admission().counters();
+    rows.push_back({"admission:", std::string(l.admission().has_policy() ? "policy" : "no policy") +
+                                      ", " + std::to_string(a.admitted()) + " SYNs admitted, " +
+                                      std::to_string(refused_total(a)) +
+                                      " refused (policy show ID)"});
   }
   if (e.has_connection()) {
     const v1::ConnectionStatus& c = e.connection();
@@ -201,6 +222,49 @@ void print_endpoint_table(const v1::ListEndpointsResponse& list, bool details) {
     if (details && e.has_connection())
       std::cout << "\t" << connection_details(e.connection()) << options_details(e) << "\n";
   }
+}
+
+void print_admission(const v1::Admission& admission) {
+  std::vector<std::vector<std::string>> rows;
+  if (!admission.has_policy()) {
+    rows.push_back({"policy:", "none (every SYN is admitted)"});
+  } else {
+    const v1::AdmissionPolicy& p = admission.policy();
+    auto list = [](const google::protobuf::RepeatedPtrField<std::string>& prefixes,
+                   const char* if_empty) {
+      return prefixes.empty() ? std::string(if_empty) : join(prefixes, " ");
+    };
+    auto per_source = [](uint32_t cap) {
+      return cap == 0 ? std::string("-") : std::to_string(cap) + " per source prefix";
+    };
+    rows.push_back({"deny:", list(p.deny(), "-")});
+    rows.push_back({"allow:", list(p.allow(), "- (every source not denied)")});
+    rows.push_back({"lists refuse:", refusal_name(p.list_refusal())});
+    rows.push_back(
+        {"source prefix:", "/" + std::to_string(p.ipv4_source_prefix().value()) + " IPv4, /" +
+                               std::to_string(p.ipv6_source_prefix().value()) + " IPv6"});
+    rows.push_back({"syn rate:", p.has_syn_rate()
+                                     ? number_text(p.syn_rate().per_second()) + "/s, burst " +
+                                           std::to_string(p.syn_rate().burst()) +
+                                           " per source prefix"
+                                     : "-"});
+    rows.push_back({"rate refuses:", refusal_name(p.rate_refusal())});
+    rows.push_back({"max half-open:", per_source(p.max_half_open())});
+    rows.push_back({"max connections:", per_source(p.max_connections())});
+    rows.push_back({"caps refuse:", refusal_name(p.cap_refusal())});
+    rows.push_back({"source table:",
+                    std::to_string(p.source_table_size().value()) + " source prefixes at most"});
+  }
+  print_table(rows);
+  const v1::AdmissionCounters& c = admission.counters();
+  std::cout << "\n";
+  rows = {{"SYNs", "reason", "count"}, {"admitted", "", std::to_string(c.admitted())}};
+  for (const v1::AdmissionRefusals& r : c.refused()) {
+    rows.push_back({"refused", r.reason(), std::to_string(r.syns())});
+  }
+  print_table(rows);
+  std::cout << "\nsource prefixes tracked: " << c.sources() << ", evicted: " << c.sources_evicted()
+            << "\n";
 }
 
 void print_stats(const v1::Stats& stats) {

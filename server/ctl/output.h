@@ -24,6 +24,8 @@ void print_endpoint(const v1::Endpoint& endpoint);
 // Like `ss -tan`; with `details`, each connection gets its connection_details line under it,
 // as `ss -tani` prints.
 void print_endpoint_table(const v1::ListEndpointsResponse& list, bool details);
+// `policy show`: the listener's admission policy, every field, then its counters as a table.
+void print_admission(const v1::Admission& admission);
 void print_stats(const v1::Stats& stats);
 void print_config(const v1::Config& config);
 void print_event(const v1::WatchEventsResponse& event);

@@ -48,6 +48,14 @@ TEST(CaptureRequest, FieldsBecomeTheFilter) {
   EXPECT_EQ(tuple->filter.local_address, IpAddress::parse("2001:db8::2"));
   EXPECT_EQ(tuple->filter.peer_port, 40000);
   EXPECT_EQ(tuple->filter.peer->length, 128);
+
+  v1::CaptureRequest host;
+  host.set_peer("198.18.0.1");
+  auto h = parse_capture_request(host);
+  ASSERT_TRUE(h.is_ok()) << h.status().message;
+  EXPECT_EQ(h->filter.peer->length, 32);
+  EXPECT_TRUE(h->filter.peer->contains(*IpAddress::parse("198.18.0.1")));
+  EXPECT_FALSE(h->filter.peer->contains(*IpAddress::parse("198.18.0.3")));
 }
 
 TEST(CaptureRequest, MistakesAreInvalidArguments) {

@@ -1,7 +1,5 @@
 #include "stack/capture/capture_filter.h"
 
-#include <charconv>
-
 #include "stack/header/ethernet.h"
 #include "stack/header/ipv4.h"
 #include "stack/header/ipv6.h"
@@ -42,41 +40,6 @@ std::optional<TcpSegment> tcp_segment(std::span<const uint8_t> frame) {
 }
 
 }  // namespace
-
-std::optional<AddressPrefix> AddressPrefix::parse(std::string_view text) {
-  const size_t slash = text.find('/');
-  auto address = IpAddress::parse(text.substr(0, slash));
-  if (!address) return std::nullopt;
-  const unsigned max = address->is_v4() ? 32 : 128;
-  unsigned length = max;
-  if (slash != std::string_view::npos) {
-    std::string_view digits = text.substr(slash + 1);
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
-    if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() ||
-        length > max) {
-      return std::nullopt;
-    }
-  }
-  // Host bits set: "198.18.0.1/15" names no network.
-  for (unsigned bit = length; bit < max; ++bit) {
-    const unsigned b = bit + (address->is_v4() ? 96 : 0);
-    if (address->v6.bytes[b / 8] & (0x80 >> (b % 8))) return std::nullopt;
-  }
-  return AddressPrefix{*address, static_cast<uint8_t>(length)};
-}
-
-bool AddressPrefix::contains(const IpAddress& a) const {
-  if (a.is_v4() != address.is_v4()) return false;
-  const unsigned bits = length + (address.is_v4() ? 96 : 0);
-  const auto& x = a.v6.bytes;
-  const auto& y = address.v6.bytes;
-  for (unsigned i = 0; i < bits / 8; ++i) {
-    if (x[i] != y[i]) return false;
-  }
-  if (bits % 8 == 0) return true;
-  const uint8_t mask = static_cast<uint8_t>(0xff00 >> (bits % 8));
-  return (x[bits / 8] & mask) == (y[bits / 8] & mask);
-}
 
 bool CaptureFilter::match_tuple(const tcp::FourTuple& tuple) const {
   return (!spec_.local_port || tuple.local_port == *spec_.local_port) &&

@@ -10,33 +10,19 @@
 #include <cstdint>
 #include <optional>
 #include <span>
-#include <string>
-#include <string_view>
 
 #include "stack/capture/capture_ring.h"
 #include "stack/header/ip_address.h"
+#include "stack/tcp/admission_policy.h"
 #include "stack/tcp/four_tuple.h"
 
 namespace tapstack::capture {
-
-// "198.18.0.0/15", "2001:db8::/32", or an address alone (all of its bits). Bits past the length
-// must be 0, as a route table would have them.
-struct AddressPrefix {
-  IpAddress address;
-  uint8_t length = 0;  // in the address's own family: 0..32 or 0..128
-
-  static std::optional<AddressPrefix> parse(std::string_view text);
-  static AddressPrefix host(const IpAddress& address) {
-    return {address, static_cast<uint8_t>(address.is_v4() ? 32 : 128)};
-  }
-  bool contains(const IpAddress& a) const;
-};
 
 struct FilterSpec {
   std::optional<uint16_t> local_port{};
   std::optional<IpAddress> local_address{};  // none: any of ours
   std::optional<IpFamily> family{};          // a listener on 0.0.0.0 or [::] v6-only: its own
-  std::optional<AddressPrefix> peer{};
+  std::optional<tcp::IpPrefix> peer{};
   std::optional<uint16_t> peer_port{};
   bool handshake_only = false;
 

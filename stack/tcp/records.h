@@ -12,6 +12,7 @@
 
 #include "stack/clock.h"
 #include "stack/endpoint_info.h"
+#include "stack/tcp/admission.h"
 #include "stack/tcp/assembler.h"
 #include "stack/tcp/byte_ring.h"
 #include "stack/tcp/congestion_control.h"
@@ -100,6 +101,10 @@ struct Connection : TimerNode {
   Time ts_recent_stamp{};  // when ts_recent was taken: PAWS forgets it after 24 days
   uint32_t ts_offset = 0;
   bool from_syn_cookie = false;
+  // The listener's Admission this connection is counted in (Admission::epoch); 0: none. The
+  // listener may lose or replace its policy, or close, before the connection ends: the count
+  // is given back only to the same instance.
+  uint64_t admission_epoch = 0;
 
   uint8_t retransmits = 0;  // of the SYN, the data or FIN in flight; backs off the timer
   uint8_t probes = 0;       // keepalive or zero-window probes the peer has not answered
@@ -169,6 +174,11 @@ struct Listener {
   // The cookie mode last told to the kernel cookie path (tcp_cookie_mode.cc); while it is on,
   // the program answers this listener's SYNs with cookies, so ACKs are checked as cookies.
   bool cookie_mode_published = false;
+  // What its admission did, over every policy it had (so before `admission`, which counts
+  // into it).
+  AdmissionCounters admission_counters;
+  // Its admission policy and state (tcp_admission.cc); null: every SYN is admitted, at no cost.
+  std::unique_ptr<Admission> admission;
 };
 
 // A connection in TIME-WAIT, reduced to what answering its peer needs. It is no endpoint: the

@@ -41,7 +41,8 @@ Tcp::Tcp(const EngineConfig& config, Stats& stats, TimerWheel& timers, net::IpOu
       connections_(tuple_hash_, cookie_path_),
       half_open_(tuple_hash_, cookie_path_),
       time_wait_(tuple_hash_, cookie_path_),
-      flow_label_hash_{keys.next_u64()} {}
+      flow_label_hash_{keys.next_u64()},
+      admission_seed_(keys.next_u64()) {}
 
 Tcp::~Tcp() {
   cookie_path_.detach();  // the program passes everything from now on
@@ -357,7 +358,9 @@ void Tcp::stop_listening(Endpoint& e) {
   }
   if (slots == std::array<Listener*, 2>{}) listeners_.erase(l.port);
   if (l.families.has(IpFamily::kIpv4)) cookie_path_.clear_listener(l.port);
-  // Half-open connections vanish silently; queued ones are reset, as Linux does.
+  // Half-open connections vanish silently; queued ones are reset, as Linux does. Neither gives
+  // its admission count back: the admission goes with the listener, and connections that
+  // outlive it find it gone (uncount_connection).
   for (auto it = half_open_.begin(); it != half_open_.end();) {
     it = it->second.listener == &l ? half_open_.erase(it) : std::next(it);
   }
@@ -496,8 +499,13 @@ EndpointInfo Tcp::describe(const Endpoint& e) const {
   info.options = e.connection ? e.connection->user_options : e.options;
   if (e.listener) {
     const Listener& l = *e.listener;
-    info.listener = ListenerInfo{l.backlog, l.syn_backlog, l.syn_received,
-                                 static_cast<uint32_t>(l.accept_queue.size())};
+    ListenerInfo& li = info.listener.emplace();
+    li.backlog = l.backlog;
+    li.syn_backlog = l.syn_backlog;
+    li.syn_received = l.syn_received;
+    li.accept_queue = static_cast<uint32_t>(l.accept_queue.size());
+    if (l.admission) li.admission = l.admission->policy();
+    li.admission_counters = l.admission_counters;
   }
   if (e.connection) {
     const Connection& c = *e.connection;

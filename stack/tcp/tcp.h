@@ -89,6 +89,9 @@ class Tcp {
   // tcp_socket_options.cc: no-delay and the user timeout; on a listener (or an endpoint not
   // connected yet), what its future connections start with.
   Status set_options(EndpointId id, const OptionsChange& change);
+  // tcp_admission.cc: a listener's admission policy (see Engine::set_admission).
+  Status set_admission(EndpointId id, std::optional<AdmissionPolicy> policy);
+
   // Endpoints the user holds. Closed connections still finishing (orphans) are bounded by
   // max_orphans of their own, TIME-WAIT records by max_time_wait: neither ever refuses a new one.
   size_t endpoint_count() const { return endpoints_.size(); }
@@ -210,6 +213,20 @@ class Tcp {
   // The listener answers SYNs with cookies, not half-open records.
   bool syn_table_full(const Listener& listener) const;
   bool half_open_table_full() const;
+
+  // tcp_admission.cc: the listener's admission policy applied
+  // Whether the listener's policy (if any) admits the SYN; a refused one is counted and
+  // answered as the policy says (RST or nothing).
+  bool admit_syn(Listener& listener, const Segment& seg);
+  // The same for a valid cookie ACK, about to make a connection (`superseded`: the half-open
+  // record of its tuple it replaces, if any).
+  bool admit_cookie_ack(Listener& listener, const Segment& seg, const HalfOpen* superseded);
+  void refuse(const Admission::Refused& refused, const Segment& seg);
+  // The listener's half-open records and connections counted into its (new) admission.
+  void count_into_admission(Listener& listener);
+  // A passive connection made from `listener`, or one whose end gives its count back.
+  void count_connection(Listener& listener, Connection& c);
+  void uncount_connection(const Connection& c);
 
   // tcp_cookie_mode.cc: which listeners answer every SYN with a cookie
   bool in_cookie_mode(const Listener& listener) const;
@@ -401,6 +418,8 @@ class Tcp {
   // :: without v6_only) is in both slots, 0.0.0.0:p and [::]:p v6-only are each in one.
   std::unordered_map<uint16_t, std::array<Listener*, 2>> listeners_;
   FourTupleHash flow_label_hash_;  // keyed apart from the demux tables' hash
+  uint64_t admission_seed_;        // keys admission's tables of source addresses
+  uint64_t admission_epochs_ = 0;  // Admission instances made: the last one's epoch
   bool half_open_table_full_published_ = false;
 };
 

@@ -75,6 +75,7 @@ void Tcp::forget(Connection& c) {
   if (auto it = connections_.find(c.tuple); it != connections_.end() && it->second == &c) {
     connections_.erase(it);
     stats_.connections_closed.add();
+    uncount_connection(c);
   }
   if (auto o = orphans_.find(c.id); o != orphans_.end()) {
     EndpointId id = c.id;

@@ -6,6 +6,12 @@
 // answered in the kernel, the table keeps the records it had when it filled; as they complete or
 // time out the mode goes off, the next SYNs reach the engine and refill it, as new SYNs refill
 // Linux's queue under a flood.
+//
+// A listener with an admission policy is never published in cookie mode: the program would
+// answer SYNs the policy never saw (a denied or rate-limited source would get its SYN-ACK). Its
+// SYNs all reach the engine, which checks them first and answers the admitted ones with a
+// cookie itself when the table is full; the program still passes its cookie ACKs on, and the
+// policy checks them too.
 #include "stack/tcp/tcp.h"
 
 namespace tapstack::tcp {
@@ -44,7 +50,7 @@ bool Tcp::in_cookie_mode(const Listener& l) const {
 
 void Tcp::publish_listener(Listener& l) {
   if (!cookie_path_.attached()) return;
-  bool on = in_cookie_mode(l);
+  bool on = !l.admission && in_cookie_mode(l);
   if (on != l.cookie_mode_published) {
     if (on) {
       stats_.cookie_mode_entered.add();

@@ -80,6 +80,10 @@ void Tcp::listener_receive(Listener& l, const Segment& seg, std::optional<uint32
 
 void Tcp::answer_syn(Listener& l, const Segment& seg, std::optional<uint32_t> iss) {
   stats_.syns_received.add();
+  // The admission policy first, before the SYN costs anything (a half-open record, a cookie, a
+  // place in a queue): a refused source must not be able to fill what others need. A TIME-WAIT
+  // tuple's reuse (`iss`) was admitted already, before its record was given up.
+  if (!iss && !admit_syn(l, seg)) return;
   if (accept_queue_full(l)) {
     // Linux 4.10+: a SYN that finds the accept queue full is dropped, cookies or not; the
     // client retries when the application has caught up.
@@ -126,6 +130,7 @@ void Tcp::create_half_open(Listener& l, const Segment& seg, uint32_t iss) {
   h.ts_offset = isn_.timestamp_offset(seg.tuple);
   h.syn_time = now_;
   ++l.syn_received;
+  if (l.admission) l.admission->on_half_open_created(seg.tuple.remote);
   half_open_changed(l);
   send_synack(h);
   timers_.arm(h, now_ + config_.initial_rto);
@@ -172,6 +177,8 @@ bool Tcp::cookie_ack(Listener& l, const Segment& seg, HalfOpen* superseded) {
       n.receive_window_scale = our_window_scale_;
     }
   }
+  // The connection cap holds for cookie handshakes too, whose SYN held no half-open record.
+  if (!admit_cookie_ack(l, seg, superseded)) return true;
   if (accept_queue_full(l)) {
     stats_.listen_overflows.add();
     stats_.listen_drops.add();
@@ -306,6 +313,7 @@ Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotia
   c.last_received = now_;
   if (e.keepalive) arm_keepalive(c);  // most listeners have none: no lookup per passive open
   connections_.insert(c.tuple) = &c;
+  if (l.admission) count_connection(l, c);
   l.accept_queue.push_back(id);
   publish_listener(l);
   stats_.passive_opens.add();
@@ -317,6 +325,7 @@ Connection* Tcp::complete_passive(Listener& l, const Segment& seg, const Negotia
 void Tcp::erase_half_open(HalfOpen& h) {
   Listener& l = *h.listener;
   --l.syn_received;
+  if (l.admission) l.admission->on_half_open_erased(h.tuple.remote);
   FourTuple tuple = h.tuple;  // the key dies with the record
   half_open_.erase(tuple);
   half_open_changed(l);

@@ -57,6 +57,8 @@ void Tcp::time_wait_receive(TimeWait& tw, const Segment& seg) {
     // beyond the old incarnation's (RFC 6191, Linux's TCP_TW_SYN). A listener may take the tuple
     // at once, with an ISN above everything the old connection sent.
     if (Listener* l = find_listener(seg.tuple.local, seg.tuple.local_port)) {
+      // Admission decides before the record is given up: a refused SYN leaves TIME-WAIT as is.
+      if (!admit_syn(*l, seg)) return;
       uint32_t iss = tw.snd_nxt + 65535 + 2;
       FourTuple tuple = tw.tuple;  // the key dies with the record
       stats_.time_wait_reused.add();

@@ -5,7 +5,8 @@
 //     backlog depth for both queues per listener, drops by reason, handshake p50/p99,
 //     retransmits, resets; the kernel cookie path's SYN-ACKs and ACKs passed/refused per
 //     listener, and each listener's cookie mode; data throughput, data retransmissions by kind
-//     (fast retransmits, RTO expiries, RACK losses and tail loss probes));
+//     (fast retransmits, RTO expiries, RACK losses and tail loss probes); admission refusals
+//     per listener and reason, and admissions per listener);
 //   - panel ids are unique and panels fit the 24-column grid;
 //   - the provisioning file is a file provider.
 //   - with --promql-rules FILE: writes every query, Grafana variables replaced by plain values,
@@ -101,6 +102,10 @@ const required = [
   ["RTO expiries", (e) => e.includes("tapstack_retransmit_timeouts_total")],
   ["RACK losses", (e) => e.includes("tapstack_rack_lost_segments_total")],
   ["tail loss probes", (e) => e.includes("tapstack_tlp_probes_sent_total")],
+  ["admission refusals per listener and reason",
+   (e) => e.includes("tapstack_listener_syns_refused_total") && /by \([^)]*\blistener\b[^)]*\breason\b/.test(e)],
+  ["admitted SYNs per listener",
+   (e) => e.includes("tapstack_listener_syns_admitted_total") && /by \([^)]*\blistener\b/.test(e)],
 ];
 for (const [what, test] of required) {
   if (!queries.some((q) => test(q.expr))) fail(`no panel shows ${what}`);

@@ -181,6 +181,12 @@ expect_series 'handshake histogram +Inf bucket' '^tapstack_handshake_duration_se
 expect_series 'kernel cookie path attached' '^tapstack_kernel_cookie_path_attached 1$'
 expect_series 'kernel-path SYN-ACKs, port="8080"' '^tapstack_kernel_cookie_synacks_total\{.*port="8080"'
 expect_series 'cookie mode, port="8080"' '^tapstack_listener_cookie_mode\{.*port="8080"'
+# Every listener has its admission counters, with every reason, policy or not.
+for reason in denied not_allowed rate_limited half_open_cap connection_cap source_table_full; do
+  expect_series "admission refusals, reason=\"$reason\", per listener" \
+    "^tapstack_listener_syns_refused_total\\{.*listener=\"\\[::\\]:8080\".*reason=\"$reason\"|^tapstack_listener_syns_refused_total\\{.*reason=\"$reason\".*listener=\"\\[::\\]:8080\""
+done
+expect_series 'admitted SYNs per listener' '^tapstack_listener_syns_admitted_total\{.*listener="\[::\]:8080"'
 
 # 3. The connections above were counted.
 value() { awk -v n="$1" '$1 == n {print $2; exit}' "$scratch/metrics"; }
