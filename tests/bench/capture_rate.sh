@@ -34,11 +34,15 @@ ns=tapstack-capbench-$RANDOM
 tap=tcapb0
 pid=
 cleanup() {
-  [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  if [[ -n $pid ]]; then
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
   ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
   ip netns del "$ns" 2>/dev/null || true
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM
 ip netns add "$ns"
 in_ns() { ip netns exec "$ns" "$@"; }
 in_ns ip link set lo up
@@ -53,7 +57,7 @@ for _ in $(seq 100); do
 done
 
 rate() {  # one round: connections per second
-  in_ns "$load" --address 198.18.0.2:7777 --threads "$threads" --seconds "$seconds" |
+  in_ns "$load" --address 198.18.0.2 --port 7777 --threads "$threads" --seconds "$seconds" |
     sed -n 's/.*"rate":\([0-9.]*\).*/\1/p'
 }
 round() {  # $1: none | handshake | all
@@ -61,14 +65,16 @@ round() {  # $1: none | handshake | all
   if [[ $1 != none ]]; then
     local mode=--all
     [[ $1 == handshake ]] && mode=--handshake
-    in_ns "$ctl" capture --port 7777 "$mode" -w /dev/null 2>"$tmp/capture.err" &
+    # Not through in_ns: $! must be tapstackctl itself (ip netns exec execs it), which ends the
+    # capture cleanly on SIGTERM; a background shell function would ignore the signal.
+    ip netns exec "$ns" "$ctl" capture --port 7777 "$mode" -w /dev/null 2>"$tmp/capture.err" &
     capture=$!
     until grep -q capturing "$tmp/capture.err" 2>/dev/null; do sleep 0.05; done
   fi
   local r
   r=$(rate)
   if [[ -n $capture ]]; then
-    kill -INT "$capture"
+    kill -TERM "$capture"
     wait "$capture" || true
     echo "  $1: $r/s ($(tail -1 "$tmp/capture.err"))" >&2
   else
