@@ -252,8 +252,8 @@ void print_admission(const v1::Admission& admission) {
     rows.push_back({"max half-open:", per_source(p.max_half_open())});
     rows.push_back({"max connections:", per_source(p.max_connections())});
     rows.push_back({"caps refuse:", refusal_name(p.cap_refusal())});
-    rows.push_back({"source table:",
-                    std::to_string(p.source_table_size().value()) + " source prefixes at most"});
+    rows.push_back({"source table:", std::to_string(p.source_table_size().value()) +
+                                         " source prefixes, and syn_backlog more with handshakes"});
   }
   print_table(rows);
   const v1::AdmissionCounters& c = admission.counters();

@@ -12,7 +12,7 @@ constexpr Duration kMaxBucketDepth = 100 * kMaxTokenInterval;
 
 }  // namespace
 
-Admission::Admission(AdmissionPolicy policy, uint64_t seed, uint64_t epoch,
+Admission::Admission(AdmissionPolicy policy, uint32_t syn_backlog, uint64_t seed, uint64_t epoch,
                      AdmissionCounters& counters)
     : policy_(std::move(policy)),
       epoch_(epoch),
@@ -28,9 +28,20 @@ Admission::Admission(AdmissionPolicy policy, uint64_t seed, uint64_t epoch,
     bucket_depth_ = Duration(static_cast<int64_t>(std::min(depth, 1.0 * kMaxBucketDepth.count())));
   }
   if (policy_.tracks_sources()) {
-    table_ = std::make_unique<SourceTable>(policy_.source_table_size, seed ^ 0x736f75726365ULL,
+    table_ = std::make_unique<SourceTable>(table_capacity(syn_backlog), seed ^ 0x736f75726365ULL,
                                            counters_);
   }
+}
+
+uint32_t Admission::table_capacity(uint32_t syn_backlog) const {
+  // Half-open records pin their prefixes, and a listener holds at most syn_backlog of them
+  // (beyond it SYNs get cookies, which pin nothing): that many entries more than the policy's
+  // size keep a flood that fills the SYN table from refusing every other source.
+  return policy_.source_table_size + syn_backlog;
+}
+
+void Admission::set_syn_backlog(uint32_t syn_backlog) {
+  if (table_) table_->set_capacity(table_capacity(syn_backlog));
 }
 
 IpAddress Admission::source_prefix(const IpAddress& source) const {

@@ -21,7 +21,10 @@ class Admission {
   // `policy` is valid (validate()); `seed` keys the hashes of attacker-chosen addresses;
   // `epoch` tells this instance from any other of the engine's (what a connection remembers it
   // was counted in). Counts into `counters`, the listener's, which outlive any one policy.
-  Admission(AdmissionPolicy policy, uint64_t seed, uint64_t epoch, AdmissionCounters& counters);
+  // `syn_backlog` is the listener's: room in the source table for prefixes that hold
+  // half-open records, beside the policy's source_table_size.
+  Admission(AdmissionPolicy policy, uint32_t syn_backlog, uint64_t seed, uint64_t epoch,
+            AdmissionCounters& counters);
 
   struct Refused {
     AdmissionReason reason;
@@ -43,6 +46,9 @@ class Admission {
     adjust(source, &SourceEntry::connections, -1);
   }
 
+  // The listener's syn_backlog changed (listen() on a listener).
+  void set_syn_backlog(uint32_t syn_backlog);
+
   const AdmissionPolicy& policy() const { return policy_; }
   uint64_t epoch() const { return epoch_; }
   // Source prefixes tracked now (the table's size).
@@ -56,6 +62,7 @@ class Admission {
   // Takes a token from the entry's bucket; false if it is empty.
   bool take_token(SourceEntry& entry, Time now) const;
   void adjust(const IpAddress& source, uint32_t SourceEntry::*count, int delta);
+  uint32_t table_capacity(uint32_t syn_backlog) const;
 
   AdmissionPolicy policy_;
   uint64_t epoch_;

@@ -93,10 +93,14 @@ struct AdmissionPolicy {
   uint32_t max_connections = 0;
   Refusal cap_refusal = Refusal::kReset;
 
-  // How many source prefixes the listener tracks at once, the bound on its per-source memory
-  // (about 100 bytes an entry, hash buckets included). Beyond it the least recently seen prefix
-  // that holds no handshake or connection is forgotten (its bucket refills); with none to forget,
-  // the SYN is refused as kSourceTableFull with cap_refusal.
+  // How many source prefixes the listener tracks at once besides those holding half-open
+  // records, which have room of their own up to the listener's syn_backlog (so a spoofed flood
+  // that fills the SYN table pins at most that many and never crowds out other sources): the
+  // bound on its per-source memory is (source_table_size + syn_backlog) entries of about 100
+  // bytes, hash buckets included. Beyond it the least recently seen prefix that holds no
+  // handshake or connection is forgotten (its bucket refills); with none to forget, i.e. with
+  // source_table_size prefixes holding connections, the SYN is refused as kSourceTableFull with
+  // cap_refusal.
   uint32_t source_table_size = 16384;  // 1..1048576
   static constexpr uint32_t kMaxSourceTableSize = 1u << 20;
 

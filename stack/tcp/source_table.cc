@@ -50,6 +50,11 @@ void SourceTable::counts_changed(SourceEntry& e) {
   }
 }
 
+void SourceTable::set_capacity(uint32_t capacity) {
+  capacity_ = capacity;
+  while (entries_.size() > capacity_ && oldest_) evict_oldest();
+}
+
 void SourceTable::list_newest(SourceEntry& e) {
   e.older = newest_;
   e.newer = nullptr;

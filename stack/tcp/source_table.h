@@ -54,6 +54,8 @@ class SourceTable {
   void counts_changed(SourceEntry& entry);
 
   size_t size() const { return entries_.size(); }
+  // A new bound; past it, unpinned entries go oldest first.
+  void set_capacity(uint32_t capacity);
 
  private:
   void list_newest(SourceEntry& entry);

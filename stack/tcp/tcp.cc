@@ -232,6 +232,7 @@ Status Tcp::listen(EndpointId id, uint32_t backlog, std::optional<uint32_t> syn_
     // Like listen() on a listening socket: adjusts the limits.
     e->listener->backlog = backlog;
     e->listener->syn_backlog = syn_backlog.value_or(backlog);
+    if (e->listener->admission) e->listener->admission->set_syn_backlog(e->listener->syn_backlog);
     publish_listener(*e->listener);
     return Status::ok();
   }

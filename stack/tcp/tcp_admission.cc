@@ -43,7 +43,7 @@ Status Tcp::set_admission(EndpointId id, std::optional<AdmissionPolicy> policy) 
   // per source is kept but what must stay right, the counts of what exists, recounted.
   l.admission.reset();
   if (policy) {
-    l.admission = std::make_unique<Admission>(std::move(*policy), admission_seed_,
+    l.admission = std::make_unique<Admission>(std::move(*policy), l.syn_backlog, admission_seed_,
                                               ++admission_epochs_, l.admission_counters);
     count_into_admission(l);
   }

@@ -24,7 +24,7 @@ IpAddress v4(uint32_t value) {
 
 // An admission under `policy`, with its counters.
 struct Bench {
-  explicit Bench(AdmissionPolicy policy) : admission(std::move(policy), 0x1234, 1, counters) {}
+  explicit Bench(AdmissionPolicy policy) : admission(std::move(policy), 0, 0x1234, 1, counters) {}
   std::optional<AdmissionReason> syn(std::string_view source, Time now = kStart) {
     return syn(address(source), now);
   }
@@ -220,7 +220,7 @@ TEST(AdmissionTest, FloodFromManySpoofedSourcesKeepsTheTableAtItsSize) {
 TEST(AdmissionTest, DestroyingTheAdmissionLeavesItsCountersButNoSources) {
   AdmissionCounters counters;
   {
-    Admission a({.max_connections = 1}, 1, 1, counters);
+    Admission a({.max_connections = 1}, 0, 1, 1, counters);
     EXPECT_FALSE(a.check_syn(address("198.18.0.1"), kStart));
     EXPECT_EQ(counters.sources, 1u);
   }
