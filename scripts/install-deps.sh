@@ -18,6 +18,7 @@ packages=(
   python3 python3-grpcio python3-grpc-tools      # the end-to-end tests' gRPC client
   prometheus                                     # real Prometheus server and promtool
   iproute2 openssl procps curl
+  tcpdump                                        # the capture e2e test reads and compares pcaps
   yamllint                                       # tests/deploy: YAML lint
 )
 # Tools whose command on PATH is enough, wherever it came from (a newer Node.js from another

@@ -63,7 +63,10 @@ void set_channel_limits(grpc::ServerBuilder& builder, const DaemonOptions& o) {
 Daemon::Daemon(DaemonOptions options)
     : options_(std::move(options)),
       limiter_(options_.grpc_max_calls_per_client, options_.grpc_max_calls),
-      health_({v1::Endpoints::service_full_name(), v1::Stack::service_full_name()}, limiter_) {}
+      capture_limits_(options_.max_captures, options_.capture_memory),
+      health_({v1::Endpoints::service_full_name(), v1::Stack::service_full_name(),
+               v1::Capture::service_full_name()},
+              limiter_) {}
 
 Daemon::~Daemon() {
   stop();
@@ -147,7 +150,8 @@ Status Daemon::start() {
 
   if (Status s = start_grpc(); !s.is_ok()) return s;
   if (metrics_enabled(options_)) {
-    auto metrics = MetricsExporter::start(options_.metrics_listen, *shards_, cookie_path_.get());
+    auto metrics = MetricsExporter::start(options_.metrics_listen, *shards_, cookie_path_.get(),
+                                          capture_limits_);
     if (!metrics.is_ok()) return metrics.status();
     metrics_ = std::move(metrics.value());
   }
@@ -232,6 +236,7 @@ Status Daemon::start_grpc() {
   if (!credentials.is_ok()) return credentials.status();
   endpoints_ = std::make_unique<EndpointsService>(*backend_);
   stack_ = std::make_unique<StackService>(*backend_);
+  capture_ = std::make_unique<CaptureService>(*backend_, capture_limits_);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   set_channel_limits(builder, options_);
@@ -239,6 +244,7 @@ Status Daemon::start_grpc() {
   builder.AddListeningPort(options_.grpc_listen, *credentials, &port);
   builder.RegisterService(endpoints_.get());
   builder.RegisterService(stack_.get());
+  builder.RegisterService(capture_.get());
   builder.RegisterService(&health_);
   server_ = builder.BuildAndStart();
   if (!server_ || (port == 0 && !options_.grpc_listen.starts_with("unix:"))) {

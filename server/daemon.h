@@ -9,6 +9,8 @@
 
 #include "server/backend.h"
 #include "server/call_limiter.h"
+#include "server/capture_limits.h"
+#include "server/capture_service.h"
 #include "server/demo_listener.h"
 #include "server/endpoints_service.h"
 #include "server/event_hub.h"
@@ -61,6 +63,7 @@ class Daemon {
 
   DaemonOptions options_;
   CallLimiter limiter_;
+  CaptureLimits capture_limits_;
   HealthService health_;
   // Null when --kernel-cookies is off or the path is unavailable here. Outlives the engine, which
   // writes into its maps until it is destroyed.
@@ -77,6 +80,7 @@ class Daemon {
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<EndpointsService> endpoints_;
   std::unique_ptr<StackService> stack_;
+  std::unique_ptr<CaptureService> capture_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsExporter> metrics_;
   std::shared_ptr<DemoListener> demo_;  // --demo-mode echo or discard

@@ -192,6 +192,19 @@ const std::vector<Flag>& flags() {
        [](DaemonOptions& o, std::string_view v) {
          return set_uint("--grpc-watch-buffer", v, 65536, 1u << 30, o.grpc_watch_buffer);
        }},
+      {"max-captures", "N",
+       "Packet captures (the Capture call, tapstackctl capture) running at once, 0..64; "
+       "beyond it Capture fails with RESOURCE_EXHAUSTED. Default 4.",
+       [](DaemonOptions& o, std::string_view v) {
+         return set_uint("--max-captures", v, 0, 64, o.max_captures);
+       }},
+      {"capture-memory", "BYTES",
+       "Memory for the rings of all captures together (each capture has one per engine loop, "
+       "4 MiB unless it asks otherwise), 65536..4294967296; a capture that would go beyond it "
+       "fails with RESOURCE_EXHAUSTED. Default 67108864.",
+       [](DaemonOptions& o, std::string_view v) {
+         return set_uint("--capture-memory", v, 65536, 1ull << 32, o.capture_memory);
+       }},
       {"grpc-keepalive-ms", "MS",
        "Ping a gRPC client's connection after this long without traffic, 1000..7200000. "
        "Default 30000.",

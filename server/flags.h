@@ -67,6 +67,9 @@ struct DaemonOptions {
   size_t grpc_max_calls = 1024;
   size_t grpc_max_calls_per_client = 256;
   size_t grpc_watch_buffer = 4 << 20;  // bytes of events all watchers share
+  // Packet captures (server/capture_call.h): how many at once, and their rings' bytes in all.
+  size_t max_captures = 4;
+  size_t capture_memory = 64 << 20;
   Duration grpc_keepalive = seconds(30);
   Duration grpc_keepalive_timeout = seconds(10);
   Duration grpc_max_connection_idle = seconds(600);

@@ -254,6 +254,18 @@ void add_loops(Shards& shards, std::vector<MetricFamily>& out) {
   }
 }
 
+// Packet captures (the Capture call): running now, and what their readers took and lost.
+void add_captures(const CaptureLimits& captures, std::vector<MetricFamily>& out) {
+  family(out, "captures_running", "Packet captures (Capture calls) running now", MetricType::Gauge)
+      .metric.push_back(sample(static_cast<double>(captures.running()), MetricType::Gauge));
+  add_counter(out, "capture_frames",
+              "Frames captured and sent to Capture callers, all captures together",
+              captures.frames());
+  add_counter(out, "capture_frames_lost",
+              "Frames a capture dropped because its reader was behind and its ring full",
+              captures.lost());
+}
+
 }  // namespace
 
 std::vector<MetricFamily> MetricsCollector::Collect() const {
@@ -265,6 +277,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
     add_counter(out, c.name, c.help, c.value);
   }
   add_loops(shards_, out);
+  add_captures(captures_, out);
   add_histogram(shards_.histogram(), out);
   auto snapshot = take_snapshot(shards_, kSnapshotTimeout);
   if (snapshot) {
@@ -278,14 +291,15 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
 }
 
 Result<std::unique_ptr<MetricsExporter>> MetricsExporter::start(
-    const std::string& listen, Shards& shards, const link::CookiePathProgram* cookie_path) {
+    const std::string& listen, Shards& shards, const link::CookiePathProgram* cookie_path,
+    const CaptureLimits& captures) {
   std::unique_ptr<prometheus::Exposer> exposer;
   try {
     exposer = std::make_unique<prometheus::Exposer>(listen, 2);
   } catch (const std::exception& e) {
     return error(ErrorCode::kUnavailable, "cannot serve metrics on " + listen + ": " + e.what());
   }
-  auto collector = std::make_shared<MetricsCollector>(shards, cookie_path);
+  auto collector = std::make_shared<MetricsCollector>(shards, cookie_path, captures);
   exposer->RegisterCollectable(collector);
   return std::unique_ptr<MetricsExporter>(
       new MetricsExporter(std::move(exposer), std::move(collector)));

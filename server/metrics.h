@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "server/capture_limits.h"
 #include "server/handshake_histogram.h"
 #include "server/shards.h"
 #include "stack/link/cookie_path_program.h"
@@ -22,21 +23,24 @@ namespace tapstack::server {
 
 class MetricsCollector final : public prometheus::Collectable {
  public:
-  MetricsCollector(Shards& shards, const link::CookiePathProgram* cookie_path)
-      : shards_(shards), cookie_path_(cookie_path) {}
+  MetricsCollector(Shards& shards, const link::CookiePathProgram* cookie_path,
+                   const CaptureLimits& captures)
+      : shards_(shards), cookie_path_(cookie_path), captures_(captures) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
   Shards& shards_;
   const link::CookiePathProgram* cookie_path_;  // null: not attached
+  const CaptureLimits& captures_;
 };
 
 class MetricsExporter {
  public:
   // Serves /metrics on `listen` (HOST:PORT); the address was checked beforehand.
   static Result<std::unique_ptr<MetricsExporter>> start(const std::string& listen, Shards& shards,
-                                                        const link::CookiePathProgram* cookie_path);
+                                                        const link::CookiePathProgram* cookie_path,
+                                                        const CaptureLimits& captures);
 
  private:
   MetricsExporter(std::unique_ptr<prometheus::Exposer> exposer,

@@ -16,8 +16,8 @@ Engine::Engine(const EngineConfig& config, FrameSink& sink, tcp::KeySource keys,
       random_(keys_.next_u64()),
       now_(now),
       timers_(now),
-      arp_(config_, stats_, timers_, sink_, now),
-      ndp_(config_, stats_, timers_, sink_, now),
+      arp_(config_, stats_, timers_, static_cast<FrameSink&>(*this), now),
+      ndp_(config_, stats_, timers_, static_cast<FrameSink&>(*this), now),
       tcp_(config_, stats_, timers_, *this, random_, keys_),
       icmp_rate_limit_(config_, now),
       icmp_(config_, stats_, *this, tcp_, icmp_rate_limit_),
@@ -58,6 +58,9 @@ void Engine::advance(Time now) {
 void Engine::receive_frame(std::span<const uint8_t> frame, Time now, RxChecksum checksum) {
   set_now(now);
   stats_.frames_received.add();
+  if (captures_.any()) [[unlikely]] {
+    captures_.copy(capture::Direction::kReceived, frame);
+  }
   auto eth = header::EthernetView::parse(frame);
   if (!eth) {
     stats_.drop(DropReason::frame_too_short);

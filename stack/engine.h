@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "stack/capture/captures.h"
 #include "stack/endpoint_info.h"
 #include "stack/engine_config.h"
 #include "stack/frame_sink.h"
@@ -26,7 +27,7 @@
 
 namespace tapstack {
 
-class Engine final : private net::IpOutput {
+class Engine final : private net::IpOutput, private FrameSink {
  public:
   // `keys` gives the ISN, SYN-cookie and hash secrets: tcp::KeySource::system() in production.
   Engine(const EngineConfig& config, FrameSink& sink, tcp::KeySource keys, Time now);
@@ -74,6 +75,9 @@ class Engine final : private net::IpOutput {
   // Shares SYN-cookie answering with the kernel cookie path (tcp/cookie_path.h) through
   // `memory`, which must stay mapped until the engine is destroyed.
   void attach_cookie_path(const tcp::CookiePathMemory& memory) { tcp_.attach_cookie_path(memory); }
+
+  // Packet captures: every frame received and sent passes their filters while any runs.
+  capture::Captures& captures() { return captures_; }
 
   // Commands. They act at the time of the last receive_frame()/advance().
   Result<EndpointId> create_endpoint() { return tcp_.create_endpoint(); }
@@ -158,6 +162,14 @@ class Engine final : private net::IpOutput {
     return address.is_v4() ? address.v4() == config_.address.address
                            : ndp_.is_usable(address.v6, now_);
   }
+  // Every frame the engine sends goes through here to sink_, so that captures see it as the
+  // link is handed it (a TSO frame whole, a checksum left to the link as it is left).
+  bool send_frame(std::span<const uint8_t> frame, const FrameOffload& offload) override {
+    if (captures_.any()) [[unlikely]] {
+      captures_.copy(capture::Direction::kSent, frame);
+    }
+    return sink_.send_frame(frame, offload);
+  }
   void send_ipv4(Ipv4Address destination, std::span<uint8_t> frame, const FrameOffload& offload);
   void send_ipv6(const Ipv6Address& destination, std::span<uint8_t> frame,
                  const FrameOffload& offload);
@@ -170,6 +182,7 @@ class Engine final : private net::IpOutput {
 
   EngineConfig config_;
   FrameSink& sink_;
+  capture::Captures captures_;
   tcp::KeySource keys_;
   Random random_;  // non-secret choices (ephemeral ports), seeded by a key of its own
   Stats stats_;

@@ -139,6 +139,24 @@ uint64_t parse_number(std::string_view what, std::string_view text) {
   return v;
 }
 
+std::chrono::milliseconds parse_duration(std::string_view what, std::string_view text) {
+  int64_t unit_ms = 1;
+  std::string_view number = text;
+  if (text.ends_with("ms")) {
+    number.remove_suffix(2);
+  } else if (text.ends_with("s")) {
+    number.remove_suffix(1);
+    unit_ms = 1000;
+  } else if (text.ends_with("m")) {
+    number.remove_suffix(1);
+    unit_ms = 60'000;
+  }
+  const uint64_t n = parse_number(what, number);
+  // Past what the server takes it refuses it; a bound here only keeps the product in range.
+  return std::chrono::milliseconds(static_cast<int64_t>(std::min<uint64_t>(n, uint64_t{1} << 40)) *
+                                   unit_ms);
+}
+
 namespace {
 
 bool is_address(int family, const std::string& text) {
@@ -254,6 +272,20 @@ Commands:
                                   a connection's CLOSED and TIME-WAIT events show its final
                                   figures as ls -i does
   health                          the daemon's health (SERVING / NOT_SERVING)
+  capture [--listener ID|--port P] [--peer PREFIX] [--tuple LOCAL:PORT,REMOTE:PORT]
+          [--all|--handshake] [--count N] [--duration D] [--ring-bytes N] -w FILE|-
+                                  write the frames crossing the link to a pcap file (-w -:
+                                  stdout, for `| tcpdump -r -`), both directions, byte for
+                                  byte; --listener: a listener and its connections; --port:
+                                  our TCP port; --peer: the peer's address or prefix;
+                                  --tuple: one connection; none of these: every frame (ARP
+                                  and ICMP too); --handshake: only SYNs, RSTs and each
+                                  handshake's final ACK (default --all); stops after N
+                                  frames, after D (30s, 2m), or at Ctrl-C; --ring-bytes:
+                                  the server's buffer per engine loop (default 4 MiB).
+                                  Prints "capturing" once in place, and at the end how many
+                                  frames were captured and lost (a slow reader loses frames
+                                  rather than slowing the stack)
   nc ADDRESS:PORT                 connect, copy stdin to the connection (its write side shut
                                   at stdin's end) and the connection to stdout; exits at
                                   the connection's end of stream

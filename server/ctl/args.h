@@ -2,6 +2,7 @@
 // arguments.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -60,6 +61,8 @@ std::string usage();
 
 // Numbers and addresses in arguments (UsageError if malformed).
 uint64_t parse_number(std::string_view what, std::string_view text);
+// "30s", "500ms", "2m" or a bare number of milliseconds (as Linux's TCP_USER_TIMEOUT).
+std::chrono::milliseconds parse_duration(std::string_view what, std::string_view text);
 struct HostPort {
   std::string address;  // empty when only a port was given
   uint32_t port = 0;    // 0 when only an address was given

@@ -12,6 +12,7 @@
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/ctl/admission_args.h"
+#include "server/ctl/capture_command.h"
 #include "server/ctl/data_commands.h"
 #include "server/ctl/output.h"
 #include "tapstack/v1/endpoints.grpc.pb.h"
@@ -53,6 +54,7 @@ class Client {
         channel_(make_channel(o)),
         endpoints(v1::Endpoints::NewStub(channel_)),
         stack(v1::Stack::NewStub(channel_)),
+        capture(v1::Capture::NewStub(channel_)),
         health(grpc::health::v1::Health::NewStub(channel_)) {}
 
   // A context with the --timeout deadline (none for streams that run until Ctrl-C).
@@ -74,6 +76,7 @@ class Client {
  public:
   std::unique_ptr<v1::Endpoints::Stub> endpoints;
   std::unique_ptr<v1::Stack::Stub> stack;
+  std::unique_ptr<v1::Capture::Stub> capture;
   std::unique_ptr<grpc::health::v1::Health::Stub> health;
 };
 
@@ -153,22 +156,8 @@ int cmd_keepalive(Client& c, Args& args) {
   return call_endpoint(c, &v1::Endpoints::Stub::SetKeepalive, request);
 }
 
-// "30s", "500ms", "2m" or a bare number of milliseconds (as Linux's TCP_USER_TIMEOUT).
 google::protobuf::Duration parse_timeout(std::string_view what, std::string_view text) {
-  int64_t unit_ms = 1;
-  std::string_view number = text;
-  if (text.ends_with("ms")) {
-    number.remove_suffix(2);
-  } else if (text.ends_with("s")) {
-    number.remove_suffix(1);
-    unit_ms = 1000;
-  } else if (text.ends_with("m")) {
-    number.remove_suffix(1);
-    unit_ms = 60'000;
-  }
-  const uint64_t n = parse_number(what, number);
-  // Past Linux's bound the server refuses it; a bound here only keeps the product in range.
-  const int64_t ms = static_cast<int64_t>(std::min<uint64_t>(n, uint64_t{1} << 40)) * unit_ms;
+  const int64_t ms = parse_duration(what, text).count();
   google::protobuf::Duration d;
   d.set_seconds(ms / 1000);
   d.set_nanos(static_cast<int32_t>(ms % 1000) * 1'000'000);
@@ -458,6 +447,11 @@ int cmd_health(Client& c, Args& args) {
              : static_cast<int>(grpc::StatusCode::UNAVAILABLE);
 }
 
+int cmd_capture(Client& c, Args& args) {
+  CaptureCommand command = parse_capture_args(args);
+  return run_capture(*c.capture, command, c.context(false), fail);
+}
+
 struct Command {
   std::string_view name;
   int (*run)(Client&, Args&);
@@ -487,6 +481,7 @@ constexpr Command kCommands[] = {
     {"config", cmd_config},
     {"watch", cmd_watch},
     {"health", cmd_health},
+    {"capture", cmd_capture},
     {"rotate-cookie-secret", cmd_rotate_cookie_secret},
     {"nc", data_verb<cmd_nc>},
     {"cat", data_verb<cmd_cat>},

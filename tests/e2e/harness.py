@@ -137,7 +137,7 @@ def protos():
     shutil.copy(os.path.join(E2E_DIR, "protos", "grpc", "reflection", "v1alpha",
                              "reflection.proto"), os.path.join(extra, "reflection.proto"))
     well_known = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
-    files = ["tapstack/v1/endpoints.proto", "tapstack/v1/stack.proto"]
+    files = ["tapstack/v1/endpoints.proto", "tapstack/v1/stack.proto", "tapstack/v1/capture.proto"]
     rc = protoc.main(["protoc", f"-I{Paths.proto_root}", f"-I{os.path.join(out, 'src')}",
                       f"-I{well_known}", f"--python_out={out}", f"--grpc_python_out={out}",
                       *files, "e2e_std/health.proto", "e2e_std/reflection.proto"])
@@ -148,6 +148,7 @@ def protos():
     modules = {}
     for name in ("tapstack.v1.endpoints_pb2", "tapstack.v1.endpoints_pb2_grpc",
                  "tapstack.v1.stack_pb2", "tapstack.v1.stack_pb2_grpc",
+                 "tapstack.v1.capture_pb2", "tapstack.v1.capture_pb2_grpc",
                  "e2e_std.health_pb2", "e2e_std.health_pb2_grpc",
                  "e2e_std.reflection_pb2", "e2e_std.reflection_pb2_grpc"):
         modules[name.split(".")[-1]] = importlib.import_module(name)
@@ -172,6 +173,7 @@ class Stubs:
         self.channel = channel
         self.endpoints = p.endpoints_pb2_grpc.EndpointsStub(channel)
         self.stack = p.stack_pb2_grpc.StackStub(channel)
+        self.capture = p.capture_pb2_grpc.CaptureStub(channel)
         self.health = p.health_pb2_grpc.HealthStub(channel)
 
 

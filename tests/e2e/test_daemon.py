@@ -91,7 +91,7 @@ class DaemonProcess(unittest.TestCase):
             "--backlog", "--max-endpoints", "--demo-listener", "--demo-mode", "--shutdown-grace",
             "--link-io", "--busy-poll-us", "--queues", "--kernel-cookies", "--log-level", "--grpc-allow-insecure",
             "--grpc-max-calls", "--grpc-max-calls-per-client", "--grpc-watch-buffer",
-            "--grpc-keepalive-ms", "--grpc-keepalive-timeout-ms", "--grpc-max-connection-idle-ms",
+            "--max-captures", "--capture-memory", "--grpc-keepalive-ms", "--grpc-keepalive-timeout-ms", "--grpc-max-connection-idle-ms",
             "--loop-stall-timeout", "--max-time-wait", "--max-half-open", "--max-orphans",
             "--tap-queue-length", "--tap-offloads", "--send-buffer", "--receive-buffer", "--congestion-control",
             "--help"})
