@@ -47,8 +47,37 @@ CaptureCall* CaptureCall::start(Backend& backend, CaptureLimits& limits, CallLim
     });
   }
   call->StartSendInitialMetadata();  // tells the client the capture is in place
+  call->arm_deadline();
   call->pump();
   return call.get();
+}
+
+void CaptureCall::arm_deadline() {
+  if (deadline_ == std::chrono::steady_clock::time_point::max()) return;
+  std::lock_guard lock(mutex_);
+  std::weak_ptr<CaptureCall> weak = weak_from_this();
+  deadline_alarm_ = std::make_unique<grpc::Alarm>();
+  deadline_alarm_->Set(
+      std::chrono::system_clock::now() + (deadline_ - std::chrono::steady_clock::now()),
+      [weak](bool fired) {
+        if (!fired) return;
+        if (auto call = weak.lock()) call->expire();
+      });
+}
+
+void CaptureCall::expire() {
+  std::unique_lock lock(mutex_);
+  if (finished_) return;
+  if (!writing_) {
+    lock.unlock();
+    pump();  // sends what is left with end DURATION
+    return;
+  }
+  // A write still waits on a reader that stopped reading: the duration ends the capture
+  // anyway, so that a stalled client cannot hold its slot and ring for ever.
+  finished_ = true;
+  detach();
+  Finish(grpc::Status::OK);
 }
 
 void CaptureCall::pump() {
@@ -56,11 +85,20 @@ void CaptureCall::pump() {
   if (writing_ || finished_) return;
   batch_.clear();
   uint64_t lost = 0;
-  for (auto& ring : rings_) {
-    ring->drain(batch_, kBatchBytes / rings_.size());
-    lost += ring->lost();
+  for (auto& ring : rings_) lost += ring->lost();
+  // One byte budget for the message, rings taken in turn from a different one each time, so a
+  // message stays under gRPC's 4 MiB whatever the number of loops (a ring may overshoot it by
+  // one frame) and no loop waits behind the others.
+  size_t left = kBatchBytes;
+  for (size_t i = 0; i < rings_.size() && left > 0; ++i) {
+    const size_t from = batch_.size();
+    rings_[(first_ring_ + i) % rings_.size()]->drain(batch_, left);
+    for (size_t k = from; k < batch_.size(); ++k) left -= std::min(left, batch_[k].bytes.size());
   }
-  // Each ring is in order already; across loops, order by the time each frame was copied.
+  first_ring_ = (first_ring_ + 1) % rings_.size();
+  // Each ring is in order already; across loops, order by the time each frame was copied
+  // (within the message: a frame a loop copies while another's ring is drained may come in
+  // the next one).
   if (rings_.size() > 1) {
     std::stable_sort(batch_.begin(), batch_.end(),
                      [](const auto& a, const auto& b) { return a.timestamp_ns < b.timestamp_ns; });
@@ -107,8 +145,9 @@ void CaptureCall::pump() {
   writing_ = true;
   started_ = true;
   ending_ = end != v1::CAPTURE_END_NONE;
-  lock.unlock();
   if (ending_) detach();  // nothing more is wanted from the loops
+  // Under the lock: a cancellation (OnCancel) between here and the write would Finish, and the
+  // call could be done and freed before StartWrite. The write's completion never runs inline.
   StartWrite(&response_);
 }
 
@@ -147,6 +186,7 @@ void CaptureCall::OnDone() {
   {
     std::lock_guard lock(mutex_);
     alarm_.reset();
+    deadline_alarm_.reset();
   }
   slot_ = {};
   reservation_ = {};

@@ -38,6 +38,9 @@ class CaptureCall final : public grpc::ServerWriteReactor<v1::CaptureResponse>,
  private:
   // Writes the next batch if none is in flight, or ends the call, or waits 10 ms.
   void pump();
+  // With a duration: an alarm at its end, which ends the capture even with a write stalled.
+  void arm_deadline();
+  void expire();
   void detach();
 
   void OnWriteDone(bool ok) override;
@@ -54,7 +57,9 @@ class CaptureCall final : public grpc::ServerWriteReactor<v1::CaptureResponse>,
   std::vector<std::shared_ptr<capture::CaptureRing>> rings_;  // one per loop
   std::shared_ptr<CaptureCall> self_;                         // gRPC's reference, dropped in OnDone
   std::mutex mutex_;
-  std::unique_ptr<grpc::Alarm> alarm_;  // guarded by mutex_
+  std::unique_ptr<grpc::Alarm> alarm_;           // guarded by mutex_
+  std::unique_ptr<grpc::Alarm> deadline_alarm_;  // guarded by mutex_; with a duration only
+  size_t first_ring_ = 0;                        // guarded by mutex_
   v1::CaptureResponse response_;
   std::vector<capture::Frame> batch_;
   uint64_t sent_ = 0;           // frames written

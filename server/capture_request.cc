@@ -70,10 +70,12 @@ Result<CaptureOptions> parse_capture_request(const v1::CaptureRequest& request) 
   if (request.count() > kMaxCaptureCount) return invalid("count must be at most 10000000");
   o.count = request.count();
   const auto& d = request.duration();
-  o.duration = seconds(d.seconds()) + std::chrono::nanoseconds(d.nanos());
-  if (o.duration < Duration::zero() || o.duration > kMaxCaptureDuration) {
+  // Checked before converting: nanoseconds of a large seconds field would overflow.
+  if (d.seconds() < 0 || d.seconds() > 86400 || d.nanos() < 0 || d.nanos() > 999'999'999 ||
+      seconds(d.seconds()) + std::chrono::nanoseconds(d.nanos()) > kMaxCaptureDuration) {
     return invalid("duration must be 0..24h");
   }
+  o.duration = seconds(d.seconds()) + std::chrono::nanoseconds(d.nanos());
   if (request.ring_bytes()) {
     if (request.ring_bytes() < kMinCaptureRingBytes ||
         request.ring_bytes() > kMaxCaptureRingBytes) {

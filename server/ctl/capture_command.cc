@@ -76,7 +76,9 @@ CaptureCommand parse_capture_args(Args& args) {
   v1::CaptureRequest& r = c.request;
   if (auto v = args.take_option("--listener")) r.set_listener_id(parse_number("--listener", *v));
   if (auto v = args.take_option("--port")) {
-    r.set_port(static_cast<uint32_t>(parse_number("--port", *v)));
+    const uint64_t port = parse_number("--port", *v);
+    if (port == 0 || port > 65535) throw UsageError("--port must be 1..65535, not '" + *v + "'");
+    r.set_port(static_cast<uint32_t>(port));
   }
   if (auto v = args.take_option("--peer")) r.set_peer(*v);
   if (auto v = args.take_option("--tuple")) {

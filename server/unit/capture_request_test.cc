@@ -79,6 +79,13 @@ TEST(CaptureRequest, MistakesAreInvalidArguments) {
   r.mutable_duration()->set_seconds(25 * 3600);
   EXPECT_EQ(code_of(r), ErrorCode::kInvalidArgument);
   r = {};
+  // Seconds whose nanoseconds overflow int64 (and would wrap into range if converted first).
+  r.mutable_duration()->set_seconds(9'223'372'037);
+  EXPECT_EQ(code_of(r), ErrorCode::kInvalidArgument);
+  r = {};
+  r.mutable_duration()->set_nanos(-5);
+  EXPECT_EQ(code_of(r), ErrorCode::kInvalidArgument);
+  r = {};
   r.set_ring_bytes(1000);
   EXPECT_EQ(code_of(r), ErrorCode::kInvalidArgument);
   r = {};
