@@ -94,7 +94,8 @@ void StreamAcceptCall::pump(bool delayed) {
   in_flight_ = std::move(batch->connections);
   end_after_ = batch->end;
   writing_ = true;
-  lock.unlock();
+  // Under the lock, as in CaptureCall::pump: a cancellation between an unlock and the write
+  // could finish the call and free it first. The write's completion never runs inline.
   StartWrite(&response_);
 }
 

@@ -66,7 +66,8 @@ void Watcher::pump() {
   fill_response(items_.front(), &response_);
   items_.pop_front();
   writing_ = true;
-  lock.unlock();
+  // Under the lock, as in CaptureCall::pump: a cancellation between an unlock and the write
+  // could finish the call and free it first. The write's completion never runs inline.
   StartWrite(&response_);
 }
 
