@@ -214,6 +214,15 @@ def rss_kib(pid):
     raise AssertionError(f"no VmRSS for {pid}")
 
 
+def run_ctl(test, *args, expect=0):
+    """Runs tapstackctl with `args`; unless `expect` is None, `test` asserts its exit status."""
+    result = subprocess.run([Paths.tapstackctl, *args], capture_output=True, text=True, timeout=30)
+    if expect is not None:
+        test.assertEqual(result.returncode, expect,
+                         f"tapstackctl {' '.join(args)}: {result.stdout}{result.stderr}")
+    return result
+
+
 def started_class_daemon(*flags, tap):
     """A started daemon for a test class's setUpClass, with the kernel side of `tap` configured;
     on failure it is stopped again before the error goes on. The caller stops it in

@@ -12,7 +12,6 @@ import errno
 import json
 import select
 import socket
-import subprocess
 import unittest
 
 import grpc
@@ -267,12 +266,7 @@ class OneLoop(AdmissionCase):
     # --- tapstackctl
 
     def ctl(self, *args, expect=0):
-        result = subprocess.run([h.Paths.tapstackctl, *args], capture_output=True, text=True,
-                                timeout=30)
-        if expect is not None:
-            self.assertEqual(result.returncode, expect,
-                             f"tapstackctl {' '.join(args)}: {result.stdout}{result.stderr}")
-        return result
+        return h.run_ctl(self, *args, expect=expect)
 
     def test_ctl_listen_with_policy_flags_then_show_set_clear(self):
         endpoint_id = self.bound(8110)

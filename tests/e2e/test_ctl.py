@@ -30,12 +30,7 @@ class Ctl(unittest.TestCase):
         cls.daemon.__exit__(None, None, None)
 
     def ctl(self, *args, expect=0):
-        result = subprocess.run([h.Paths.tapstackctl, *args], capture_output=True, text=True,
-                                timeout=30)
-        if expect is not None:
-            self.assertEqual(result.returncode, expect,
-                             f"tapstackctl {' '.join(args)}: {result.stdout}{result.stderr}")
-        return result
+        return h.run_ctl(self, *args, expect=expect)
 
     def json(self, *args):
         return json.loads(self.ctl("-o", "json", *args).stdout)

@@ -8,7 +8,6 @@ exporter's connections by family. IPv6 traffic itself needs neighbour discovery 
 
 import ipaddress
 import json
-import subprocess
 import time
 import unittest
 
@@ -82,11 +81,7 @@ class Ipv6ControlCase(unittest.TestCase):
                                                                    remote=remote), timeout=5)
 
     def ctl(self, *args, expect=0):
-        result = subprocess.run([h.Paths.tapstackctl, *args], capture_output=True, text=True,
-                                timeout=30)
-        self.assertEqual(result.returncode, expect,
-                         f"tapstackctl {' '.join(args)}: {result.stdout}{result.stderr}")
-        return result
+        return h.run_ctl(self, *args, expect=expect)
 
 
 class DualStack(Ipv6ControlCase):
