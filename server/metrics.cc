@@ -162,14 +162,18 @@ void add_admission(const EngineSnapshot& snapshot, std::vector<MetricFamily>& ou
   auto listener = [](const ListenerSnapshot& l) {
     return std::vector<ClientMetric::Label>{{"listener", l.local}};
   };
-  MetricFamily& admitted =
-      family(out, "listener_syns_admitted_total",
-             "SYNs a listener's admission policy let through (with no policy: none counted)",
-             MetricType::Counter);
-  for (const ListenerSnapshot& l : snapshot.listeners) {
-    admitted.metric.push_back(sample(static_cast<double>(l.queues.admission_counters.admitted),
-                                     MetricType::Counter, listener(l)));
-  }
+  // A family with one sample per listener, of `value` of its admission counters.
+  auto per_listener = [&](std::string_view name, std::string_view help, MetricType type,
+                          auto value) {
+    MetricFamily& f = family(out, name, help, type);
+    for (const ListenerSnapshot& l : snapshot.listeners) {
+      f.metric.push_back(
+          sample(static_cast<double>(value(l.queues.admission_counters)), type, listener(l)));
+    }
+  };
+  per_listener("listener_syns_admitted_total",
+               "SYNs a listener's admission policy let through (with no policy: none counted)",
+               MetricType::Counter, [](const tcp::AdmissionCounters& c) { return c.admitted; });
   MetricFamily& refused =
       family(out, "listener_syns_refused_total",
              "SYNs (and SYN-cookie ACKs) a listener's admission policy refused, by reason "
@@ -184,23 +188,16 @@ void add_admission(const EngineSnapshot& snapshot, std::vector<MetricFamily>& ou
                                       MetricType::Counter, std::move(labels)));
     }
   }
-  MetricFamily& sources = family(out, "listener_admission_sources",
-                                 "Source prefixes a listener's admission policy tracks now (its "
-                                 "rate and caps; bounded by source_table_size per engine loop)",
-                                 MetricType::Gauge);
-  for (const ListenerSnapshot& l : snapshot.listeners) {
-    sources.metric.push_back(
-        sample(l.queues.admission_counters.sources, MetricType::Gauge, listener(l)));
-  }
-  MetricFamily& evicted = family(out, "listener_admission_sources_evicted_total",
-                                 "Source prefixes a listener's admission table forgot to make room "
-                                 "for new ones (the table was full)",
-                                 MetricType::Counter);
-  for (const ListenerSnapshot& l : snapshot.listeners) {
-    evicted.metric.push_back(
-        sample(static_cast<double>(l.queues.admission_counters.sources_evicted),
-               MetricType::Counter, listener(l)));
-  }
+  per_listener("listener_admission_sources",
+               "Source prefixes a listener's admission policy tracks now (its rate and caps): at "
+               "most source_table_size idle ones per engine loop, plus those holding handshakes "
+               "or connections",
+               MetricType::Gauge, [](const tcp::AdmissionCounters& c) { return c.sources; });
+  per_listener("listener_admission_sources_evicted_total",
+               "Idle source prefixes a listener's admission table forgot to make room for new "
+               "ones",
+               MetricType::Counter,
+               [](const tcp::AdmissionCounters& c) { return c.sources_evicted; });
 }
 
 // Whether the kernel cookie path is on, and per listening port its mode and counters.

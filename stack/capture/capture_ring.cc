@@ -14,10 +14,6 @@ struct RecordHeader {
 };
 static_assert(sizeof(RecordHeader) == CaptureRing::kRecordOverhead);
 
-void bump(std::atomic<uint64_t>& counter) {
-  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-}
-
 }  // namespace
 
 CaptureRing::CaptureRing(size_t capacity)
@@ -41,7 +37,7 @@ bool CaptureRing::push(int64_t timestamp_ns, Direction direction, std::span<cons
   const uint64_t head = head_.load(std::memory_order_relaxed);
   const uint64_t used = head - tail_.load(std::memory_order_acquire);
   if (kRecordOverhead + frame.size() > capacity_ - used) {
-    bump(lost_);
+    lost_.add();
     return false;
   }
   RecordHeader header{
@@ -49,7 +45,7 @@ bool CaptureRing::push(int64_t timestamp_ns, Direction direction, std::span<cons
   write(head, &header, sizeof header);
   write(head + sizeof header, frame.data(), frame.size());
   head_.store(head + sizeof header + frame.size(), std::memory_order_release);
-  bump(pushed_);
+  pushed_.add();
   return true;
 }
 

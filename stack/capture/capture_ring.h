@@ -11,6 +11,8 @@
 #include <span>
 #include <vector>
 
+#include "stack/stats.h"
+
 namespace tapstack::capture {
 
 enum class Direction : uint8_t { kReceived, kSent };
@@ -42,8 +44,8 @@ class CaptureRing {
   size_t drain(std::vector<Frame>& out, size_t max_bytes);
 
   // Frames the producer dropped for want of room, and those it copied in, since the start.
-  uint64_t lost() const { return lost_.load(std::memory_order_relaxed); }
-  uint64_t pushed() const { return pushed_.load(std::memory_order_relaxed); }
+  uint64_t lost() const { return lost_.get(); }
+  uint64_t pushed() const { return pushed_.get(); }
   bool empty() const {
     return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_relaxed);
   }
@@ -58,9 +60,9 @@ class CaptureRing {
   // producer only, tail_ by the consumer only.
   alignas(64) std::atomic<uint64_t> head_{0};
   alignas(64) std::atomic<uint64_t> tail_{0};
-  // One writer each (the producer): relaxed load-and-store, as stack/stats.h's counters.
-  alignas(64) std::atomic<uint64_t> lost_{0};
-  std::atomic<uint64_t> pushed_{0};
+  // Written by the producer only, read by anyone.
+  alignas(64) Counter lost_;
+  Counter pushed_;
 };
 
 }  // namespace tapstack::capture

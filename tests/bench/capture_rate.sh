@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The handshake rate with and without a packet capture running: kernel clients (tapstack_connect_load,
-# RST close) against tapstackd's demo listener over the TAP, rounds alternating between no capture,
+# The handshake rate with and without a packet capture running: kernel clients from four source
+# addresses (tapstack_connect_load --sources; --close server: the demo listener closes first, as
+# servers do) against tapstackd's demo listener over the TAP, rounds alternating between no capture,
 # a capture of the listener's handshakes and one of all its frames (tapstackctl capture ... -w
 # /dev/null: the reader keeps up, so what is measured is the loop's copying). Prints each round's
 # rate and the ratio of the medians to the rate without capture. With --flood PPS every round
@@ -53,6 +54,8 @@ in_ns() { ip netns exec "$ns" "$@"; }
 in_ns ip link set lo up
 in_ns ip tuntap add dev "$tap" mode tap
 in_ns ip addr add 198.18.0.1/24 dev "$tap"
+sources=198.18.0.11,198.18.0.12,198.18.0.13,198.18.0.14
+for a in ${sources//,/ }; do in_ns ip addr add "$a/24" dev "$tap"; done
 in_ns ip link set "$tap" up
 # The gateway takes the SYN-ACKs to the flood's off-link sources (the kernel drops them).
 in_ns "$daemon" --tap "$tap" --address 198.18.0.2/24 --gateway 198.18.0.1 --demo-listener 7777 \
@@ -64,7 +67,8 @@ for _ in $(seq 100); do
 done
 
 rate() {  # one round: connections per second
-  in_ns "$load" --address 198.18.0.2 --port 7777 --threads "$threads" --seconds "$seconds" |
+  in_ns "$load" --address 198.18.0.2 --port 7777 --threads "$threads" --seconds "$seconds" \
+    --close server --sources "$sources" |
     sed -n 's/.*"rate":\([0-9.]*\).*/\1/p'
 }
 round() {  # $1: none | handshake | all
